@@ -1,0 +1,66 @@
+# WormFS developer entry points. `make run` starts a single-machine cluster in the foreground;
+# `make test` installs what the tests need and runs lint, types and the whole test suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONSTRAINTS := constraints.txt
+export PYTHONSAFEPATH := 1
+
+# System packages the test suite needs (installed with apt-get when running as root).
+APT_TEST_PACKAGES := python3-venv python3-dev gcc ca-certificates
+
+.PHONY: run test lint typecheck pytest system-deps venv lock clean bench
+
+$(BIN)/python:
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || $(MAKE) --no-print-directory system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+
+$(VENV)/.installed-run: $(BIN)/python pyproject.toml setup.py $(CONSTRAINTS)
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(BIN)/python pyproject.toml setup.py $(CONSTRAINTS)
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+venv: $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	exec $(BIN)/wormfs server
+
+system-deps:
+	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    missing=$$(for p in $(APT_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	    if [ -n "$$missing" ]; then \
+	        echo "installing system packages: $$missing"; \
+	        DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    fi; \
+	else \
+	    for p in $(APT_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || \
+	        echo "note: system package $$p is missing; install it as root (apt-get install $$p)"; done; \
+	fi
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy wormfs gateway storage_node coordinator fuse
+
+pytest: $(VENV)/.installed-test
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: system-deps $(VENV)/.installed-test lint typecheck pytest
+
+# Regenerate the constraints file from a fresh resolve of every extra.
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install -q -e '.[test,postgres,zookeeper,load]'
+	.lockvenv/bin/pip freeze --exclude-editable | grep -v '^-e' > $(CONSTRAINTS)
+	rm -rf .lockvenv
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,254 @@
+"""ObjectService: the gateway's domain layer, below the S3 protocol and above the data plane.
+
+It knows nothing of HTTP, XML or S3 error codes: it takes typed requests, raises domain errors
+(``wormfs.errors``) and returns wire structs. The S3 handlers (``wormfs.gateway.handlers``)
+are its only callers in the gateway; they parse and authenticate requests, call one method,
+and render the answer. ``ObjectServiceProtocol`` is the contract; ``ObjectService`` (in
+``wormfs.gateway.object_service``) implements it over the coordinator and storage nodes.
+
+Ownership rules applied here: a bucket belongs to its creator; any other principal gets
+``AccessDeniedError`` for every bucket and object operation on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wormfs.wire.coordinator import (
+    AccessKeyInfo,
+    BucketInfo,
+    ChecksumAlgorithm,
+    ChecksumType,
+    CompletedPart,
+    DeleteResult,
+    ObjectList,
+    ObjectManifest,
+    PartList,
+    PartRecord,
+    UploadInfo,
+    UploadList,
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: the owner of the access key that signed the request."""
+
+    user_id: str
+    display_name: str
+    access_key: str
+
+
+class BodyReader(Protocol):
+    """A request body as the protocol layer decoded it (aws-chunked framing already removed).
+
+    ``read`` returns the next piece of payload (at most ~1 MiB), ``b""`` at the end. It raises
+    as soon as it knows the body is bad (chunk signature, framing, declared length, payload
+    hash) — at the latest when it returns ``b""`` — so the service never commits a bad body.
+    ``trailing_checksums`` holds ``x-amz-checksum-*`` trailers (lower-case algorithm name, e.g.
+    ``"crc32"`` -> base64 value), valid after the end.
+    """
+
+    async def read(self) -> bytes: ...
+
+    def trailing_checksums(self) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True)
+class ObjectAttributes:
+    """What a writer says about an object besides its bytes."""
+
+    content_type: str = "binary/octet-stream"
+    user_metadata: Mapping[str, str] = field(default_factory=dict)
+    # Content-Encoding, Content-Disposition, Content-Language, Cache-Control, Expires
+    # (keys as the HTTP header names in lower case).
+    system_metadata: Mapping[str, str] = field(default_factory=dict)
+    storage_class: str = "STANDARD"
+
+
+@dataclass(frozen=True)
+class DataChecks:
+    """Integrity checks on a body; all are verified before anything is committed.
+
+    ``content_md5`` is the base64 Content-MD5 header. ``checksum_algorithm`` names the
+    additional checksum to compute and store (as S3 names it: CRC32, CRC32C, CRC64NVME, SHA1,
+    SHA256); ``checksum_value`` is its expected base64 value from a header, or None when it
+    comes in a trailer (then it is taken from ``BodyReader.trailing_checksums``) or was not
+    sent (then it is only computed and stored). A mismatch raises ``BadDigestError``.
+    """
+
+    content_md5: str | None = None
+    checksum_algorithm: ChecksumAlgorithm | None = None
+    checksum_value: str | None = None
+
+
+@dataclass(frozen=True)
+class PutConditions:
+    """Conditional writes: If-Match (an ETag) and If-None-Match ("*")."""
+
+    if_match: str | None = None
+    if_none_match: str | None = None
+
+
+class ObjectServiceProtocol(Protocol):
+    # ---- identity ----------------------------------------------------------------------------
+    async def credentials(self, access_key: str) -> AccessKeyInfo:
+        """The secret for ``access_key`` (cached briefly); ``NoSuchAccessKeyError`` if unknown."""
+        ...
+
+    # ---- buckets -----------------------------------------------------------------------------
+    async def list_buckets(self, principal: Principal) -> list[BucketInfo]: ...
+
+    async def create_bucket(self, principal: Principal, bucket: str, region: str) -> BucketInfo:
+        """``BucketAlreadyOwnedByYouError`` / ``BucketAlreadyExistsError`` /
+        ``InvalidBucketNameError``."""
+        ...
+
+    async def head_bucket(self, principal: Principal, bucket: str) -> BucketInfo: ...
+
+    async def delete_bucket(self, principal: Principal, bucket: str) -> None:
+        """``BucketNotEmptyError`` while objects or uploads remain."""
+        ...
+
+    # ---- objects -----------------------------------------------------------------------------
+    async def put_object(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        size: int,
+        body: BodyReader,
+        attributes: ObjectAttributes,
+        checks: DataChecks,
+        conditions: PutConditions = PutConditions(),
+    ) -> ObjectManifest:
+        """Store exactly ``size`` bytes from ``body``; visible to readers only once committed.
+
+        ``IncompleteBodyError`` if the body ends early or runs long; ``BadDigestError`` on a
+        checksum mismatch; ``PreconditionFailedError`` if a condition fails.
+        """
+        ...
+
+    async def head_object(
+        self, principal: Principal, bucket: str, key: str, version_id: str | None = None
+    ) -> ObjectManifest:
+        """The manifest of the current (or given) version; ``NoSuchKeyError``."""
+        ...
+
+    def read_object(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``[start, end)`` of the object, in pieces of at most 1 MiB, verified.
+
+        Reads only the stripes (and fragment byte ranges) that overlap the range; decodes from
+        parity when a fragment is missing or corrupt. ``NotEnoughFragmentsError`` if fewer than
+        k fragments of a stripe can be read.
+        """
+        ...
+
+    async def delete_object(
+        self, principal: Principal, bucket: str, key: str, version_id: str | None = None
+    ) -> DeleteResult:
+        """Deleting a missing key succeeds (S3 semantics)."""
+        ...
+
+    async def list_objects(
+        self,
+        principal: Principal,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        start_after: str = "",
+        max_keys: int = 1000,
+    ) -> ObjectList: ...
+
+    async def copy_object(
+        self,
+        principal: Principal,
+        source: ObjectManifest,
+        bucket: str,
+        key: str,
+        attributes: ObjectAttributes,
+        checksum_algorithm: ChecksumAlgorithm | None = None,
+        conditions: PutConditions = PutConditions(),
+    ) -> ObjectManifest:
+        """A new object holding ``source``'s bytes with ``attributes`` (the caller resolves
+        COPY vs REPLACE metadata directives). The caller has checked read access on the source
+        with ``head_object``."""
+        ...
+
+    # ---- multipart ---------------------------------------------------------------------------
+    async def create_upload(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        attributes: ObjectAttributes,
+        checksum_algorithm: ChecksumAlgorithm | None = None,
+        checksum_type: ChecksumType | None = None,
+    ) -> UploadInfo: ...
+
+    async def upload_part(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        size: int,
+        body: BodyReader,
+        checks: DataChecks,
+    ) -> PartRecord:
+        """``NoSuchUploadError`` if the upload is gone or belongs to another bucket/key."""
+        ...
+
+    async def upload_part_copy(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        source: ObjectManifest,
+        start: int,
+        end: int,
+    ) -> PartRecord:
+        """A part holding bytes ``[start, end)`` of ``source``."""
+        ...
+
+    async def complete_upload(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        conditions: PutConditions = PutConditions(),
+    ) -> ObjectManifest:
+        """``InvalidPartError``, ``InvalidPartOrderError``, ``EntityTooSmallError``."""
+        ...
+
+    async def abort_upload(
+        self, principal: Principal, bucket: str, key: str, upload_id: str
+    ) -> None: ...
+
+    async def list_parts(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number_marker: int = 0,
+        max_parts: int = 1000,
+    ) -> tuple[UploadInfo, PartList]: ...
+
+    async def list_uploads(
+        self,
+        principal: Principal,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        max_uploads: int = 1000,
+    ) -> UploadList: ...

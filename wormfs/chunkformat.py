@@ -1,0 +1,239 @@
+"""Chunk file format v1: a pure byte layout with typed parse errors (no I/O).
+
+A chunk is the file on one disk holding fragment ``i`` of every stripe of one segment. It is a
+header followed by one block per stripe; every block carries its own CRC32C so that any byte
+range can be verified without reading the whole chunk (invariant 3).
+
+Header (all integers big-endian):
+
+    offset  size  field
+    0       8     magic            b"WORMCHNK"
+    8       2     format version   1
+    10      4     header length H  total header bytes, including the trailing CRC
+    14      16    chunk id         raw bytes of the 32-hex-digit id
+    30      16    version id       raw bytes of the object version's id
+    46      4     part number      1..10000 (a plain PUT is part 1)
+    50      4     segment index    0-based index of the segment within its part
+    54      1     fragment index   0..k+m-1 (0..k-1 hold data)
+    55      1     codec number     1 = isal_rs_vand, 2 = zfec (wormfs.erasure.CODEC_NUMBERS)
+    56      1     k
+    57      1     m
+    58      4     stripe size      bytes of object data per full stripe
+    62      8     segment offset   byte offset of the segment within its part
+    70      8     segment length   bytes of object data in the segment (>= 1)
+    78      2     bucket length B, then B bytes of UTF-8 bucket name
+    80+B    2     key length K, then K bytes of UTF-8 object key (at most 1024)
+    H-4     4     header CRC32C    of bytes [0, H-4)
+
+Blocks, one per stripe j = 0 .. stripe_count-1, straight after the header:
+
+    fragment bytes   codec.fragment_size(stripe_length(j)) bytes
+    block CRC32C     4 bytes, of the fragment bytes
+
+Every stripe but the last is full, so block j starts at ``H + j * (F + 4)`` where F is the
+fragment size of a full stripe. The bucket and key are there so that lost metadata can one day
+be rebuilt from chunks; nothing on disk is named after them.
+
+Any change to this layout bumps the format version; golden files in tests pin the bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import cached_property
+
+import crc32c
+import msgspec
+
+from wormfs.erasure import CODEC_BY_NUMBER, CODEC_NUMBERS, get_codec
+from wormfs.layout import Profile, stripe_count, stripe_length
+
+MAGIC = b"WORMCHNK"
+FORMAT_VERSION = 1
+_FIXED = struct.Struct(">8sHI16s16sIIBBBBIQQ")  # up to and including segment length
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+BLOCK_CRC_SIZE = 4
+MAX_KEY_BYTES = 1024
+MAX_BUCKET_BYTES = 255
+# A header can never be larger than this; readers use it to bound their first read.
+MAX_HEADER_SIZE = _FIXED.size + 2 + MAX_BUCKET_BYTES + 2 + MAX_KEY_BYTES + 4
+
+
+class ChunkFormatError(Exception):
+    """A chunk file's bytes are not a valid chunk (storage tier; maps to CorruptChunkError)."""
+
+
+class TruncatedChunkError(ChunkFormatError):
+    """The file ends before the header or a block does."""
+
+
+class BadMagicError(ChunkFormatError):
+    """The file does not start with the chunk magic."""
+
+
+class UnknownVersionError(ChunkFormatError):
+    """The format version is not one this code reads."""
+
+
+class HeaderChecksumError(ChunkFormatError):
+    """The header's CRC32C does not match its bytes."""
+
+
+class BlockChecksumError(ChunkFormatError):
+    """A block's CRC32C does not match its fragment bytes."""
+
+    def __init__(self, block: int, message: str = "") -> None:
+        super().__init__(message or f"block {block} fails its CRC32C")
+        self.block = block
+
+
+def crc32c_of(data: bytes | memoryview) -> int:
+    return int(crc32c.crc32c(data))
+
+
+class ChunkHeader(msgspec.Struct, frozen=True, dict=True):
+    """Everything a chunk says about itself; also the wire form sent with a chunk PUT."""
+
+    chunk_id: str
+    version_id: str
+    part_number: int
+    segment_index: int
+    fragment_index: int
+    profile: Profile
+    segment_offset: int
+    segment_length: int
+    bucket: str
+    key: str
+
+    # ---- geometry ------------------------------------------------------------------------
+    @cached_property
+    def _full_fragment(self) -> int:
+        """Fragment size of a full stripe; every block but the last has it."""
+        return self._codec_fragment(self.profile.stripe_size)
+
+    def _codec_fragment(self, stripe_len: int) -> int:
+        codec = get_codec(self.profile.codec, self.profile.k, self.profile.m)
+        return codec.fragment_size(stripe_len)
+
+    @property
+    def block_count(self) -> int:
+        return stripe_count(self.segment_length, self.profile.stripe_size)
+
+    def fragment_size(self, block: int) -> int:
+        """Fragment bytes in block ``block`` (without its CRC)."""
+        length = stripe_length(self.segment_length, self.profile.stripe_size, block)
+        if length == self.profile.stripe_size:
+            return self._full_fragment
+        return self._codec_fragment(length)
+
+    @cached_property
+    def header_length(self) -> int:
+        return len(self.encode())
+
+    def block_offset(self, block: int) -> int:
+        """File offset where block ``block`` starts."""
+        if not 0 <= block <= self.block_count:
+            raise IndexError(f"block {block} outside 0..{self.block_count}")
+        return self.header_length + block * (self._full_fragment + BLOCK_CRC_SIZE)
+
+    @property
+    def file_size(self) -> int:
+        last = self.block_count - 1
+        return self.block_offset(last) + self.fragment_size(last) + BLOCK_CRC_SIZE
+
+    @property
+    def payload_size(self) -> int:
+        """Fragment bytes in the whole chunk (what a PUT body carries)."""
+        return sum(self.fragment_size(j) for j in range(self.block_count))
+
+    # ---- bytes ---------------------------------------------------------------------------
+    def encode(self) -> bytes:
+        bucket = self.bucket.encode()
+        key = self.key.encode()
+        if len(key) > MAX_KEY_BYTES or len(bucket) > MAX_BUCKET_BYTES:
+            raise ValueError("bucket or key too long for a chunk header")
+        if self.segment_length < 1:
+            raise ValueError("a chunk holds at least one byte of segment data")
+        length = _FIXED.size + 2 + len(bucket) + 2 + len(key) + 4
+        body = (
+            _FIXED.pack(
+                MAGIC,
+                FORMAT_VERSION,
+                length,
+                bytes.fromhex(self.chunk_id),
+                bytes.fromhex(self.version_id),
+                self.part_number,
+                self.segment_index,
+                self.fragment_index,
+                CODEC_NUMBERS[self.profile.codec],
+                self.profile.k,
+                self.profile.m,
+                self.profile.stripe_size,
+                self.segment_offset,
+                self.segment_length,
+            )
+            + _U16.pack(len(bucket))
+            + bucket
+            + _U16.pack(len(key))
+            + key
+        )
+        return body + _U32.pack(crc32c_of(body))
+
+    @classmethod
+    def decode(cls, data: bytes | memoryview) -> ChunkHeader:
+        """Parse a header from the first bytes of a chunk file (extra bytes are ignored)."""
+        buf = bytes(data[:MAX_HEADER_SIZE])
+        if len(buf) < 14:
+            raise TruncatedChunkError("file shorter than the fixed header")
+        if buf[:8] != MAGIC:
+            raise BadMagicError(f"bad magic {buf[:8]!r}")
+        (version,) = _U16.unpack_from(buf, 8)
+        if version != FORMAT_VERSION:
+            raise UnknownVersionError(f"chunk format version {version} is not supported")
+        (length,) = _U32.unpack_from(buf, 10)
+        if length > MAX_HEADER_SIZE or length < _FIXED.size + 8:
+            raise HeaderChecksumError(f"implausible header length {length}")
+        if len(buf) < length:
+            raise TruncatedChunkError(f"header needs {length} bytes, file has {len(buf)}")
+        (stored_crc,) = _U32.unpack_from(buf, length - 4)
+        if crc32c_of(buf[: length - 4]) != stored_crc:
+            raise HeaderChecksumError("header CRC32C mismatch")
+        fields = _FIXED.unpack_from(buf, 0)
+        (_, _, _, chunk_id, version_id, part, segment, fragment, codec_no, k, m, stripe) = fields[
+            :12
+        ]
+        seg_offset, seg_length = fields[12], fields[13]
+        pos = _FIXED.size
+        (blen,) = _U16.unpack_from(buf, pos)
+        bucket = buf[pos + 2 : pos + 2 + blen].decode()
+        pos += 2 + blen
+        (klen,) = _U16.unpack_from(buf, pos)
+        key = buf[pos + 2 : pos + 2 + klen].decode()
+        if codec_no not in CODEC_BY_NUMBER:
+            raise UnknownVersionError(f"unknown codec number {codec_no}")
+        return cls(
+            chunk_id=chunk_id.hex(),
+            version_id=version_id.hex(),
+            part_number=part,
+            segment_index=segment,
+            fragment_index=fragment,
+            profile=Profile(codec=CODEC_BY_NUMBER[codec_no], k=k, m=m, stripe_size=stripe),
+            segment_offset=seg_offset,
+            segment_length=seg_length,
+            bucket=bucket,
+            key=key,
+        )
+
+
+def seal_block(fragment: bytes | memoryview) -> bytes:
+    """The 4-byte CRC32C trailer written after ``fragment``."""
+    return _U32.pack(crc32c_of(fragment))
+
+
+def check_block(block: int, fragment: bytes | memoryview, trailer: bytes | memoryview) -> None:
+    """Raise ``BlockChecksumError`` unless ``trailer`` is the CRC32C of ``fragment``."""
+    if len(trailer) != BLOCK_CRC_SIZE:
+        raise TruncatedChunkError(f"block {block} is missing its CRC")
+    if _U32.unpack(trailer)[0] != crc32c_of(fragment):
+        raise BlockChecksumError(block)

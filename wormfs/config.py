@@ -1,0 +1,157 @@
+"""Configuration: TOML files decoded into frozen, typed structures, validated at start-up.
+
+Each daemon has one section type. Files hold settings; the environment holds only secrets and
+locations (``WORMFS_CLUSTER_SECRET``, ``WORMFS_ROOT_ACCESS_KEY``, ``WORMFS_ROOT_SECRET_KEY``,
+``WORMFS_DATA_DIR``, ``WORMFS_S3_ADDRESS``). ``validate`` reports every problem at once in one
+``ConfigError`` rather than stopping at the first.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import TypeVar
+
+import msgspec
+
+from wormfs.erasure import CODECS, DEFAULT_CODEC
+from wormfs.layout import Profile
+
+T = TypeVar("T")
+
+MIB = 1024 * 1024
+CLUSTER_SECRET_ENV = "WORMFS_CLUSTER_SECRET"
+
+
+class ConfigError(Exception):
+    """The configuration has problems; ``problems`` lists all of them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  - " + "\n  - ".join(problems))
+        self.problems = problems
+
+
+class ListenConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 0
+
+
+class CodingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The profile new objects are written with (old objects keep their own)."""
+
+    codec: str = DEFAULT_CODEC
+    k: int = 4
+    m: int = 2
+    stripe_size: int = 1 * MIB
+    segment_size: int = 64 * MIB
+
+    @property
+    def profile(self) -> Profile:
+        return Profile(codec=self.codec, k=self.k, m=self.m, stripe_size=self.stripe_size)
+
+
+class CoordinatorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    listen: ListenConfig = ListenConfig()
+    database_url: str = "sqlite+aiosqlite:///./data/meta/wormfs.db"
+    coding: CodingConfig = CodingConfig()
+    heartbeat_interval: float = 5.0
+    node_offline_after: float = 30.0
+    gc_interval: float = 10.0
+    gc_delay: float = 60.0  # abandoned writes older than this are collected
+    root_access_key: str = ""
+    root_secret_key: str = ""
+
+
+class StorageNodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    listen: ListenConfig = ListenConfig()
+    disks: list[str] = []
+    state_dir: str = ""  # node id and other node-level state; defaults to the first disk
+    coordinator_url: str = ""
+    advertise_address: str = ""  # base URL others use; defaults to the bound address
+    rack: str = ""
+    zone: str = ""
+    heartbeat_interval: float = 5.0
+    reserved_bytes: int = 64 * MIB  # a disk with less free space than this refuses writes
+
+
+class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    listen: ListenConfig = ListenConfig(port=9000)
+    coordinator_url: str = ""
+    region: str = "us-east-1"
+    workers: int = 1
+    virtual_host_domain: str = ""
+
+
+def load(path: Path | None, kind: type[T]) -> T:
+    """Decode the TOML file at ``path`` (or defaults when None) into ``kind``."""
+    if path is None:
+        return msgspec.convert({}, kind)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError([f"{path}: {exc}"]) from None
+    try:
+        return msgspec.convert(raw, kind)
+    except msgspec.ValidationError as exc:
+        raise ConfigError([f"{path}: {exc}"]) from None
+
+
+def coding_problems(coding: CodingConfig) -> list[str]:
+    problems = []
+    if coding.codec not in CODECS:
+        problems.append(f"coding.codec {coding.codec!r} is not one of {sorted(CODECS)}")
+    if not 1 <= coding.k <= 16:
+        problems.append(f"coding.k {coding.k} must be within 1..16")
+    if not 0 <= coding.m <= 16:
+        problems.append(f"coding.m {coding.m} must be within 0..16")
+    if not 4096 <= coding.stripe_size <= 16 * MIB:
+        problems.append(f"coding.stripe_size {coding.stripe_size} must be within 4 KiB..16 MiB")
+    if coding.segment_size < coding.stripe_size or coding.segment_size % coding.stripe_size:
+        problems.append("coding.segment_size must be a positive multiple of coding.stripe_size")
+    return problems
+
+
+def listen_problems(listen: ListenConfig) -> list[str]:
+    if not 0 <= listen.port <= 65535:
+        return [f"listen.port {listen.port} is not a TCP port"]
+    return []
+
+
+def validate(config: CoordinatorConfig | StorageNodeConfig | GatewayConfig) -> None:
+    """Raise one ``ConfigError`` naming every problem in ``config``."""
+    problems = listen_problems(config.listen)
+    if isinstance(config, CoordinatorConfig):
+        problems += coding_problems(config.coding)
+        if config.node_offline_after <= config.heartbeat_interval:
+            problems.append("node_offline_after must exceed heartbeat_interval")
+    elif isinstance(config, StorageNodeConfig):
+        if not config.disks:
+            problems.append("storage node needs at least one disk")
+        if len(set(config.disks)) != len(config.disks):
+            problems.append("storage node disks are listed twice")
+        if not config.coordinator_url:
+            problems.append("storage node needs coordinator_url")
+    else:
+        if not config.coordinator_url:
+            problems.append("gateway needs coordinator_url")
+        if config.workers < 1:
+            problems.append("gateway workers must be >= 1")
+    if problems:
+        raise ConfigError(problems)
+
+
+def cluster_secret(secret_file: Path | None = None) -> bytes:
+    """The cluster secret from the environment, else from ``secret_file`` (created if absent)."""
+    value = os.environ.get(CLUSTER_SECRET_ENV)
+    if value:
+        return value.encode()
+    if secret_file is None:
+        raise ConfigError([f"set {CLUSTER_SECRET_ENV} or give a cluster secret file"])
+    if not secret_file.exists():
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return secret_file.read_text().strip().encode()

@@ -1,0 +1,142 @@
+"""Both ends of the internal ``/v1`` HTTP APIs: server middleware and a typed JSON client.
+
+Server side: ``internal_middleware`` authenticates every request with the cluster secret and
+maps domain errors to ``ErrorBody`` responses with the error's status (the one mapping table of
+this boundary is ``WormError.http_status``); anything else becomes a 500 with a request id and a
+logged traceback. Client side: ``InternalClient`` signs requests, decodes typed bodies, and
+raises the domain error an error body names, so errors cross process boundaries unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import aiohttp
+import msgspec
+from aiohttp import web
+
+from wormfs.errors import InvalidInputError, UnavailableError, WormError
+from wormfs.ids import new_request_id
+from wormfs.internalauth import AUTH_HEADER, Verifier, sign
+from wormfs.wire.common import (
+    JSON_TYPE,
+    MAX_JSON_BODY,
+    decode,
+    encode,
+    error_body,
+    raise_error_body,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Paths served without authentication (load balancers and humans poke at them).
+PUBLIC_PATHS = frozenset({"/healthz"})
+
+
+def json_response(value: Any, status: int = 200) -> web.Response:
+    return web.Response(body=encode(value), status=status, content_type=JSON_TYPE)
+
+
+def error_response(error: WormError) -> web.Response:
+    return web.Response(body=error_body(error), status=error.http_status, content_type=JSON_TYPE)
+
+
+async def read_json(request: web.Request, kind: type[T]) -> T:
+    """Decode a bounded JSON body into ``kind``; malformed bodies are ``InvalidInputError``."""
+    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
+        raise InvalidInputError("JSON body too large")
+    data = await request.content.read(MAX_JSON_BODY + 1)
+    if len(data) > MAX_JSON_BODY:
+        raise InvalidInputError("JSON body too large")
+    try:
+        return decode(data, kind)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise InvalidInputError(f"bad {kind.__name__} body: {exc}") from None
+
+
+def internal_middleware(verifier: Verifier) -> Callable[[web.Request, Handler], Awaitable[Any]]:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            if request.path not in PUBLIC_PATHS:
+                verifier.verify(
+                    request.headers.get(AUTH_HEADER),
+                    request.method,
+                    request.path,
+                    request.rel_url.query.items(),
+                )
+            return await handler(request)
+        except WormError as exc:
+            return error_response(exc)
+        except web.HTTPException:
+            raise
+        except Exception:
+            request_id = new_request_id()
+            log.exception(
+                "internal error handling %s %s [%s]", request.method, request.path, request_id
+            )
+            return error_response(WormError(f"internal error, request id {request_id}"))
+
+    return middleware
+
+
+class InternalClient:
+    """A signed JSON client for one internal service at ``base_url``.
+
+    Connection errors become ``UnavailableError``; error bodies become their domain error.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, secret: bytes) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self._secret = secret
+
+    def auth_headers(
+        self, method: str, path: str, query: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        return sign(self._secret, method, path, (query or {}).items())
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        ok: Iterable[int] = (200, 201, 204),
+        timeout: float = 30.0,
+    ) -> bytes:
+        """Send one signed request; return the response body or raise its domain error."""
+        headers = self.auth_headers(method, path, query)
+        data = None
+        if body is not None:
+            data = encode(body)
+            headers["Content-Type"] = JSON_TYPE
+        try:
+            async with self.session.request(
+                method,
+                self.base_url + path,
+                params=dict(query or {}),
+                data=data,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as resp:
+                payload = await resp.read()
+                if resp.status not in set(ok):
+                    raise raise_error_body(payload, resp.status)
+                return payload
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UnavailableError(f"{method} {self.base_url}{path}: {exc!r}") from exc
+
+    async def call(self, method: str, path: str, kind: type[T], **kwargs: Any) -> T:
+        """A request whose answer is a ``kind`` JSON body."""
+        payload = await self.request(method, path, **kwargs)
+        try:
+            return decode(payload, kind)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise WormError(f"bad {kind.__name__} from {self.base_url}{path}: {exc}") from exc

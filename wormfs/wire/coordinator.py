@@ -1,0 +1,309 @@
+"""Coordinator API schemas (``/v1/...`` on the active coordinator).
+
+Routes (all authenticated with the cluster secret, see ``wormfs.internalauth``):
+
+    GET    /v1/health                                   -> CoordinatorHealth
+    POST   /v1/nodes/register       NodeRegistration    -> RegisterResult
+    POST   /v1/nodes/{node_id}/heartbeat   Heartbeat    -> RegisterResult
+    GET    /v1/nodes                                    -> NodeList
+    POST   /v1/users                CreateUser          -> UserInfo (with its keys)
+    GET    /v1/users                                    -> UserList
+    DELETE /v1/users/{user_id}                          -> 204
+    GET    /v1/access-keys/{access_key}                 -> AccessKeyInfo
+    GET    /v1/buckets?owner_id=ID                      -> BucketList (all when no owner)
+    PUT    /v1/buckets/{bucket}     CreateBucket        -> BucketInfo
+    GET    /v1/buckets/{bucket}                         -> BucketInfo
+    DELETE /v1/buckets/{bucket}                         -> 204
+    GET    /v1/buckets/{bucket}/objects?prefix=&delimiter=&start_after=&max_keys=
+                                                        -> ObjectList
+    POST   /v1/writes               BeginWrite          -> WriteGrant
+    POST   /v1/objects/commit       CommitObject        -> ObjectManifest
+    GET    /v1/buckets/{bucket}/object?key=K[&version_id=V] -> ObjectManifest
+    DELETE /v1/buckets/{bucket}/object?key=K[&version_id=V] -> DeleteResult
+    POST   /v1/uploads              CreateUpload        -> UploadInfo
+    GET    /v1/uploads/{upload_id}                      -> UploadInfo
+    POST   /v1/uploads/{upload_id}/parts   CommitPart   -> PartRecord
+    GET    /v1/uploads/{upload_id}/parts?marker=N&max_parts=M -> PartList
+    POST   /v1/uploads/{upload_id}/complete CompleteUpload -> ObjectManifest
+    DELETE /v1/uploads/{upload_id}                      -> 204
+    GET    /v1/buckets/{bucket}/uploads?prefix=&key_marker=&upload_id_marker=&max_uploads=
+                                                        -> UploadList
+
+Keys travel in the query string, never the path, so that any UTF-8 key (slashes, dots,
+percent signs) round-trips. Times are float seconds since the epoch, UTC. Errors answer with
+``ErrorBody`` and the domain error's HTTP status.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from wormfs.layout import Profile
+from wormfs.wire.storage import DiskInfo
+
+ChecksumAlgorithm = Literal["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
+ChecksumType = Literal["FULL_OBJECT", "COMPOSITE"]
+
+
+# ---- nodes ------------------------------------------------------------------------------------
+class NodeRegistration(msgspec.Struct, frozen=True):
+    node_id: str
+    address: str  # base URL, e.g. http://127.0.0.1:9101
+    disks: list[DiskInfo]
+    rack: str = ""
+    zone: str = ""
+
+
+class Heartbeat(msgspec.Struct, frozen=True):
+    disks: list[DiskInfo]
+
+
+class RegisterResult(msgspec.Struct, frozen=True):
+    node_id: str
+    heartbeat_interval: float
+
+
+class NodeInfo(msgspec.Struct, frozen=True):
+    node_id: str
+    address: str
+    state: Literal["online", "offline"]
+    last_heartbeat: float
+    disks: list[DiskInfo]
+    rack: str = ""
+    zone: str = ""
+
+
+class NodeList(msgspec.Struct, frozen=True):
+    nodes: list[NodeInfo]
+
+
+class CoordinatorHealth(msgspec.Struct, frozen=True):
+    status: Literal["ok"]
+    leader: bool
+    nodes_online: int
+    disks_online: int
+
+
+# ---- users and keys ---------------------------------------------------------------------------
+class CreateUser(msgspec.Struct, frozen=True):
+    display_name: str
+    access_key: str | None = None  # generated when absent
+    secret_key: str | None = None
+
+
+class AccessKeyInfo(msgspec.Struct, frozen=True):
+    access_key: str
+    secret_key: str
+    user_id: str  # the canonical id shown in Owner fields
+    display_name: str
+
+
+class UserInfo(msgspec.Struct, frozen=True):
+    user_id: str
+    display_name: str
+    created: float
+    access_keys: list[AccessKeyInfo]
+
+
+class UserList(msgspec.Struct, frozen=True):
+    users: list[UserInfo]
+
+
+# ---- buckets ----------------------------------------------------------------------------------
+class CreateBucket(msgspec.Struct, frozen=True):
+    owner_id: str
+    region: str = "us-east-1"
+
+
+class BucketInfo(msgspec.Struct, frozen=True):
+    name: str
+    owner_id: str
+    owner_display_name: str
+    created: float
+    region: str
+
+
+class BucketList(msgspec.Struct, frozen=True):
+    buckets: list[BucketInfo]
+
+
+# ---- object data layout -----------------------------------------------------------------------
+class ChunkPlacement(msgspec.Struct, frozen=True):
+    """Where fragment ``fragment_index`` of one segment lives."""
+
+    fragment_index: int
+    chunk_id: str
+    disk_id: str
+    node_id: str
+    node_address: str
+
+
+class Segment(msgspec.Struct, frozen=True):
+    """A run of a part's bytes, ``[offset, offset + length)`` within the part, on k+m chunks."""
+
+    segment_index: int
+    offset: int
+    length: int
+    chunks: list[ChunkPlacement]
+
+
+class ObjectChecksum(msgspec.Struct, frozen=True):
+    algorithm: ChecksumAlgorithm
+    value: str  # base64 as S3 shows it; COMPOSITE values end in "-N"
+    type: ChecksumType = "FULL_OBJECT"
+
+
+class PartRecord(msgspec.Struct, frozen=True):
+    part_number: int
+    size: int
+    etag: str  # quoted hex MD5, as S3 returns it
+    segments: list[Segment]
+    checksum: ObjectChecksum | None = None
+    last_modified: float = 0.0
+
+
+# ---- writes -----------------------------------------------------------------------------------
+class BeginWrite(msgspec.Struct, frozen=True):
+    """Ask for a version id and placements for ``size`` bytes (a whole PUT or one part)."""
+
+    bucket: str
+    key: str
+    size: int
+    upload_id: str | None = None
+    part_number: int = 1
+
+
+class WriteGrant(msgspec.Struct, frozen=True):
+    """The coordinator records the intent (``write_id``) so abandoned writes can be collected."""
+
+    write_id: str
+    version_id: str
+    profile: Profile
+    segment_size: int
+    segments: list[Segment]
+
+
+class CommitObject(msgspec.Struct, frozen=True):
+    write_id: str
+    bucket: str
+    key: str
+    version_id: str
+    owner_id: str
+    size: int
+    etag: str
+    profile: Profile
+    parts: list[PartRecord]
+    content_type: str = "binary/octet-stream"
+    user_metadata: dict[str, str] = {}
+    # Content-Encoding, Content-Disposition, Content-Language, Cache-Control, Expires, ...
+    system_metadata: dict[str, str] = {}
+    checksum: ObjectChecksum | None = None
+    storage_class: str = "STANDARD"
+    # Conditional PUT, checked atomically with the commit.
+    if_match: str | None = None
+    if_none_match: str | None = None  # only "*" is meaningful
+
+
+class ObjectManifest(msgspec.Struct, frozen=True):
+    bucket: str
+    key: str
+    version_id: str
+    owner_id: str
+    size: int
+    etag: str
+    last_modified: float
+    profile: Profile
+    parts: list[PartRecord]
+    content_type: str = "binary/octet-stream"
+    user_metadata: dict[str, str] = {}
+    system_metadata: dict[str, str] = {}
+    checksum: ObjectChecksum | None = None
+    storage_class: str = "STANDARD"
+    is_delete_marker: bool = False
+
+
+class DeleteResult(msgspec.Struct, frozen=True):
+    version_id: str | None
+    delete_marker: bool = False
+
+
+# ---- listing ----------------------------------------------------------------------------------
+class ObjectSummary(msgspec.Struct, frozen=True):
+    key: str
+    size: int
+    etag: str
+    last_modified: float
+    owner_id: str
+    storage_class: str = "STANDARD"
+    version_id: str | None = None
+    checksum_algorithm: str | None = None
+
+
+class ObjectList(msgspec.Struct, frozen=True):
+    """One page; ``next_marker`` is the last key or common prefix returned when truncated."""
+
+    objects: list[ObjectSummary]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_marker: str | None = None
+
+
+# ---- multipart --------------------------------------------------------------------------------
+class CreateUpload(msgspec.Struct, frozen=True):
+    bucket: str
+    key: str
+    owner_id: str
+    content_type: str = "binary/octet-stream"
+    user_metadata: dict[str, str] = {}
+    system_metadata: dict[str, str] = {}
+    checksum_algorithm: ChecksumAlgorithm | None = None
+    checksum_type: ChecksumType | None = None
+    storage_class: str = "STANDARD"
+
+
+class UploadInfo(msgspec.Struct, frozen=True):
+    upload_id: str
+    bucket: str
+    key: str
+    owner_id: str
+    initiated: float
+    profile: Profile
+    content_type: str = "binary/octet-stream"
+    user_metadata: dict[str, str] = {}
+    system_metadata: dict[str, str] = {}
+    checksum_algorithm: ChecksumAlgorithm | None = None
+    checksum_type: ChecksumType | None = None
+    storage_class: str = "STANDARD"
+
+
+class CommitPart(msgspec.Struct, frozen=True):
+    write_id: str
+    part: PartRecord
+
+
+class PartList(msgspec.Struct, frozen=True):
+    parts: list[PartRecord]
+    is_truncated: bool
+    next_marker: int | None = None
+
+
+class CompletedPart(msgspec.Struct, frozen=True):
+    part_number: int
+    etag: str
+    checksum: str | None = None  # base64, when the client sent one for the part
+
+
+class CompleteUpload(msgspec.Struct, frozen=True):
+    parts: list[CompletedPart]
+    if_match: str | None = None
+    if_none_match: str | None = None
+
+
+class UploadList(msgspec.Struct, frozen=True):
+    uploads: list[UploadInfo]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None = None
+    next_upload_id_marker: str | None = None
