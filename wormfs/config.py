@@ -155,3 +155,8 @@ def cluster_secret(secret_file: Path | None = None) -> bytes:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
     return secret_file.read_text().strip().encode()
+
+
+def env_or(value: str, name: str) -> str:
+    """``value`` unless the environment variable ``name`` is set (secrets and locations)."""
+    return os.environ.get(name) or value

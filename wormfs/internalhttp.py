@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import aiohttp
 import msgspec
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from wormfs.errors import InvalidInputError, UnavailableError, WormError
 from wormfs.ids import new_request_id
@@ -59,7 +60,7 @@ async def read_json(request: web.Request, kind: type[T]) -> T:
         raise InvalidInputError(f"bad {kind.__name__} body: {exc}") from None
 
 
-def internal_middleware(verifier: Verifier) -> Callable[[web.Request, Handler], Awaitable[Any]]:
+def internal_middleware(verifier: Verifier) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:

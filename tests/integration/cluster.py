@@ -1,0 +1,271 @@
+"""A real WormFS cluster on loopback for integration tests, with named fault helpers.
+
+Every process is a real ``python -m wormfs.cli ...`` child bound to port 0; its address comes
+from the ready file it writes. Each process's output goes to its own log file under the
+cluster's temp dir (shown when a test fails). ``stop`` signals only the PIDs this harness
+started, SIGTERM first, SIGKILL after a bounded wait.
+
+Fault helpers (named as Tahoe-LAFS's and Swift's probe tests name theirs): ``kill_node``,
+``restart_node``, ``delete_chunks`` (all chunk files on one disk), ``corrupt_chunk``,
+``chunk_files``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wormfs.internalauth import sign
+
+READY_TIMEOUT = 60.0
+ACCESS_KEY = "WORMFSTESTACCESSKEY1"
+SECRET_KEY = "wormfs-test-secret-key-0123456789abcdefg"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Proc:
+    name: str
+    args: list[str]
+    log_path: Path
+    ready_file: Path
+    process: subprocess.Popen[bytes] | None = None
+    address: str = ""
+
+
+@dataclass
+class Cluster:
+    """Coordinator + storage nodes (each with ``disks_per_node`` disks) + one gateway."""
+
+    nodes: int = 1
+    disks_per_node: int = 6
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="wormfs-it-")))
+    secret: str = "integration-cluster-secret"
+    coordinator_config: str = ""
+    procs: dict[str, Proc] = field(default_factory=dict)
+
+    # ---- life cycle --------------------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            WORMFS_CLUSTER_SECRET=self.secret,
+            WORMFS_ROOT_ACCESS_KEY=ACCESS_KEY,
+            WORMFS_ROOT_SECRET_KEY=SECRET_KEY,
+            PYTHONSAFEPATH="1",
+        )
+        return env
+
+    def _spawn(self, proc: Proc) -> None:
+        proc.ready_file.unlink(missing_ok=True)
+        log = proc.log_path.open("ab")
+        proc.process = subprocess.Popen(
+            [sys.executable, "-m", "wormfs.cli", *proc.args, "--ready-file", str(proc.ready_file)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env(),
+        )
+        log.close()
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if proc.process.poll() is not None:
+                raise RuntimeError(f"{proc.name} exited early:\n{self.log(proc.name)}")
+            if proc.ready_file.exists():
+                info = json.loads(proc.ready_file.read_text())
+                if info.get("pid") == proc.process.pid:
+                    proc.address = str(info["address"])
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"{proc.name} not ready in {READY_TIMEOUT}s:\n{self.log(proc.name)}")
+
+    def _proc(self, name: str, args: list[str]) -> Proc:
+        proc = Proc(name, args, self.root / f"{name}.log", self.root / f"{name}.ready.json")
+        self.procs[name] = proc
+        return proc
+
+    def disk_path(self, node: int, disk: int) -> Path:
+        return self.root / f"node{node}" / f"disk{disk}"
+
+    def start(self) -> Cluster:
+        meta = self.root / "meta"
+        meta.mkdir(parents=True, exist_ok=True)
+        args = [
+            "coordinator",
+            "--port",
+            "0",
+            "--database-url",
+            f"sqlite+aiosqlite:///{meta / 'wormfs.db'}",
+        ]
+        if self.coordinator_config:
+            config = self.root / "coordinator.toml"
+            config.write_text(self.coordinator_config)
+            args += ["--config", str(config)]
+        self._spawn(self._proc("coordinator", args))
+        for node in range(1, self.nodes + 1):
+            self._spawn(self._node_proc(node))
+        self.wait_disks(self.nodes * self.disks_per_node)
+        self._spawn(
+            self._proc(
+                "gateway",
+                ["gateway", "--port", "0", "--coordinator-url", self.coordinator_url],
+            )
+        )
+        return self
+
+    def _node_proc(self, node: int) -> Proc:
+        disks: list[str] = []
+        for disk in range(1, self.disks_per_node + 1):
+            path = self.disk_path(node, disk)
+            path.mkdir(parents=True, exist_ok=True)
+            disks += ["--disk", str(path)]
+        args = ["storage-node", "--port", "0", "--coordinator-url", self.coordinator_url, *disks]
+        return self._proc(f"node{node}", args)
+
+    @property
+    def coordinator_url(self) -> str:
+        return self.procs["coordinator"].address
+
+    @property
+    def s3_url(self) -> str:
+        return self.procs["gateway"].address
+
+    def coordinator_get(self, path: str) -> Any:
+        headers = sign(self.secret.encode(), "GET", path)
+        request = urllib.request.Request(self.coordinator_url + path, headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def wait_disks(self, wanted: int, timeout: float = READY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.coordinator_get("/v1/health").get("disks_online", 0) >= wanted:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"fewer than {wanted} disks online")
+
+    def stop_proc(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        proc = self.procs[name]
+        assert proc.process is not None
+        if proc.process.poll() is None:
+            proc.process.send_signal(sig)
+            try:
+                proc.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.process.kill()
+                proc.process.wait()
+        return int(proc.process.returncode)
+
+    def stop(self) -> dict[str, int]:
+        """SIGTERM every process this harness started (gateway, nodes, coordinator)."""
+        codes = {}
+        for name in reversed(list(self.procs)):
+            if self.procs[name].process is not None:
+                codes[name] = self.stop_proc(name)
+        return codes
+
+    def restart(self) -> Cluster:
+        """Stop everything and start again over the same directories."""
+        self.stop()
+        self.procs.clear()
+        return self.start()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def log(self, name: str) -> str:
+        path = self.procs[name].log_path
+        return path.read_text(errors="replace")[-20_000:] if path.exists() else ""
+
+    def logs(self) -> str:
+        return "\n".join(f"===== {n} =====\n{self.log(n)}" for n in self.procs)
+
+    # ---- clients -----------------------------------------------------------------------------
+    def s3(self, **config: Any) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.s3_url,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}, **config),
+        )
+
+    def aws_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            AWS_ACCESS_KEY_ID=ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_CONFIG_FILE=str(self.root / "aws-config"),
+            AWS_SHARED_CREDENTIALS_FILE=str(self.root / "aws-credentials"),
+        )
+        return env
+
+    def aws(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run aws-cli (its default settings) against the gateway."""
+        aws = shutil.which("aws", path=str(Path(sys.executable).parent)) or "aws"
+        return subprocess.run(
+            [aws, "--endpoint-url", self.s3_url, *args],
+            env=self.aws_env(),
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=300,
+        )
+
+    # ---- faults ------------------------------------------------------------------------------
+    def kill_node(self, node: int = 1) -> None:
+        """SIGKILL a storage node (no clean shutdown)."""
+        self.stop_proc(f"node{node}", signal.SIGKILL)
+
+    def restart_node(self, node: int = 1) -> None:
+        name = f"node{node}"
+        if self.procs[name].process is not None:
+            self.stop_proc(name)
+        self._spawn(self.procs[name])
+
+    def chunk_files(self, node: int = 1, disk: int | None = None) -> list[Path]:
+        disks = [disk] if disk is not None else range(1, self.disks_per_node + 1)
+        files: list[Path] = []
+        for d in disks:
+            files += sorted(self.disk_path(node, d).glob("chunks/*/*.chunk"))
+        return files
+
+    def delete_chunks(self, node: int = 1, disk: int = 1) -> int:
+        """Remove every chunk file on one disk; returns how many were removed."""
+        files = self.chunk_files(node, disk)
+        for path in files:
+            path.unlink()
+        return len(files)
+
+    def corrupt_chunk(self, path: Path, offset: int | None = None) -> None:
+        """Flip one byte of a chunk file (the middle of the file by default)."""
+        size = path.stat().st_size
+        at = size // 2 if offset is None else offset
+        with path.open("r+b") as fh:
+            fh.seek(at)
+            byte = fh.read(1)
+            fh.seek(at)
+            fh.write(bytes([byte[0] ^ 0xFF]))

@@ -1,0 +1,98 @@
+"""Fixed chunk headers and bodies, and small helpers, shared by the storage-node tests.
+
+The golden chunk uses the zfec codec, whose fragment size is plain arithmetic (ceil(len / k)),
+so the bytes do not depend on a codec library's version.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from wormfs.chunkformat import ChunkHeader, seal_block
+from wormfs.ids import new_id
+from wormfs.layout import Profile
+from wormfs.storage_node.chunkstore import ChunkStore
+from wormfs.storage_node.disks import Disk, DiskSet
+
+GOLDEN_DIR = Path(__file__).parent / "golden"
+GOLDEN_HEADER = GOLDEN_DIR / "chunk_v1_header.bin"
+GOLDEN_CHUNK = GOLDEN_DIR / "chunk_v1_small.chunk"
+
+# Three stripes of 8, 8 and 5 bytes; k=2 gives fragments of 4, 4 and 3 bytes.
+GOLDEN_HEADER_STRUCT = ChunkHeader(
+    chunk_id="0123456789abcdef0123456789abcdef",
+    version_id="0000018f2a3b4c5d00112233445566ff",
+    part_number=3,
+    segment_index=1,
+    fragment_index=2,
+    profile=Profile(codec="zfec", k=2, m=1, stripe_size=8),
+    segment_offset=64,
+    segment_length=21,
+    bucket="golden-bucket",
+    key="photos/2024/ключ ✓.jpg",
+)
+GOLDEN_FRAGMENTS = [b"\x00\x01\x02\x03", b"WORM", b"\xfe\xff\x7f"]
+
+
+def chunk_bytes(header: ChunkHeader, fragments: list[bytes]) -> bytes:
+    """A whole chunk file built by hand from the format description."""
+    out = bytearray(header.encode())
+    for fragment in fragments:
+        out += fragment + seal_block(fragment)
+    return bytes(out)
+
+
+def make_header(
+    *,
+    chunk_id: str | None = None,
+    segment_length: int = 3 * 4096 + 100,
+    stripe_size: int = 4096,
+    codec: str = "zfec",
+    k: int = 2,
+    m: int = 1,
+    fragment_index: int = 0,
+) -> ChunkHeader:
+    return ChunkHeader(
+        chunk_id=chunk_id or new_id(),
+        version_id=new_id(),
+        part_number=1,
+        segment_index=0,
+        fragment_index=fragment_index,
+        profile=Profile(codec=codec, k=k, m=m, stripe_size=stripe_size),
+        segment_offset=0,
+        segment_length=segment_length,
+        bucket="bucket",
+        key="some/key",
+    )
+
+
+def random_fragments(header: ChunkHeader) -> list[bytes]:
+    return [os.urandom(header.fragment_size(j)) for j in range(header.block_count)]
+
+
+async def pieces(fragments: list[bytes], size: int = 1000) -> AsyncIterator[bytes]:
+    """The PUT body: every fragment back to back, delivered in arbitrary pieces."""
+    data = b"".join(fragments)
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def read_range(
+    store: ChunkStore, disk_id: str, chunk_id: str, first: int, last: int
+) -> list[bytes]:
+    async with store.open_reader(disk_id, chunk_id, first, last) as reader:
+        return [bytes(await reader.read_block(j)) for j in range(first, last + 1)]
+
+
+def open_disks(paths: list[Path], reserved: int = 0, state_dir: str = "") -> DiskSet:
+    return DiskSet.open([str(p) for p in paths], state_dir, reserved)
+
+
+def tmp_files(disk: Disk) -> list[str]:
+    return os.listdir(disk.tmp_dir)
+
+
+def visible_chunks(disk: Disk) -> list[Path]:
+    return sorted(disk.chunks_dir.glob("*/*.chunk"))

@@ -1,0 +1,88 @@
+"""``wormfs admin``: users and access keys of a running cluster.
+
+Layer: process entry (a client of the coordinator's internal API). The coordinator is found
+through the ready file of a ``wormfs server`` data dir, or given with ``--coordinator-url``;
+the cluster secret comes from ``WORMFS_CLUSTER_SECRET`` or the data dir's ``cluster.secret``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from wormfs import config as cfg
+from wormfs.clients.coordinator import CoordinatorClient
+from wormfs.errors import WormError
+from wormfs.wire.coordinator import CreateUser
+
+
+def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", help="data dir of `wormfs server` (default WORMFS_DATA_DIR or ./data)"
+    )
+    parser.add_argument("--coordinator-url", help="base URL of the coordinator")
+    sub = parser.add_subparsers(dest="admin_command", required=True, metavar="TOPIC")
+    user = sub.add_parser("user", help="manage users and their access keys")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_sub.add_parser("add", help="create a user (keys generated unless given)")
+    add.add_argument("display_name")
+    add.add_argument("--access-key")
+    add.add_argument("--secret-key")
+    user_sub.add_parser("list", help="list users and their access keys")
+    remove = user_sub.add_parser("remove", help="remove a user and its access keys")
+    remove.add_argument("user_id")
+
+
+def _locate(args: argparse.Namespace) -> tuple[str, bytes]:
+    data_dir = Path(args.data_dir or os.environ.get("WORMFS_DATA_DIR") or "./data")
+    url = args.coordinator_url
+    if not url:
+        ready = data_dir / "run" / "coordinator.json"
+        if not ready.exists():
+            raise cfg.ConfigError([f"no running cluster found under {data_dir} (no {ready})"])
+        url = json.loads(ready.read_text())["address"]
+    secret_file = data_dir / "cluster.secret"
+    if not os.environ.get(cfg.CLUSTER_SECRET_ENV) and not secret_file.exists():
+        raise cfg.ConfigError([f"set {cfg.CLUSTER_SECRET_ENV} or point --data-dir at the cluster"])
+    return str(url), cfg.cluster_secret(secret_file)
+
+
+async def _admin(args: argparse.Namespace, url: str, secret: bytes) -> int:
+    async with aiohttp.ClientSession() as session:
+        client = CoordinatorClient(session, url, secret)
+        if args.user_command == "add":
+            user = await client.create_user(
+                CreateUser(
+                    display_name=args.display_name,
+                    access_key=args.access_key,
+                    secret_key=args.secret_key,
+                )
+            )
+            key = user.access_keys[0]
+            print(f"user id:     {user.user_id}")
+            print(f"name:        {user.display_name}")
+            print(f"access key:  {key.access_key}")
+            print(f"secret key:  {key.secret_key}")
+        elif args.user_command == "list":
+            for user in (await client.list_users()).users:
+                keys = ", ".join(k.access_key for k in user.access_keys)
+                print(f"{user.user_id}  {user.display_name}  keys: {keys}")
+        else:
+            await client.delete_user(args.user_id)
+            print(f"removed {args.user_id}")
+    return 0
+
+
+def run_admin(args: argparse.Namespace) -> int:
+    url, secret = _locate(args)
+    try:
+        return asyncio.run(_admin(args, url, secret))
+    except WormError as exc:
+        print(f"wormfs admin: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1

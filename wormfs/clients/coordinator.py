@@ -1,0 +1,214 @@
+"""Clients layer: the coordinator API client (``wormfs.wire.coordinator`` is the contract).
+
+One method per route, typed with the wire structs, over ``wormfs.internalhttp.InternalClient``:
+every request is signed with the cluster secret; an error body raises the domain error it
+names (``NoSuchBucketError``, ``PreconditionFailedError``...), an unreachable coordinator
+raises ``UnavailableError``. Object keys go in the query string, never the path; path
+segments (bucket names, ids, access keys) must be made of unreserved URL characters.
+"""
+
+from __future__ import annotations
+
+import string
+
+import aiohttp
+
+from wormfs.errors import InvalidBucketNameError, InvalidInputError, WormError
+from wormfs.internalhttp import InternalClient
+from wormfs.wire.coordinator import (
+    AccessKeyInfo,
+    BeginWrite,
+    BucketInfo,
+    BucketList,
+    CommitObject,
+    CommitPart,
+    CompleteUpload,
+    CoordinatorHealth,
+    CreateBucket,
+    CreateUpload,
+    CreateUser,
+    DeleteResult,
+    Heartbeat,
+    NodeList,
+    NodeRegistration,
+    ObjectList,
+    ObjectManifest,
+    PartList,
+    PartRecord,
+    RegisterResult,
+    UploadInfo,
+    UploadList,
+    UserInfo,
+    UserList,
+    WriteGrant,
+)
+
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+
+
+def _seg(value: str, error: type[WormError] = InvalidInputError) -> str:
+    """One path segment. Only unreserved characters are allowed: the server verifies the
+    signature over the decoded path, so a segment must read the same encoded and decoded.
+    Every id, access key and valid bucket name qualifies; anything else is refused here."""
+    if not value or not set(value) <= _UNRESERVED:
+        raise error(f"{value!r} cannot be used as a path segment")
+    return value
+
+
+def _bucket(name: str) -> str:
+    return _seg(name, InvalidBucketNameError)
+
+
+class CoordinatorClient:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, secret: bytes) -> None:
+        self.http = InternalClient(session, base_url, secret)
+
+    @property
+    def base_url(self) -> str:
+        return self.http.base_url
+
+    # ---- health and nodes ---------------------------------------------------------------------
+    async def health(self) -> CoordinatorHealth:
+        return await self.http.call("GET", "/v1/health", CoordinatorHealth)
+
+    async def register_node(self, registration: NodeRegistration) -> RegisterResult:
+        return await self.http.call("POST", "/v1/nodes/register", RegisterResult, body=registration)
+
+    async def heartbeat(self, node_id: str, beat: Heartbeat) -> RegisterResult:
+        return await self.http.call(
+            "POST", f"/v1/nodes/{_seg(node_id)}/heartbeat", RegisterResult, body=beat
+        )
+
+    async def list_nodes(self) -> NodeList:
+        return await self.http.call("GET", "/v1/nodes", NodeList)
+
+    # ---- users and keys -----------------------------------------------------------------------
+    async def create_user(self, request: CreateUser) -> UserInfo:
+        return await self.http.call("POST", "/v1/users", UserInfo, body=request)
+
+    async def list_users(self) -> UserList:
+        return await self.http.call("GET", "/v1/users", UserList)
+
+    async def delete_user(self, user_id: str) -> None:
+        await self.http.request("DELETE", f"/v1/users/{_seg(user_id)}")
+
+    async def get_access_key(self, access_key: str) -> AccessKeyInfo:
+        return await self.http.call("GET", f"/v1/access-keys/{_seg(access_key)}", AccessKeyInfo)
+
+    # ---- buckets ------------------------------------------------------------------------------
+    async def list_buckets(self, owner_id: str | None = None) -> BucketList:
+        query = {"owner_id": owner_id} if owner_id else None
+        return await self.http.call("GET", "/v1/buckets", BucketList, query=query)
+
+    async def create_bucket(self, name: str, request: CreateBucket) -> BucketInfo:
+        return await self.http.call("PUT", f"/v1/buckets/{_bucket(name)}", BucketInfo, body=request)
+
+    async def get_bucket(self, name: str) -> BucketInfo:
+        return await self.http.call("GET", f"/v1/buckets/{_bucket(name)}", BucketInfo)
+
+    async def delete_bucket(self, name: str) -> None:
+        await self.http.request("DELETE", f"/v1/buckets/{_bucket(name)}")
+
+    async def list_objects(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        start_after: str = "",
+        max_keys: int = 1000,
+    ) -> ObjectList:
+        query = {"max_keys": str(max_keys)}
+        for name, value in (
+            ("prefix", prefix),
+            ("delimiter", delimiter),
+            ("start_after", start_after),
+        ):
+            if value:
+                query[name] = value
+        return await self.http.call(
+            "GET", f"/v1/buckets/{_bucket(bucket)}/objects", ObjectList, query=query
+        )
+
+    # ---- objects ------------------------------------------------------------------------------
+    async def begin_write(self, request: BeginWrite) -> WriteGrant:
+        return await self.http.call("POST", "/v1/writes", WriteGrant, body=request)
+
+    async def commit_object(self, request: CommitObject) -> ObjectManifest:
+        return await self.http.call("POST", "/v1/objects/commit", ObjectManifest, body=request)
+
+    async def get_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> ObjectManifest:
+        return await self.http.call(
+            "GET",
+            f"/v1/buckets/{_bucket(bucket)}/object",
+            ObjectManifest,
+            query=_object_query(key, version_id),
+        )
+
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> DeleteResult:
+        return await self.http.call(
+            "DELETE",
+            f"/v1/buckets/{_bucket(bucket)}/object",
+            DeleteResult,
+            query=_object_query(key, version_id),
+        )
+
+    # ---- multipart uploads --------------------------------------------------------------------
+    async def create_upload(self, request: CreateUpload) -> UploadInfo:
+        return await self.http.call("POST", "/v1/uploads", UploadInfo, body=request)
+
+    async def get_upload(self, upload_id: str) -> UploadInfo:
+        return await self.http.call("GET", f"/v1/uploads/{_seg(upload_id)}", UploadInfo)
+
+    async def commit_part(self, upload_id: str, request: CommitPart) -> PartRecord:
+        return await self.http.call(
+            "POST", f"/v1/uploads/{_seg(upload_id)}/parts", PartRecord, body=request
+        )
+
+    async def list_parts(self, upload_id: str, marker: int = 0, max_parts: int = 1000) -> PartList:
+        return await self.http.call(
+            "GET",
+            f"/v1/uploads/{_seg(upload_id)}/parts",
+            PartList,
+            query={"marker": str(marker), "max_parts": str(max_parts)},
+        )
+
+    async def complete_upload(self, upload_id: str, request: CompleteUpload) -> ObjectManifest:
+        return await self.http.call(
+            "POST", f"/v1/uploads/{_seg(upload_id)}/complete", ObjectManifest, body=request
+        )
+
+    async def abort_upload(self, upload_id: str) -> None:
+        await self.http.request("DELETE", f"/v1/uploads/{_seg(upload_id)}")
+
+    async def list_uploads(
+        self,
+        bucket: str,
+        prefix: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        max_uploads: int = 1000,
+        delimiter: str = "",
+    ) -> UploadList:
+        query = {"max_uploads": str(max_uploads)}
+        for name, value in (
+            ("prefix", prefix),
+            ("key_marker", key_marker),
+            ("upload_id_marker", upload_id_marker),
+            ("delimiter", delimiter),
+        ):
+            if value:
+                query[name] = value
+        return await self.http.call(
+            "GET", f"/v1/buckets/{_bucket(bucket)}/uploads", UploadList, query=query
+        )
+
+
+def _object_query(key: str, version_id: str | None) -> dict[str, str]:
+    query = {"key": key}
+    if version_id:
+        query["version_id"] = version_id
+    return query

@@ -1,0 +1,180 @@
+"""ObjectWriter: stream one object (or one multipart part) of known size into chunks.
+
+Layer: data plane. Contract: ``write`` reads exactly ``size`` bytes from the body, cuts them
+into the grant's segments and each segment into stripes, encodes every stripe into k+m
+fragments and streams fragment i of every stripe of a segment to the chunk placed for index i,
+one streaming PUT per chunk. It returns only after every chunk of every segment is durable on
+its node (the node answers only after fsync + rename + directory fsync). Anything that goes
+wrong (a node refuses or dies, the body is short or long) raises, and the chunks already
+written are left for the coordinator's abandoned-write collection — nothing is committed here.
+
+Pipelining: while stripe N is being encoded (executor) and hashed (executor, ordered), stripe
+N+1 is read from the body and stripe N-1's fragments are on their way to the nodes. Each chunk
+stream has a queue of at most ``QUEUE_DEPTH`` fragments, so memory per request is a few stripes
+and a slow node slows the writer instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from wormfs.chunkformat import ChunkHeader
+from wormfs.clients.storage import StorageClient
+from wormfs.dataplane.hashing import StreamDigests
+from wormfs.dataplane.tasks import run_together
+from wormfs.erasure import Codec, get_codec
+from wormfs.errors import IncompleteBodyError
+from wormfs.layout import Profile
+from wormfs.wire.coordinator import Segment, WriteGrant
+from wormfs.wire.storage import ChunkPutResult
+
+QUEUE_DEPTH = 4
+
+
+class BodySource(Protocol):
+    """What the writer reads: ``read()`` gives the next piece, ``b""`` at the end."""
+
+    async def read(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    size: int
+    segments: list[Segment]
+    digests: StreamDigests
+
+
+class _StripeCutter:
+    """Cuts an incoming stream of pieces into stripes of exact lengths, reusing one buffer."""
+
+    def __init__(self, body: BodySource, stripe_size: int) -> None:
+        self._body = body
+        self._buf = bytearray(stripe_size)
+        self._leftover = memoryview(b"")
+        self.received = 0
+
+    async def next_stripe(self, length: int) -> bytes:
+        """Exactly ``length`` bytes; ``IncompleteBodyError`` if the body ends first."""
+        filled = 0
+        view = memoryview(self._buf)
+        while filled < length:
+            if not self._leftover:
+                piece = await self._body.read()
+                if not piece:
+                    raise IncompleteBodyError(
+                        f"the body ended after {self.received + filled} bytes"
+                    )
+                self._leftover = memoryview(piece)
+            take = min(length - filled, len(self._leftover))
+            view[filled : filled + take] = self._leftover[:take]
+            self._leftover = self._leftover[take:]
+            filled += take
+        self.received += length
+        return bytes(view[:length])
+
+    async def expect_end(self) -> None:
+        """The body must hold nothing more (the reader also validates its trailer here)."""
+        if self._leftover:
+            raise IncompleteBodyError("the body is longer than its declared length")
+        extra = await self._body.read()
+        if extra:
+            raise IncompleteBodyError("the body is longer than its declared length")
+
+
+async def _queue_body(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
+    while True:
+        item = await queue.get()
+        if item is None:
+            return
+        yield item
+
+
+class ObjectWriter:
+    def __init__(self, storage: StorageClient) -> None:
+        self._storage = storage
+
+    async def write(
+        self,
+        grant: WriteGrant,
+        bucket: str,
+        key: str,
+        part_number: int,
+        size: int,
+        body: BodySource,
+        digests: StreamDigests,
+    ) -> WriteResult:
+        profile = grant.profile
+        codec = get_codec(profile.codec, profile.k, profile.m)
+        cutter = _StripeCutter(body, profile.stripe_size)
+        for segment in grant.segments:
+            await self._write_segment(
+                codec, profile, grant.version_id, bucket, key, part_number, segment, cutter, digests
+            )
+        await cutter.expect_end()
+        await digests.finish()
+        if cutter.received != size:
+            raise IncompleteBodyError(f"received {cutter.received} bytes, expected {size}")
+        return WriteResult(size=size, segments=list(grant.segments), digests=digests)
+
+    async def _write_segment(
+        self,
+        codec: Codec,
+        profile: Profile,
+        version_id: str,
+        bucket: str,
+        key: str,
+        part_number: int,
+        segment: Segment,
+        cutter: _StripeCutter,
+        digests: StreamDigests,
+    ) -> list[ChunkPutResult]:
+        queues: list[asyncio.Queue[bytes | None]] = [
+            asyncio.Queue(QUEUE_DEPTH) for _ in segment.chunks
+        ]
+        loop = asyncio.get_running_loop()
+
+        async def feed() -> None:
+            pending: asyncio.Future[list[bytes]] | None = None
+            remaining = segment.length
+            while remaining:
+                length = min(profile.stripe_size, remaining)
+                stripe = await cutter.next_stripe(length)
+                remaining -= length
+                await digests.feed(stripe)
+                encoded = loop.run_in_executor(None, codec.encode, stripe)
+                if pending is not None:
+                    await _dispatch(await pending)
+                pending = encoded
+            if pending is not None:
+                await _dispatch(await pending)
+            for queue in queues:
+                await queue.put(None)
+
+        async def _dispatch(fragments: list[bytes]) -> None:
+            for placement, queue in zip(segment.chunks, queues, strict=True):
+                await queue.put(fragments[placement.fragment_index])
+
+        async def put(index: int) -> ChunkPutResult:
+            placement = segment.chunks[index]
+            header = ChunkHeader(
+                chunk_id=placement.chunk_id,
+                version_id=version_id,
+                part_number=part_number,
+                segment_index=segment.segment_index,
+                fragment_index=placement.fragment_index,
+                profile=profile,
+                segment_offset=segment.offset,
+                segment_length=segment.length,
+                bucket=bucket,
+                key=key,
+            )
+            return await self._storage.put_chunk(
+                placement.node_address, placement.disk_id, header, _queue_body(queues[index])
+            )
+
+        # A failing chunk PUT cancels the feeder and the other PUTs, and vice versa.
+        results = await run_together([feed(), *(put(i) for i in range(len(segment.chunks)))])
+        return [r for r in results[1:] if isinstance(r, ChunkPutResult)]
