@@ -1,0 +1,296 @@
+"""Listing of current object versions and of multipart uploads, in SQL, page by page.
+
+Layer: coordinator database package. Contract (S3's ListObjectsV2 and ListMultipartUploads):
+
+* keys in UTF-8 byte order; ``prefix`` is matched with range comparisons
+  (``prefix <= key < prefix_end(prefix)``), never LIKE, so ``%`` and ``_`` in keys are plain
+  characters;
+* with a ``delimiter``, keys that contain it after the prefix are rolled up into one common
+  prefix each. Roll-up never loads a whole listing: the walk reads bounded batches in key
+  order and, on meeting a key with the delimiter, emits its common prefix and seeks past
+  every key under it (``key >= prefix_end(common_prefix)``), so a common prefix over a million
+  keys costs one index seek;
+* common prefixes and keys together count against ``max_keys`` (capped at 1000); when a page
+  is truncated, ``next_marker`` is the last key or common prefix returned, and a
+  ``start_after`` equal to a returned common prefix continues after all keys under it;
+* one read transaction per page, so a page is one consistent snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from sqlalchemy import ColumnElement, and_, false, select, true, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from wormfs.coordinator.db.convert import require_bucket, upload_info
+from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.models import ObjectVersion, Upload
+from wormfs.errors import InvalidInputError
+from wormfs.wire.coordinator import ObjectList, ObjectSummary, UploadList
+
+MAX_PAGE = 1000
+BATCH = 1000
+ROLLUP_BATCH = 32
+R = TypeVar("R")
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The least string above every string that starts with ``prefix``; None if unbounded.
+
+    Code point order is UTF-8 byte order, so bumping the last code point (skipping the
+    surrogate range, which UTF-8 cannot hold) gives the bound. ``"a/"`` -> ``"a0"``.
+    """
+    chars = list(prefix)
+    while chars:
+        bumped = ord(chars.pop()) + 1
+        if 0xD800 <= bumped <= 0xDFFF:
+            bumped = 0xE000
+        if bumped <= 0x10FFFF:
+            return "".join(chars) + chr(bumped)
+    return None
+
+
+def _is_common_prefix(marker: str, prefix: str, delimiter: str) -> bool:
+    """True if ``marker`` is exactly a common prefix that a listing could have returned."""
+    if not delimiter or not marker.startswith(prefix):
+        return False
+    rest = marker[len(prefix) :]
+    found = rest.find(delimiter)
+    return found >= 0 and found + len(delimiter) == len(rest)
+
+
+def _page_size(value: int, what: str) -> int:
+    if value < 0:
+        raise InvalidInputError(f"{what} must not be negative")
+    return min(value, MAX_PAGE)
+
+
+@dataclass
+class _Walk(Generic[R]):
+    items: list[R] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    last_prefix: str | None = None  # set when the last thing returned was a common prefix
+
+
+Fetch = Callable[[ColumnElement[bool] | None, int], Awaitable[list[R]]]
+
+
+async def _walk(
+    fetch: Fetch[R],
+    key_of: Callable[[R], str],
+    after: Callable[[R], ColumnElement[bool]],
+    key_column: InstrumentedAttribute[str],
+    start: ColumnElement[bool] | None,
+    prefix: str,
+    delimiter: str,
+    limit: int,
+) -> _Walk[R]:
+    """The roll-up walk shared by both listings (see the module docstring).
+
+    With a delimiter, batches start small and double while they hold no common prefix: a
+    roll-up discards the rest of its batch, so the waste per common prefix stays bounded.
+    """
+    out: _Walk[R] = _Walk()
+    bound = start
+    count = 0
+    batch = ROLLUP_BATCH if delimiter else BATCH
+    while True:
+        if count == limit:
+            out.truncated = bool(await fetch(bound, 1))
+            return out
+        want = min(limit - count, batch)
+        rows = await fetch(bound, want)
+        for row in rows:
+            key = key_of(row)
+            rest = key[len(prefix) :]
+            found = rest.find(delimiter) if delimiter else -1
+            if found >= 0:
+                common = prefix + rest[: found + len(delimiter)]
+                out.prefixes.append(common)
+                out.last_prefix = common
+                count += 1
+                end = prefix_end(common)
+                if end is None:  # nothing can sort after this common prefix
+                    return out
+                bound = key_column >= end
+                batch = ROLLUP_BATCH
+                break  # seek past every key under the common prefix
+            out.items.append(row)
+            out.last_prefix = None
+            count += 1
+            bound = after(row)
+        else:
+            if len(rows) < want:
+                return out
+            batch = min(batch * 2, BATCH)
+
+
+# ---- objects ----------------------------------------------------------------------------------
+_SUMMARY_COLUMNS = (
+    ObjectVersion.key,
+    ObjectVersion.size,
+    ObjectVersion.etag,
+    ObjectVersion.last_modified,
+    ObjectVersion.owner_id,
+    ObjectVersion.storage_class,
+    ObjectVersion.version_id,
+    ObjectVersion.checksum_algorithm,
+)
+
+
+async def list_objects(
+    db: Database,
+    bucket: str,
+    prefix: str = "",
+    delimiter: str = "",
+    start_after: str = "",
+    max_keys: int = MAX_PAGE,
+) -> ObjectList:
+    limit = _page_size(max_keys, "max_keys")
+    upper = prefix_end(prefix) if prefix else None
+    start: ColumnElement[bool] | None = ObjectVersion.key >= prefix if prefix else None
+    if start_after and start_after >= prefix:
+        start = ObjectVersion.key > start_after
+        if _is_common_prefix(start_after, prefix, delimiter):
+            end = prefix_end(start_after)
+            if end is None:
+                return ObjectList(objects=[], common_prefixes=[], is_truncated=False)
+            start = ObjectVersion.key >= end
+    if upper is not None and start_after >= upper:
+        return ObjectList(objects=[], common_prefixes=[], is_truncated=False)
+
+    async with db.read() as session:
+        await require_bucket(session, bucket)
+
+        async def fetch(bound: ColumnElement[bool] | None, n: int) -> list[ObjectSummary]:
+            query = select(*_SUMMARY_COLUMNS).where(
+                ObjectVersion.bucket == bucket,
+                ObjectVersion.is_latest == true(),
+                ObjectVersion.is_delete_marker == false(),
+            )
+            if bound is not None:
+                query = query.where(bound)
+            if upper is not None:
+                query = query.where(ObjectVersion.key < upper)
+            result = await session.execute(query.order_by(ObjectVersion.key).limit(n))
+            return [
+                ObjectSummary(
+                    key=key,
+                    size=size,
+                    etag=etag,
+                    last_modified=last_modified,
+                    owner_id=owner_id,
+                    storage_class=storage_class,
+                    version_id=version_id,
+                    checksum_algorithm=checksum_algorithm,
+                )
+                for (
+                    key,
+                    size,
+                    etag,
+                    last_modified,
+                    owner_id,
+                    storage_class,
+                    version_id,
+                    checksum_algorithm,
+                ) in result
+            ]
+
+        walk: _Walk[ObjectSummary] = _Walk()
+        if limit:
+            walk = await _walk(
+                fetch,
+                key_of=lambda summary: summary.key,
+                after=lambda summary: ObjectVersion.key > summary.key,
+                key_column=ObjectVersion.key,
+                start=start,
+                prefix=prefix,
+                delimiter=delimiter,
+                limit=limit,
+            )
+
+    objects = walk.items
+    next_marker = None
+    if walk.truncated:
+        next_marker = walk.last_prefix if walk.last_prefix is not None else objects[-1].key
+    return ObjectList(
+        objects=objects,
+        common_prefixes=walk.prefixes,
+        is_truncated=walk.truncated,
+        next_marker=next_marker,
+    )
+
+
+# ---- multipart uploads ------------------------------------------------------------------------
+async def list_uploads(
+    db: Database,
+    bucket: str,
+    prefix: str = "",
+    delimiter: str = "",
+    key_marker: str = "",
+    upload_id_marker: str = "",
+    max_uploads: int = MAX_PAGE,
+) -> UploadList:
+    """Uploads in (key, initiation) order; upload ids are time-ordered, so that is
+    (key, upload_id) order. ``upload_id_marker`` counts only together with ``key_marker``."""
+    limit = _page_size(max_uploads, "max_uploads")
+    upper = prefix_end(prefix) if prefix else None
+    start: ColumnElement[bool] | None = Upload.key >= prefix if prefix else None
+    if key_marker:
+        if upload_id_marker:
+            start = tuple_(Upload.key, Upload.upload_id) > tuple_(key_marker, upload_id_marker)
+        else:
+            start = Upload.key > key_marker
+        if _is_common_prefix(key_marker, prefix, delimiter):
+            end = prefix_end(key_marker)
+            if end is None:
+                return UploadList(uploads=[], common_prefixes=[], is_truncated=False)
+            start = Upload.key >= end
+        if prefix and key_marker < prefix:
+            start = Upload.key >= prefix
+
+    async with db.read() as session:
+        await require_bucket(session, bucket)
+
+        async def fetch(bound: ColumnElement[bool] | None, n: int) -> list[Upload]:
+            query = select(Upload).where(Upload.bucket == bucket)
+            if bound is not None:
+                query = query.where(bound)
+            if upper is not None:
+                query = query.where(Upload.key < upper)
+            result = await session.scalars(query.order_by(Upload.key, Upload.upload_id).limit(n))
+            return list(result)
+
+        walk: _Walk[Upload] = _Walk()
+        if limit:
+            walk = await _walk(
+                fetch,
+                key_of=lambda u: u.key,
+                after=lambda u: and_(
+                    tuple_(Upload.key, Upload.upload_id) > tuple_(u.key, u.upload_id)
+                ),
+                key_column=Upload.key,
+                start=start,
+                prefix=prefix,
+                delimiter=delimiter,
+                limit=limit,
+            )
+
+    uploads = [upload_info(u) for u in walk.items]
+    next_key = next_upload = None
+    if walk.truncated:
+        if walk.last_prefix is not None:
+            next_key = walk.last_prefix
+        else:
+            next_key, next_upload = uploads[-1].key, uploads[-1].upload_id
+    return UploadList(
+        uploads=uploads,
+        common_prefixes=walk.prefixes,
+        is_truncated=walk.truncated,
+        next_key_marker=next_key,
+        next_upload_id_marker=next_upload,
+    )

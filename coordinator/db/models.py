@@ -1,0 +1,353 @@
+"""Metadata schema: SQLAlchemy 2.0 typed declarative models (one class per table).
+
+Layer: the bottom of the coordinator's database package. The schema is versioned by Alembic
+(``wormfs.coordinator.migrations``); every change here needs a new revision, and a test checks
+that the migrations produce exactly these tables.
+
+Engine-neutral on purpose (SQLite now, PostgreSQL later): no SQLite-only SQL, partial indexes
+declared for both dialects, keys ordered by their UTF-8 bytes on both (SQLite's BINARY
+collation compares UTF-8 bytes; on PostgreSQL the key columns use the "C" collation), times as
+float seconds since the epoch (UTC), sizes as 64-bit integers.
+
+Metadata is O(segments), not O(stripes): an object version has parts, a part has segments, a
+segment has k+m chunk placements; stripes and fragments inside a chunk are computed from the
+profile and never stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeEngine
+
+
+def _ordered_text(length: int) -> TypeEngine[str]:
+    """A string column whose ORDER BY is UTF-8 byte order (S3 lists keys in that order)."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+KeyText = _ordered_text(1024)  # S3 keys are at most 1024 bytes of UTF-8
+BucketName = _ordered_text(63)
+Id = String(64)  # ids: 32 hex (ids.new_id), user ids: 64 hex (S3 canonical ids)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    # Deterministic constraint names so that later migrations can drop or alter them by name
+    # on every engine (SQLite batch mode needs names too).
+    metadata = MetaData(naming_convention=NAMING)
+
+
+# ---- cluster state and fencing ----------------------------------------------------------------
+class ClusterMeta(Base):
+    """One row (id 1): the leader epoch for fencing, and cluster-wide facts.
+
+    Every coordinator that becomes active increments ``leader_epoch`` and remembers the value;
+    every write transaction checks that the epoch is still its own, so a deposed coordinator's
+    late writes fail with ``StaleLeaderError`` instead of corrupting metadata.
+    """
+
+    __tablename__ = "cluster_meta"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    leader_epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+    leader_id: Mapped[str] = mapped_column(String(128), default="")
+    leader_since: Mapped[float] = mapped_column(Double, default=0.0)
+    root_user_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+
+
+# ---- identity ---------------------------------------------------------------------------------
+class User(Base):
+    __tablename__ = "users"
+
+    user_id: Mapped[str] = mapped_column(Id, primary_key=True)  # canonical id, 64 hex
+    display_name: Mapped[str] = mapped_column(String(256))
+    created: Mapped[float] = mapped_column(Double)
+
+
+class AccessKey(Base):
+    """An access key pair. The secret is stored because SigV4 verification needs it."""
+
+    __tablename__ = "access_keys"
+
+    access_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    secret_key: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(
+        Id, ForeignKey("users.user_id", ondelete="CASCADE"), index=True
+    )
+    created: Mapped[float] = mapped_column(Double)
+
+    def __repr__(self) -> str:  # never show the secret, not even in a debug log
+        return f"AccessKey(access_key={self.access_key!r}, user_id={self.user_id!r})"
+
+
+# ---- buckets and objects ----------------------------------------------------------------------
+class Bucket(Base):
+    __tablename__ = "buckets"
+
+    name: Mapped[str] = mapped_column(BucketName, primary_key=True)
+    # Not a foreign key: ownership is checked by the gateway, and a bucket must stay readable
+    # even if its owner's record is being repaired. Deleting a user who owns buckets is refused.
+    owner_id: Mapped[str] = mapped_column(Id, index=True)
+    created: Mapped[float] = mapped_column(Double)
+    region: Mapped[str] = mapped_column(String(64))
+    # Versioning, tagging, object lock, lifecycle, CORS... as they arrive; one JSON document
+    # avoids a migration per bucket sub-resource.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ObjectVersion(Base):
+    """One row per object version (or delete marker).
+
+    Index choice: listing the current versions of a bucket is a range scan of
+    ``ix_objects_listing`` = (bucket, is_latest, is_delete_marker, key): the three equality
+    columns pin one contiguous run, ordered by key, and ``key >= a AND key < b`` seeks inside
+    it. A separate "current" table would make that a primary-key scan but doubles the writes
+    of every commit and adds a second copy that must agree; the composite index gives the same
+    access path with one row per version. ``uq_objects_latest`` (partial, both engines)
+    guarantees at most one latest version per key even under concurrent commits on PostgreSQL.
+    """
+
+    __tablename__ = "objects"
+    __table_args__ = (
+        UniqueConstraint("bucket", "key", "version_id", name="uq_objects_version"),
+        Index("ix_objects_listing", "bucket", "is_latest", "is_delete_marker", "key"),
+        Index(
+            "uq_objects_latest",
+            "bucket",
+            "key",
+            unique=True,
+            sqlite_where=text("is_latest"),
+            postgresql_where=text("is_latest"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(BucketName, ForeignKey("buckets.name"))
+    key: Mapped[str] = mapped_column(KeyText)
+    version_id: Mapped[str] = mapped_column(Id)
+    is_latest: Mapped[bool] = mapped_column(Boolean)
+    is_delete_marker: Mapped[bool] = mapped_column(Boolean, default=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    etag: Mapped[str] = mapped_column(String(128))
+    content_type: Mapped[str] = mapped_column(Text)
+    user_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    system_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    checksum_value: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    checksum_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)  # codec, k, m, stripe_size
+    storage_class: Mapped[str] = mapped_column(String(32))
+    owner_id: Mapped[str] = mapped_column(Id)
+    created: Mapped[float] = mapped_column(Double)
+    last_modified: Mapped[float] = mapped_column(Double)
+    # "committed" today; room for states such as "restoring" without a schema change.
+    state: Mapped[str] = mapped_column(String(16), default="committed")
+
+    parts: Mapped[list[Part]] = relationship(
+        back_populates="object", passive_deletes=True, lazy="raise", order_by="Part.part_number"
+    )
+
+
+# ---- multipart uploads ------------------------------------------------------------------------
+class Upload(Base):
+    __tablename__ = "uploads"
+    __table_args__ = (Index("ix_uploads_listing", "bucket", "key", "upload_id"),)
+
+    # Time-ordered ids (ids.new_version_id), so (key, upload_id) order is initiation order,
+    # as ListMultipartUploads requires.
+    upload_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    bucket: Mapped[str] = mapped_column(BucketName, ForeignKey("buckets.name"))
+    key: Mapped[str] = mapped_column(KeyText)
+    owner_id: Mapped[str] = mapped_column(Id)
+    initiated: Mapped[float] = mapped_column(Double)
+    content_type: Mapped[str] = mapped_column(Text)
+    user_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    system_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    checksum_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    storage_class: Mapped[str] = mapped_column(String(32))
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    parts: Mapped[list[Part]] = relationship(
+        back_populates="upload", passive_deletes=True, lazy="raise", order_by="Part.part_number"
+    )
+
+
+# ---- data layout ------------------------------------------------------------------------------
+class Part(Base):
+    """A part of an object version, or of an upload in progress (exactly one of the two).
+
+    Completing an upload moves its chosen parts to the new object version by re-pointing
+    them (``upload_id`` -> ``object_id``); no segment or placement row is copied.
+    """
+
+    __tablename__ = "parts"
+    __table_args__ = (
+        UniqueConstraint("object_id", "part_number", name="uq_parts_object_part"),
+        UniqueConstraint("upload_id", "part_number", name="uq_parts_upload_part"),
+        CheckConstraint("(object_id IS NULL) <> (upload_id IS NULL)", name="one_owner"),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    object_id: Mapped[int | None] = mapped_column(
+        RowId, ForeignKey("objects.id", ondelete="CASCADE"), nullable=True
+    )
+    upload_id: Mapped[str | None] = mapped_column(
+        Id, ForeignKey("uploads.upload_id", ondelete="CASCADE"), nullable=True
+    )
+    part_number: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
+    etag: Mapped[str] = mapped_column(String(128))
+    checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    checksum_value: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    checksum_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    last_modified: Mapped[float] = mapped_column(Double)
+
+    object: Mapped[ObjectVersion | None] = relationship(back_populates="parts", lazy="raise")
+    upload: Mapped[Upload | None] = relationship(back_populates="parts", lazy="raise")
+    segments: Mapped[list[Segment]] = relationship(
+        back_populates="part",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise",
+        order_by="Segment.segment_index",
+    )
+
+
+class Segment(Base):
+    """Bytes ``[offset, offset + length)`` of a part, coded onto k+m chunks."""
+
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("part_id", "segment_index", name="uq_segments_index"),)
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    part_id: Mapped[int] = mapped_column(RowId, ForeignKey("parts.id", ondelete="CASCADE"))
+    segment_index: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    length: Mapped[int] = mapped_column(BigInteger)
+
+    part: Mapped[Part] = relationship(back_populates="segments", lazy="raise")
+    chunks: Mapped[list[ChunkPlacementRow]] = relationship(
+        back_populates="segment",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise",
+        order_by="ChunkPlacementRow.fragment_index",
+    )
+
+
+class ChunkPlacementRow(Base):
+    """Fragment ``fragment_index`` of a segment lives in chunk ``chunk_id`` on ``disk_id``.
+
+    The node is not stored: it is looked up through the disk when a manifest is built, so a
+    node that comes back at a new address needs no rewrite of its chunks' rows.
+    """
+
+    __tablename__ = "chunk_placements"
+    __table_args__ = (
+        UniqueConstraint("segment_id", "fragment_index", name="uq_chunk_placements_fragment"),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    segment_id: Mapped[int] = mapped_column(RowId, ForeignKey("segments.id", ondelete="CASCADE"))
+    fragment_index: Mapped[int] = mapped_column(Integer)
+    # Indexed: GC checks that a chunk is unreferenced before deleting it.
+    chunk_id: Mapped[str] = mapped_column(Id, index=True)
+    # Indexed: repair will ask "which chunks were on this disk".
+    disk_id: Mapped[str] = mapped_column(Id, ForeignKey("disks.disk_id"), index=True)
+
+    segment: Mapped[Segment] = relationship(back_populates="chunks", lazy="raise")
+
+
+# ---- nodes and disks --------------------------------------------------------------------------
+class Node(Base):
+    __tablename__ = "nodes"
+
+    node_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    address: Mapped[str] = mapped_column(String(512))
+    rack: Mapped[str] = mapped_column(String(128), default="")
+    zone: Mapped[str] = mapped_column(String(128), default="")
+    state: Mapped[str] = mapped_column(String(16))  # "online" | "offline"
+    registered: Mapped[float] = mapped_column(Double)
+    last_heartbeat: Mapped[float] = mapped_column(Double)
+
+
+class Disk(Base):
+    __tablename__ = "disks"
+
+    disk_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    node_id: Mapped[str] = mapped_column(Id, ForeignKey("nodes.node_id"), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(16))  # "online" | "offline" | "full"
+    capacity_bytes: Mapped[int] = mapped_column(BigInteger)
+    free_bytes: Mapped[int] = mapped_column(BigInteger)
+    used_bytes: Mapped[int] = mapped_column(BigInteger)
+    chunk_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    updated: Mapped[float] = mapped_column(Double)
+
+
+# ---- write intents and garbage collection -----------------------------------------------------
+class PendingWrite(Base):
+    """The intent record of a write between BeginWrite and its commit.
+
+    A gateway that dies before committing leaves chunks nobody references; when
+    ``expires_at`` passes, GC moves ``placements`` into the gc queue and drops the record.
+    Commit removes the record in the same transaction that stores the version or part.
+    """
+
+    __tablename__ = "pending_writes"
+
+    write_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    version_id: Mapped[str] = mapped_column(Id)
+    bucket: Mapped[str] = mapped_column(BucketName)
+    key: Mapped[str] = mapped_column(KeyText)
+    # No foreign key: an upload may be aborted while a part write is in flight; the intent
+    # must outlive it so that the part's chunks are still collected.
+    upload_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    part_number: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float] = mapped_column(Double, index=True)
+    # [{"chunk_id", "disk_id", "node_id"}, ...]: one entry per granted chunk.
+    placements: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+
+
+class GcEntry(Base):
+    """A chunk to delete from a disk once ``not_before`` has passed (durable queue)."""
+
+    __tablename__ = "gc_queue"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    chunk_id: Mapped[str] = mapped_column(Id, index=True)
+    disk_id: Mapped[str] = mapped_column(Id)
+    node_id: Mapped[str] = mapped_column(Id, index=True)
+    enqueued_at: Mapped[float] = mapped_column(Double)
+    not_before: Mapped[float] = mapped_column(Double, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

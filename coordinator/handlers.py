@@ -1,0 +1,247 @@
+"""HTTP handlers of the coordinator API: exactly the routes of ``wormfs.wire.coordinator``.
+
+Layer: coordinator, the top; below it only the repositories. Each handler parses the request
+(path, query, typed JSON body), calls one repository method and answers with the wire struct;
+domain errors travel up to ``wormfs.internalhttp.internal_middleware``, which answers with an
+``ErrorBody`` and the error's status. Keys travel in the query string, never the path.
+
+Besides the contract: ``GET /healthz`` (unauthenticated, for load balancers), and an optional
+``delimiter`` on the uploads listing (S3's ListMultipartUploads has one; ``UploadList`` already
+carries ``common_prefixes``).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from wormfs.coordinator.db.repo import Repository
+from wormfs.errors import InvalidInputError
+from wormfs.internalhttp import json_response, read_json
+from wormfs.wire.coordinator import (
+    BeginWrite,
+    CommitObject,
+    CommitPart,
+    CompleteUpload,
+    CoordinatorHealth,
+    CreateBucket,
+    CreateUpload,
+    CreateUser,
+    Heartbeat,
+    NodeRegistration,
+)
+
+REPO = web.AppKey("repo", Repository)
+
+
+def _repo(request: web.Request) -> Repository:
+    return request.app[REPO]
+
+
+def _int(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInputError(f"query parameter {name} must be an integer") from None
+
+
+def _key(request: web.Request) -> str:
+    key = request.query.get("key")
+    if key is None:
+        raise InvalidInputError("query parameter key is required")
+    return key
+
+
+def _no_content() -> web.Response:
+    return web.Response(status=204)
+
+
+# ---- health and nodes -------------------------------------------------------------------------
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def health(request: web.Request) -> web.Response:
+    repo = _repo(request)
+    nodes, disks = await repo.cluster.counts()
+    return json_response(
+        CoordinatorHealth(
+            status="ok", leader=repo.db.epoch is not None, nodes_online=nodes, disks_online=disks
+        )
+    )
+
+
+async def register_node(request: web.Request) -> web.Response:
+    reg = await read_json(request, NodeRegistration)
+    return json_response(await _repo(request).cluster.register(reg))
+
+
+async def heartbeat(request: web.Request) -> web.Response:
+    beat = await read_json(request, Heartbeat)
+    return json_response(
+        await _repo(request).cluster.heartbeat(request.match_info["node_id"], beat)
+    )
+
+
+async def list_nodes(request: web.Request) -> web.Response:
+    return json_response(await _repo(request).cluster.list_nodes())
+
+
+# ---- users and keys ---------------------------------------------------------------------------
+async def create_user(request: web.Request) -> web.Response:
+    req = await read_json(request, CreateUser)
+    return json_response(await _repo(request).identity.create_user(req))
+
+
+async def list_users(request: web.Request) -> web.Response:
+    return json_response(await _repo(request).identity.list_users())
+
+
+async def delete_user(request: web.Request) -> web.Response:
+    await _repo(request).identity.delete_user(request.match_info["user_id"])
+    return _no_content()
+
+
+async def get_access_key(request: web.Request) -> web.Response:
+    key = request.match_info["access_key"]
+    return json_response(await _repo(request).identity.get_access_key(key))
+
+
+# ---- buckets ----------------------------------------------------------------------------------
+async def list_buckets(request: web.Request) -> web.Response:
+    owner_id = request.query.get("owner_id") or None
+    return json_response(await _repo(request).buckets.list(owner_id))
+
+
+async def create_bucket(request: web.Request) -> web.Response:
+    req = await read_json(request, CreateBucket)
+    return json_response(await _repo(request).buckets.create(request.match_info["bucket"], req))
+
+
+async def get_bucket(request: web.Request) -> web.Response:
+    return json_response(await _repo(request).buckets.get(request.match_info["bucket"]))
+
+
+async def delete_bucket(request: web.Request) -> web.Response:
+    await _repo(request).buckets.delete(request.match_info["bucket"])
+    return _no_content()
+
+
+async def list_objects(request: web.Request) -> web.Response:
+    q = request.query
+    page = await _repo(request).listing.objects(
+        request.match_info["bucket"],
+        prefix=q.get("prefix", ""),
+        delimiter=q.get("delimiter", ""),
+        start_after=q.get("start_after", ""),
+        max_keys=_int(request, "max_keys", 1000),
+    )
+    return json_response(page)
+
+
+# ---- objects ----------------------------------------------------------------------------------
+async def begin_write(request: web.Request) -> web.Response:
+    req = await read_json(request, BeginWrite)
+    return json_response(await _repo(request).objects.begin_write(req))
+
+
+async def commit_object(request: web.Request) -> web.Response:
+    req = await read_json(request, CommitObject)
+    return json_response(await _repo(request).objects.commit(req))
+
+
+async def get_object(request: web.Request) -> web.Response:
+    manifest = await _repo(request).objects.get(
+        request.match_info["bucket"], _key(request), request.query.get("version_id") or None
+    )
+    return json_response(manifest)
+
+
+async def delete_object(request: web.Request) -> web.Response:
+    result = await _repo(request).objects.delete(
+        request.match_info["bucket"], _key(request), request.query.get("version_id") or None
+    )
+    return json_response(result)
+
+
+# ---- multipart uploads ------------------------------------------------------------------------
+async def create_upload(request: web.Request) -> web.Response:
+    req = await read_json(request, CreateUpload)
+    return json_response(await _repo(request).uploads.create(req))
+
+
+async def get_upload(request: web.Request) -> web.Response:
+    return json_response(await _repo(request).uploads.get(request.match_info["upload_id"]))
+
+
+async def commit_part(request: web.Request) -> web.Response:
+    req = await read_json(request, CommitPart)
+    upload_id = request.match_info["upload_id"]
+    return json_response(await _repo(request).uploads.commit_part(upload_id, req))
+
+
+async def list_parts(request: web.Request) -> web.Response:
+    page = await _repo(request).uploads.list_parts(
+        request.match_info["upload_id"],
+        marker=_int(request, "marker", 0),
+        max_parts=_int(request, "max_parts", 1000),
+    )
+    return json_response(page)
+
+
+async def complete_upload(request: web.Request) -> web.Response:
+    req = await read_json(request, CompleteUpload)
+    upload_id = request.match_info["upload_id"]
+    return json_response(await _repo(request).uploads.complete(upload_id, req))
+
+
+async def abort_upload(request: web.Request) -> web.Response:
+    await _repo(request).uploads.abort(request.match_info["upload_id"])
+    return _no_content()
+
+
+async def list_uploads(request: web.Request) -> web.Response:
+    q = request.query
+    page = await _repo(request).listing.uploads(
+        request.match_info["bucket"],
+        prefix=q.get("prefix", ""),
+        delimiter=q.get("delimiter", ""),
+        key_marker=q.get("key_marker", ""),
+        upload_id_marker=q.get("upload_id_marker", ""),
+        max_uploads=_int(request, "max_uploads", 1000),
+    )
+    return json_response(page)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_routes(
+        [
+            web.get("/healthz", healthz),
+            web.get("/v1/health", health),
+            web.post("/v1/nodes/register", register_node),
+            web.post("/v1/nodes/{node_id}/heartbeat", heartbeat),
+            web.get("/v1/nodes", list_nodes),
+            web.post("/v1/users", create_user),
+            web.get("/v1/users", list_users),
+            web.delete("/v1/users/{user_id}", delete_user),
+            web.get("/v1/access-keys/{access_key}", get_access_key),
+            web.get("/v1/buckets", list_buckets),
+            web.put("/v1/buckets/{bucket}", create_bucket),
+            web.get("/v1/buckets/{bucket}", get_bucket),
+            web.delete("/v1/buckets/{bucket}", delete_bucket),
+            web.get("/v1/buckets/{bucket}/objects", list_objects),
+            web.post("/v1/writes", begin_write),
+            web.post("/v1/objects/commit", commit_object),
+            web.get("/v1/buckets/{bucket}/object", get_object),
+            web.delete("/v1/buckets/{bucket}/object", delete_object),
+            web.post("/v1/uploads", create_upload),
+            web.get("/v1/uploads/{upload_id}", get_upload),
+            web.post("/v1/uploads/{upload_id}/parts", commit_part),
+            web.get("/v1/uploads/{upload_id}/parts", list_parts),
+            web.post("/v1/uploads/{upload_id}/complete", complete_upload),
+            web.delete("/v1/uploads/{upload_id}", abort_upload),
+            web.get("/v1/buckets/{bucket}/uploads", list_uploads),
+        ]
+    )
