@@ -22,7 +22,7 @@ $(VENV)/.installed-run: $(BIN)/python pyproject.toml setup.py $(CONSTRAINTS)
 	@touch $@
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml setup.py $(CONSTRAINTS)
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test]'
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,postgres,zookeeper]'
 	@touch $@ $(VENV)/.installed-run
 
 venv: $(VENV)/.installed-run

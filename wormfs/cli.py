@@ -56,6 +56,15 @@ def _daemon_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO")
 
 
+def _start_daemon(name: str, config: Any, args: argparse.Namespace, run: Any) -> int:
+    """Validate, log, self-test the codecs, then serve until SIGTERM."""
+    cfg.validate(config)
+    setup_logging(name, args.log_level)
+    self_test()
+    run(config, _secret(args), args.ready_file)
+    return 0
+
+
 def cmd_coordinator(args: argparse.Namespace) -> int:
     from wormfs.coordinator.app import run
 
@@ -64,17 +73,10 @@ def cmd_coordinator(args: argparse.Namespace) -> int:
         config,
         listen=_listen(config.listen, args.host, args.port),
         database_url=args.database_url,
-    )
-    config = _with(
-        config,
         root_access_key=cfg.env_or(config.root_access_key, "WORMFS_ROOT_ACCESS_KEY"),
         root_secret_key=cfg.env_or(config.root_secret_key, "WORMFS_ROOT_SECRET_KEY"),
     )
-    cfg.validate(config)
-    setup_logging("coordinator", args.log_level)
-    self_test()
-    run(config, _secret(args), args.ready_file)
-    return 0
+    return _start_daemon("coordinator", config, args, run)
 
 
 def cmd_storage_node(args: argparse.Namespace) -> int:
@@ -88,11 +90,7 @@ def cmd_storage_node(args: argparse.Namespace) -> int:
         coordinator_url=args.coordinator_url,
         advertise_address=args.advertise_address,
     )
-    cfg.validate(config)
-    setup_logging("storage-node", args.log_level)
-    self_test()
-    run(config, _secret(args), args.ready_file)
-    return 0
+    return _start_daemon("storage-node", config, args, run)
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
@@ -105,11 +103,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         coordinator_url=args.coordinator_url,
         workers=args.workers,
     )
-    cfg.validate(config)
-    setup_logging("gateway", args.log_level)
-    self_test()
-    run(config, _secret(args), args.ready_file)
-    return 0
+    return _start_daemon("gateway", config, args, run)
 
 
 def cmd_server(args: argparse.Namespace) -> int:

@@ -1,0 +1,401 @@
+"""ObjectService: the implementation of ``ObjectServiceProtocol`` over the cluster.
+
+Layer: gateway domain, below the S3 handlers, above the data plane. It asks the coordinator
+for bucket facts, placements and commits (``CoordinatorClient``) and moves bytes with the data
+plane (``ObjectWriter`` / ``ObjectReader``). Contract: see ``wormfs.gateway.service``. A write
+is committed only after every chunk is durable and every checksum the client sent matched; a
+failed write leaves only uncommitted chunks, which the coordinator collects as an abandoned
+write. Ownership: a bucket belongs to its creator, and every other principal gets
+``AccessDeniedError``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+
+from wormfs.checksums import Checksum, new_hasher
+from wormfs.clients.coordinator import CoordinatorClient
+from wormfs.clients.storage import StorageClient
+from wormfs.dataplane.hashing import StreamDigests
+from wormfs.dataplane.reader import ObjectReader
+from wormfs.dataplane.writer import BodySource, ObjectWriter, WriteResult
+from wormfs.errors import AccessDeniedError, BadDigestError, NoSuchKeyError, NoSuchUploadError
+from wormfs.gateway.service import (
+    BodyReader,
+    DataChecks,
+    ObjectAttributes,
+    Principal,
+    PutConditions,
+)
+from wormfs.wire.coordinator import (
+    AccessKeyInfo,
+    BeginWrite,
+    BucketInfo,
+    ChecksumAlgorithm,
+    ChecksumType,
+    CommitObject,
+    CommitPart,
+    CompletedPart,
+    CompleteUpload,
+    CreateBucket,
+    CreateUpload,
+    DeleteResult,
+    ObjectChecksum,
+    ObjectList,
+    ObjectManifest,
+    PartList,
+    PartRecord,
+    UploadInfo,
+    UploadList,
+    WriteGrant,
+)
+
+CREDENTIALS_TTL = 10.0
+
+
+class _RangeBody:
+    """A ``BodyReader`` over bytes of another object (CopyObject, UploadPartCopy)."""
+
+    def __init__(self, pieces: AsyncIterator[bytes]) -> None:
+        self._pieces = pieces
+
+    async def read(self) -> bytes:
+        return await anext(self._pieces, b"")
+
+    def trailing_checksums(self) -> Mapping[str, str]:
+        return {}
+
+
+class ObjectService:
+    def __init__(self, coordinator: CoordinatorClient, storage: StorageClient) -> None:
+        self._coordinator = coordinator
+        self._writer = ObjectWriter(storage)
+        self._reader = ObjectReader(storage)
+        self._credentials: dict[str, tuple[float, AccessKeyInfo]] = {}
+
+    # ---- identity ----------------------------------------------------------------------------
+    async def credentials(self, access_key: str) -> AccessKeyInfo:
+        now = time.monotonic()
+        cached = self._credentials.get(access_key)
+        if cached is not None and now - cached[0] < CREDENTIALS_TTL:
+            return cached[1]
+        info = await self._coordinator.get_access_key(access_key)
+        if len(self._credentials) > 10_000:
+            self._credentials.clear()
+        self._credentials[access_key] = (now, info)
+        return info
+
+    # ---- buckets -----------------------------------------------------------------------------
+    async def _owned_bucket(self, principal: Principal, bucket: str) -> BucketInfo:
+        info = await self._coordinator.get_bucket(bucket)
+        if info.owner_id != principal.user_id:
+            raise AccessDeniedError(f"bucket {bucket} belongs to another user")
+        return info
+
+    async def list_buckets(self, principal: Principal) -> list[BucketInfo]:
+        return (await self._coordinator.list_buckets(principal.user_id)).buckets
+
+    async def create_bucket(self, principal: Principal, bucket: str, region: str) -> BucketInfo:
+        return await self._coordinator.create_bucket(
+            bucket, CreateBucket(owner_id=principal.user_id, region=region)
+        )
+
+    async def head_bucket(self, principal: Principal, bucket: str) -> BucketInfo:
+        return await self._owned_bucket(principal, bucket)
+
+    async def delete_bucket(self, principal: Principal, bucket: str) -> None:
+        await self._owned_bucket(principal, bucket)
+        await self._coordinator.delete_bucket(bucket)
+
+    # ---- writing -----------------------------------------------------------------------------
+    async def _write(
+        self,
+        bucket: str,
+        key: str,
+        size: int,
+        body: BodySource,
+        algorithm: ChecksumAlgorithm | None,
+        upload_id: str | None = None,
+        part_number: int = 1,
+    ) -> tuple[WriteGrant, WriteResult]:
+        """Store ``size`` bytes durably; returns the coordinator's grant and what was written."""
+        grant = await self._coordinator.begin_write(
+            BeginWrite(
+                bucket=bucket, key=key, size=size, upload_id=upload_id, part_number=part_number
+            )
+        )
+        extra: dict[str, Checksum] = {algorithm: new_hasher(algorithm)} if algorithm else {}
+        digests = StreamDigests(extra)
+        result = await self._writer.write(grant, bucket, key, part_number, size, body, digests)
+        return grant, result
+
+    @staticmethod
+    def _verify(checks: DataChecks, body: BodyReader, result: WriteResult) -> ObjectChecksum | None:
+        """Compare what the client sent with what arrived; the computed checksum to store."""
+        digests = result.digests
+        if checks.content_md5 is not None and checks.content_md5 != digests.md5_b64:
+            raise BadDigestError("The Content-MD5 you specified did not match what we received.")
+        algorithm = checks.checksum_algorithm
+        if algorithm is None:
+            return None
+        computed = digests.extra_b64(algorithm)
+        expected = checks.checksum_value or body.trailing_checksums().get(algorithm.lower())
+        if expected is not None and expected != computed:
+            raise BadDigestError(
+                f"The {algorithm} you specified did not match the calculated checksum."
+            )
+        return ObjectChecksum(algorithm=algorithm, value=computed, type="FULL_OBJECT")
+
+    async def put_object(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        size: int,
+        body: BodyReader,
+        attributes: ObjectAttributes,
+        checks: DataChecks,
+        conditions: PutConditions = PutConditions(),
+    ) -> ObjectManifest:
+        await self._owned_bucket(principal, bucket)
+        grant, result = await self._write(bucket, key, size, body, checks.checksum_algorithm)
+        checksum = self._verify(checks, body, result)
+        return await self._commit_single(
+            principal, grant, result, bucket, key, attributes, checksum, conditions
+        )
+
+    async def _commit_single(
+        self,
+        principal: Principal,
+        grant: WriteGrant,
+        result: WriteResult,
+        bucket: str,
+        key: str,
+        attributes: ObjectAttributes,
+        checksum: ObjectChecksum | None,
+        conditions: PutConditions,
+    ) -> ObjectManifest:
+        """Commit a one-part object written with ``grant``."""
+        etag = f'"{result.digests.md5_hex}"'
+        part = PartRecord(
+            part_number=1, size=result.size, etag=etag, segments=result.segments, checksum=checksum
+        )
+        return await self._coordinator.commit_object(
+            CommitObject(
+                write_id=grant.write_id,
+                bucket=bucket,
+                key=key,
+                version_id=grant.version_id,
+                owner_id=principal.user_id,
+                size=result.size,
+                etag=etag,
+                profile=grant.profile,
+                parts=[part],
+                content_type=attributes.content_type,
+                user_metadata=dict(attributes.user_metadata),
+                system_metadata=dict(attributes.system_metadata),
+                checksum=checksum,
+                storage_class=attributes.storage_class,
+                if_match=conditions.if_match,
+                if_none_match=conditions.if_none_match,
+            )
+        )
+
+    # ---- reading -----------------------------------------------------------------------------
+    async def head_object(
+        self, principal: Principal, bucket: str, key: str, version_id: str | None = None
+    ) -> ObjectManifest:
+        await self._owned_bucket(principal, bucket)
+        manifest = await self._coordinator.get_object(bucket, key, version_id)
+        if manifest.is_delete_marker:
+            raise NoSuchKeyError(f"{key} is deleted")
+        return manifest
+
+    def read_object(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[bytes]:
+        return self._reader.read(manifest, start, end)
+
+    async def delete_object(
+        self, principal: Principal, bucket: str, key: str, version_id: str | None = None
+    ) -> DeleteResult:
+        await self._owned_bucket(principal, bucket)
+        return await self._coordinator.delete_object(bucket, key, version_id)
+
+    async def list_objects(
+        self,
+        principal: Principal,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        start_after: str = "",
+        max_keys: int = 1000,
+    ) -> ObjectList:
+        await self._owned_bucket(principal, bucket)
+        return await self._coordinator.list_objects(
+            bucket, prefix=prefix, delimiter=delimiter, start_after=start_after, max_keys=max_keys
+        )
+
+    async def copy_object(
+        self,
+        principal: Principal,
+        source: ObjectManifest,
+        bucket: str,
+        key: str,
+        attributes: ObjectAttributes,
+        checksum_algorithm: ChecksumAlgorithm | None = None,
+        conditions: PutConditions = PutConditions(),
+    ) -> ObjectManifest:
+        await self._owned_bucket(principal, bucket)
+        body = _RangeBody(self._reader.read(source, 0, source.size))
+        algorithm = checksum_algorithm or (source.checksum.algorithm if source.checksum else None)
+        grant, result = await self._write(bucket, key, source.size, body, algorithm)
+        checksum = self._verify(DataChecks(checksum_algorithm=algorithm), body, result)
+        return await self._commit_single(
+            principal, grant, result, bucket, key, attributes, checksum, conditions
+        )
+
+    # ---- multipart ---------------------------------------------------------------------------
+    async def _upload(
+        self, principal: Principal, bucket: str, key: str, upload_id: str
+    ) -> UploadInfo:
+        await self._owned_bucket(principal, bucket)
+        upload = await self._coordinator.get_upload(upload_id)
+        if upload.bucket != bucket or upload.key != key:
+            raise NoSuchUploadError(f"upload {upload_id} is not for {bucket}/{key}")
+        return upload
+
+    async def create_upload(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        attributes: ObjectAttributes,
+        checksum_algorithm: ChecksumAlgorithm | None = None,
+        checksum_type: ChecksumType | None = None,
+    ) -> UploadInfo:
+        await self._owned_bucket(principal, bucket)
+        return await self._coordinator.create_upload(
+            CreateUpload(
+                bucket=bucket,
+                key=key,
+                owner_id=principal.user_id,
+                content_type=attributes.content_type,
+                user_metadata=dict(attributes.user_metadata),
+                system_metadata=dict(attributes.system_metadata),
+                checksum_algorithm=checksum_algorithm,
+                checksum_type=checksum_type,
+                storage_class=attributes.storage_class,
+            )
+        )
+
+    async def _store_part(
+        self,
+        upload: UploadInfo,
+        part_number: int,
+        size: int,
+        body: BodyReader,
+        checks: DataChecks,
+    ) -> PartRecord:
+        algorithm = checks.checksum_algorithm or upload.checksum_algorithm
+        checks = DataChecks(checks.content_md5, algorithm, checks.checksum_value)
+        grant, result = await self._write(
+            upload.bucket, upload.key, size, body, algorithm, upload.upload_id, part_number
+        )
+        checksum = self._verify(checks, body, result)
+        part = PartRecord(
+            part_number=part_number,
+            size=size,
+            etag=f'"{result.digests.md5_hex}"',
+            segments=result.segments,
+            checksum=checksum,
+        )
+        return await self._coordinator.commit_part(
+            upload.upload_id, CommitPart(write_id=grant.write_id, part=part)
+        )
+
+    async def upload_part(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        size: int,
+        body: BodyReader,
+        checks: DataChecks,
+    ) -> PartRecord:
+        upload = await self._upload(principal, bucket, key, upload_id)
+        return await self._store_part(upload, part_number, size, body, checks)
+
+    async def upload_part_copy(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        source: ObjectManifest,
+        start: int,
+        end: int,
+    ) -> PartRecord:
+        upload = await self._upload(principal, bucket, key, upload_id)
+        body = _RangeBody(self._reader.read(source, start, end))
+        return await self._store_part(upload, part_number, end - start, body, DataChecks())
+
+    async def complete_upload(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        conditions: PutConditions = PutConditions(),
+    ) -> ObjectManifest:
+        await self._upload(principal, bucket, key, upload_id)
+        return await self._coordinator.complete_upload(
+            upload_id,
+            CompleteUpload(
+                parts=parts, if_match=conditions.if_match, if_none_match=conditions.if_none_match
+            ),
+        )
+
+    async def abort_upload(
+        self, principal: Principal, bucket: str, key: str, upload_id: str
+    ) -> None:
+        await self._upload(principal, bucket, key, upload_id)
+        await self._coordinator.abort_upload(upload_id)
+
+    async def list_parts(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number_marker: int = 0,
+        max_parts: int = 1000,
+    ) -> tuple[UploadInfo, PartList]:
+        upload = await self._upload(principal, bucket, key, upload_id)
+        parts = await self._coordinator.list_parts(
+            upload_id, marker=part_number_marker, max_parts=max_parts
+        )
+        return upload, parts
+
+    async def list_uploads(
+        self,
+        principal: Principal,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        max_uploads: int = 1000,
+    ) -> UploadList:
+        await self._owned_bucket(principal, bucket)
+        return await self._coordinator.list_uploads(
+            bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            upload_id_marker=upload_id_marker,
+            max_uploads=max_uploads,
+        )
