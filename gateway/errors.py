@@ -1,0 +1,385 @@
+"""S3 errors: the protocol tier of WormFS's three error tiers (gateway layer).
+
+Contract: every error the S3 front door answers with is one ``S3Error`` subclass per AWS error
+code. The code defaults to the class name, ``status`` is the HTTP status AWS uses and
+``message`` its default text; keyword arguments given at construction (or ``extra``, for names
+that are not identifiers) become extra XML elements after ``Message`` (AWS adds e.g.
+``BucketName``, ``StringToSign``, ``ActualObjectSize``) and ``headers`` extra response headers.
+``render_error`` builds the ``<Error>`` document.
+
+Domain errors (``wormfs.errors``) become S3 errors through ``DOMAIN_ERRORS``, the one mapping
+table of this boundary, applied by ``from_domain``; anything it does not name is a 500
+``InternalError`` logged with its traceback by the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import ClassVar
+
+from wormfs import errors as domain
+from wormfs.gateway.xml import Elem, render
+
+
+class S3Error(Exception):
+    """Base of every S3 error answer."""
+
+    code: ClassVar[str] = "InternalError"
+    status: ClassVar[int] = 500
+    message: ClassVar[str] = "We encountered an internal error. Please try again."
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # The code defaults to the class name unless the class sets one itself.
+        if "code" not in cls.__dict__:
+            cls.code = cls.__name__
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, str | int | None] | None = None,
+        **fields: str | int | None,
+    ) -> None:
+        self.text = message or type(self).message
+        super().__init__(self.text)
+        # ``extra`` carries fields whose names are not Python identifiers (X-Amz-Expires).
+        merged = {**fields, **(extra or {})}
+        self.fields: dict[str, str] = {k: str(v) for k, v in merged.items() if v is not None}
+        self.headers: dict[str, str] = dict(headers or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.text!r}, {self.fields!r})"
+
+
+def render_error(error: S3Error, resource: str, request_id: str, host_id: str) -> bytes:
+    """The XML body AWS sends with an error (no namespace on ``<Error>``, as AWS does)."""
+    root = Elem("Error")
+    root.leaf("Code", error.code)
+    root.leaf("Message", error.text)
+    for name, value in error.fields.items():
+        root.leaf(name, value)
+    root.leaf("Resource", resource)
+    root.leaf("RequestId", request_id)
+    root.leaf("HostId", host_id)
+    return render(root, namespace=False)
+
+
+# ---- 3xx ---------------------------------------------------------------------------------------
+class NotModified(S3Error):
+    """Conditional GET/HEAD: the client's copy is current. Sent without a body."""
+
+    status = 304
+    message = "Not Modified"
+
+
+# ---- 400 ---------------------------------------------------------------------------------------
+class BadRequest(S3Error):
+    status = 400
+    message = "Bad Request"
+
+
+class AuthorizationHeaderMalformed(BadRequest):
+    message = "The authorization header is malformed."
+
+
+class AuthorizationQueryParametersError(BadRequest):
+    message = "Error parsing the X-Amz-Credential parameter."
+
+
+class BadDigest(BadRequest):
+    message = "The Content-MD5 you specified did not match what we received."
+
+
+class BucketAlreadyOwnedByYou(S3Error):
+    status = 409
+    message = "Your previous request to create the named bucket succeeded and you already own it."
+
+
+class EntityTooLarge(BadRequest):
+    message = "Your proposed upload exceeds the maximum allowed size"
+
+
+class EntityTooSmall(BadRequest):
+    message = "Your proposed upload is smaller than the minimum allowed object size."
+
+
+class ExpiredToken(BadRequest):
+    message = "The provided token has expired."
+
+
+class IllegalLocationConstraintException(BadRequest):
+    message = "The location constraint is incompatible for the region specific endpoint."
+
+
+class IncompleteBody(BadRequest):
+    message = "You did not provide the number of bytes specified by the Content-Length HTTP header"
+
+
+class InvalidArgument(BadRequest):
+    message = "Invalid Argument"
+
+
+class InvalidBucketName(BadRequest):
+    message = "The specified bucket is not valid."
+
+
+class InvalidDigest(BadRequest):
+    message = "The Content-MD5 you specified is not valid."
+
+
+class InvalidLocationConstraint(BadRequest):
+    message = "The specified location-constraint is not valid"
+
+
+class InvalidPart(BadRequest):
+    message = (
+        "One or more of the specified parts could not be found. The part may not have been "
+        "uploaded, or the specified entity tag may not match the part's entity tag."
+    )
+
+
+class InvalidPartOrder(BadRequest):
+    message = "The list of parts was not in ascending order. Parts must be ordered by part number."
+
+
+class InvalidRequest(BadRequest):
+    message = "Invalid Request"
+
+
+class InvalidStorageClass(BadRequest):
+    message = "The storage class you specified is not valid"
+
+
+class InvalidURI(BadRequest):
+    message = "Couldn't parse the specified URI."
+
+
+class KeyTooLongError(BadRequest):
+    message = "Your key is too long"
+
+
+class MalformedXML(BadRequest):
+    message = (
+        "The XML you provided was not well-formed or did not validate against our published schema"
+    )
+
+
+class MalformedTrailerError(BadRequest):
+    message = (
+        "The request contained trailing data that was not well-formed or did not conform "
+        "to our published schema."
+    )
+
+
+class MaxMessageLengthExceeded(BadRequest):
+    message = "Your request was too big."
+
+
+class MetadataTooLarge(BadRequest):
+    message = "Your metadata headers exceed the maximum allowed metadata size."
+
+
+class RequestHeaderSectionTooLarge(BadRequest):
+    message = "Your request header section exceeds the maximum allowed size."
+
+
+class XAmzContentSHA256Mismatch(BadRequest):
+    message = "The provided 'x-amz-content-sha256' header does not match what was computed."
+
+
+# ---- 403 ---------------------------------------------------------------------------------------
+class AccessDenied(S3Error):
+    status = 403
+    message = "Access Denied"
+
+
+class AccountProblem(S3Error):
+    status = 403
+    message = (
+        "There is a problem with your account that prevents the operation from completing "
+        "successfully."
+    )
+
+
+class InvalidAccessKeyId(S3Error):
+    status = 403
+    message = "The AWS Access Key Id you provided does not exist in our records."
+
+
+class RequestTimeTooSkewed(S3Error):
+    status = 403
+    message = "The difference between the request time and the current time is too large."
+
+
+class SignatureDoesNotMatch(S3Error):
+    status = 403
+    message = (
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your key and signing method."
+    )
+
+
+# ---- 404 ---------------------------------------------------------------------------------------
+class NoSuchBucket(S3Error):
+    status = 404
+    message = "The specified bucket does not exist"
+
+
+class NoSuchKey(S3Error):
+    status = 404
+    message = "The specified key does not exist."
+
+
+class NoSuchUpload(S3Error):
+    status = 404
+    message = (
+        "The specified upload does not exist. The upload ID may be invalid, or the upload "
+        "may have been aborted or completed."
+    )
+
+
+class NoSuchVersion(S3Error):
+    status = 404
+    message = "The specified version does not exist."
+
+
+# ---- 405, 409, 411, 412, 416 -------------------------------------------------------------------
+class MethodNotAllowed(S3Error):
+    status = 405
+    message = "The specified method is not allowed against this resource."
+
+
+class BucketAlreadyExists(S3Error):
+    status = 409
+    message = (
+        "The requested bucket name is not available. The bucket namespace is shared by all "
+        "users of the system. Please select a different name and try again."
+    )
+
+
+class BucketNotEmpty(S3Error):
+    status = 409
+    message = "The bucket you tried to delete is not empty"
+
+
+class OperationAborted(S3Error):
+    status = 409
+    message = (
+        "A conflicting conditional operation is currently in progress against this "
+        "resource. Try again."
+    )
+
+
+class MissingContentLength(S3Error):
+    status = 411
+    message = "You must provide the Content-Length HTTP header."
+
+
+class PreconditionFailed(S3Error):
+    status = 412
+    message = "At least one of the pre-conditions you specified did not hold"
+
+
+class InvalidRange(S3Error):
+    status = 416
+    message = "The requested range is not satisfiable"
+
+    def __init__(self, size: int | None = None, range_requested: str | None = None) -> None:
+        headers = {"Content-Range": f"bytes */{size}"} if size is not None else None
+        super().__init__(headers=headers, RangeRequested=range_requested, ActualObjectSize=size)
+
+
+class InvalidPartNumber(S3Error):
+    status = 416
+    message = "The requested partnumber is not satisfiable"
+
+
+# ---- 5xx ---------------------------------------------------------------------------------------
+class InternalError(S3Error):
+    pass
+
+
+class S3NotImplemented(S3Error):
+    code = "NotImplemented"
+    status = 501
+    message = "A header you provided implies functionality that is not implemented"
+
+
+class ServiceUnavailable(S3Error):
+    status = 503
+    message = "Please reduce your request rate."
+
+
+class SlowDown(S3Error):
+    status = 503
+    message = "Please reduce your request rate."
+
+
+# ---- the one domain -> S3 mapping table --------------------------------------------------------
+# (S3 class, whether the domain message is shown). AWS messages are fixed texts; the domain's
+# message is shown only where it explains a client mistake (bad names, bad arguments).
+DOMAIN_ERRORS: Mapping[type[domain.WormError], tuple[type[S3Error], bool]] = MappingProxyType(
+    {
+        domain.NoSuchBucketError: (NoSuchBucket, False),
+        domain.NoSuchKeyError: (NoSuchKey, False),
+        domain.NoSuchUploadError: (NoSuchUpload, False),
+        domain.NoSuchAccessKeyError: (InvalidAccessKeyId, False),
+        domain.BucketAlreadyExistsError: (BucketAlreadyExists, False),
+        domain.BucketAlreadyOwnedByYouError: (BucketAlreadyOwnedByYou, False),
+        domain.BucketNotEmptyError: (BucketNotEmpty, False),
+        domain.StaleLeaderError: (ServiceUnavailable, False),
+        domain.ConflictError: (OperationAborted, False),
+        domain.PreconditionFailedError: (PreconditionFailed, False),
+        domain.NotModifiedError: (NotModified, False),
+        domain.InvalidBucketNameError: (InvalidBucketName, False),
+        domain.InvalidKeyError: (InvalidArgument, True),
+        domain.InvalidRangeError: (InvalidRange, False),
+        domain.InvalidPartError: (InvalidPart, False),
+        domain.InvalidPartOrderError: (InvalidPartOrder, False),
+        domain.EntityTooSmallError: (EntityTooSmall, False),
+        domain.EntityTooLargeError: (EntityTooLarge, False),
+        domain.BadDigestError: (BadDigest, True),
+        domain.IncompleteBodyError: (IncompleteBody, False),
+        domain.InvalidInputError: (InvalidRequest, True),
+        domain.InsufficientDisksError: (ServiceUnavailable, False),
+        domain.NotEnoughFragmentsError: (ServiceUnavailable, False),
+        domain.UnavailableError: (ServiceUnavailable, False),
+        domain.AccessDeniedError: (AccessDenied, False),
+    }
+)
+
+
+def from_domain(
+    exc: domain.WormError,
+    *,
+    bucket: str | None = None,
+    key: str | None = None,
+    upload_id: str | None = None,
+) -> S3Error | None:
+    """The S3 error for a domain error (most specific table entry wins), or None if unmapped.
+
+    ``bucket``/``key``/``upload_id`` fill the extra fields AWS adds to not-found errors.
+    """
+    for cls in type(exc).__mro__:
+        if not issubclass(cls, domain.WormError):
+            continue
+        entry = DOMAIN_ERRORS.get(cls)
+        if entry is None:
+            continue
+        s3_cls, show_message = entry
+        message = exc.message if show_message else None
+        if s3_cls is NoSuchBucket:
+            return NoSuchBucket(message, BucketName=bucket)
+        if s3_cls is NoSuchKey:
+            return NoSuchKey(message, Key=key)
+        if s3_cls is NoSuchUpload:
+            return NoSuchUpload(message, UploadId=upload_id)
+        if s3_cls is BucketAlreadyOwnedByYou or s3_cls is BucketAlreadyExists:
+            return s3_cls(message, BucketName=bucket)
+        if s3_cls is InvalidRange:
+            return InvalidRange()
+        return s3_cls(message)
+    return None

@@ -1,0 +1,25 @@
+"""S3 operation handlers (gateway layer): one module per operation family.
+
+Contract: ``HANDLERS`` maps an AWS operation name (as ``wormfs.gateway.router`` names it) to
+its handler; a routed name missing here is answered 501 ``NotImplemented`` by the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from wormfs.gateway.handlers import buckets, copy, listing, multipart, objects
+from wormfs.gateway.handlers.base import Handler, S3Context, S3Response
+
+HANDLERS: Mapping[str, Handler] = MappingProxyType(
+    {
+        **buckets.HANDLERS,
+        **objects.HANDLERS,
+        **copy.HANDLERS,
+        **listing.HANDLERS,
+        **multipart.HANDLERS,
+    }
+)
+
+__all__ = ["HANDLERS", "Handler", "S3Context", "S3Response"]

@@ -1,0 +1,207 @@
+"""Server-side copies (gateway handlers): CopyObject and UploadPartCopy.
+
+Contract: ``x-amz-copy-source`` (``[/]bucket/key[?versionId=V]``, URL-encoded) names the
+source; read access is checked with ``service.head_object``; ``x-amz-copy-source-if-*``
+conditions fail with 412; CopyObject resolves the metadata directive (COPY keeps the source's
+metadata, REPLACE takes the request's) and refuses a copy onto itself that changes nothing,
+as AWS does; UploadPartCopy takes ``x-amz-copy-source-range: bytes=first-last``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from types import MappingProxyType
+from urllib.parse import unquote_to_bytes
+
+from wormfs.errors import NoSuchBucketError, NoSuchKeyError
+from wormfs.gateway.errors import (
+    InvalidArgument,
+    InvalidRequest,
+    NoSuchBucket,
+    NoSuchKey,
+)
+from wormfs.gateway.handlers.base import (
+    Handler,
+    S3Context,
+    S3Response,
+    bucket_of,
+    key_of,
+    xml_response,
+)
+from wormfs.gateway.handlers.conditional import check_conditions
+from wormfs.gateway.handlers.headers import (
+    checksum_algorithm_header,
+    object_attributes,
+    put_conditions,
+    reject_unsupported,
+    storage_class,
+)
+from wormfs.gateway.handlers.multipart import part_checksum_elem, upload_part_args
+from wormfs.gateway.router import MAX_KEY_BYTES
+from wormfs.gateway.service import ObjectAttributes
+from wormfs.gateway.xml import Elem, iso8601
+from wormfs.wire.coordinator import ObjectChecksum, ObjectManifest
+
+MAX_COPY_SOURCE = 5 * 1024**3
+_COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
+
+
+def parse_copy_source(value: str) -> tuple[str, str, str | None]:
+    """``(bucket, key, version id)`` from an ``x-amz-copy-source`` header."""
+    raw, _, query = value.strip().partition("?")
+    version = None
+    if query:
+        name, _, version_value = query.partition("=")
+        if name != "versionId":
+            raise InvalidArgument(
+                "Unsupported copy source parameter.",
+                ArgumentName="x-amz-copy-source",
+                ArgumentValue=value,
+            )
+        version = None if version_value in ("", "null") else version_value
+    try:
+        path = unquote_to_bytes(raw.lstrip("/")).decode("utf-8")
+    except UnicodeDecodeError:
+        path = ""
+    bucket, slash, key = path.partition("/")
+    if not bucket or not slash or not key:
+        raise InvalidArgument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            ArgumentName="x-amz-copy-source",
+            ArgumentValue=value,
+        )
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise InvalidArgument(
+            "The specified copy source key is too long",
+            ArgumentName="x-amz-copy-source",
+            ArgumentValue=value,
+        )
+    return bucket, key, version
+
+
+async def copy_source(ctx: S3Context) -> ObjectManifest:
+    """The source object, read access checked, ``x-amz-copy-source-if-*`` evaluated."""
+    bucket, key, version = parse_copy_source(ctx.op.headers["x-amz-copy-source"])
+    try:
+        source = await ctx.service.head_object(ctx.principal, bucket, key, version)
+    except NoSuchKeyError:
+        raise NoSuchKey(Key=key) from None
+    except NoSuchBucketError:
+        raise NoSuchBucket(BucketName=bucket) from None
+    check_conditions(ctx.op.headers, source.etag, source.last_modified, copy=True)
+    return source
+
+
+def _checksum_leaves(parent: Elem, checksum: ObjectChecksum | None) -> None:
+    if checksum is not None:
+        parent.leaf("Checksum" + checksum.algorithm, checksum.value)
+        parent.leaf("ChecksumType", checksum.type)
+
+
+async def copy_object(ctx: S3Context) -> S3Response:
+    headers = ctx.op.headers
+    reject_unsupported(headers)
+    source = await copy_source(ctx)
+    if source.size > MAX_COPY_SOURCE:
+        raise InvalidRequest(
+            "The specified copy source is larger than the maximum allowable size for a copy "
+            f"source: {MAX_COPY_SOURCE}"
+        )
+    directive = headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise InvalidArgument(
+            "Unknown metadata directive.",
+            ArgumentName="x-amz-metadata-directive",
+            ArgumentValue=directive,
+        )
+    algorithm = checksum_algorithm_header(headers, "x-amz-checksum-algorithm")
+    if directive == "REPLACE":
+        attributes = object_attributes(headers)
+    else:
+        attributes = ObjectAttributes(
+            content_type=source.content_type,
+            user_metadata=dict(source.user_metadata),
+            system_metadata=dict(source.system_metadata),
+            storage_class=storage_class(headers, source.storage_class),
+        )
+    same = (source.bucket, source.key) == (bucket_of(ctx), key_of(ctx))
+    changes_something = (
+        directive == "REPLACE"
+        or attributes.storage_class != source.storage_class
+        or (
+            algorithm is not None
+            and (source.checksum is None or source.checksum.algorithm != algorithm)
+        )
+    )
+    if same and not changes_something:
+        raise InvalidRequest(
+            "This copy request is illegal because it is trying to copy an object to itself "
+            "without changing the object's metadata, storage class, website redirect "
+            "location or encryption attributes."
+        )
+    manifest = await ctx.service.copy_object(
+        ctx.principal,
+        source,
+        bucket_of(ctx),
+        key_of(ctx),
+        attributes,
+        algorithm,
+        put_conditions(headers),
+    )
+    root = Elem("CopyObjectResult")
+    root.leaf("ETag", manifest.etag)
+    root.leaf("LastModified", iso8601(manifest.last_modified))
+    _checksum_leaves(root, manifest.checksum)
+    return xml_response(root)
+
+
+async def upload_part_copy(ctx: S3Context) -> S3Response:
+    upload_id, part_number = upload_part_args(ctx)
+    source = await copy_source(ctx)
+    raw = ctx.op.headers.get("x-amz-copy-source-range")
+    if raw is None:
+        start, end = 0, source.size
+    else:
+        match = _COPY_RANGE.match(raw.strip())
+        if match is None:
+            raise InvalidArgument(
+                "The x-amz-copy-source-range value must be of the form bytes=first-last where "
+                "first and last are the zero-based offsets of the first and last bytes to copy",
+                ArgumentName="x-amz-copy-source-range",
+                ArgumentValue=raw,
+            )
+        start, last = int(match.group(1)), int(match.group(2))
+        if start > last or last >= source.size:
+            raise InvalidArgument(
+                f"Range specified is not valid for source object of size: {source.size}",
+                ArgumentName="x-amz-copy-source-range",
+                ArgumentValue=raw,
+            )
+        end = last + 1
+    if end - start > MAX_COPY_SOURCE:
+        raise InvalidRequest(
+            "The specified copy source is larger than the maximum allowable size for a copy "
+            f"source: {MAX_COPY_SOURCE}"
+        )
+    part = await ctx.service.upload_part_copy(
+        ctx.principal,
+        bucket_of(ctx),
+        key_of(ctx),
+        upload_id,
+        part_number,
+        source,
+        start,
+        end,
+    )
+    root = Elem("CopyPartResult")
+    root.leaf("ETag", part.etag)
+    root.leaf("LastModified", iso8601(part.last_modified or time.time()))
+    part_checksum_elem(root, part.checksum)
+    return xml_response(root)
+
+
+HANDLERS: Mapping[str, Handler] = MappingProxyType(
+    {"CopyObject": copy_object, "UploadPartCopy": upload_part_copy}
+)

@@ -1,0 +1,280 @@
+"""S3 request and response headers <-> the service's typed values (gateway handlers sub-layer).
+
+Contract: pure functions, no I/O. Requests: ``object_attributes`` (Content-Type, x-amz-meta-*
+within 2 KiB, Content-Encoding/Disposition/Language, Cache-Control, Expires, storage class),
+``data_checks`` (Content-MD5, one x-amz-checksum-* header or trailer, validated),
+``put_conditions`` (If-Match, If-None-Match: *), ``checksum_algorithm_header``,
+``verify_small_body`` (integrity headers of XML bodies, which the service never sees).
+Answers: ``object_headers`` and ``checksum_headers`` render a manifest as AWS does.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+from multidict import CIMultiDictProxy
+
+from wormfs.checksums import ALGORITHMS, ChecksumFormatError, check_b64, new_checksum
+from wormfs.gateway.errors import (
+    BadDigest,
+    InvalidDigest,
+    InvalidRequest,
+    InvalidStorageClass,
+    MetadataTooLarge,
+    S3NotImplemented,
+)
+from wormfs.gateway.service import DataChecks, ObjectAttributes, PutConditions
+from wormfs.gateway.sigv4 import PayloadMode
+from wormfs.gateway.xml import http_date
+from wormfs.wire.coordinator import ChecksumAlgorithm, ObjectChecksum, ObjectManifest
+
+MAX_USER_METADATA = 2 * 1024
+META_PREFIX = "x-amz-meta-"
+# Stored as sent and returned on GET/HEAD (lower-case name -> the name as AWS writes it).
+SYSTEM_METADATA: Mapping[str, str] = {
+    "content-encoding": "Content-Encoding",
+    "content-disposition": "Content-Disposition",
+    "content-language": "Content-Language",
+    "cache-control": "Cache-Control",
+    "expires": "Expires",
+}
+STORAGE_CLASSES = frozenset(
+    {
+        "STANDARD",
+        "REDUCED_REDUNDANCY",
+        "STANDARD_IA",
+        "ONEZONE_IA",
+        "INTELLIGENT_TIERING",
+        "GLACIER",
+        "DEEP_ARCHIVE",
+        "GLACIER_IR",
+        "OUTPOSTS",
+        "SNOW",
+        "EXPRESS_ONEZONE",
+    }
+)
+Headers = CIMultiDictProxy[str]
+
+
+def checksum_header(algorithm: str) -> str:
+    return f"x-amz-checksum-{algorithm.lower()}"
+
+
+def _algorithm(value: str, header: str) -> ChecksumAlgorithm:
+    name = value.strip().upper()
+    if name not in ALGORITHMS:
+        raise InvalidRequest(
+            f"Value for {header} header is invalid. Checksum algorithm provided is "
+            "unsupported. Please try again with any of the valid types: "
+            "[CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"
+        )
+    return name  # type: ignore[return-value]
+
+
+def checksum_algorithm_header(headers: Headers, name: str) -> ChecksumAlgorithm | None:
+    """A header naming an algorithm (x-amz-checksum-algorithm, x-amz-sdk-checksum-algorithm)."""
+    value = headers.get(name)
+    return _algorithm(value, name) if value else None
+
+
+def reject_unsupported(headers: Headers) -> None:
+    """Headers that ask for what WormFS cannot honour must not be silently ignored."""
+    if "x-amz-server-side-encryption-customer-algorithm" in headers:
+        raise S3NotImplemented("Server-side encryption with customer keys is not implemented")
+    sse = headers.get("x-amz-server-side-encryption")
+    if sse is not None and sse != "AES256":
+        raise S3NotImplemented(f"Server-side encryption {sse} is not implemented")
+    if "x-amz-object-lock-mode" in headers or "x-amz-object-lock-legal-hold" in headers:
+        raise S3NotImplemented("Object Lock is not implemented")
+    if "x-amz-website-redirect-location" in headers:
+        raise S3NotImplemented("Website redirects are not implemented")
+
+
+def storage_class(headers: Headers, default: str = "STANDARD") -> str:
+    value = headers.get("x-amz-storage-class")
+    if value is None:
+        return default
+    if value not in STORAGE_CLASSES:
+        raise InvalidStorageClass(StorageClassRequested=value)
+    return value
+
+
+def user_metadata(headers: Headers) -> dict[str, str]:
+    """x-amz-meta-* (names lower-cased; repeated headers joined by commas), at most 2 KiB
+    counted as AWS does: UTF-8 bytes of every name (without the prefix) and value."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower.startswith(META_PREFIX) and len(lower) > len(META_PREFIX):
+            key = lower[len(META_PREFIX) :]
+            out[key] = f"{out[key]},{value}" if key in out else value
+    size = sum(len(k.encode()) + len(v.encode("utf-8", "surrogateescape")) for k, v in out.items())
+    if size > MAX_USER_METADATA:
+        raise MetadataTooLarge(Size=size, MaxSizeAllowed=MAX_USER_METADATA)
+    return out
+
+
+def strip_aws_chunked(content_encoding: str) -> str:
+    """Content-Encoding without the ``aws-chunked`` transfer token (AWS never stores it)."""
+    tokens = [t.strip() for t in content_encoding.split(",")]
+    return ",".join(t for t in tokens if t and t.lower() != "aws-chunked")
+
+
+def system_metadata(headers: Headers) -> dict[str, str]:
+    out = {}
+    for name in SYSTEM_METADATA:
+        value = headers.get(name)
+        if value is None:
+            continue
+        if name == "content-encoding":
+            value = strip_aws_chunked(value)
+            if not value:
+                continue
+        out[name] = value
+    return out
+
+
+def object_attributes(headers: Headers) -> ObjectAttributes:
+    return ObjectAttributes(
+        content_type=headers.get("content-type") or "binary/octet-stream",
+        user_metadata=user_metadata(headers),
+        system_metadata=system_metadata(headers),
+        storage_class=storage_class(headers),
+    )
+
+
+def content_md5(headers: Headers) -> str | None:
+    value = headers.get("content-md5")
+    if value is None:
+        return None
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except ValueError:
+        raise InvalidDigest(extra={"Content-MD5": value}) from None
+    if len(raw) != 16:
+        raise InvalidDigest(extra={"Content-MD5": value})
+    return value.strip()
+
+
+def header_checksum(headers: Headers) -> tuple[ChecksumAlgorithm, str] | None:
+    """The one x-amz-checksum-<alg> header, validated; None when absent."""
+    found: list[tuple[ChecksumAlgorithm, str]] = []
+    for algorithm in ALGORITHMS:
+        value = headers.get(checksum_header(algorithm))
+        if value is not None:
+            found.append((algorithm, value))  # type: ignore[arg-type]
+    if len(found) > 1:
+        raise InvalidRequest(
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+        )
+    if not found:
+        return None
+    algorithm, value = found[0]
+    try:
+        return algorithm, check_b64(algorithm, value)
+    except ChecksumFormatError:
+        raise InvalidRequest(f"Value for {checksum_header(algorithm)} header is invalid.") from None
+
+
+def trailer_algorithm(headers: Headers, mode: PayloadMode) -> ChecksumAlgorithm | None:
+    """The checksum algorithm an ``x-amz-trailer`` header announces."""
+    announced = [t.strip().lower() for t in headers.get("x-amz-trailer", "").split(",")]
+    announced = [t for t in announced if t]
+    if not announced:
+        return None
+    if mode not in (PayloadMode.STREAMING_SIGNED_TRAILER, PayloadMode.STREAMING_UNSIGNED_TRAILER):
+        raise InvalidRequest("x-amz-trailer needs a STREAMING-*-TRAILER x-amz-content-sha256")
+    algorithms = [t.removeprefix("x-amz-checksum-") for t in announced if t.startswith("x-amz-")]
+    if len(algorithms) != 1 or len(announced) != 1:
+        raise InvalidRequest("Expecting exactly one x-amz-checksum-* trailer")
+    return _algorithm(algorithms[0], "x-amz-trailer")
+
+
+def data_checks(headers: Headers, mode: PayloadMode) -> DataChecks:
+    md5 = content_md5(headers)
+    in_header = header_checksum(headers)
+    in_trailer = trailer_algorithm(headers, mode)
+    sdk = checksum_algorithm_header(headers, "x-amz-sdk-checksum-algorithm")
+    if in_header is not None and in_trailer is not None:
+        raise InvalidRequest(
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+        )
+    algorithm = in_header[0] if in_header else in_trailer or sdk
+    if sdk is not None and algorithm != sdk:
+        raise InvalidRequest("Value for x-amz-sdk-checksum-algorithm header is invalid.")
+    return DataChecks(
+        content_md5=md5,
+        checksum_algorithm=algorithm,
+        checksum_value=in_header[1] if in_header else None,
+    )
+
+
+def put_conditions(headers: Headers) -> PutConditions:
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        # AWS accepts only "*" on writes.
+        raise S3NotImplemented(
+            "A header you provided implies functionality that is not implemented",
+            Header="If-None-Match",
+        )
+    if_match = headers.get("if-match")
+    return PutConditions(
+        if_match=if_match.strip() if if_match else None,
+        if_none_match="*" if if_none_match is not None else None,
+    )
+
+
+def verify_small_body(
+    headers: Headers, data: bytes, trailing: Mapping[str, str], required: bool = False
+) -> None:
+    """Check Content-MD5 / x-amz-checksum-* of a body the handler itself consumes (XML).
+
+    ``required``: AWS demands one of them (DeleteObjects) -> ``InvalidRequest`` if neither.
+    """
+    md5 = content_md5(headers)
+    if md5 is not None:
+        digest = base64.b64encode(hashlib.md5(data).digest()).decode()
+        if not hmac.compare_digest(digest, md5):
+            raise BadDigest()
+    found = header_checksum(headers)
+    if found is None and trailing:
+        name, value = next(iter(trailing.items()))
+        found = (_algorithm(name, "x-amz-trailer"), value)
+    if found is not None:
+        hasher = new_checksum(found[0])
+        hasher.update(data)
+        if not hmac.compare_digest(hasher.b64(), found[1]):
+            raise BadDigest(f"The {found[0]} you specified did not match the calculated checksum.")
+    if required and md5 is None and found is None:
+        raise InvalidRequest("Missing required header for this request: Content-MD5")
+
+
+# ---- answers -----------------------------------------------------------------------------------
+def checksum_headers(checksum: ObjectChecksum | None) -> dict[str, str]:
+    if checksum is None:
+        return {}
+    return {
+        checksum_header(checksum.algorithm): checksum.value,
+        "x-amz-checksum-type": checksum.type,
+    }
+
+
+def object_headers(manifest: ObjectManifest) -> dict[str, str]:
+    """The headers of GET/HEAD: entity, system and user metadata."""
+    headers = {
+        "ETag": manifest.etag,
+        "Last-Modified": http_date(manifest.last_modified),
+        "Content-Type": manifest.content_type,
+        "Accept-Ranges": "bytes",
+    }
+    for name, value in manifest.system_metadata.items():
+        headers[SYSTEM_METADATA.get(name, name)] = value
+    for name, value in manifest.user_metadata.items():
+        headers[META_PREFIX + name] = value
+    if manifest.storage_class != "STANDARD":
+        # AWS omits the header for STANDARD.
+        headers["x-amz-storage-class"] = manifest.storage_class
+    return headers

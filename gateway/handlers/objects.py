@@ -1,0 +1,242 @@
+"""Object operations (gateway handlers): PutObject, GetObject, HeadObject, DeleteObject,
+DeleteObjects.
+
+Contract: each handler takes an ``S3Context``, calls the ``ObjectServiceProtocol`` and renders
+AWS's answer: ETag / Last-Modified / Content-* / x-amz-meta-* round-trip, ranges (206 with
+Content-Range, 416 with ``bytes */size``), ``partNumber``, ``response-*`` overrides,
+conditional GET/HEAD (304/412), conditional PUT, ``x-amz-checksum-*`` on PUT answers and on
+whole-object GET/HEAD with ``x-amz-checksum-mode: ENABLED``. GET bodies are streamed from
+``service.read_object`` (pieces of at most 1 MiB), never gathered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
+
+from wormfs.errors import WormError
+from wormfs.gateway.errors import (
+    EntityTooLarge,
+    InvalidArgument,
+    InvalidPartNumber,
+    InvalidRequest,
+    MalformedXML,
+    MissingContentLength,
+    S3Error,
+    from_domain,
+)
+from wormfs.gateway.handlers.base import (
+    Handler,
+    S3Context,
+    S3Response,
+    bucket_of,
+    empty_response,
+    key_of,
+    read_xml,
+    version_param,
+    xml_response,
+)
+from wormfs.gateway.handlers.conditional import check_conditions, content_range, parse_range
+from wormfs.gateway.handlers.headers import (
+    checksum_headers,
+    data_checks,
+    object_attributes,
+    object_headers,
+    put_conditions,
+    reject_unsupported,
+)
+from wormfs.gateway.xml import Elem, child_text
+from wormfs.wire.coordinator import ObjectManifest
+
+MAX_PUT_SIZE = 5 * 1024**3  # a single PUT (and a part) carries at most 5 GiB
+MAX_DELETE_KEYS = 1000
+DELETE_CONCURRENCY = 16
+
+# response-* query parameters override these answer headers on GET/HEAD.
+RESPONSE_OVERRIDES: Mapping[str, str] = MappingProxyType(
+    {
+        "response-content-type": "Content-Type",
+        "response-content-language": "Content-Language",
+        "response-expires": "Expires",
+        "response-cache-control": "Cache-Control",
+        "response-content-disposition": "Content-Disposition",
+        "response-content-encoding": "Content-Encoding",
+    }
+)
+
+
+def required_length(ctx: S3Context, limit: int = MAX_PUT_SIZE) -> int:
+    """The payload size of a PUT: ``MissingContentLength`` if unknown, ``EntityTooLarge``."""
+    if ctx.body_length is None:
+        raise MissingContentLength()
+    if ctx.body_length > limit:
+        raise EntityTooLarge(ProposedSize=ctx.body_length, MaxSizeAllowed=limit)
+    return ctx.body_length
+
+
+async def put_object(ctx: S3Context) -> S3Response:
+    headers = ctx.op.headers
+    reject_unsupported(headers)
+    size = required_length(ctx)
+    attributes = object_attributes(headers)
+    checks = data_checks(headers, ctx.payload_mode)
+    conditions = put_conditions(headers)
+    manifest = await ctx.service.put_object(
+        ctx.principal,
+        bucket_of(ctx),
+        key_of(ctx),
+        size,
+        ctx.body,
+        attributes,
+        checks,
+        conditions,
+    )
+    return empty_response(headers={"ETag": manifest.etag, **checksum_headers(manifest.checksum)})
+
+
+def _part_number(ctx: S3Context) -> int | None:
+    raw = ctx.op.query.get("partNumber")
+    if raw is None:
+        return None
+    try:
+        number = int(raw)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 10000:
+        raise InvalidArgument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+            ArgumentName="partNumber",
+            ArgumentValue=raw,
+        )
+    return number
+
+
+def _is_multipart(manifest: ObjectManifest) -> bool:
+    return "-" in manifest.etag
+
+
+async def _empty_stream() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover - makes this an async generator
+
+
+async def get_object(ctx: S3Context) -> S3Response:
+    op = ctx.op
+    part_number = _part_number(ctx)
+    if part_number is not None and "range" in op.headers:
+        raise InvalidRequest("Cannot specify both Range header and partNumber query parameter")
+    manifest = await ctx.service.head_object(
+        ctx.principal, bucket_of(ctx), key_of(ctx), version_param(ctx)
+    )
+    check_conditions(op.headers, manifest.etag, manifest.last_modified)
+    size = manifest.size
+    headers = object_headers(manifest)
+    status = 200
+    start, end = 0, size
+    if part_number is not None:
+        if part_number > len(manifest.parts):
+            raise InvalidPartNumber(
+                PartNumberRequested=part_number, ActualPartCount=len(manifest.parts)
+            )
+        start = sum(p.size for p in manifest.parts[: part_number - 1])
+        end = start + manifest.parts[part_number - 1].size
+        if _is_multipart(manifest):
+            # A part of a multipart object is answered like a range; a plain object's only
+            # "part" is the whole object (200).
+            status = 206
+            headers["x-amz-mp-parts-count"] = str(len(manifest.parts))
+            if end > start:
+                headers["Content-Range"] = content_range(start, end, size)
+    else:
+        byte_range = parse_range(op.headers.get("range"), size)
+        if byte_range is not None:
+            start, end = byte_range
+            status = 206
+            headers["Content-Range"] = content_range(start, end, size)
+    # The stored checksum covers the whole object only: never sent with a 206 (a range, even
+    # one covering everything, or a part).
+    if op.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and status == 200:
+        headers.update(checksum_headers(manifest.checksum))
+    for param, header in RESPONSE_OVERRIDES.items():
+        value = op.query.get(param)
+        if value is not None:
+            headers[header] = value
+    if op.is_head:
+        return S3Response(status=status, headers=headers, content_length=end - start)
+    stream = ctx.service.read_object(manifest, start, end) if end > start else _empty_stream()
+    return S3Response(status=status, headers=headers, stream=stream, content_length=end - start)
+
+
+async def delete_object(ctx: S3Context) -> S3Response:
+    result = await ctx.service.delete_object(
+        ctx.principal, bucket_of(ctx), key_of(ctx), version_param(ctx)
+    )
+    headers = {}
+    if result.delete_marker:
+        headers["x-amz-delete-marker"] = "true"
+        if result.version_id:
+            headers["x-amz-version-id"] = result.version_id
+    return empty_response(204, headers)
+
+
+async def delete_objects(ctx: S3Context) -> S3Response:
+    # AWS demands Content-MD5 or an x-amz-checksum-* header on this operation.
+    doc = await read_xml(ctx, checksum_required=True)
+    assert doc is not None
+    if doc.tag != "Delete":
+        raise MalformedXML()
+    quiet = (child_text(doc, "Quiet") or "").strip().lower() == "true"
+    wanted: list[tuple[str, str | None]] = []
+    for item in doc.findall("Object"):
+        key = child_text(item, "Key")
+        if not key:
+            raise MalformedXML()
+        wanted.append((key, child_text(item, "VersionId") or None))
+    if not wanted or len(wanted) > MAX_DELETE_KEYS:
+        raise MalformedXML()
+    bucket = bucket_of(ctx)
+    limit = asyncio.Semaphore(DELETE_CONCURRENCY)
+
+    async def delete_one(key: str, version: str | None) -> tuple[Elem | None, S3Error | None]:
+        async with limit:
+            try:
+                result = await ctx.service.delete_object(
+                    ctx.principal, bucket, key, None if version == "null" else version
+                )
+            except WormError as exc:
+                error = from_domain(exc, bucket=bucket, key=key)
+                if error is None:
+                    raise
+                return None, error
+        done = Elem("Deleted")
+        done.leaf("Key", key)
+        done.leaf("VersionId", version)
+        if result.delete_marker:
+            done.leaf("DeleteMarker", True)
+            done.leaf("DeleteMarkerVersionId", result.version_id)
+        return done, None
+
+    outcomes = await asyncio.gather(*(delete_one(k, v) for k, v in wanted))
+    root = Elem("DeleteResult")
+    for (key, version), (done, error) in zip(wanted, outcomes, strict=True):
+        if error is not None:
+            failed = root.add("Error")
+            failed.leaf("Key", key)
+            failed.leaf("VersionId", version)
+            failed.leaf("Code", error.code)
+            failed.leaf("Message", error.text)
+        elif done is not None and not quiet:
+            root.children.append(done)
+    return xml_response(root)
+
+
+HANDLERS: Mapping[str, Handler] = MappingProxyType(
+    {
+        "PutObject": put_object,
+        "GetObject": get_object,
+        "HeadObject": get_object,
+        "DeleteObject": delete_object,
+        "DeleteObjects": delete_objects,
+    }
+)

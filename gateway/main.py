@@ -1,0 +1,55 @@
+"""Gateway process wiring: builds the ObjectService over real clients and serves S3.
+
+Layer: process bootstrap for the gateway. One HTTP client session (with a large connection
+pool to storage nodes) per process lives in the app's cleanup context; several worker
+processes may share one port with SO_REUSEPORT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from wormfs.bootstrap import serve
+from wormfs.clients.coordinator import CoordinatorClient
+from wormfs.clients.storage import StorageClient
+from wormfs.config import GatewayConfig
+from wormfs.gateway.app import create_s3_app
+from wormfs.gateway.object_service import ObjectService
+
+SESSION_KEY = web.AppKey("wormfs_session", aiohttp.ClientSession)
+
+
+async def create_app(config: GatewayConfig, secret: bytes) -> web.Application:
+    # Node streams are long-lived and many at once (k+m per request), so no per-host cap.
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30),
+        auto_decompress=False,
+    )
+    coordinator = CoordinatorClient(session, config.coordinator_url, secret)
+    service = ObjectService(coordinator, StorageClient(session, secret))
+    app = create_s3_app(service, config)
+    app[SESSION_KEY] = session
+
+    async def close_session(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await app[SESSION_KEY].close()
+
+    app.cleanup_ctx.append(close_session)
+    return app
+
+
+def run(config: GatewayConfig, secret: bytes, ready_file: Path | None) -> None:
+    async def factory() -> web.Application:
+        return await create_app(config, secret)
+
+    serve(
+        factory,
+        config.listen.host,
+        config.listen.port,
+        ready_file,
+        reuse_port=config.workers > 1,
+    )

@@ -1,0 +1,141 @@
+"""wormfs.gateway.router: every request gets its AWS operation name, bucket and key."""
+
+from __future__ import annotations
+
+import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from wormfs.gateway.errors import InvalidURI, KeyTooLongError, MethodNotAllowed
+from wormfs.gateway.handlers import HANDLERS
+from wormfs.gateway.router import Operation, parse_query, route
+
+
+def r(
+    method: str, target: str, host: str = "127.0.0.1:9000", domain: str = "", **headers: str
+) -> Operation:
+    h: CIMultiDict[str] = CIMultiDict({"Host": host})
+    for name, value in headers.items():
+        h[name.replace("_", "-")] = value
+    return route(method, target, CIMultiDictProxy(h), virtual_host_domain=domain)
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "headers", "name"),
+    [
+        ("GET", "/", {}, "ListBuckets"),
+        ("PUT", "/bkt", {}, "CreateBucket"),
+        ("PUT", "/bkt/", {}, "CreateBucket"),
+        ("HEAD", "/bkt", {}, "HeadBucket"),
+        ("DELETE", "/bkt", {}, "DeleteBucket"),
+        ("GET", "/bkt?location", {}, "GetBucketLocation"),
+        ("GET", "/bkt", {}, "ListObjects"),
+        ("GET", "/bkt?list-type=2&prefix=a", {}, "ListObjectsV2"),
+        ("GET", "/bkt?versions", {}, "ListObjectVersions"),
+        ("GET", "/bkt?uploads", {}, "ListMultipartUploads"),
+        ("POST", "/bkt?delete", {}, "DeleteObjects"),
+        ("GET", "/bkt?versioning", {}, "GetBucketVersioning"),
+        ("GET", "/bkt?acl", {}, "GetBucketAcl"),
+        ("PUT", "/bkt?acl", {}, "PutBucketAcl"),
+        ("GET", "/bkt?tagging", {}, "GetBucketTagging"),
+        ("PUT", "/bkt?policy", {}, "PutBucketPolicy"),
+        ("DELETE", "/bkt?cors", {}, "DeleteBucketCors"),
+        ("DELETE", "/bkt?lifecycle", {}, "DeleteBucketLifecycle"),
+        ("GET", "/bkt?lifecycle", {}, "GetBucketLifecycleConfiguration"),
+        ("GET", "/bkt?website", {}, "GetBucketWebsite"),
+        ("GET", "/bkt?encryption", {}, "GetBucketEncryption"),
+        ("GET", "/bkt?object-lock", {}, "GetObjectLockConfiguration"),
+        ("POST", "/bkt", {}, "PostObject"),
+        ("PUT", "/bkt/key", {}, "PutObject"),
+        ("PUT", "/bkt/key", {"x_amz_copy_source": "/src/k"}, "CopyObject"),
+        ("GET", "/bkt/key", {}, "GetObject"),
+        ("HEAD", "/bkt/key", {}, "HeadObject"),
+        ("DELETE", "/bkt/key", {}, "DeleteObject"),
+        ("POST", "/bkt/key?uploads", {}, "CreateMultipartUpload"),
+        ("PUT", "/bkt/key?partNumber=1&uploadId=u", {}, "UploadPart"),
+        ("PUT", "/bkt/key?partNumber=1&uploadId=u", {"x_amz_copy_source": "s/k"}, "UploadPartCopy"),
+        ("POST", "/bkt/key?uploadId=u", {}, "CompleteMultipartUpload"),
+        ("DELETE", "/bkt/key?uploadId=u", {}, "AbortMultipartUpload"),
+        ("GET", "/bkt/key?uploadId=u", {}, "ListParts"),
+        ("GET", "/bkt/key?acl", {}, "GetObjectAcl"),
+        ("PUT", "/bkt/key?tagging", {}, "PutObjectTagging"),
+        ("GET", "/bkt/key?attributes", {}, "GetObjectAttributes"),
+        ("GET", "/bkt/key?retention", {}, "GetObjectRetention"),
+        ("POST", "/bkt/key?restore", {}, "RestoreObject"),
+        ("POST", "/bkt/key?select&select-type=2", {}, "SelectObjectContent"),
+        ("OPTIONS", "/bkt/key", {}, "PreflightRequest"),
+    ],
+)
+def test_operation_names(method: str, target: str, headers: dict[str, str], name: str) -> None:
+    assert r(method, target, **headers).name == name
+
+
+IMPLEMENTED = {
+    "ListBuckets", "CreateBucket", "HeadBucket", "DeleteBucket", "GetBucketLocation",
+    "ListObjects", "ListObjectsV2", "ListObjectVersions", "PutObject", "CopyObject",
+    "GetObject", "HeadObject", "DeleteObject", "DeleteObjects", "CreateMultipartUpload",
+    "UploadPart", "UploadPartCopy", "CompleteMultipartUpload", "AbortMultipartUpload",
+    "ListParts", "ListMultipartUploads", "GetBucketVersioning", "GetBucketAcl", "GetObjectAcl",
+}  # fmt: skip
+
+
+def test_handler_table() -> None:
+    assert set(HANDLERS) == IMPLEMENTED
+    for name in ("GetBucketTagging", "PutBucketPolicy", "PostObject", "SelectObjectContent"):
+        assert name not in HANDLERS  # answered 501 NotImplemented by the app
+
+
+def test_path_style_bucket_and_key() -> None:
+    op = r("GET", "/bkt/a/b%20c/d%2Fe?x=1")
+    assert (op.bucket, op.key) == ("bkt", "a/b c/d/e")
+    assert op.resource == "/bkt/a/b c/d/e"
+    assert op.raw_path == "/bkt/a/b%20c/d%2Fe"
+    assert r("GET", "/bkt//lead").key == "/lead"
+    assert r("GET", "/bkt/a+b").key == "a+b"  # "+" is literal in paths
+    assert r("GET", "/").bucket is None
+
+
+def test_virtual_hosted_style() -> None:
+    op = r("GET", "/photos/x.jpg", host="my-bucket.s3.example.com:9000", domain="s3.example.com")
+    assert (op.bucket, op.key, op.name) == ("my-bucket", "photos/x.jpg", "GetObject")
+    assert op.virtual_host
+    assert r("GET", "/", host="my.bucket.s3.example.com", domain="s3.example.com").name == (
+        "ListObjects"
+    )
+    # The bare domain (and any other host) is path style.
+    assert r("GET", "/", host="s3.example.com", domain="s3.example.com").name == "ListBuckets"
+    assert r("GET", "/bkt/k", host="10.0.0.1:9000", domain="s3.example.com").bucket == "bkt"
+
+
+def test_query_decoding() -> None:
+    assert parse_query("uploads&prefix=a%2Fb+c&&x=") == [
+        ("uploads", ""),
+        ("prefix", "a/b c"),
+        ("x", ""),
+    ]
+    op = r("GET", "/bkt?list-type=2&prefix=%E2%9C%93")
+    assert op.query["prefix"] == "✓"
+
+
+def test_bad_targets() -> None:
+    with pytest.raises(InvalidURI):
+        r("GET", "/bkt/%FF%FE")
+    with pytest.raises(InvalidURI):
+        r("GET", "/bkt?prefix=%FF")
+    with pytest.raises(InvalidURI):
+        r("GET", "*")
+    with pytest.raises(KeyTooLongError):
+        r("GET", "/bkt/" + "k" * 1025)
+    assert r("GET", "/bkt/" + "é" * 512).key == "é" * 512  # 1024 bytes exactly
+    with pytest.raises(KeyTooLongError):
+        r("GET", "/bkt/" + "é" * 512 + "x")
+    with pytest.raises(MethodNotAllowed):
+        r("PATCH", "/bkt/key")
+    with pytest.raises(MethodNotAllowed):
+        r("POST", "/bkt/key")
+    with pytest.raises(MethodNotAllowed):
+        r("PUT", "/")
+
+
+def test_absolute_form_target() -> None:
+    op = r("GET", "http://127.0.0.1:9000/bkt/key?acl")
+    assert (op.bucket, op.key, op.name) == ("bkt", "key", "GetObjectAcl")

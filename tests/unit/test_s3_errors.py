@@ -1,0 +1,88 @@
+"""wormfs.gateway.errors: error classes, the XML document, and the domain mapping table."""
+
+from __future__ import annotations
+
+import pytest
+
+from wormfs import errors as domain
+from wormfs.gateway import errors as s3
+from wormfs.gateway.xml import child_text, parse_xml
+
+
+def test_codes_default_to_class_names() -> None:
+    assert s3.NoSuchKey.code == "NoSuchKey" and s3.NoSuchKey.status == 404
+    assert s3.S3NotImplemented.code == "NotImplemented" and s3.S3NotImplemented.status == 501
+    assert s3.NotModified.status == 304
+    assert s3.MissingContentLength.status == 411
+    assert s3.XAmzContentSHA256Mismatch.status == 400
+    assert s3.SignatureDoesNotMatch.status == 403
+    assert s3.ServiceUnavailable.status == 503
+
+
+def test_error_document() -> None:
+    error = s3.SignatureDoesNotMatch(
+        StringToSign="AWS4-HMAC-SHA256\n...", extra={"X-Odd-Name": "v"}, Missing=None
+    )
+    body = render = s3.render_error(error, "/bkt/k", "REQ1", "HOST1")
+    root = parse_xml(body)
+    assert root.tag == "Error"
+    assert child_text(root, "Code") == "SignatureDoesNotMatch"
+    assert child_text(root, "Message") == s3.SignatureDoesNotMatch.message
+    assert child_text(root, "StringToSign") == "AWS4-HMAC-SHA256\n..."
+    assert child_text(root, "X-Odd-Name") == "v"
+    assert child_text(root, "Missing") is None
+    assert child_text(root, "Resource") == "/bkt/k"
+    assert child_text(root, "RequestId") == "REQ1"
+    assert render.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<Error>')
+
+
+def test_invalid_range_fields_and_header() -> None:
+    error = s3.InvalidRange(10, "bytes=20-")
+    assert error.headers == {"Content-Range": "bytes */10"}
+    assert error.fields == {"RangeRequested": "bytes=20-", "ActualObjectSize": "10"}
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "status"),
+    [
+        (domain.NoSuchBucketError(), "NoSuchBucket", 404),
+        (domain.NoSuchKeyError(), "NoSuchKey", 404),
+        (domain.NoSuchUploadError(), "NoSuchUpload", 404),
+        (domain.NoSuchAccessKeyError(), "InvalidAccessKeyId", 403),
+        (domain.AccessDeniedError(), "AccessDenied", 403),
+        (domain.BucketAlreadyExistsError(), "BucketAlreadyExists", 409),
+        (domain.BucketAlreadyOwnedByYouError(), "BucketAlreadyOwnedByYou", 409),
+        (domain.BucketNotEmptyError(), "BucketNotEmpty", 409),
+        (domain.PreconditionFailedError(), "PreconditionFailed", 412),
+        (domain.NotModifiedError(), "NotModified", 304),
+        (domain.InvalidBucketNameError(), "InvalidBucketName", 400),
+        (domain.InvalidRangeError(), "InvalidRange", 416),
+        (domain.InvalidPartError(), "InvalidPart", 400),
+        (domain.InvalidPartOrderError(), "InvalidPartOrder", 400),
+        (domain.EntityTooSmallError(), "EntityTooSmall", 400),
+        (domain.EntityTooLargeError(), "EntityTooLarge", 400),
+        (domain.BadDigestError("The CRC32 you specified did not match"), "BadDigest", 400),
+        (domain.IncompleteBodyError(), "IncompleteBody", 400),
+        (domain.InvalidKeyError("key too long"), "InvalidArgument", 400),
+        (domain.InsufficientDisksError(), "ServiceUnavailable", 503),
+        (domain.NotEnoughFragmentsError(), "ServiceUnavailable", 503),
+        (domain.DiskFullError(), "ServiceUnavailable", 503),
+        (domain.NotLeaderError(), "ServiceUnavailable", 503),
+        (domain.StaleLeaderError(), "ServiceUnavailable", 503),
+        (domain.UnavailableError(), "ServiceUnavailable", 503),
+    ],
+)
+def test_domain_mapping(exc: domain.WormError, code: str, status: int) -> None:
+    error = s3.from_domain(exc, bucket="bkt", key="k", upload_id="u")
+    assert error is not None
+    assert (error.code, error.status) == (code, status)
+
+
+def test_domain_mapping_fields_and_messages() -> None:
+    assert s3.from_domain(domain.NoSuchBucketError(), bucket="b").fields == {"BucketName": "b"}  # type: ignore[union-attr]
+    assert s3.from_domain(domain.NoSuchKeyError(), key="k").fields == {"Key": "k"}  # type: ignore[union-attr]
+    digest = s3.from_domain(domain.BadDigestError("The CRC32 you specified did not match"))
+    assert digest is not None and digest.text == "The CRC32 you specified did not match"
+    # Internal-only errors are not mapped: the app answers 500 and logs them.
+    for internal in (domain.CorruptChunkError(), domain.AuthError(), domain.WormError()):
+        assert s3.from_domain(internal) is None

@@ -1,0 +1,242 @@
+"""Object checksums as S3 defines them: pure math over bytes (shared: gateway, data plane).
+
+Contract:
+
+* ``new_checksum(algorithm)`` returns an incremental hasher (``update``, ``digest`` raw bytes,
+  ``b64``) for the S3 algorithms CRC32, CRC32C, CRC64NVME, SHA1 and SHA256 (and MD5, for
+  Content-MD5 and ETags). ``update`` may run in an executor thread for large buffers (every
+  backend releases the GIL on large inputs); one hasher is never fed from two threads at once.
+* ``check_b64(algorithm, value)`` / ``parse_content_md5(value)`` validate header values and
+  raise ``ChecksumFormatError`` (a ``ValueError``; the gateway maps it to its own error).
+* Multipart objects: ``composite_checksum`` (the digest of the concatenated part digests,
+  shown with ``-N``) and ``full_object_crc`` (the CRC of the whole object, combined from the
+  part CRCs and lengths without the data, as zlib's ``crc32_combine`` does), plus
+  ``multipart_etag``.
+
+CRC combination: for a reflected CRC with all-ones init and xor-out (all three here),
+``crc(A || B) = (crc(A) * x^(8*len(B)) mod P) xor crc(B)``; multiplication is carry-less
+modulo the CRC polynomial in the reflected bit order. The x^(2^k) powers are computed once at
+import into immutable tuples.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import zlib
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import crc32c as _crc32c
+from awscrt import checksums as _awscrt
+
+ALGORITHMS: tuple[str, ...] = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
+CRC_ALGORITHMS: tuple[str, ...] = ("CRC32", "CRC32C", "CRC64NVME")
+DIGEST_SIZES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32, "MD5": 16}
+
+
+class ChecksumFormatError(ValueError):
+    """A checksum value is not base64 of the digest size, or the algorithm is unknown."""
+
+
+class Checksum(Protocol):
+    """An incremental checksum."""
+
+    def update(self, data: bytes | memoryview) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+    def b64(self) -> str: ...
+
+
+class _Crc:
+    """Common part of the CRCs: an integer register, a big-endian digest of ``size`` bytes."""
+
+    size = 4
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def digest(self) -> bytes:
+        return self.value.to_bytes(self.size, "big")
+
+    def b64(self) -> str:
+        return base64.b64encode(self.digest()).decode("ascii")
+
+
+class Crc32(_Crc):
+    def update(self, data: bytes | memoryview) -> None:
+        self.value = zlib.crc32(data, self.value)
+
+
+class Crc32c(_Crc):
+    def update(self, data: bytes | memoryview) -> None:
+        self.value = _crc32c.crc32c(data, self.value)
+
+
+class Crc64Nvme(_Crc):
+    size = 8
+
+    def update(self, data: bytes | memoryview) -> None:
+        self.value = _awscrt.crc64nvme(
+            bytes(data) if isinstance(data, memoryview) else data, self.value
+        )
+
+
+class HashlibChecksum:
+    """SHA1, SHA256 or MD5 through hashlib."""
+
+    def __init__(self, name: str) -> None:
+        self._hash = hashlib.new(name)
+
+    def update(self, data: bytes | memoryview) -> None:
+        self._hash.update(data)
+
+    def digest(self) -> bytes:
+        return self._hash.digest()
+
+    def b64(self) -> str:
+        return base64.b64encode(self._hash.digest()).decode("ascii")
+
+
+def new_checksum(algorithm: str) -> Checksum:
+    """A fresh hasher for an S3 algorithm name (case-insensitive) or MD5."""
+    name = algorithm.upper()
+    if name == "CRC32":
+        return Crc32()
+    if name == "CRC32C":
+        return Crc32c()
+    if name == "CRC64NVME":
+        return Crc64Nvme()
+    if name in ("SHA1", "SHA256", "MD5"):
+        return HashlibChecksum(name.lower())
+    raise ChecksumFormatError(f"unknown checksum algorithm {algorithm!r}")
+
+
+def new_hasher(algorithm: str) -> Checksum:
+    """Alias of ``new_checksum`` (the name the data plane uses)."""
+    return new_checksum(algorithm)
+
+
+def checksum_b64(algorithm: str, data: bytes) -> str:
+    """The base64 checksum of ``data`` in one call."""
+    hasher = new_checksum(algorithm)
+    hasher.update(data)
+    return hasher.b64()
+
+
+def decode_b64(algorithm: str, value: str) -> bytes:
+    """The raw digest in a base64 header value; ``ChecksumFormatError`` if malformed."""
+    name = algorithm.upper()
+    if name not in DIGEST_SIZES:
+        raise ChecksumFormatError(f"unknown checksum algorithm {algorithm!r}")
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ChecksumFormatError(f"{algorithm} value {value!r} is not base64") from None
+    if len(raw) != DIGEST_SIZES[name]:
+        raise ChecksumFormatError(f"{algorithm} value {value!r} has the wrong length")
+    return raw
+
+
+def check_b64(algorithm: str, value: str) -> str:
+    """Validate a base64 checksum header value and return it stripped."""
+    decode_b64(algorithm, value)
+    return value.strip()
+
+
+def parse_content_md5(value: str) -> bytes:
+    """The 16 raw bytes of a Content-MD5 header; ``ChecksumFormatError`` if malformed."""
+    return decode_b64("MD5", value)
+
+
+def content_md5(data: bytes) -> str:
+    """The Content-MD5 header value for ``data``."""
+    return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+
+
+def multipart_etag(part_etags: Sequence[str]) -> str:
+    """S3's multipart ETag: MD5 of the concatenated binary part MD5s, ``-N``, quoted."""
+    joined = b"".join(bytes.fromhex(e.strip('"')) for e in part_etags)
+    return f'"{hashlib.md5(joined).hexdigest()}-{len(part_etags)}"'
+
+
+def composite_checksum(algorithm: str, part_values: Sequence[str]) -> str:
+    """A COMPOSITE multipart checksum: the checksum of the concatenated raw part checksums,
+    base64, followed by ``-N`` (the part count)."""
+    hasher = new_checksum(algorithm)
+    for value in part_values:
+        hasher.update(decode_b64(algorithm, value))
+    return f"{hasher.b64()}-{len(part_values)}"
+
+
+# ---- CRC combination ---------------------------------------------------------------------------
+# Reflected polynomials (bit 0 of the register is the coefficient of x^(width-1)).
+_POLYS = {
+    "CRC32": (0xEDB88320, 32),
+    "CRC32C": (0x82F63B78, 32),
+    "CRC64NVME": (0x9A6C9329AC4BC9B5, 64),
+}
+
+
+def _multmodp(a: int, b: int, poly: int, width: int) -> int:
+    """a * b modulo the polynomial, both in reflected representation."""
+    m = 1 << (width - 1)
+    product = 0
+    while True:
+        if a & m:
+            product ^= b
+            if not a & (m - 1):
+                break
+        m >>= 1
+        b = (b >> 1) ^ poly if b & 1 else b >> 1
+    return product
+
+
+def _power_table(poly: int, width: int) -> tuple[int, ...]:
+    """x^(2^k) mod P for k = 0..127 (lengths below 2^124 bytes)."""
+    table = [1 << (width - 2)]  # x^1
+    for _ in range(127):
+        table.append(_multmodp(table[-1], table[-1], poly, width))
+    return tuple(table)
+
+
+_POWERS = {name: _power_table(poly, width) for name, (poly, width) in _POLYS.items()}
+
+
+def _x8nmodp(algorithm: str, length: int) -> int:
+    """x^(8 * length) mod P: the operator that appends ``length`` zero bytes."""
+    poly, width = _POLYS[algorithm]
+    powers = _POWERS[algorithm]
+    product = 1 << (width - 1)  # x^0
+    k = 3  # 8 * length = length * 2^3
+    while length:
+        if length & 1:
+            product = _multmodp(powers[k], product, poly, width)
+        length >>= 1
+        k += 1
+    return product
+
+
+def combine_crc(algorithm: str, crc1: int, crc2: int, length2: int) -> int:
+    """The CRC of ``A || B`` from ``crc(A)``, ``crc(B)`` and ``len(B)``."""
+    name = algorithm.upper()
+    if name not in _POLYS:
+        raise ChecksumFormatError(f"{algorithm} values cannot be combined")
+    if length2 == 0:
+        return crc1
+    poly, width = _POLYS[name]
+    return _multmodp(_x8nmodp(name, length2), crc1, poly, width) ^ crc2
+
+
+def full_object_crc(algorithm: str, parts: Iterable[tuple[str, int]]) -> str:
+    """A FULL_OBJECT multipart checksum (base64) from ``(part base64 CRC, part size)`` pairs."""
+    name = algorithm.upper()
+    if name not in _POLYS:
+        raise ChecksumFormatError(f"{algorithm} has no FULL_OBJECT multipart checksum")
+    total = 0
+    for value, size in parts:
+        crc = int.from_bytes(decode_b64(name, value), "big")
+        total = combine_crc(name, total, crc, size)
+    return base64.b64encode(total.to_bytes(DIGEST_SIZES[name], "big")).decode("ascii")
