@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from wormfs.checksums import Checksum
 
+
 class StreamDigests:
     """MD5 plus the hashers the caller asks for, fed in order from the event loop."""
 
