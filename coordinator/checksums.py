@@ -18,30 +18,10 @@ full-object SHA256) the result is None and the object is stored without a checks
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-import crc32c
-from awscrt import checksums as crt
-
+from wormfs.checksums import ChecksumFormatError, composite_checksum, full_object_crc
 from wormfs.wire.coordinator import ChecksumAlgorithm, ChecksumType, ObjectChecksum
-
-_COMPOSITE: dict[str, Callable[[bytes], bytes]] = {
-    "CRC32": lambda data: zlib.crc32(data).to_bytes(4, "big"),
-    "CRC32C": lambda data: int(crc32c.crc32c(data)).to_bytes(4, "big"),
-    "SHA1": lambda data: hashlib.sha1(data).digest(),
-    "SHA256": lambda data: hashlib.sha256(data).digest(),
-}
-
-# algorithm -> (combine(crc1, crc2, len2), width in bytes)
-_COMBINE: dict[str, tuple[Callable[[int, int, int], int], int]] = {
-    "CRC32": (crt.combine_crc32, 4),
-    "CRC32C": (crt.combine_crc32c, 4),
-    "CRC64NVME": (crt.combine_crc64nvme, 8),
-}
 
 
 def default_type(algorithm: ChecksumAlgorithm) -> ChecksumType:
@@ -62,28 +42,16 @@ def multipart_checksum(
     if algorithm is None or not parts:
         return None
     kind = checksum_type or default_type(algorithm)
-    raw: list[bytes] = []
-    for value, _ in parts:
+    values: list[tuple[str, int]] = []
+    for value, size in parts:
         if not value:
             return None
-        try:
-            raw.append(base64.b64decode(value.split("-", 1)[0], validate=True))
-        except (binascii.Error, ValueError):
-            return None
-    if kind == "COMPOSITE":
-        digest = _COMPOSITE.get(algorithm)
-        if digest is None:
-            return None
-        value = base64.b64encode(digest(b"".join(raw))).decode() + f"-{len(parts)}"
-        return ObjectChecksum(algorithm=algorithm, value=value, type="COMPOSITE")
-    combine = _COMBINE.get(algorithm)
-    if combine is None:
+        values.append((value.split("-", 1)[0], size))
+    try:
+        if kind == "COMPOSITE":
+            combined = composite_checksum(algorithm, [v for v, _ in values])
+        else:
+            combined = full_object_crc(algorithm, values)
+    except ChecksumFormatError:
         return None
-    fn, width = combine
-    if any(len(r) != width for r in raw):
-        return None
-    crc = int.from_bytes(raw[0], "big")
-    for part_raw, (_, size) in zip(raw[1:], parts[1:], strict=True):
-        crc = int(fn(crc, int.from_bytes(part_raw, "big"), size))
-    value = base64.b64encode(crc.to_bytes(width, "big")).decode()
-    return ObjectChecksum(algorithm=algorithm, value=value, type="FULL_OBJECT")
+    return ObjectChecksum(algorithm=algorithm, value=combined, type=kind)

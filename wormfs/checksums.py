@@ -13,10 +13,8 @@ Contract:
   part CRCs and lengths without the data, as zlib's ``crc32_combine`` does), plus
   ``multipart_etag``.
 
-CRC combination: for a reflected CRC with all-ones init and xor-out (all three here),
-``crc(A || B) = (crc(A) * x^(8*len(B)) mod P) xor crc(B)``; multiplication is carry-less
-modulo the CRC polynomial in the reflected bit order. The x^(2^k) powers are computed once at
-import into immutable tuples.
+CRC combination uses awscrt's C functions (``combine_crc32`` and friends), which compute
+``crc(A || B) = (crc(A) * x^(8*len(B)) mod P) xor crc(B)`` in the reflected bit order.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ import base64
 import binascii
 import hashlib
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import crc32c as _crc32c
@@ -172,68 +170,26 @@ def composite_checksum(algorithm: str, part_values: Sequence[str]) -> str:
 
 
 # ---- CRC combination ---------------------------------------------------------------------------
-# Reflected polynomials (bit 0 of the register is the coefficient of x^(width-1)).
-_POLYS = {
-    "CRC32": (0xEDB88320, 32),
-    "CRC32C": (0x82F63B78, 32),
-    "CRC64NVME": (0x9A6C9329AC4BC9B5, 64),
+# awscrt's C implementations: crc(A || B) from crc(A), crc(B) and len(B).
+_COMBINE: dict[str, Callable[[int, int, int], int]] = {
+    "CRC32": _awscrt.combine_crc32,
+    "CRC32C": _awscrt.combine_crc32c,
+    "CRC64NVME": _awscrt.combine_crc64nvme,
 }
-
-
-def _multmodp(a: int, b: int, poly: int, width: int) -> int:
-    """a * b modulo the polynomial, both in reflected representation."""
-    m = 1 << (width - 1)
-    product = 0
-    while True:
-        if a & m:
-            product ^= b
-            if not a & (m - 1):
-                break
-        m >>= 1
-        b = (b >> 1) ^ poly if b & 1 else b >> 1
-    return product
-
-
-def _power_table(poly: int, width: int) -> tuple[int, ...]:
-    """x^(2^k) mod P for k = 0..127 (lengths below 2^124 bytes)."""
-    table = [1 << (width - 2)]  # x^1
-    for _ in range(127):
-        table.append(_multmodp(table[-1], table[-1], poly, width))
-    return tuple(table)
-
-
-_POWERS = {name: _power_table(poly, width) for name, (poly, width) in _POLYS.items()}
-
-
-def _x8nmodp(algorithm: str, length: int) -> int:
-    """x^(8 * length) mod P: the operator that appends ``length`` zero bytes."""
-    poly, width = _POLYS[algorithm]
-    powers = _POWERS[algorithm]
-    product = 1 << (width - 1)  # x^0
-    k = 3  # 8 * length = length * 2^3
-    while length:
-        if length & 1:
-            product = _multmodp(powers[k], product, poly, width)
-        length >>= 1
-        k += 1
-    return product
 
 
 def combine_crc(algorithm: str, crc1: int, crc2: int, length2: int) -> int:
     """The CRC of ``A || B`` from ``crc(A)``, ``crc(B)`` and ``len(B)``."""
-    name = algorithm.upper()
-    if name not in _POLYS:
+    combine = _COMBINE.get(algorithm.upper())
+    if combine is None:
         raise ChecksumFormatError(f"{algorithm} values cannot be combined")
-    if length2 == 0:
-        return crc1
-    poly, width = _POLYS[name]
-    return _multmodp(_x8nmodp(name, length2), crc1, poly, width) ^ crc2
+    return int(combine(crc1, crc2, length2))
 
 
 def full_object_crc(algorithm: str, parts: Iterable[tuple[str, int]]) -> str:
     """A FULL_OBJECT multipart checksum (base64) from ``(part base64 CRC, part size)`` pairs."""
     name = algorithm.upper()
-    if name not in _POLYS:
+    if name not in _COMBINE:
         raise ChecksumFormatError(f"{algorithm} has no FULL_OBJECT multipart checksum")
     total = 0
     for value, size in parts:
