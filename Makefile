@@ -8,7 +8,7 @@ CONSTRAINTS := constraints.txt
 export PYTHONSAFEPATH := 1
 
 # System packages the test suite needs (installed with apt-get when running as root).
-APT_TEST_PACKAGES := python3-venv python3-dev gcc ca-certificates
+APT_TEST_PACKAGES := python3-venv python3-dev gcc ca-certificates s3cmd rclone postgresql zookeeper default-jre-headless
 
 .PHONY: run test lint typecheck pytest system-deps venv lock clean bench
 
@@ -54,6 +54,12 @@ pytest: $(VENV)/.installed-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: system-deps $(VENV)/.installed-test lint typecheck pytest
+
+# Side-by-side S3 benchmark: WormFS (as `make run` starts it) against the Swift peer of
+# ../shared/peers, A B A B per cell (~12 min); updates docs/performance.md's "S3 end to end"
+# table. More options: BENCH_ARGS="--quick" or "--peer ceph" (see benchmarks/runner.py).
+bench: $(VENV)/.installed-run
+	$(BIN)/python benchmarks/runner.py --update-doc docs/performance.md $(BENCH_ARGS)
 
 # Regenerate the constraints file from a fresh resolve of every extra.
 lock:

@@ -26,6 +26,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help="port to listen on; 0 picks a free one")
     parser.add_argument("--database-url", help="e.g. sqlite+aiosqlite:///data/meta/wormfs.db")
     parser.add_argument("--ready-file", type=Path, help="write the bound address here (JSON)")
+    parser.add_argument("--zookeeper-hosts", help="HOST:PORT[,...]: elect one coordinator")
+    parser.add_argument("--advertise-address", help="base URL clients use for this one")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -44,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             config,
             listen=listen,
             database_url=args.database_url or config.database_url,
+            zookeeper_hosts=args.zookeeper_hosts or config.zookeeper_hosts,
+            advertise_address=args.advertise_address or config.advertise_address,
         )
         validate(config)
         secret = cluster_secret()

@@ -3,24 +3,29 @@
 Layer: coordinator, the top. Contract:
 
 * ``create_app(config, secret)`` builds the application: the internal middleware
-  (authentication with the cluster secret, domain errors as ``ErrorBody``), the routes of
-  ``wormfs.wire.coordinator`` (``handlers``), and two cleanup contexts:
+  (authentication with the cluster secret, domain errors as ``ErrorBody``), with ZooKeeper the
+  leader gate (``leadership.leader_gate``: followers answer ``NotLeaderError``), the routes of
+  ``wormfs.wire.coordinator`` (``handlers``), and three cleanup contexts:
   1. the metadata database: open (SQLite parent directories created), ``alembic upgrade
-     head``, take the leader epoch, make sure the root user (and the configured root key)
-     exists; the engine is disposed on shutdown;
-  2. background jobs: an HTTP session for storage nodes, the liveness loop and the GC loop,
-     cancelled on shutdown.
+     head``; alone, take the leader epoch and make sure the root user (and the configured
+     root key) exists; with ZooKeeper, refuse writes until elected; the engine is disposed
+     on shutdown;
+  2. background jobs (``leadership.LeaderJobs``): an HTTP session for storage nodes, the
+     liveness loop, the GC loop, repair and scrub; started at once when alone, by the
+     election when elected; stopped on shutdown;
+  3. with ZooKeeper, the election (``election.Election``), closed (stepping down) first on
+     shutdown.
   State lives on the app under typed ``AppKey``s; there are no globals.
+* ``start_election(app, url)`` (the ``after_start`` hook of ``serve``) starts campaigning once
+  the bound address is known; ``advertise_address`` overrides it.
 * ``run(config, secret, ready_file)`` serves it with ``wormfs.bootstrap.serve`` until SIGTERM.
 
-Embedded mode only for now: this coordinator is the leader as soon as it starts. ZooKeeper
-election will call ``Database.become_leader`` when elected and stop serving writes when not.
+Without ``zookeeper_hosts`` one coordinator runs alone and leads from the start (embedded
+mode). With it, several coordinators share one (PostgreSQL) database and ZooKeeper elects one.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,7 +37,11 @@ from wormfs.bootstrap import serve
 from wormfs.config import CoordinatorConfig
 from wormfs.coordinator.db.database import open_database
 from wormfs.coordinator.db.repo import Repository
+from wormfs.coordinator.durability import Durability
+from wormfs.coordinator.durability_api import DURABILITY, add_durability_routes
+from wormfs.coordinator.election import ELECTION, Election
 from wormfs.coordinator.handlers import REPO, add_routes
+from wormfs.coordinator.leadership import LeaderJobs, Office, leader_gate
 from wormfs.coordinator.tasks import GarbageCollector, liveness_loop, liveness_period
 from wormfs.internalauth import Verifier
 from wormfs.internalhttp import internal_middleware
@@ -44,17 +53,22 @@ CONFIG = web.AppKey("config", CoordinatorConfig)
 SECRET = web.AppKey("secret", bytes)
 GC = web.AppKey("gc", GarbageCollector)
 ROOT_USER_ID = web.AppKey("root_user_id", str)
+JOBS = web.AppKey("leader_jobs", LeaderJobs)
 
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     db = await open_database(config.database_url)
     try:
-        await db.become_leader()
         repo = Repository.build(db, config)
-        app[ROOT_USER_ID] = await repo.identity.ensure_root(
-            config.root_access_key, config.root_secret_key
-        )
+        if config.zookeeper_hosts:
+            # One of several coordinators: nothing is written before the election says so.
+            db.step_down("this coordinator has not been elected leader")
+        else:
+            await db.become_leader()
+            app[ROOT_USER_ID] = await repo.identity.ensure_root(
+                config.root_access_key, config.root_secret_key
+            )
         app[REPO] = repo
         yield
     finally:
@@ -67,34 +81,63 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession() as session:
         collector = GarbageCollector(repo, session, app[SECRET], retry_after=config.gc_interval)
         app[GC] = collector
-        tasks = [
-            asyncio.create_task(
-                liveness_loop(
-                    repo, liveness_period(config.heartbeat_interval, config.node_offline_after)
-                ),
-                name="coordinator-liveness",
-            ),
-            asyncio.create_task(collector.loop(config.gc_interval), name="coordinator-gc"),
-        ]
+        period = liveness_period(config.heartbeat_interval, config.node_offline_after)
+        durability = Durability(repo.db, config, session, app[SECRET])  # repair, scrub
+        app[DURABILITY] = durability
+        jobs = LeaderJobs(
+            {
+                "coordinator-liveness": lambda: liveness_loop(repo, period),
+                "coordinator-gc": lambda: collector.loop(config.gc_interval),
+            },
+            services=[durability],
+        )
+        app[JOBS] = jobs
+        if not config.zookeeper_hosts:
+            jobs.start()  # alone: the leader from the start
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            app.pop(DURABILITY)
+            await jobs.stop()
+
+
+async def _election_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    if not config.zookeeper_hosts:
+        yield
+        return
+    office = Office(app[REPO], app[JOBS], config.root_access_key, config.root_secret_key)
+    app[ELECTION] = Election(
+        config.zookeeper_hosts,
+        config.zookeeper_path,
+        config.zookeeper_session_timeout,
+        office,
+        advertise=config.advertise_address.rstrip("/"),
+    )
+    try:
+        yield
+    finally:
+        await app[ELECTION].close()
+
+
+async def start_election(app: web.Application, bound_url: str) -> None:
+    """Campaign for leadership (with ZooKeeper) once the server is bound to ``bound_url``."""
+    if ELECTION in app:
+        await app[ELECTION].start(bound_url)
 
 
 async def create_app(config: CoordinatorConfig, secret: bytes) -> web.Application:
-    app = web.Application(
-        middlewares=[internal_middleware(Verifier(secret))], client_max_size=MAX_JSON_BODY
-    )
+    middlewares = [internal_middleware(Verifier(secret))]
+    if config.zookeeper_hosts:
+        middlewares.append(leader_gate(lambda request: request.app[ELECTION]))
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_JSON_BODY)
     app[CONFIG] = config
     app[SECRET] = secret
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_background_ctx)
+    app.cleanup_ctx.append(_election_ctx)
     add_routes(app)
+    add_durability_routes(app)
     return app
 
 
@@ -104,4 +147,4 @@ def run(config: CoordinatorConfig, secret: bytes, ready_file: Path | None) -> No
     async def factory() -> web.Application:
         return await create_app(config, secret)
 
-    serve(factory, config.listen.host, config.listen.port, ready_file)
+    serve(factory, config.listen.host, config.listen.port, ready_file, after_start=start_election)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from wormfs.coordinator.db.repo import Repository
+from wormfs.coordinator.election import ELECTION
 from wormfs.errors import InvalidInputError
 from wormfs.internalhttp import json_response, read_json
 from wormfs.wire.coordinator import (
@@ -66,10 +67,12 @@ async def healthz(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     repo = _repo(request)
     nodes, disks = await repo.cluster.counts()
+    # With an election, "leader" means serving as the leader now (elected, published, and
+    # connected to ZooKeeper); alone, the coordinator leads once it holds the epoch.
+    election = request.app.get(ELECTION)
+    leader = election.serving if election is not None else repo.db.epoch is not None
     return json_response(
-        CoordinatorHealth(
-            status="ok", leader=repo.db.epoch is not None, nodes_online=nodes, disks_online=disks
-        )
+        CoordinatorHealth(status="ok", leader=leader, nodes_online=nodes, disks_online=disks)
     )
 
 

@@ -81,6 +81,12 @@ class BadRequest(S3Error):
     message = "Bad Request"
 
 
+class AccessControlListNotSupported(BadRequest):
+    """ACLs are disabled (Object Ownership "bucket owner enforced", AWS's default since 2023)."""
+
+    message = "The bucket does not allow ACLs"
+
+
 class AuthorizationHeaderMalformed(BadRequest):
     message = "The authorization header is malformed."
 
@@ -126,6 +132,10 @@ class InvalidBucketName(BadRequest):
     message = "The specified bucket is not valid."
 
 
+class InvalidBucketAclWithObjectOwnership(BadRequest):
+    message = "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+
+
 class InvalidDigest(BadRequest):
     message = "The Content-MD5 you specified is not valid."
 
@@ -159,6 +169,12 @@ class InvalidURI(BadRequest):
 
 class KeyTooLongError(BadRequest):
     message = "Your key is too long"
+
+
+class MalformedACLError(BadRequest):
+    message = (
+        "The XML you provided was not well-formed or did not validate against our published schema"
+    )
 
 
 class MalformedXML(BadRequest):
@@ -239,6 +255,58 @@ class NoSuchUpload(S3Error):
         "The specified upload does not exist. The upload ID may be invalid, or the upload "
         "may have been aborted or completed."
     )
+
+
+class NoSuchBucketPolicy(S3Error):
+    status = 404
+    message = "The bucket policy does not exist"
+
+
+class NoSuchCORSConfiguration(S3Error):
+    status = 404
+    message = "The CORS configuration does not exist"
+
+
+class NoSuchConfiguration(S3Error):
+    """An analytics, inventory, metrics or intelligent-tiering configuration id."""
+
+    status = 404
+    message = "The specified configuration does not exist."
+
+
+class NoSuchLifecycleConfiguration(S3Error):
+    status = 404
+    message = "The lifecycle configuration does not exist"
+
+
+class NoSuchPublicAccessBlockConfiguration(S3Error):
+    status = 404
+    message = "The public access block configuration was not found"
+
+
+class NoSuchTagSet(S3Error):
+    status = 404
+    message = "The TagSet does not exist"
+
+
+class NoSuchWebsiteConfiguration(S3Error):
+    status = 404
+    message = "The specified bucket does not have a website configuration"
+
+
+class ObjectLockConfigurationNotFoundError(S3Error):
+    status = 404
+    message = "Object Lock configuration does not exist for this bucket"
+
+
+class ReplicationConfigurationNotFoundError(S3Error):
+    status = 404
+    message = "The replication configuration was not found"
+
+
+class ServerSideEncryptionConfigurationNotFoundError(S3Error):
+    status = 404
+    message = "The server side encryption configuration was not found"
 
 
 class NoSuchVersion(S3Error):

@@ -19,6 +19,7 @@ from wormfs.clients.storage import StorageClient
 from wormfs.config import GatewayConfig
 from wormfs.gateway.app import create_s3_app
 from wormfs.gateway.object_service import ObjectService
+from wormfs.tls import server_context
 
 SESSION_KEY = web.AppKey("wormfs_session", aiohttp.ClientSession)
 
@@ -29,13 +30,20 @@ async def create_app(config: GatewayConfig, secret: bytes) -> web.Application:
         connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30),
         auto_decompress=False,
     )
-    coordinator = CoordinatorClient(session, config.coordinator_url, secret)
+    coordinator = CoordinatorClient(
+        session,
+        config.coordinator_url,  # one URL, or several: requests find the leader
+        secret,
+        zookeeper_hosts=config.zookeeper_hosts,
+        zookeeper_path=config.zookeeper_path,
+    )
     service = ObjectService(coordinator, StorageClient(session, secret))
     app = create_s3_app(service, config)
     app[SESSION_KEY] = session
 
     async def close_session(app: web.Application) -> AsyncIterator[None]:
         yield
+        await coordinator.close()  # stops its ZooKeeper watch, if any
         await app[SESSION_KEY].close()
 
     app.cleanup_ctx.append(close_session)
@@ -52,4 +60,6 @@ def run(config: GatewayConfig, secret: bytes, ready_file: Path | None) -> None:
         config.listen.port,
         ready_file,
         reuse_port=config.workers > 1,
+        # HTTPS when configured (validated at start-up); SDKs use aws-chunked trailers then.
+        ssl_context=server_context(config.tls_cert, config.tls_key) if config.tls_cert else None,
     )

@@ -12,17 +12,25 @@ write. Ownership: a bucket belongs to its creator, and every other principal get
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 
-from wormfs.checksums import Checksum, new_hasher
+from wormfs.checksums import Checksum, composite_checksum, full_object_crc, new_hasher
 from wormfs.clients.coordinator import CoordinatorClient
+from wormfs.clients.repair import ChunkReporter
 from wormfs.clients.storage import StorageClient
 from wormfs.dataplane.hashing import StreamDigests
 from wormfs.dataplane.reader import ObjectReader
 from wormfs.dataplane.writer import BodySource, ObjectWriter, WriteResult
-from wormfs.errors import AccessDeniedError, BadDigestError, NoSuchKeyError, NoSuchUploadError
+from wormfs.errors import (
+    AccessDeniedError,
+    BadDigestError,
+    InvalidInputError,
+    NoSuchKeyError,
+    NoSuchUploadError,
+)
 from wormfs.gateway.service import (
     BodyReader,
+    CompletionChecks,
     DataChecks,
     ObjectAttributes,
     Principal,
@@ -52,6 +60,58 @@ from wormfs.wire.coordinator import (
 )
 
 CREDENTIALS_TTL = 10.0
+LIST_PARTS_PAGE = 1000
+
+
+def multipart_checksum(upload: UploadInfo, parts: Sequence[PartRecord]) -> str | None:
+    """The object checksum (base64, no ``-N``) a completion of ``parts`` gets, as the
+    coordinator computes it: None when the upload has no algorithm or a part no checksum."""
+    algorithm = upload.checksum_algorithm
+    if algorithm is None or not parts or any(p.checksum is None for p in parts):
+        return None
+    values = [p.checksum.value.split("-", 1)[0] for p in parts if p.checksum is not None]
+    # AWS's default type: CRC64NVME exists only as FULL_OBJECT, the others are COMPOSITE.
+    kind = upload.checksum_type or ("FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE")
+    if kind == "FULL_OBJECT":
+        sizes = [p.size for p in parts]
+        return full_object_crc(algorithm, list(zip(values, sizes, strict=True)))
+    return composite_checksum(algorithm, values).split("-", 1)[0]
+
+
+def verify_completion(
+    upload: UploadInfo, parts: Sequence[PartRecord], checks: CompletionChecks
+) -> None:
+    """Raise if the object that ``parts`` make is not what ``checks`` says (see
+    ``CompletionChecks``); nothing has been committed yet."""
+    algorithm = upload.checksum_algorithm
+    kind = upload.checksum_type or (
+        None if algorithm is None else "FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE"
+    )
+    if checks.checksum_type is not None and checks.checksum_type != kind:
+        raise InvalidInputError(
+            f"The upload was created using the {kind or 'null'} checksum mode. The complete "
+            "request must use the same checksum mode."
+        )
+    if checks.object_size is not None:
+        size = sum(p.size for p in parts)
+        if size != checks.object_size:
+            raise InvalidInputError(
+                f"The provided 'x-amz-mp-object-size' header value {checks.object_size} does "
+                f"not match what was computed: {size}"
+            )
+    if checks.checksum_algorithm is None:
+        return
+    if checks.checksum_algorithm != algorithm:
+        raise InvalidInputError(
+            f"Checksum Type mismatch occurred, expected checksum Type: "
+            f"{(algorithm or 'null').lower()}, actual checksum Type: "
+            f"{checks.checksum_algorithm.lower()}"
+        )
+    computed = multipart_checksum(upload, parts)
+    if computed is not None and computed != checks.checksum_value:
+        raise BadDigestError(
+            f"The {algorithm} you specified did not match the calculated checksum."
+        )
 
 
 class _RangeBody:
@@ -71,7 +131,8 @@ class ObjectService:
     def __init__(self, coordinator: CoordinatorClient, storage: StorageClient) -> None:
         self._coordinator = coordinator
         self._writer = ObjectWriter(storage)
-        self._reader = ObjectReader(storage)
+        # Missing and corrupt chunks met on the read path are reported for repair.
+        self._reader = ObjectReader(storage, reporter=ChunkReporter(coordinator.http))
         self._credentials: dict[str, tuple[float, AccessKeyInfo]] = {}
 
     # ---- identity ----------------------------------------------------------------------------
@@ -350,14 +411,46 @@ class ObjectService:
         upload_id: str,
         parts: list[CompletedPart],
         conditions: PutConditions = PutConditions(),
+        checks: CompletionChecks = CompletionChecks(),
     ) -> ObjectManifest:
-        await self._upload(principal, bucket, key, upload_id)
+        upload = await self._upload(principal, bucket, key, upload_id)
+        if checks != CompletionChecks():
+            chosen = await self._chosen_parts(upload_id, parts)
+            # Parts missing or with other ETags: the coordinator refuses them (InvalidPart).
+            if chosen is not None:
+                verify_completion(upload, chosen, checks)
         return await self._coordinator.complete_upload(
             upload_id,
             CompleteUpload(
                 parts=parts, if_match=conditions.if_match, if_none_match=conditions.if_none_match
             ),
         )
+
+    async def _chosen_parts(
+        self, upload_id: str, parts: list[CompletedPart]
+    ) -> list[PartRecord] | None:
+        """The stored records of the parts a completion names, or None if one is missing.
+
+        The ETags pin each part's bytes: the coordinator commits only parts whose ETags match
+        the ones named, so checks made on these records hold for what it commits.
+        """
+        stored: dict[int, PartRecord] = {}
+        marker = 0
+        while True:
+            page = await self._coordinator.list_parts(
+                upload_id, marker=marker, max_parts=LIST_PARTS_PAGE
+            )
+            stored.update((p.part_number, p) for p in page.parts)
+            if not page.is_truncated or not page.parts:
+                break
+            marker = page.next_marker or page.parts[-1].part_number
+        chosen = []
+        for wanted in parts:
+            record = stored.get(wanted.part_number)
+            if record is None or record.etag.strip('"') != wanted.etag.strip('"'):
+                return None
+            chosen.append(record)
+        return chosen
 
     async def abort_upload(
         self, principal: Principal, bucket: str, key: str, upload_id: str

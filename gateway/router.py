@@ -8,7 +8,10 @@ are both understood. Every request gets a name, including sub-resources WormFS d
 (``?tagging``, ``?policy``, ...); the app dispatches on the name and answers 501
 ``NotImplemented`` for names without a handler. Bad targets raise ``InvalidURI``; keys longer
 than 1024 UTF-8 bytes raise ``KeyTooLongError``; methods S3 does not accept on a resource
-raise ``MethodNotAllowed``.
+raise ``MethodNotAllowed``. A PUT, POST or DELETE with a value-less query flag that names no
+known sub-resource (AWS's sub-resources are all such flags) is refused with 501
+``NotImplemented`` rather than taken for PutObject, CreateBucket or DeleteObject: a
+sub-resource added to S3 later must never overwrite or delete data here.
 
 The query is decoded here, once (``+`` is a space, as in forms; invalid UTF-8 is refused),
 and the SigV4 verifier signs the same decoded pairs, so what is authenticated is what is
@@ -17,13 +20,14 @@ routed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from urllib.parse import unquote_to_bytes
 
 from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
 
-from wormfs.gateway.errors import InvalidURI, KeyTooLongError, MethodNotAllowed
+from wormfs.gateway.errors import InvalidURI, KeyTooLongError, MethodNotAllowed, S3NotImplemented
 
 MAX_KEY_BYTES = 1024
 
@@ -31,6 +35,7 @@ MAX_KEY_BYTES = 1024
 # (GET -> Get<noun>, PUT -> Put<noun>, DELETE -> Delete<noun>).
 BUCKET_SUBRESOURCES = MappingProxyType(
     {
+        "abac": "BucketAbac",
         "accelerate": "BucketAccelerateConfiguration",
         "acl": "BucketAcl",
         "analytics": "BucketAnalyticsConfiguration",
@@ -40,6 +45,7 @@ BUCKET_SUBRESOURCES = MappingProxyType(
         "inventory": "BucketInventoryConfiguration",
         "lifecycle": "BucketLifecycleConfiguration",
         "logging": "BucketLogging",
+        "metadataConfiguration": "BucketMetadataConfiguration",
         "metadataTable": "BucketMetadataTableConfiguration",
         "metrics": "BucketMetricsConfiguration",
         "notification": "BucketNotificationConfiguration",
@@ -65,7 +71,32 @@ OBJECT_SUBRESOURCES = MappingProxyType(
         "torrent": "ObjectTorrent",
     }
 )
+# Sub-resources written with one method only: (method, operation).
+BUCKET_UPDATES = MappingProxyType(
+    {
+        "metadataAnnotationTable": ("PUT", "UpdateBucketMetadataAnnotationTableConfiguration"),
+        "metadataInventoryTable": ("PUT", "UpdateBucketMetadataInventoryTableConfiguration"),
+        "metadataJournalTable": ("PUT", "UpdateBucketMetadataJournalTableConfiguration"),
+    }
+)
+OBJECT_UPDATES = MappingProxyType(
+    {
+        "renameObject": ("PUT", "RenameObject"),
+        "encryption": ("PUT", "UpdateObjectEncryption"),
+    }
+)
+# Query flags that are not sub-resources but may come without a value on writes.
+_PLAIN_FLAGS = frozenset({"uploads", "uploadId", "partNumber", "versionId", "delete", "x-id"})
 _VERBS = MappingProxyType({"GET": "Get", "PUT": "Put", "DELETE": "Delete"})
+# Configurations kept by id: GET without ``id`` lists them (ListBucketMetricsConfigurations).
+_LISTED_BY_ID = MappingProxyType(
+    {
+        "analytics": "ListBucketAnalyticsConfigurations",
+        "intelligent-tiering": "ListBucketIntelligentTieringConfigurations",
+        "inventory": "ListBucketInventoryConfigurations",
+        "metrics": "ListBucketMetricsConfigurations",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -168,6 +199,8 @@ def route(
         key = rest if slash and rest else None
     if key is not None and len(key.encode("utf-8")) > MAX_KEY_BYTES:
         raise KeyTooLongError(Size=len(key.encode("utf-8")), MaxSizeAllowed=MAX_KEY_BYTES)
+    if method in ("PUT", "POST", "DELETE"):
+        _refuse_unknown_flags(raw_query, bucket is not None and key is None)
 
     if bucket is None:
         name = _service_operation(method)
@@ -194,13 +227,26 @@ def _not_allowed(method: str, resource_type: str) -> MethodNotAllowed:
     return MethodNotAllowed(Method=method, ResourceType=resource_type)
 
 
+def _refuse_unknown_flags(raw_query: str, on_bucket: bool) -> None:
+    known = (
+        {*BUCKET_SUBRESOURCES, *BUCKET_UPDATES}
+        if on_bucket
+        else {*OBJECT_SUBRESOURCES, *OBJECT_UPDATES, "annotation", "restore", "select"}
+    )
+    for item in raw_query.split("&"):
+        if item and "=" not in item:
+            name = _decode(item, True)
+            if name not in known and name not in _PLAIN_FLAGS:
+                raise S3NotImplemented(f"The ?{name} sub-resource is not implemented")
+
+
 def _service_operation(method: str) -> str:
     if method in ("GET", "HEAD"):
         return "ListBuckets"
     raise _not_allowed(method, "SERVICE")
 
 
-def _subresource(query: MultiDictProxy[str], table: MappingProxyType[str, str]) -> str | None:
+def _subresource(query: MultiDictProxy[str], table: Mapping[str, object]) -> str | None:
     for name in query:
         if name in table:
             return name
@@ -215,6 +261,10 @@ def _bucket_operation(
     if method == "POST":
         if "delete" in query:
             return "DeleteObjects"
+        if "metadataTable" in query:
+            return "CreateBucketMetadataTableConfiguration"
+        if "metadataConfiguration" in query:
+            return "CreateBucketMetadataConfiguration"
         # Browser-form uploads (POST policy) are not served.
         return "PostObject"
     if method == "OPTIONS":
@@ -230,11 +280,19 @@ def _bucket_operation(
             return "ListObjectVersions"
         if "session" in query:
             return "CreateSession"
+    update = _subresource(query, BUCKET_UPDATES)
+    if update is not None:
+        verb, name = BUCKET_UPDATES[update]
+        if method != verb:
+            raise _not_allowed(method, "BUCKET")
+        return name
     sub = _subresource(query, BUCKET_SUBRESOURCES)
     if sub is not None:
         noun = BUCKET_SUBRESOURCES[sub]
         if method == "DELETE" and sub == "lifecycle":
             return "DeleteBucketLifecycle"
+        if method == "GET" and sub in _LISTED_BY_ID and "id" not in query:
+            return _LISTED_BY_ID[sub]
         return _VERBS[method] + noun
     if method == "GET":
         return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
@@ -268,6 +326,16 @@ def _object_operation(
         return "ListParts"
     if method == "DELETE" and "uploadId" in query:
         return "AbortMultipartUpload"
+    update = _subresource(query, OBJECT_UPDATES)
+    if update is not None:
+        verb, name = OBJECT_UPDATES[update]
+        if method != verb:
+            raise _not_allowed(method, "OBJECT")
+        return name
+    if "annotation" in query:
+        if method == "GET" and "annotationName" not in query:
+            return "ListObjectAnnotations"
+        return _VERBS[method] + "ObjectAnnotation"
     sub = _subresource(query, OBJECT_SUBRESOURCES)
     if sub is not None:
         return _VERBS[method] + OBJECT_SUBRESOURCES[sub]

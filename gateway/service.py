@@ -85,6 +85,22 @@ class DataChecks:
 
 
 @dataclass(frozen=True)
+class CompletionChecks:
+    """What a CompleteMultipartUpload says the finished object must be, checked before commit.
+
+    ``checksum_value`` is the whole object's checksum (base64, without a COMPOSITE ``-N``
+    suffix) for ``checksum_algorithm``, which must be the upload's; ``checksum_type`` must be
+    the upload's type; ``object_size`` the sum of the named parts. A wrong checksum raises
+    ``BadDigestError``, any other mismatch ``InvalidInputError``.
+    """
+
+    checksum_algorithm: ChecksumAlgorithm | None = None
+    checksum_value: str | None = None
+    checksum_type: ChecksumType | None = None
+    object_size: int | None = None
+
+
+@dataclass(frozen=True)
 class PutConditions:
     """Conditional writes: If-Match (an ETag) and If-None-Match ("*")."""
 
@@ -224,8 +240,10 @@ class ObjectServiceProtocol(Protocol):
         upload_id: str,
         parts: list[CompletedPart],
         conditions: PutConditions = PutConditions(),
+        checks: CompletionChecks = CompletionChecks(),
     ) -> ObjectManifest:
-        """``InvalidPartError``, ``InvalidPartOrderError``, ``EntityTooSmallError``."""
+        """``InvalidPartError``, ``InvalidPartOrderError``, ``EntityTooSmallError``; ``checks``
+        as ``CompletionChecks`` says, before anything is committed."""
         ...
 
     async def abort_upload(

@@ -5,8 +5,9 @@ Exactly the routes listed in ``wormfs.wire.storage``, every one authenticated by
 answers with the error's status. Handlers validate ids (they name files) and hand over to the
 ``ChunkStore``; they never touch a file themselves.
 
-* PUT streams the body into the store piece by piece (``readany``: whatever the socket has),
-  so memory per request is two blocks whatever the chunk's size.
+* PUT streams the body into the store piece by piece (``readchunk``: the buffers the parser
+  made, uncopied), so memory per request is about two write batches (``WRITE_BATCH`` in
+  ``chunkstore``) whatever the chunk's size.
 * GET verifies the first block before the status line goes out (a corrupt chunk gets a proper
   422 body), then streams block by block, at most 1 MiB per write. A later block that fails its
   checksum cannot change the status any more: the connection is closed, and the client sees a
@@ -36,9 +37,11 @@ from wormfs.errors import IncompleteBodyError, InvalidInputError, WormError
 from wormfs.ids import is_id
 from wormfs.internalauth import Verifier
 from wormfs.internalhttp import internal_middleware, json_response, read_json
+from wormfs.malloc import tune_malloc
 from wormfs.storage_node.chunkstore import ChunkStore, validate_header
 from wormfs.storage_node.coordination import CoordinatorLink, DiskProber, disk_infos
 from wormfs.storage_node.disks import DiskSet
+from wormfs.storage_node.durability_api import setup_durability
 from wormfs.wire.storage import (
     CHUNK_HEADER_HEADER,
     DeleteChunks,
@@ -87,16 +90,21 @@ def _int_param(request: web.Request, name: str) -> int | None:
 
 
 async def _body(request: web.Request) -> AsyncIterator[bytes]:
-    """The request body as the socket delivers it; an interrupted body is IncompleteBody."""
+    """The request body as the socket delivers it; an interrupted body is IncompleteBody.
+
+    ``readchunk`` hands over the buffers the parser produced one by one; ``readany`` would
+    join all those already waiting into one fresh copy first.
+    """
     content = request.content
     while True:
         try:
-            piece = await content.readany()
+            piece, end_of_http_chunk = await content.readchunk()
         except (ConnectionError, aiohttp.ClientPayloadError, HttpProcessingError) as exc:
             raise IncompleteBodyError(f"chunk body interrupted: {exc}") from exc
-        if not piece:
+        if piece:
+            yield piece
+        elif not end_of_http_chunk:  # (b"", False) is the end of the body
             return
-        yield piece
 
 
 # ---- handlers ---------------------------------------------------------------------------------
@@ -151,9 +159,9 @@ async def get_chunk(request: web.Request) -> web.StreamResponse:
             },
         )
         response.content_length = reader.payload_size
-        await response.prepare(request)
         block = reader.first
         try:
+            await response.prepare(request)
             while True:
                 for start in range(0, len(data), MAX_WRITE):
                     await response.write(data[start : start + MAX_WRITE])
@@ -161,6 +169,7 @@ async def get_chunk(request: web.Request) -> web.StreamResponse:
                     break
                 block += 1
                 data = await reader.read_block(block)
+            await response.write_eof()
         except WormError as exc:
             log.error(
                 "chunk %s on disk %s: block %d unreadable mid-stream; cutting the stream: %s",
@@ -172,8 +181,7 @@ async def get_chunk(request: web.Request) -> web.StreamResponse:
             _cut(request, response)
             return response
         except ConnectionError:
-            return response  # the client went away
-        await response.write_eof()
+            return response  # the client went away (before the status line, or during)
         return response
 
 
@@ -256,6 +264,8 @@ async def _coordinator_ctx(app: web.Application) -> AsyncIterator[None]:
             heartbeat_interval=config.heartbeat_interval,
             rack=config.rack,
             zone=config.zone,
+            zookeeper_hosts=config.zookeeper_hosts,
+            zookeeper_path=config.zookeeper_path,
         )
         app[LINK_KEY] = link
         try:
@@ -280,6 +290,7 @@ async def create_app(config: StorageNodeConfig, secret: bytes) -> web.Applicatio
     app.router.add_post("/v1/chunks/delete", delete_chunks)
     app.router.add_get("/v1/disks/{disk_id}/inventory", inventory)
     app.router.add_post(CHUNK_ROUTE + "/verify", verify_chunk)
+    setup_durability(app, STORE_KEY, SECRET_KEY)  # rebuild and deep-scrub routes
     return app
 
 
@@ -291,7 +302,7 @@ async def start_coordinator_link(app: web.Application, bound_url: str) -> None:
     serving (the coordinator may start later).
     """
     config = app[CONFIG_KEY]
-    if not config.coordinator_url:
+    if not config.coordinator_url and not config.zookeeper_hosts:
         log.warning("no coordinator_url: this node will not register")
         return
     link = app[LINK_KEY]
@@ -305,6 +316,8 @@ async def start_coordinator_link(app: web.Application, bound_url: str) -> None:
 
 def run(config: StorageNodeConfig, secret: bytes, ready_file: pathlib.Path | None) -> None:
     """Serve a storage node until SIGTERM/SIGINT (the ready file names its address)."""
+    # Blocks and body pieces are a few hundred KiB each: keep freed ones for reuse.
+    tune_malloc()
 
     async def factory() -> web.Application:
         return await create_app(config, secret)

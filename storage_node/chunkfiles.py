@@ -9,9 +9,11 @@ Layout on a disk (nothing is derived from bucket names or object keys)::
 subdirectories in order and pages through ids sorted without listing the whole disk.
 
 Durable write (``ChunkWrite``): a temp file gets the header, then each block's fragment bytes
-and CRC32C; ``commit`` fsyncs it, hard-links it to its final name (a link never replaces an
-existing file: ``ChunkExistsError``), and fsyncs the subdirectory. A crash at any point leaves
-either nothing or the complete chunk visible.
+and CRC32C, a few blocks per call (``write_blocks``, one ``writev`` straight from the buffers
+the network delivered); the commit, done by the call carrying the last block, fsyncs it,
+hard-links it to its final name (a link never replaces an existing file: ``ChunkExistsError``),
+and fsyncs the subdirectory. A crash at any point leaves either nothing or the complete chunk
+visible.
 
 Every function here blocks and raises storage-tier errors (``OSError``, ``ChunkFormatError``)
 besides the few domain errors that only this level can tell (no such chunk, chunk exists, a
@@ -25,7 +27,9 @@ import contextlib
 import errno
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from wormfs.chunkformat import (
     BLOCK_CRC_SIZE,
@@ -33,13 +37,15 @@ from wormfs.chunkformat import (
     ChunkFormatError,
     ChunkHeader,
     TruncatedChunkError,
+    block_trailer,
     check_block,
-    seal_block,
+    crc32c_of_parts,
 )
 from wormfs.errors import (
     ChunkExistsError,
     CorruptChunkError,
     IncompleteBodyError,
+    InvalidInputError,
     NoSuchChunkError,
 )
 from wormfs.ids import is_id, new_id
@@ -47,6 +53,9 @@ from wormfs.storage_node.disks import CHUNK_SUFFIX, Disk, fsync_dir
 from wormfs.wire.storage import InventoryEntry, InventoryPage, VerifyResult
 
 SUBDIRS = 1000
+IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+WRITE_CALL_BYTES = 256 * 1024  # bytes per writev (see write_all)
+Buffer = bytes | memoryview
 # Hard links never replace an existing name; these errnos mean the file system has none.
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
 
@@ -61,19 +70,44 @@ def chunk_path(disk: Disk, chunk_id: str) -> Path:
     return disk.chunks_dir / chunk_subdir(chunk_id) / f"{chunk_id}{CHUNK_SUFFIX}"
 
 
-def write_all(fd: int, parts: list[memoryview]) -> None:
-    """Write every byte of ``parts`` (one ``writev`` in the common case)."""
-    while parts:
-        written = os.writev(fd, parts)
+def write_all(fd: int, parts: Sequence[Buffer], max_call: int = WRITE_CALL_BYTES) -> None:
+    """Write every byte of ``parts`` in order, ``writev`` by ``writev`` of ``max_call`` bytes.
+
+    Why not one call for everything: the kernel sizes the page-cache folios it allocates by
+    the length of the write, and on the benchmark machine (docs/performance.md) 1 MiB writes
+    at times cost four to five times more kernel CPU per byte than 256 KiB ones (it depends on
+    the state of free memory; at other times they cost the same). A system call per 256 KiB
+    costs next to nothing by comparison.
+    """
+    calls: list[list[memoryview]] = [[]]
+    room = max_call
+    for part in parts:
+        view = memoryview(part)
+        while view:
+            if room == 0 or len(calls[-1]) == IOV_MAX:
+                calls.append([])
+                room = max_call
+            piece = view[:room]
+            calls[-1].append(piece)
+            room -= len(piece)
+            view = view[len(piece) :]
+    for call in calls:
+        _writev_all(fd, call)
+
+
+def _writev_all(fd: int, views: list[memoryview]) -> None:
+    start = 0
+    while start < len(views):
+        written = os.writev(fd, views[start:])
         if written <= 0:
             raise OSError(errno.EIO, "write made no progress")
         # Regular files rarely write short (a signal, a nearly full disk): resume after it.
-        while written and parts:
-            if written >= len(parts[0]):
-                written -= len(parts[0])
-                parts.pop(0)
+        while written:
+            if written >= len(views[start]):
+                written -= len(views[start])
+                start += 1
             else:
-                parts[0] = parts[0][written:]
+                views[start] = views[start][written:]
                 written = 0
 
 
@@ -85,10 +119,11 @@ def chunk_missing(disk: Disk, chunk_id: str) -> NoSuchChunkError:
 
 # ---- writes (thread side) ---------------------------------------------------------------------
 class ChunkWrite:
-    """One chunk being written to a temp file; ``commit`` makes it visible, ``abort`` drops it.
+    """One chunk being written to a temp file; the last ``write_blocks`` commits it.
 
-    ``write_block``, ``commit`` and ``abort`` take one lock so that an abort issued while a
-    block write is still running waits for it instead of closing the file under it.
+    ``write_blocks`` (which creates the temp file on its first call) and ``abort`` take one
+    lock so that an abort issued while a write is still running waits for it instead of
+    closing the file under it. Calls are sequential: the file is written at its offset.
     """
 
     def __init__(self, disk: Disk, header: ChunkHeader) -> None:
@@ -99,45 +134,63 @@ class ChunkWrite:
         self.size = header.file_size
         self.fd: int | None = None
         self.reserved = False
+        self.created = False  # the temp file exists (until committed or aborted)
         self.done = False
+        self.aborted = False
         self._lock = threading.Lock()
 
-    def begin(self) -> None:
+    def write_blocks(self, blocks: Sequence[Sequence[Buffer]], commit: bool = False) -> list[int]:
+        """Append whole blocks, each given as the pieces of its fragment, with their CRCs.
+
+        The first call refuses an existing chunk and a full disk, then creates the temp file
+        with the header; ``commit`` makes the chunk durable and visible once the blocks are
+        written (the caller passes the chunk's last block with it). One ``writev`` carries
+        header, fragments and CRCs alike: nothing is copied on the way to the kernel.
+        Returns the blocks' CRC32Cs.
+        """
+        crcs: list[int] = []
+        parts: list[Buffer] = []
+        for pieces in blocks:
+            crc = crc32c_of_parts(pieces)
+            crcs.append(crc)
+            parts.extend(pieces)
+            parts.append(block_trailer(crc))
+        with self._lock:
+            if self.aborted or self.done:
+                raise IncompleteBodyError("chunk write was aborted")
+            self.disk.check_online()  # a disk that failed meanwhile takes no more writes
+            if not self.created:
+                self._begin()
+                parts.insert(0, self.header.encode())
+            assert self.fd is not None
+            write_all(self.fd, parts)
+            if commit:
+                self._commit()
+        return crcs
+
+    def _begin(self) -> None:
         if os.path.lexists(self.final):
             raise ChunkExistsError(f"chunk {self.header.chunk_id} exists on {self.disk.disk_id}")
         self.disk.reserve(self.size)
         self.reserved = True
-        with self._lock:
-            self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-            write_all(self.fd, [memoryview(self.header.encode())])
+        self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        self.created = True
 
-    def write_block(self, fragment: memoryview) -> int:
-        trailer = seal_block(fragment)
-        with self._lock:
-            if self.fd is None:
-                raise IncompleteBodyError("chunk write was aborted")
-            self.disk.check_online()  # a disk that failed meanwhile takes no more writes
-            write_all(self.fd, [fragment, memoryview(trailer)])
-        return int.from_bytes(trailer, "big")
-
-    def commit(self) -> None:
-        with self._lock:
-            if self.fd is None:
-                raise IncompleteBodyError("chunk write was aborted")
-            self.disk.check_online()
-            # Data first: the final name must never point at bytes that are not on disk.
-            os.fsync(self.fd)
-            os.close(self.fd)
-            self.fd = None
-            self._ensure_subdir()
-            self._link()
-            self.done = True
-            with contextlib.suppress(OSError):
-                os.unlink(self.tmp)  # a leftover is harmless: start-up removes it
-            # The new name itself must survive a crash before the write is acknowledged.
-            fsync_dir(self.final.parent)
-            self._release()
-            self.disk.chunk_added(self.size)
+    def _commit(self) -> None:
+        assert self.fd is not None
+        # Data first: the final name must never point at bytes that are not on disk.
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = None
+        self._ensure_subdir()
+        self._link()
+        self.done = True
+        with contextlib.suppress(OSError):
+            os.unlink(self.tmp)  # a leftover is harmless: start-up removes it
+        # The new name itself must survive a crash before the write is acknowledged.
+        fsync_dir(self.final.parent)
+        self._release()
+        self.disk.chunk_added(self.size)
 
     def _ensure_subdir(self) -> None:
         name = self.final.parent.name
@@ -170,11 +223,12 @@ class ChunkWrite:
 
     def abort(self) -> None:
         with self._lock:
+            self.aborted = True
             if self.fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(self.fd)
                 self.fd = None
-            if not self.done:
+            if self.created and not self.done:
                 with contextlib.suppress(OSError):
                     os.unlink(self.tmp)
             self._release()
@@ -202,20 +256,76 @@ def open_chunk_file(disk: Disk, chunk_id: str) -> tuple[int, ChunkHeader]:
     return fd, header
 
 
-def read_block(fd: int, header: ChunkHeader, block: int) -> bytes:
-    """Block ``block``'s fragment bytes and CRC, verified.
+class BlockRun(NamedTuple):
+    """Verified blocks ``first .. first + len(fragments) - 1`` of a chunk, read with one pread.
 
-    A fresh ``bytes`` per block on purpose: the HTTP transport keeps references to what it was
-    given until the socket takes it, so a reused buffer could be overwritten while still
-    queued; malloc recycles these allocations, so they cost no more than a reused buffer.
+    ``error`` is set when the block right after them failed (bad CRC, truncated): the run ends
+    there and that block's reader gets the error, while the blocks before it are still served.
     """
-    size = header.fragment_size(block)
-    data = os.pread(fd, size + BLOCK_CRC_SIZE, header.block_offset(block))
-    if len(data) < size + BLOCK_CRC_SIZE:
-        raise TruncatedChunkError(f"block {block} runs past the end of the file")
+
+    first: int
+    fragments: list[memoryview]  # fragment bytes of each block (no CRC)
+    error: ChunkFormatError | None
+
+
+def read_blocks(fd: int, header: ChunkHeader, first: int, last: int, max_bytes: int) -> BlockRun:
+    """Blocks ``first..last`` (as many as make about ``max_bytes``, at least one), verified.
+
+    One ``pread`` for the whole run (blocks lie back to back), so that a chunk streams in few
+    calls. A bad first block raises its ``ChunkFormatError``; a bad later block ends the run.
+    The buffer is fresh on purpose: the HTTP transport keeps references to what it was given
+    until the socket takes it, so a reused buffer could be overwritten while still queued.
+    """
+    stride = header.fragment_size(0) + BLOCK_CRC_SIZE
+    end = min(last, first + max(1, -(-max_bytes // stride)) - 1)
+    start = header.block_offset(first)
+    length = header.block_offset(end) + header.fragment_size(end) + BLOCK_CRC_SIZE - start
+    data = os.pread(fd, length, start)
     view = memoryview(data)
-    check_block(block, view[:size], view[size:])
-    return data
+    fragments: list[memoryview] = []
+    pos = 0
+    for block in range(first, end + 1):
+        size = header.fragment_size(block)
+        crc_end = pos + size + BLOCK_CRC_SIZE
+        try:
+            if crc_end > len(data):
+                raise TruncatedChunkError(f"block {block} runs past the end of the file")
+            check_block(block, view[pos : pos + size], view[pos + size : crc_end])
+        except ChunkFormatError as exc:
+            if not fragments:
+                raise
+            return BlockRun(first, fragments, exc)
+        fragments.append(view[pos : pos + size])
+        pos = crc_end
+    return BlockRun(first, fragments, None)
+
+
+def open_for_read(
+    disk: Disk, chunk_id: str, first: int | None, last: int | None, max_bytes: int
+) -> tuple[int, ChunkHeader, int, int, BlockRun]:
+    """Open a chunk for reads of blocks ``first..last`` (default: all) and read the first run.
+
+    Returns the descriptor (the caller closes it), the verified header, the resolved block
+    range and the first run: one call, so that a small chunk is served in one thread hop. A
+    bad first block does not fail the open: the run is empty and carries its error, which the
+    reader of that block gets.
+    """
+    fd, header = open_chunk_file(disk, chunk_id)
+    try:
+        lo = 0 if first is None else first
+        hi = header.block_count - 1 if last is None else last
+        if not 0 <= lo <= hi < header.block_count:
+            raise InvalidInputError(
+                f"blocks {lo}..{hi} outside the chunk's 0..{header.block_count - 1}"
+            )
+        try:
+            run = read_blocks(fd, header, lo, hi, max_bytes)
+        except ChunkFormatError as exc:
+            run = BlockRun(lo, [], exc)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, header, lo, hi, run
 
 
 # ---- head, verify, inventory, delete ---------------------------------------------------------

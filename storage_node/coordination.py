@@ -7,8 +7,10 @@
 * ``CoordinatorLink`` registers the node (``POST /v1/nodes/register``) and then heartbeats
   (``POST /v1/nodes/{node_id}/heartbeat``) with the disks' state. The coordinator may start
   after the node or restart: registration is retried with capped exponential backoff, and a
-  heartbeat the coordinator does not recognise (404) leads to registering again. Nothing here
-  ever stops the node from serving.
+  heartbeat the coordinator does not recognise (404) leads to registering again. With several
+  coordinators (``coordinator_url`` lists several, or ``zookeeper_hosts`` is set) requests go
+  to the leader (``wormfs.clients.coordinator``). Nothing here ever stops the node from
+  serving.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import logging
 
 import aiohttp
 
+from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.errors import NotFoundError, WormError
-from wormfs.internalhttp import InternalClient
 from wormfs.storage_node.disks import Disk, DiskSet
 from wormfs.wire.coordinator import Heartbeat, NodeRegistration, RegisterResult
 from wormfs.wire.storage import DiskInfo
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 REPORT_TIMEOUT = 5.0
 MIN_BACKOFF = 0.2
 MAX_BACKOFF = 10.0
+LINK_FAILOVER_TIMEOUT = 5.0
 
 
 async def disk_info(disk: Disk, timeout: float = REPORT_TIMEOUT) -> DiskInfo:
@@ -107,8 +110,19 @@ class CoordinatorLink:
         heartbeat_interval: float,
         rack: str = "",
         zone: str = "",
+        zookeeper_hosts: str = "",
+        zookeeper_path: str = "/wormfs",
     ) -> None:
-        self._client = InternalClient(session, coordinator_url, secret)
+        # Finds the leading coordinator among several URLs or through ZooKeeper; failover is
+        # kept short because the loop below retries with its own backoff anyway.
+        self._client = CoordinatorClient(
+            session,
+            coordinator_url,
+            secret,
+            zookeeper_hosts=zookeeper_hosts,
+            zookeeper_path=zookeeper_path,
+            failover_timeout=LINK_FAILOVER_TIMEOUT,
+        )
         self._disks = disks
         self._interval = heartbeat_interval
         self._rack = rack
@@ -180,3 +194,4 @@ class CoordinatorLink:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._client.close()

@@ -1,4 +1,5 @@
-"""``wormfs admin``: users and access keys of a running cluster.
+"""``wormfs admin``: users and access keys of a running cluster, and its durability jobs
+(repair, scrub, drains, rebalance: ``wormfs.admin_durability``).
 
 Layer: process entry (a client of the coordinator's internal API). The coordinator is found
 through the ready file of a ``wormfs server`` data dir, or given with ``--coordinator-url``;
@@ -17,7 +18,9 @@ from pathlib import Path
 import aiohttp
 
 from wormfs import config as cfg
+from wormfs.admin_durability import TOPICS, add_durability_arguments, run_durability
 from wormfs.clients.coordinator import CoordinatorClient
+from wormfs.clients.repair import DurabilityClient
 from wormfs.errors import WormError
 from wormfs.wire.coordinator import CreateUser
 
@@ -37,6 +40,7 @@ def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
     user_sub.add_parser("list", help="list users and their access keys")
     remove = user_sub.add_parser("remove", help="remove a user and its access keys")
     remove.add_argument("user_id")
+    add_durability_arguments(sub)
 
 
 def _locate(args: argparse.Namespace) -> tuple[str, bytes]:
@@ -56,6 +60,8 @@ def _locate(args: argparse.Namespace) -> tuple[str, bytes]:
 async def _admin(args: argparse.Namespace, url: str, secret: bytes) -> int:
     async with aiohttp.ClientSession() as session:
         client = CoordinatorClient(session, url, secret)
+        if args.admin_command in TOPICS:
+            return await run_durability(args, DurabilityClient(client.http))
         if args.user_command == "add":
             user = await client.create_user(
                 CreateUser(
@@ -85,4 +91,7 @@ def run_admin(args: argparse.Namespace) -> int:
         return asyncio.run(_admin(args, url, secret))
     except WormError as exc:
         print(f"wormfs admin: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except TimeoutError as exc:
+        print(f"wormfs admin: {exc}", file=sys.stderr)
         return 1

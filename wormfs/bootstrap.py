@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -60,6 +61,7 @@ async def _serve(
     reuse_port: bool,
     sock: socket.socket | None,
     after_start: AfterStart | None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -70,12 +72,20 @@ async def _serve(
     await runner.setup()
     site: web.BaseSite
     if sock is not None:
-        site = web.SockSite(runner, sock)
+        site = web.SockSite(runner, sock, ssl_context=ssl_context)
     else:
-        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
+        site = web.TCPSite(
+            runner,
+            host,
+            port,
+            reuse_port=reuse_port or None,
+            backlog=1024,
+            ssl_context=ssl_context,
+        )
     await site.start()
     actual = bound_port(runner)
-    url = f"http://{host}:{actual}"
+    scheme = "https" if ssl_context is not None else "http"
+    url = f"{scheme}://{host}:{actual}"
     log.info("serving on %s", url)
     if after_start is not None:
         await after_start(app, url)
@@ -100,7 +110,10 @@ def serve(
     reuse_port: bool = False,
     sock: socket.socket | None = None,
     after_start: AfterStart | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> None:
-    """Run ``factory()``'s app on uvloop until SIGTERM/SIGINT."""
+    """Run ``factory()``'s app on uvloop until SIGTERM/SIGINT (HTTPS with ``ssl_context``)."""
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_serve(factory, host, port, ready_file, reuse_port, sock, after_start))
+        runner.run(
+            _serve(factory, host, port, ready_file, reuse_port, sock, after_start, ssl_context)
+        )

@@ -56,6 +56,17 @@ def _daemon_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO")
 
 
+def _zookeeper_arg(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--zookeeper-hosts", help=f"HOST:PORT[,HOST:PORT...]: {what}")
+
+
+def _tls_args(parser: argparse.ArgumentParser, cert_note: str = "", key_note: str = "") -> None:
+    parser.add_argument(
+        "--tls-cert", help="serve S3 over HTTPS with this PEM certificate (chain)" + cert_note
+    )
+    parser.add_argument("--tls-key", help="the PEM private key of --tls-cert" + key_note)
+
+
 def _start_daemon(name: str, config: Any, args: argparse.Namespace, run: Any) -> int:
     """Validate, log, self-test the codecs, then serve until SIGTERM."""
     cfg.validate(config)
@@ -73,6 +84,9 @@ def cmd_coordinator(args: argparse.Namespace) -> int:
         config,
         listen=_listen(config.listen, args.host, args.port),
         database_url=args.database_url,
+        zookeeper_hosts=args.zookeeper_hosts,
+        zookeeper_path=args.zookeeper_path,
+        advertise_address=args.advertise_address,
         root_access_key=cfg.env_or(config.root_access_key, "WORMFS_ROOT_ACCESS_KEY"),
         root_secret_key=cfg.env_or(config.root_secret_key, "WORMFS_ROOT_SECRET_KEY"),
     )
@@ -88,6 +102,7 @@ def cmd_storage_node(args: argparse.Namespace) -> int:
         listen=_listen(config.listen, args.host, args.port),
         disks=args.disk or None,
         coordinator_url=args.coordinator_url,
+        zookeeper_hosts=args.zookeeper_hosts,
         advertise_address=args.advertise_address,
     )
     return _start_daemon("storage-node", config, args, run)
@@ -101,7 +116,10 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         config,
         listen=_listen(config.listen, args.host, args.port),
         coordinator_url=args.coordinator_url,
+        zookeeper_hosts=args.zookeeper_hosts,
         workers=args.workers,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     return _start_daemon("gateway", config, args, run)
 
@@ -113,7 +131,11 @@ def cmd_server(args: argparse.Namespace) -> int:
     self_test()
     return run_server(
         ServerOptions.from_env(
-            data_dir=args.data_dir, s3_address=args.s3_address, gateway_workers=args.workers
+            data_dir=args.data_dir,
+            s3_address=args.s3_address,
+            gateway_workers=args.workers,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
         )
     )
 
@@ -136,13 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start a coordinator (SQLite), one storage node over 6 data directories "
         "and the S3 gateway, like `minio server /data{1...6}`. Data lives under "
         "WORMFS_DATA_DIR (default ./data); S3 listens on WORMFS_S3_ADDRESS (default "
-        "127.0.0.1:9000). Root credentials come from WORMFS_ROOT_ACCESS_KEY / "
+        "127.0.0.1:9000), over HTTPS with --tls-cert/--tls-key (or WORMFS_TLS_CERT / "
+        "WORMFS_TLS_KEY). Root credentials come from WORMFS_ROOT_ACCESS_KEY / "
         "WORMFS_ROOT_SECRET_KEY or are generated once and kept in the data dir. Ctrl-C or "
         "SIGTERM stops every process cleanly; a restart keeps the data.",
     )
     server.add_argument("--data-dir", help="overrides WORMFS_DATA_DIR")
     server.add_argument("--s3-address", help="HOST:PORT, overrides WORMFS_S3_ADDRESS")
     server.add_argument("--workers", type=int, help="gateway worker processes (default: cores)")
+    _tls_args(server, " (overrides WORMFS_TLS_CERT)", " (overrides WORMFS_TLS_KEY)")
     server.add_argument("--log-level", default="INFO")
     server.set_defaults(func=cmd_server)
 
@@ -154,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _daemon_args(coordinator)
     coordinator.add_argument("--database-url", help="e.g. sqlite+aiosqlite:///data/meta/wormfs.db")
+    _zookeeper_arg(coordinator, "elect one of several coordinators through ZooKeeper")
+    coordinator.add_argument("--zookeeper-path", help="znode under which to elect (/wormfs)")
+    coordinator.add_argument(
+        "--advertise-address", help="base URL clients are sent to when this one leads"
+    )
     coordinator.set_defaults(func=cmd_coordinator)
 
     node = sub.add_parser(
@@ -164,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _daemon_args(node)
     node.add_argument("--disk", action="append", help="a data directory (repeat for each disk)")
-    node.add_argument("--coordinator-url", help="base URL of the coordinator")
+    node.add_argument("--coordinator-url", help="coordinator base URL(s), comma-separated")
+    _zookeeper_arg(node, "find the leading coordinator through ZooKeeper")
     node.add_argument("--advertise-address", help="base URL other processes use to reach it")
     node.set_defaults(func=cmd_storage_node)
 
@@ -175,8 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
         "in and decoding on the way out.",
     )
     _daemon_args(gateway)
-    gateway.add_argument("--coordinator-url", help="base URL of the coordinator")
+    gateway.add_argument("--coordinator-url", help="coordinator base URL(s), comma-separated")
+    _zookeeper_arg(gateway, "find the leading coordinator through ZooKeeper")
     gateway.add_argument("--workers", type=int, help="share the port between N processes")
+    _tls_args(gateway)
     gateway.set_defaults(func=cmd_gateway)
 
     admin = sub.add_parser(

@@ -2,8 +2,9 @@
 
 Each daemon has one section type. Files hold settings; the environment holds only secrets and
 locations (``WORMFS_CLUSTER_SECRET``, ``WORMFS_ROOT_ACCESS_KEY``, ``WORMFS_ROOT_SECRET_KEY``,
-``WORMFS_DATA_DIR``, ``WORMFS_S3_ADDRESS``). ``validate`` reports every problem at once in one
-``ConfigError`` rather than stopping at the first.
+``WORMFS_DATA_DIR``, ``WORMFS_S3_ADDRESS``, ``WORMFS_TLS_CERT``, ``WORMFS_TLS_KEY``).
+``validate`` reports every problem at once in one ``ConfigError`` rather than stopping at the
+first.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import TypeVar
 
 import msgspec
 
+from wormfs.durability_config import DurabilityConfig, durability_problems
 from wormfs.erasure import CODECS, DEFAULT_CODEC
 from wormfs.layout import Profile
+from wormfs.tls import tls_problems
 
 T = TypeVar("T")
 
@@ -62,13 +65,21 @@ class CoordinatorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     gc_delay: float = 60.0  # abandoned writes older than this are collected
     root_access_key: str = ""
     root_secret_key: str = ""
+    durability: DurabilityConfig = DurabilityConfig()  # repair, scrub, orphan GC
+    # Several coordinators: ZooKeeper elects one ("host:port,host:port"); empty runs alone.
+    zookeeper_hosts: str = ""
+    zookeeper_path: str = "/wormfs"  # the election and the leader's address live under it
+    zookeeper_session_timeout: float = 10.0  # a dead leader is replaced after about this long
+    advertise_address: str = ""  # base URL clients are sent to; defaults to the bound address
 
 
 class StorageNodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     listen: ListenConfig = ListenConfig()
     disks: list[str] = []
     state_dir: str = ""  # node id and other node-level state; defaults to the first disk
-    coordinator_url: str = ""
+    coordinator_url: str = ""  # one base URL, or several separated by commas
+    zookeeper_hosts: str = ""  # or find the leading coordinator through ZooKeeper
+    zookeeper_path: str = "/wormfs"
     advertise_address: str = ""  # base URL others use; defaults to the bound address
     rack: str = ""
     zone: str = ""
@@ -78,10 +89,15 @@ class StorageNodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
 
 class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     listen: ListenConfig = ListenConfig(port=9000)
-    coordinator_url: str = ""
+    coordinator_url: str = ""  # one base URL, or several separated by commas
+    zookeeper_hosts: str = ""  # or find the leading coordinator through ZooKeeper
+    zookeeper_path: str = "/wormfs"
     region: str = "us-east-1"
     workers: int = 1
     virtual_host_domain: str = ""
+    # HTTPS: PEM certificate (chain allowed) and key paths; both empty serves plain HTTP.
+    tls_cert: str = ""
+    tls_key: str = ""
 
 
 def load(path: Path | None, kind: type[T]) -> T:
@@ -119,25 +135,45 @@ def listen_problems(listen: ListenConfig) -> list[str]:
     return []
 
 
+def zookeeper_problems(hosts: str, path: str) -> list[str]:
+    problems = []
+    if hosts and not all(h.strip() for h in hosts.split(",")):
+        problems.append(f"zookeeper_hosts {hosts!r} has an empty entry")
+    if not path.startswith("/") or (len(path) > 1 and path.endswith("/")):
+        problems.append(f"zookeeper_path {path!r} must start with / and not end with /")
+    return problems
+
+
 def validate(config: CoordinatorConfig | StorageNodeConfig | GatewayConfig) -> None:
     """Raise one ``ConfigError`` naming every problem in ``config``."""
     problems = listen_problems(config.listen)
     if isinstance(config, CoordinatorConfig):
         problems += coding_problems(config.coding)
+        problems += durability_problems(config.durability)
         if config.node_offline_after <= config.heartbeat_interval:
             problems.append("node_offline_after must exceed heartbeat_interval")
+        problems += zookeeper_problems(config.zookeeper_hosts, config.zookeeper_path)
+        if config.zookeeper_hosts and config.zookeeper_session_timeout <= 0:
+            problems.append("zookeeper_session_timeout must be positive")
+        if config.advertise_address and not config.advertise_address.startswith(
+            ("http://", "https://")
+        ):
+            problems.append("advertise_address must be an http:// or https:// base URL")
     elif isinstance(config, StorageNodeConfig):
         if not config.disks:
             problems.append("storage node needs at least one disk")
         if len(set(config.disks)) != len(config.disks):
             problems.append("storage node disks are listed twice")
-        if not config.coordinator_url:
-            problems.append("storage node needs coordinator_url")
+        if not config.coordinator_url and not config.zookeeper_hosts:
+            problems.append("storage node needs coordinator_url or zookeeper_hosts")
+        problems += zookeeper_problems(config.zookeeper_hosts, config.zookeeper_path)
     else:
-        if not config.coordinator_url:
-            problems.append("gateway needs coordinator_url")
+        if not config.coordinator_url and not config.zookeeper_hosts:
+            problems.append("gateway needs coordinator_url or zookeeper_hosts")
+        problems += zookeeper_problems(config.zookeeper_hosts, config.zookeeper_path)
         if config.workers < 1:
             problems.append("gateway workers must be >= 1")
+        problems += tls_problems(config.tls_cert, config.tls_key)
     if problems:
         raise ConfigError(problems)
 

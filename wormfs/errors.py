@@ -177,6 +177,10 @@ class DiskOfflineError(UnavailableError):
 class NotLeaderError(UnavailableError):
     """This coordinator is not the leader; ask the leader."""
 
+    def __init__(self, message: str = "", leader: str = "") -> None:
+        super().__init__(message)
+        self.leader = leader  # the leader's base URL when known (X-Wormfs-Leader on the wire)
+
 
 # --- authentication ------------------------------------------------------------------------
 class AuthError(WormError):

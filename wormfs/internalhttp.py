@@ -2,7 +2,8 @@
 
 Server side: ``internal_middleware`` authenticates every request with the cluster secret and
 maps domain errors to ``ErrorBody`` responses with the error's status (the one mapping table of
-this boundary is ``WormError.http_status``); anything else becomes a 500 with a request id and a
+this boundary is ``WormError.http_status``; a ``NotLeaderError`` also names the leader in the
+``X-Wormfs-Leader`` header); anything else becomes a 500 with a request id and a
 logged traceback. Client side: ``InternalClient`` signs requests, decodes typed bodies, and
 raises the domain error an error body names, so errors cross process boundaries unchanged.
 """
@@ -18,7 +19,7 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from wormfs.errors import InvalidInputError, UnavailableError, WormError
+from wormfs.errors import InvalidInputError, NotLeaderError, UnavailableError, WormError
 from wormfs.ids import new_request_id
 from wormfs.internalauth import AUTH_HEADER, Verifier, sign
 from wormfs.wire.common import (
@@ -37,6 +38,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Paths served without authentication (load balancers and humans poke at them).
 PUBLIC_PATHS = frozenset({"/healthz"})
+# A coordinator that is not the leader names the leader's base URL here (with NotLeaderError).
+LEADER_HEADER = "X-Wormfs-Leader"
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
@@ -44,7 +47,12 @@ def json_response(value: Any, status: int = 200) -> web.Response:
 
 
 def error_response(error: WormError) -> web.Response:
-    return web.Response(body=error_body(error), status=error.http_status, content_type=JSON_TYPE)
+    response = web.Response(
+        body=error_body(error), status=error.http_status, content_type=JSON_TYPE
+    )
+    if isinstance(error, NotLeaderError) and error.leader:
+        response.headers[LEADER_HEADER] = error.leader
+    return response
 
 
 async def read_json(request: web.Request, kind: type[T]) -> T:
@@ -129,7 +137,10 @@ class InternalClient:
             ) as resp:
                 payload = await resp.read()
                 if resp.status not in set(ok):
-                    raise raise_error_body(payload, resp.status)
+                    error = raise_error_body(payload, resp.status)
+                    if isinstance(error, NotLeaderError):
+                        error.leader = resp.headers.get(LEADER_HEADER, "")
+                    raise error
                 return payload
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise UnavailableError(f"{method} {self.base_url}{path}: {exc!r}") from exc

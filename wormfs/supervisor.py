@@ -1,12 +1,13 @@
 """``wormfs server``: a whole single-machine cluster as child processes, in the foreground.
 
 Layer: process entry. Starts, in order, a coordinator on SQLite, one storage node over six data
-directories and the S3 gateway workers (sharing one port with SO_REUSEPORT); each child writes
-a ready file with its real address, so internal ports are picked free (port 0). The cluster
-secret and the root credentials are generated once and kept in the data dir (mode 0600), or
-taken from the environment. SIGINT/SIGTERM stop the children in reverse order (gateways,
-nodes, coordinator) and wait for them; if any child dies on its own, the rest are stopped and
-the server exits non-zero. Only the PIDs it started are ever signalled.
+directories and the S3 gateway workers (sharing one port with SO_REUSEPORT; HTTPS when given a
+certificate and key); each child writes a ready file with its real address, so internal ports
+are picked free (port 0). The cluster secret and the root credentials are generated once and
+kept in the data dir (mode 0600), or taken from the environment. SIGINT/SIGTERM stop the
+children in reverse order (gateways, nodes, coordinator) and wait for them; if any child dies
+on its own, the rest are stopped and the server exits non-zero. Only the PIDs it started are
+ever signalled.
 
 Data dir layout::
 
@@ -35,6 +36,7 @@ from types import FrameType
 
 from wormfs import config as cfg
 from wormfs.internalauth import sign
+from wormfs.tls import tls_problems
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +54,18 @@ class ServerOptions:
     access_key: str
     secret_key: str
     generated_credentials: bool = False
+    # HTTPS for S3 when both are set (PEM paths; WORMFS_TLS_CERT / WORMFS_TLS_KEY).
+    tls_cert: str = ""
+    tls_key: str = ""
 
     @classmethod
     def from_env(
-        cls, data_dir: str | None, s3_address: str | None, gateway_workers: int | None
+        cls,
+        data_dir: str | None,
+        s3_address: str | None,
+        gateway_workers: int | None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
     ) -> ServerOptions:
         root = Path(data_dir or os.environ.get("WORMFS_DATA_DIR") or "./data").resolve()
         address = s3_address or os.environ.get("WORMFS_S3_ADDRESS") or "127.0.0.1:9000"
@@ -64,7 +74,15 @@ class ServerOptions:
             raise cfg.ConfigError([f"S3 address {address!r} is not HOST:PORT"])
         access, secret_key, generated = root_credentials(root)
         workers = gateway_workers or min(os.cpu_count() or 1, 4)
-        return cls(root, host, int(port), workers, access, secret_key, generated)
+        cert = tls_cert or os.environ.get("WORMFS_TLS_CERT", "")
+        key = tls_key or os.environ.get("WORMFS_TLS_KEY", "")
+        # Absolute paths: the gateway workers are told them as arguments.
+        cert = str(Path(cert).resolve()) if cert else ""
+        key = str(Path(key).resolve()) if key else ""
+        problems = tls_problems(cert, key)
+        if problems:
+            raise cfg.ConfigError(problems)
+        return cls(root, host, int(port), workers, access, secret_key, generated, cert, key)
 
 
 def root_credentials(data_dir: Path) -> tuple[str, str, bool]:
@@ -194,14 +212,20 @@ class Supervisor:
                     coordinator.address,
                     "--workers",
                     str(opts.gateway_workers),
+                    *self.tls_args(),
                 ],
             )
         self.banner()
         return self.watch()
 
+    def tls_args(self) -> list[str]:
+        opts = self.options
+        return ["--tls-cert", opts.tls_cert, "--tls-key", opts.tls_key] if opts.tls_cert else []
+
     def banner(self) -> None:
         opts = self.options
-        endpoint = f"http://{opts.s3_host}:{opts.s3_port}"
+        scheme = "https" if opts.tls_cert else "http"
+        endpoint = f"{scheme}://{opts.s3_host}:{opts.s3_port}"
         lines = [
             "",
             "WormFS is running.",

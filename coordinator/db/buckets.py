@@ -16,7 +16,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from wormfs.coordinator.db.convert import bucket_info, display_names, require_bucket
-from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.database import Database, retry_races
 from wormfs.coordinator.db.models import Bucket, ObjectVersion, Upload
 from wormfs.coordinator.naming import check_bucket_name
 from wormfs.errors import (
@@ -78,6 +78,7 @@ class Buckets:
             names = await display_names(session, (b.owner_id for b in buckets))
         return BucketList(buckets=[bucket_info(b, names.get(b.owner_id, "")) for b in buckets])
 
+    @retry_races  # a commit into the bucket racing the delete (foreign key, PostgreSQL)
     async def delete(self, name: str) -> None:
         async with self._db.write() as session:
             bucket = await require_bucket(session, name)

@@ -21,8 +21,8 @@ from typing import cast
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wormfs.coordinator.db.database import Database
-from wormfs.coordinator.db.models import Disk, Node
+from wormfs.coordinator.db.database import Database, retry_races
+from wormfs.coordinator.db.models import Disk, DiskCare, Node
 from wormfs.coordinator.placement import DiskCandidate
 from wormfs.errors import InvalidInputError, NotFoundError
 from wormfs.wire.coordinator import Heartbeat, NodeInfo, NodeList, NodeRegistration, RegisterResult
@@ -38,13 +38,17 @@ async def placement_candidates(
 ) -> list[DiskCandidate]:
     """Every known disk with its node, ``online`` only if both are usable right now."""
     rows = await session.execute(select(Disk, Node).join(Node, Node.node_id == Disk.node_id))
+    # Draining and drained disks take no new chunks (wormfs.coordinator.db.care).
+    drained = set(await session.scalars(select(DiskCare.disk_id).where(DiskCare.drain_state != "")))
     return [
         DiskCandidate(
             disk_id=disk.disk_id,
             node_id=node.node_id,
             node_address=node.address,
             free_bytes=disk.free_bytes,
-            online=disk.state == "online" and _node_live(node, now, offline_after),
+            online=disk.state == "online"
+            and _node_live(node, now, offline_after)
+            and disk.disk_id not in drained,
             rack=node.rack,
             zone=node.zone,
         )
@@ -58,6 +62,7 @@ class Cluster:
         self._heartbeat_interval = heartbeat_interval
         self._offline_after = offline_after
 
+    @retry_races  # a node's first registration racing its retry (PostgreSQL)
     async def register(self, reg: NodeRegistration) -> RegisterResult:
         if not reg.node_id or not reg.address:
             raise InvalidInputError("a node registers with a node_id and an address")
@@ -76,6 +81,7 @@ class Cluster:
             await self._update_disks(session, reg.node_id, reg.disks, now)
         return RegisterResult(node_id=reg.node_id, heartbeat_interval=self._heartbeat_interval)
 
+    @retry_races
     async def heartbeat(self, node_id: str, beat: Heartbeat) -> RegisterResult:
         now = time.time()
         async with self._db.write() as session:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.database import Database, retry_races
 from wormfs.coordinator.db.models import (
     ChunkPlacementRow,
     Disk,
@@ -117,6 +117,7 @@ class GcQueue:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @retry_races  # an intent committed while it expires (PostgreSQL)
     async def expire_pending(self, now: float, limit: int = 500) -> int:
         """Collect write intents whose ``expires_at`` has passed; returns how many."""
         async with self._db.write() as session:

@@ -25,7 +25,7 @@ import time
 from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
-from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.database import Database, retry_races
 from wormfs.coordinator.db.models import AccessKey, Bucket, ClusterMeta, User
 from wormfs.errors import ConflictError, InvalidInputError, NoSuchAccessKeyError, NotFoundError
 from wormfs.wire.coordinator import AccessKeyInfo, CreateUser, UserInfo, UserList
@@ -123,6 +123,7 @@ class Identity:
             ]
         )
 
+    @retry_races
     async def delete_user(self, user_id: str) -> None:
         async with self._db.write() as session:
             user = await session.get(User, user_id)

@@ -7,9 +7,9 @@ Layer: coordinator database package. Contract (S3's ListObjectsV2 and ListMultip
   characters;
 * with a ``delimiter``, keys that contain it after the prefix are rolled up into one common
   prefix each. Roll-up never loads a whole listing: the walk reads bounded batches in key
-  order and, on meeting a key with the delimiter, emits its common prefix and seeks past
-  every key under it (``key >= prefix_end(common_prefix)``), so a common prefix over a million
-  keys costs one index seek;
+  order, passes over the keys under a common prefix it just emitted, and when a batch ends
+  inside one, seeks past every key under it (``key >= prefix_end(common_prefix)``), so a
+  common prefix over a million keys costs one index seek;
 * common prefixes and keys together count against ``max_keys`` (capped at 1000); when a page
   is truncated, ``next_marker`` is the last key or common prefix returned, and a
   ``start_after`` equal to a returned common prefix continues after all keys under it;
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from sqlalchemy import ColumnElement, and_, false, select, true, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -32,8 +32,8 @@ from wormfs.errors import InvalidInputError
 from wormfs.wire.coordinator import ObjectList, ObjectSummary, UploadList
 
 MAX_PAGE = 1000
-BATCH = 1000
-ROLLUP_BATCH = 32
+BATCH = MAX_PAGE + 1  # a full page and one row to tell whether it is truncated
+ROLLUP_BATCH = 16  # the smallest batch, after batches spent inside big common prefixes
 R = TypeVar("R")
 
 
@@ -91,42 +91,57 @@ async def _walk(
 ) -> _Walk[R]:
     """The roll-up walk shared by both listings (see the module docstring).
 
-    With a delimiter, batches start small and double while they hold no common prefix: a
-    roll-up discards the rest of its batch, so the waste per common prefix stays bounded.
+    Rows come in batches in key order. Keys under the common prefix just returned are skipped
+    where they stand (cheap while prefixes are small: many small "directories" cost no extra
+    query); a batch that ends inside a common prefix goes on with a seek past it, so a big
+    prefix costs one seek. Batch sizes adapt: a batch whose tail was mostly skipped keys (a big
+    prefix, perhaps one of many) makes the next one smaller, so the waste per big prefix stays
+    bounded; a useful batch lets the next grow. Each batch asks for one row more than the page
+    still needs, so a page usually learns whether it is truncated without another query.
     """
     out: _Walk[R] = _Walk()
     bound = start
     count = 0
-    batch = ROLLUP_BATCH if delimiter else BATCH
+    skipping: str | None = None  # the last common prefix returned: its keys are passed over
+    batch = BATCH
     while True:
-        if count == limit:
-            out.truncated = bool(await fetch(bound, 1))
-            return out
-        want = min(limit - count, batch)
+        # Without a delimiter every row is an entry: ask for what the page still needs (+1).
+        # With one, rows under common prefixes are passed over, so rows are not entries.
+        want = batch if delimiter else min(limit - count + 1, batch)
         rows = await fetch(bound, want)
+        tail_skipped = 0
         for row in rows:
             key = key_of(row)
+            if skipping is not None and key.startswith(skipping):
+                tail_skipped += 1
+                continue
+            skipping = None
+            if count == limit:
+                out.truncated = True
+                return out
+            tail_skipped = 0
+            count += 1
             rest = key[len(prefix) :]
             found = rest.find(delimiter) if delimiter else -1
             if found >= 0:
-                common = prefix + rest[: found + len(delimiter)]
-                out.prefixes.append(common)
-                out.last_prefix = common
-                count += 1
-                end = prefix_end(common)
-                if end is None:  # nothing can sort after this common prefix
-                    return out
-                bound = key_column >= end
-                batch = ROLLUP_BATCH
-                break  # seek past every key under the common prefix
-            out.items.append(row)
-            out.last_prefix = None
-            count += 1
-            bound = after(row)
-        else:
-            if len(rows) < want:
-                return out
+                skipping = prefix + rest[: found + len(delimiter)]
+                out.prefixes.append(skipping)
+                out.last_prefix = skipping
+            else:
+                out.items.append(row)
+                out.last_prefix = None
+        if len(rows) < want:
+            return out  # the listing ends here
+        if skipping is None:
+            bound = after(rows[-1])
             batch = min(batch * 2, BATCH)
+            continue
+        end = prefix_end(skipping)
+        if end is None:  # nothing can sort after this common prefix
+            return out
+        bound = key_column >= end  # seek past every key under it
+        if tail_skipped * 2 >= len(rows):
+            batch = max(ROLLUP_BATCH, batch // 4)
 
 
 # ---- objects ----------------------------------------------------------------------------------
@@ -140,6 +155,10 @@ _SUMMARY_COLUMNS = (
     ObjectVersion.version_id,
     ObjectVersion.checksum_algorithm,
 )
+
+
+# key, size, etag, last_modified, owner_id, storage_class, version_id, checksum_algorithm
+SummaryRow = tuple[str, int, str, float, str, str, str, "str | None"]
 
 
 async def list_objects(
@@ -166,7 +185,7 @@ async def list_objects(
     async with db.read() as session:
         await require_bucket(session, bucket)
 
-        async def fetch(bound: ColumnElement[bool] | None, n: int) -> list[ObjectSummary]:
+        async def fetch(bound: ColumnElement[bool] | None, n: int) -> list[SummaryRow]:
             query = select(*_SUMMARY_COLUMNS).where(
                 ObjectVersion.bucket == bucket,
                 ObjectVersion.is_latest == true(),
@@ -177,35 +196,15 @@ async def list_objects(
             if upper is not None:
                 query = query.where(ObjectVersion.key < upper)
             result = await session.execute(query.order_by(ObjectVersion.key).limit(n))
-            return [
-                ObjectSummary(
-                    key=key,
-                    size=size,
-                    etag=etag,
-                    last_modified=last_modified,
-                    owner_id=owner_id,
-                    storage_class=storage_class,
-                    version_id=version_id,
-                    checksum_algorithm=checksum_algorithm,
-                )
-                for (
-                    key,
-                    size,
-                    etag,
-                    last_modified,
-                    owner_id,
-                    storage_class,
-                    version_id,
-                    checksum_algorithm,
-                ) in result
-            ]
+            # Plain tuples: rows rolled up into a common prefix never become summaries.
+            return cast(list[SummaryRow], [tuple(row) for row in result])
 
-        walk: _Walk[ObjectSummary] = _Walk()
+        walk: _Walk[SummaryRow] = _Walk()
         if limit:
             walk = await _walk(
                 fetch,
-                key_of=lambda summary: summary.key,
-                after=lambda summary: ObjectVersion.key > summary.key,
+                key_of=lambda row: row[0],
+                after=lambda row: ObjectVersion.key > row[0],
                 key_column=ObjectVersion.key,
                 start=start,
                 prefix=prefix,
@@ -213,7 +212,28 @@ async def list_objects(
                 limit=limit,
             )
 
-    objects = walk.items
+    objects = [
+        ObjectSummary(
+            key=key,
+            size=size,
+            etag=etag,
+            last_modified=last_modified,
+            owner_id=owner_id,
+            storage_class=storage_class,
+            version_id=version_id,
+            checksum_algorithm=checksum_algorithm,
+        )
+        for (
+            key,
+            size,
+            etag,
+            last_modified,
+            owner_id,
+            storage_class,
+            version_id,
+            checksum_algorithm,
+        ) in walk.items
+    ]
     next_marker = None
     if walk.truncated:
         next_marker = walk.last_prefix if walk.last_prefix is not None else objects[-1].key

@@ -351,3 +351,64 @@ class GcEntry(Base):
     enqueued_at: Mapped[float] = mapped_column(Double)
     not_before: Mapped[float] = mapped_column(Double, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# ---- durability: the repair queue and per-disk care (revision 0002) ---------------------------
+class RepairEntry(Base):
+    """A chunk placement to rebuild (or move) onto another disk: the durable repair queue.
+
+    One row per (segment, fragment index); deleting the segment (object deleted while its
+    repair waits) drops the row with it. ``surviving`` orders the queue by risk: the number of
+    the segment's fragments not queued, so a segment with the fewest left is rebuilt first.
+    While a rebuild runs, ``target_chunk_id`` names the chunk being written, so that neither the
+    orphan scan nor anything else removes it before the placement switches over to it.
+    """
+
+    __tablename__ = "repair_queue"
+    __table_args__ = (
+        UniqueConstraint("segment_id", "fragment_index", name="uq_repair_queue_fragment"),
+        Index("ix_repair_queue_order", "surviving", "not_before"),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    segment_id: Mapped[int] = mapped_column(RowId, ForeignKey("segments.id", ondelete="CASCADE"))
+    fragment_index: Mapped[int] = mapped_column(Integer)
+    chunk_id: Mapped[str] = mapped_column(Id, index=True)  # the chunk being replaced
+    disk_id: Mapped[str] = mapped_column(Id, index=True)  # where it was
+    reason: Mapped[str] = mapped_column(String(16))  # wire.repair.RepairReason
+    surviving: Mapped[int] = mapped_column(Integer)
+    chunk_bytes: Mapped[int] = mapped_column(BigInteger)
+    enqueued_at: Mapped[float] = mapped_column(Double)
+    not_before: Mapped[float] = mapped_column(Double)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    running_since: Mapped[float | None] = mapped_column(Double, nullable=True)
+    target_chunk_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    target_disk_id: Mapped[str | None] = mapped_column(Id, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class DiskCare(Base):
+    """What the durability jobs know about one disk: availability, drain, scrub progress.
+
+    Kept apart from ``disks`` because every heartbeat rewrites that row from the node's report,
+    while these facts belong to the coordinator: since when the disk has been unavailable (for
+    the repair grace period), whether an admin is draining it, and how far the scrubs got
+    ("bytes verified since T").
+    """
+
+    __tablename__ = "disk_care"
+
+    disk_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    unavailable_since: Mapped[float | None] = mapped_column(Double, nullable=True)
+    lost_queued_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    drain_state: Mapped[str] = mapped_column(String(16), default="")  # "" | draining | drained
+    drain_since: Mapped[float] = mapped_column(Double, default=0.0)
+    last_shallow: Mapped[float | None] = mapped_column(Double, nullable=True)
+    deep_cursor: Mapped[str | None] = mapped_column(Id, nullable=True)
+    last_deep_finished: Mapped[float | None] = mapped_column(Double, nullable=True)
+    verified_since: Mapped[float] = mapped_column(Double)
+    bytes_verified: Mapped[int] = mapped_column(BigInteger, default=0)
+    chunks_verified: Mapped[int] = mapped_column(BigInteger, default=0)
+    missing_found: Mapped[int] = mapped_column(Integer, default=0)
+    corrupt_found: Mapped[int] = mapped_column(Integer, default=0)
+    orphans_found: Mapped[int] = mapped_column(Integer, default=0)

@@ -13,6 +13,9 @@ Layer: coordinator database package. Contract, each operation one transaction:
   the intent at once (its chunks are queued) since that write can never commit.
 * ``get`` returns the manifest of the current (or a given) version; ``delete`` removes the
   current (or a given) version, queueing its chunks; deleting a missing key succeeds.
+
+Commits and deletes that lose a race on PostgreSQL (two commits to one key meet on the
+one-latest-version unique index) are re-run whole by ``retry_races``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from wormfs.coordinator.db.convert import (
     require_bucket,
     require_upload,
 )
-from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.database import Database, retry_races
 from wormfs.coordinator.db.gc import abandon_write
 from wormfs.coordinator.db.models import ObjectVersion, PendingWrite
 from wormfs.coordinator.db.versions import (
@@ -44,6 +47,7 @@ from wormfs.coordinator.db.versions import (
     check_part,
     current_version,
     granted_chunks,
+    lock_key,
     replace_current,
     retire_versions,
     take_pending,
@@ -161,6 +165,7 @@ class Objects:
                 await abandon_write(session, req.write_id, time.time())
             raise
 
+    @retry_races
     async def _commit(self, req: CommitObject) -> ObjectManifest:
         if sum(p.size for p in req.parts) != req.size:
             raise InvalidInputError("the parts' sizes do not add up to the object's size")
@@ -186,6 +191,7 @@ class Objects:
             granted = granted_chunks(pending)
             for record in req.parts:
                 check_part(record, req.profile, granted)
+            await lock_key(session, req.bucket, req.key)
             current = await current_version(session, req.bucket, req.key)
             check_conditions(current, req.if_match, req.if_none_match)
             await replace_current(session, current, now, self._gc_delay)
@@ -230,11 +236,13 @@ class Objects:
                 raise NoSuchKeyError(f"no {what}object {key!r} in bucket {bucket!r}")
             return await manifest_of(session, obj)
 
+    @retry_races
     async def delete(self, bucket: str, key: str, version_id: str | None = None) -> DeleteResult:
         check_key(key)
         now = time.time()
         async with self._db.write() as session:
             await require_bucket(session, bucket)
+            await lock_key(session, bucket, key)
             obj = await self._find(session, bucket, key, version_id)
             if obj is None:
                 return DeleteResult(version_id=version_id)

@@ -13,6 +13,10 @@ Layer: coordinator database package. Contract, each operation one transaction:
   is removed and the version becomes latest exactly as a plain commit does. ETag:
   ``"md5(concat of the parts' binary MD5s)-N"``; checksum: see ``coordinator.checksums``.
 * ``abort`` queues every part's chunks and removes the upload.
+
+Operations that lose a race on PostgreSQL (two commits of one part number, a completion
+meeting an abort, a bucket deleted meanwhile) are re-run whole by ``retry_races``; the re-run
+then answers as if it had come second (``NoSuchUploadError``, ``NoSuchBucketError``...).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from wormfs.coordinator.db.convert import (
     require_upload,
     upload_info,
 )
-from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.database import Database, retry_races
 from wormfs.coordinator.db.gc import abandon_write, enqueue_part_chunks
 from wormfs.coordinator.db.models import ObjectVersion, Part, Upload
 from wormfs.coordinator.db.versions import (
@@ -47,6 +51,7 @@ from wormfs.coordinator.db.versions import (
     check_part,
     current_version,
     granted_chunks,
+    lock_key,
     replace_current,
     strip_etag,
     take_pending,
@@ -88,6 +93,7 @@ class Uploads:
         self._coding = coding
         self._gc_delay = gc_delay
 
+    @retry_races
     async def create(self, req: CreateUpload) -> UploadInfo:
         check_key(req.key)
         checksum_type = req.checksum_type
@@ -133,6 +139,7 @@ class Uploads:
                 await abandon_write(session, req.write_id, time.time())
             raise
 
+    @retry_races
     async def _commit_part(self, upload_id: str, req: CommitPart) -> PartRecord:
         record = req.part
         now = time.time()
@@ -182,6 +189,7 @@ class Uploads:
             next_marker=records[-1].part_number if truncated else None,
         )
 
+    @retry_races
     async def complete(self, upload_id: str, req: CompleteUpload) -> ObjectManifest:
         if not req.parts:
             raise InvalidInputError("a completion must name at least one part")
@@ -227,6 +235,7 @@ class Uploads:
                 [(p.checksum_value, p.size) for p in chosen],
             )
 
+            await lock_key(session, upload.bucket, upload.key)
             current = await current_version(session, upload.bucket, upload.key)
             check_conditions(current, req.if_match, req.if_none_match)
             await replace_current(session, current, now, self._gc_delay)
@@ -271,6 +280,7 @@ class Uploads:
             await session.flush()
             return await manifest_of(session, obj)
 
+    @retry_races
     async def abort(self, upload_id: str) -> None:
         now = time.time()
         async with self._db.write() as session:

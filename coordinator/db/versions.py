@@ -9,6 +9,8 @@ Contract:
 * ``check_part`` validates a committed part against its grant: contiguous segments covering
   the part, k+m fragments per segment on k+m distinct disks, and only chunks granted to this
   write (so every committed chunk was recorded in an intent and can be collected later);
+* ``lock_key`` makes transactions that change one key's current version wait in line
+  (PostgreSQL), before they read it;
 * ``check_conditions`` evaluates If-Match / If-None-Match against the current version inside
   the commit's transaction, so the check and the commit are atomic;
 * ``replace_current`` retires the current version of a key when a new one becomes latest. In
@@ -19,9 +21,10 @@ Contract:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select, true
+from sqlalchemy import delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wormfs.coordinator.db.gc import enqueue_part_chunks
@@ -85,6 +88,24 @@ def check_part(record: PartRecord, profile: Profile, granted: set[tuple[str, str
                 )
     if offset != record.size:
         raise InvalidInputError(f"{where}: segments cover {offset} bytes of {record.size}")
+
+
+def _key_lock_id(bucket: str, key: str) -> int:
+    digest = hashlib.blake2b(f"{bucket}\0{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)  # PostgreSQL's bigint
+
+
+async def lock_key(session: AsyncSession, bucket: str, key: str) -> None:
+    """Serialise the transactions that change one key's current version (PostgreSQL).
+
+    Without it, concurrent commits to one key all read the same current version and all but
+    one meet ``uq_objects_latest`` and re-run (``retry_races``), over and over under a burst
+    of overwrites. A transaction-scoped advisory lock on a hash of (bucket, key) makes them
+    wait in line instead; it is released at COMMIT. (Two keys sharing a hash only wait for
+    each other.) SQLite runs one writer at a time anyway.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(_key_lock_id(bucket, key))))
 
 
 async def current_version(session: AsyncSession, bucket: str, key: str) -> ObjectVersion | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from wormfs.gateway.handlers import buckets, copy, listing, multipart, objects
+from wormfs.gateway.handlers import buckets, copy, listing, multipart, objects, unconfigured
 from wormfs.gateway.handlers.base import Handler, S3Context, S3Response
 
 HANDLERS: Mapping[str, Handler] = MappingProxyType(
@@ -19,6 +19,7 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         **copy.HANDLERS,
         **listing.HANDLERS,
         **multipart.HANDLERS,
+        **unconfigured.HANDLERS,
     }
 )
 

@@ -67,12 +67,23 @@ def empty_response(status: int = 200, headers: dict[str, str] | None = None) -> 
 
 
 async def read_xml(
-    ctx: S3Context, *, optional: bool = False, checksum_required: bool = False
+    ctx: S3Context,
+    *,
+    optional: bool = False,
+    checksum_required: bool = False,
+    object_checksum_headers: bool = False,
 ) -> ET.Element | None:
     """Read, check (Content-MD5 / x-amz-checksum-*) and parse the small XML request body;
-    None if ``optional`` and the body is empty."""
+    None if ``optional`` and the body is empty. ``object_checksum_headers``: the request's
+    x-amz-checksum-* headers describe an object, not this body (CompleteMultipartUpload)."""
     data = await read_all(ctx.body, MAX_XML_BODY)
-    verify_small_body(ctx.op.headers, data, ctx.body.trailing_checksums(), checksum_required)
+    verify_small_body(
+        ctx.op.headers,
+        data,
+        ctx.body.trailing_checksums(),
+        checksum_required,
+        header_checksums=not object_checksum_headers,
+    )
     if optional and not data.strip():
         return None
     try:

@@ -30,6 +30,7 @@ from wormfs.gateway.handlers.base import (
     version_param,
     xml_response,
 )
+from wormfs.gateway.handlers.headers import check_acl
 from wormfs.gateway.handlers.listing import decode_token, encode_token
 from wormfs.gateway.xml import Elem, child_text, iso8601
 
@@ -69,6 +70,7 @@ async def create_bucket(ctx: S3Context) -> S3Response:
     bucket = bucket_of(ctx)
     if ctx.op.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
         raise S3NotImplemented("Object Lock is not implemented")
+    check_acl(ctx.op.headers, creating_bucket=True)
     region = ctx.region
     doc = await read_xml(ctx, optional=True)
     if doc is not None:

@@ -32,6 +32,7 @@ from wormfs.gateway.handlers.base import (
 )
 from wormfs.gateway.handlers.conditional import check_conditions
 from wormfs.gateway.handlers.headers import (
+    check_acl,
     checksum_algorithm_header,
     object_attributes,
     put_conditions,
@@ -103,6 +104,7 @@ def _checksum_leaves(parent: Elem, checksum: ObjectChecksum | None) -> None:
 async def copy_object(ctx: S3Context) -> S3Response:
     headers = ctx.op.headers
     reject_unsupported(headers)
+    check_acl(headers)
     source = await copy_source(ctx)
     if source.size > MAX_COPY_SOURCE:
         raise InvalidRequest(

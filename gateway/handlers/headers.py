@@ -4,7 +4,9 @@ Contract: pure functions, no I/O. Requests: ``object_attributes`` (Content-Type,
 within 2 KiB, Content-Encoding/Disposition/Language, Cache-Control, Expires, storage class),
 ``data_checks`` (Content-MD5, one x-amz-checksum-* header or trailer, validated),
 ``put_conditions`` (If-Match, If-None-Match: *), ``checksum_algorithm_header``,
-``verify_small_body`` (integrity headers of XML bodies, which the service never sees).
+``verify_small_body`` (integrity headers of XML bodies, which the service never sees),
+``check_acl`` (ACL headers as AWS takes them on "bucket owner enforced" buckets) and
+``reject_unsupported`` (SSE-C, KMS, Object Lock, website redirects, tags: 501, never ignored).
 Answers: ``object_headers`` and ``checksum_headers`` render a manifest as AWS does.
 """
 
@@ -19,7 +21,10 @@ from multidict import CIMultiDictProxy
 
 from wormfs.checksums import ALGORITHMS, ChecksumFormatError, check_b64, new_checksum
 from wormfs.gateway.errors import (
+    AccessControlListNotSupported,
     BadDigest,
+    InvalidArgument,
+    InvalidBucketAclWithObjectOwnership,
     InvalidDigest,
     InvalidRequest,
     InvalidStorageClass,
@@ -58,13 +63,46 @@ STORAGE_CLASSES = frozenset(
 )
 Headers = CIMultiDictProxy[str]
 
+CANNED_ACLS = frozenset(
+    {
+        "private",
+        "public-read",
+        "public-read-write",
+        "authenticated-read",
+        "aws-exec-read",
+        "bucket-owner-read",
+        "bucket-owner-full-control",
+        "log-delivery-write",
+    }
+)
+# The ACLs that change nothing when the bucket owner owns everything (and is the writer).
+OWNER_ONLY_ACLS = frozenset({"private", "bucket-owner-full-control"})
+GRANT_HEADERS = (
+    "x-amz-grant-full-control",
+    "x-amz-grant-read",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write",
+    "x-amz-grant-write-acp",
+)
+
 
 def checksum_header(algorithm: str) -> str:
     return f"x-amz-checksum-{algorithm.lower()}"
 
 
+# Algorithms AWS added in 2025 that WormFS does not compute: refused (501) rather than their
+# x-amz-checksum-* header being ignored, which would leave the client's check undone.
+NEWER_ALGORITHMS = ("SHA512", "MD5", "XXHASH64", "XXHASH3", "XXHASH128")
+
+
+def _newer_algorithm(name: str) -> S3NotImplemented:
+    return S3NotImplemented(f"The {name} checksum algorithm is not implemented")
+
+
 def _algorithm(value: str, header: str) -> ChecksumAlgorithm:
     name = value.strip().upper()
+    if name in NEWER_ALGORITHMS:
+        raise _newer_algorithm(name)
     if name not in ALGORITHMS:
         raise InvalidRequest(
             f"Value for {header} header is invalid. Checksum algorithm provided is "
@@ -91,6 +129,50 @@ def reject_unsupported(headers: Headers) -> None:
         raise S3NotImplemented("Object Lock is not implemented")
     if "x-amz-website-redirect-location" in headers:
         raise S3NotImplemented("Website redirects are not implemented")
+    # No object has tags (GetObjectTagging answers an empty set), so a request to set some
+    # cannot be honoured; an empty x-amz-tagging asks for nothing.
+    if headers.get("x-amz-tagging", "").strip():
+        raise S3NotImplemented("Object tagging is not implemented", Header="x-amz-tagging")
+
+
+def owner_only_acl(headers: Headers) -> bool:
+    """Do the ACL headers (if any) ask for nothing but the owner's full control?
+
+    ``InvalidArgument`` for an unknown canned ACL, as AWS answers.
+    """
+    acl = headers.get("x-amz-acl")
+    if acl is not None and acl.strip() not in CANNED_ACLS:
+        raise InvalidArgument(None, ArgumentName="x-amz-acl", ArgumentValue=acl)
+    if any(name in headers for name in GRANT_HEADERS):
+        return False
+    return acl is None or acl.strip() in OWNER_ONLY_ACLS
+
+
+def check_acl(headers: Headers, *, creating_bucket: bool = False) -> None:
+    """ACLs on writes, as AWS answers for buckets with Object Ownership "bucket owner
+    enforced" (its default since April 2023, and WormFS's only mode): ``private`` and
+    ``bucket-owner-full-control`` (what rclone and the SDKs send) are accepted, anything that
+    would grant access to others is refused rather than silently ignored."""
+    if creating_bucket:
+        ownership = headers.get("x-amz-object-ownership")
+        if ownership is not None:
+            if ownership not in ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"):
+                raise InvalidArgument(
+                    "Invalid x-amz-object-ownership header",
+                    ArgumentName="x-amz-object-ownership",
+                    ArgumentValue=ownership,
+                )
+            if ownership != "BucketOwnerEnforced":
+                raise S3NotImplemented(
+                    f"Object Ownership {ownership} (ACLs enabled) is not implemented",
+                    Header="x-amz-object-ownership",
+                )
+    if not owner_only_acl(headers):
+        raise (
+            InvalidBucketAclWithObjectOwnership()
+            if creating_bucket
+            else (AccessControlListNotSupported())
+        )
 
 
 def storage_class(headers: Headers, default: str = "STANDARD") -> str:
@@ -161,6 +243,9 @@ def content_md5(headers: Headers) -> str | None:
 
 def header_checksum(headers: Headers) -> tuple[ChecksumAlgorithm, str] | None:
     """The one x-amz-checksum-<alg> header, validated; None when absent."""
+    for newer in NEWER_ALGORITHMS:
+        if checksum_header(newer) in headers:
+            raise _newer_algorithm(newer)
     found: list[tuple[ChecksumAlgorithm, str]] = []
     for algorithm in ALGORITHMS:
         value = headers.get(checksum_header(algorithm))
@@ -228,18 +313,25 @@ def put_conditions(headers: Headers) -> PutConditions:
 
 
 def verify_small_body(
-    headers: Headers, data: bytes, trailing: Mapping[str, str], required: bool = False
+    headers: Headers,
+    data: bytes,
+    trailing: Mapping[str, str],
+    required: bool = False,
+    *,
+    header_checksums: bool = True,
 ) -> None:
     """Check Content-MD5 / x-amz-checksum-* of a body the handler itself consumes (XML).
 
     ``required``: AWS demands one of them (DeleteObjects) -> ``InvalidRequest`` if neither.
+    ``header_checksums=False``: x-amz-checksum-* headers are about something else (the
+    object a CompleteMultipartUpload makes) and are left to the handler.
     """
     md5 = content_md5(headers)
     if md5 is not None:
         digest = base64.b64encode(hashlib.md5(data).digest()).decode()
         if not hmac.compare_digest(digest, md5):
             raise BadDigest()
-    found = header_checksum(headers)
+    found = header_checksum(headers) if header_checksums else None
     if found is None and trailing:
         name, value = next(iter(trailing.items()))
         found = (_algorithm(name, "x-amz-trailer"), value)

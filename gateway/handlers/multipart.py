@@ -4,7 +4,9 @@ CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
 Contract: each handler takes an ``S3Context``, calls the ``ObjectServiceProtocol`` and renders
 AWS's answer. Part numbers are 1..10000 (``InvalidArgument``), a part carries at most 5 GiB
 and needs a known length (``MissingContentLength``); the completion document is parsed
-strictly (``MalformedXML``) and its ETags normalised to the quoted form.
+strictly (``MalformedXML``) and its ETags normalised to the quoted form; its x-amz-checksum-*,
+x-amz-checksum-type and x-amz-mp-object-size headers describe the finished object and are
+checked by the service before the commit (``CompletionChecks``), never against the XML.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from types import MappingProxyType
 from typing import cast
 from urllib.parse import quote
 
-from wormfs.checksums import ALGORITHMS
+from wormfs.checksums import ALGORITHMS, ChecksumFormatError, check_b64
 from wormfs.gateway.errors import InvalidArgument, InvalidRequest, MalformedXML
 from wormfs.gateway.handlers.base import (
     Handler,
@@ -29,7 +31,9 @@ from wormfs.gateway.handlers.base import (
 )
 from wormfs.gateway.handlers.buckets import owner_elem
 from wormfs.gateway.handlers.headers import (
+    check_acl,
     checksum_algorithm_header,
+    checksum_header,
     checksum_headers,
     data_checks,
     object_attributes,
@@ -38,8 +42,9 @@ from wormfs.gateway.handlers.headers import (
 )
 from wormfs.gateway.handlers.listing import encoder, list_params
 from wormfs.gateway.handlers.objects import required_length
+from wormfs.gateway.service import CompletionChecks
 from wormfs.gateway.xml import Elem, child_text, iso8601
-from wormfs.wire.coordinator import ChecksumType, CompletedPart, ObjectChecksum
+from wormfs.wire.coordinator import ChecksumAlgorithm, ChecksumType, CompletedPart, ObjectChecksum
 
 MAX_PART_NUMBER = 10000
 
@@ -69,6 +74,7 @@ def upload_part_args(ctx: S3Context) -> tuple[str, int]:
 async def create_multipart_upload(ctx: S3Context) -> S3Response:
     headers = ctx.op.headers
     reject_unsupported(headers)
+    check_acl(headers)
     algorithm = checksum_algorithm_header(headers, "x-amz-checksum-algorithm")
     raw_type = headers.get("x-amz-checksum-type")
     checksum_type: ChecksumType | None = None
@@ -132,6 +138,45 @@ async def upload_part(ctx: S3Context) -> S3Response:
     return empty_response(headers=headers)
 
 
+def completion_checks(ctx: S3Context) -> CompletionChecks:
+    """What CompleteMultipartUpload's headers say about the object it makes: x-amz-checksum-*
+    (the whole object's checksum, which SDKs send with a full-object checksum the user gave;
+    a COMPOSITE value may carry its ``-N``), x-amz-checksum-type and x-amz-mp-object-size."""
+    headers = ctx.op.headers
+    found = [(a, headers[checksum_header(a)]) for a in ALGORITHMS if checksum_header(a) in headers]
+    if len(found) > 1:
+        raise InvalidRequest(
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+        )
+    algorithm: ChecksumAlgorithm | None = None
+    value = None
+    if found:
+        algorithm, raw = cast(ChecksumAlgorithm, found[0][0]), found[0][1]
+        try:
+            value = check_b64(algorithm, raw.strip().split("-", 1)[0])
+        except ChecksumFormatError:
+            raise InvalidRequest(
+                f"Value for {checksum_header(algorithm)} header is invalid."
+            ) from None
+    raw_type = headers.get("x-amz-checksum-type")
+    checksum_type: ChecksumType | None = None
+    if raw_type is not None:
+        if raw_type.strip().upper() not in ("FULL_OBJECT", "COMPOSITE"):
+            raise InvalidRequest("Value for x-amz-checksum-type header is invalid.")
+        checksum_type = cast(ChecksumType, raw_type.strip().upper())
+    raw_size = headers.get("x-amz-mp-object-size")
+    size = None
+    if raw_size is not None:
+        size = int(raw_size) if raw_size.strip().isdigit() else -1
+        if size < 0:
+            raise InvalidArgument(
+                "x-amz-mp-object-size must be a non-negative integer",
+                ArgumentName="x-amz-mp-object-size",
+                ArgumentValue=raw_size,
+            )
+    return CompletionChecks(algorithm, value, checksum_type, size)
+
+
 def _quoted(etag: str) -> str:
     etag = etag.strip()
     return etag if etag.startswith('"') else f'"{etag}"'
@@ -139,7 +184,8 @@ def _quoted(etag: str) -> str:
 
 async def complete_multipart_upload(ctx: S3Context) -> S3Response:
     upload_id = ctx.op.query.get("uploadId", "")
-    doc = await read_xml(ctx)
+    checks = completion_checks(ctx)
+    doc = await read_xml(ctx, object_checksum_headers=True)
     assert doc is not None
     if doc.tag != "CompleteMultipartUpload":
         raise MalformedXML()
@@ -167,6 +213,7 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Response:
         upload_id,
         parts,
         put_conditions(ctx.op.headers),
+        checks,
     )
     root = Elem("CompleteMultipartUploadResult")
     op = ctx.op

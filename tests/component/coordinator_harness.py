@@ -1,4 +1,5 @@
-"""Test harness for the coordinator component: one coordinator in-process on a temp SQLite db.
+"""Test harness for the coordinator component: one coordinator in-process on a temp database
+(SQLite, or PostgreSQL through the ``database_url`` fixture of tests/conftest.py).
 
 ``running(config)`` starts the real application (migrations, leader epoch, background tasks)
 on a loopback test server and yields it with a real ``CoordinatorClient``; leaving the block
@@ -23,7 +24,7 @@ from sqlalchemy import select
 
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.config import CodingConfig, CoordinatorConfig
-from wormfs.coordinator.app import GC, create_app
+from wormfs.coordinator.app import GC, create_app, start_election
 from wormfs.coordinator.db.models import PendingWrite
 from wormfs.coordinator.db.repo import Repository
 from wormfs.coordinator.handlers import REPO
@@ -49,9 +50,12 @@ SEGMENT = 4 * STRIPE
 GIB = 1024**3
 
 
-def make_config(tmp_path: Path, **overrides: Any) -> CoordinatorConfig:
+def make_config(where: Path | str, **overrides: Any) -> CoordinatorConfig:
+    """A test config; ``where`` is a database URL (the ``database_url`` fixture, which runs a
+    test on SQLite and on PostgreSQL) or a directory to keep a SQLite file in."""
+    url = where if isinstance(where, str) else f"sqlite+aiosqlite:///{where}/meta/wormfs.db"
     base: dict[str, Any] = {
-        "database_url": f"sqlite+aiosqlite:///{tmp_path}/meta/wormfs.db",
+        "database_url": url,
         "coding": CodingConfig(k=4, m=2, stripe_size=STRIPE, segment_size=SEGMENT),
         "gc_interval": 3600.0,  # tests run GC passes themselves
         "gc_delay": 60.0,
@@ -93,6 +97,7 @@ async def running(config: CoordinatorConfig, secret: bytes = SECRET) -> AsyncIte
     await server.start_server()
     try:
         address = str(server.make_url("")).rstrip("/")
+        await start_election(app, address)  # with zookeeper_hosts: campaign, as `run` does
         async with aiohttp.ClientSession() as session:
             yield Running(app, CoordinatorClient(session, address, secret), session, address)
     finally:

@@ -34,8 +34,10 @@ from wormfs.errors import (
     NoSuchUploadError,
     PreconditionFailedError,
 )
+from wormfs.gateway.object_service import verify_completion
 from wormfs.gateway.service import (
     BodyReader,
+    CompletionChecks,
     DataChecks,
     ObjectAttributes,
     Principal,
@@ -407,6 +409,7 @@ class FakeObjectService:
         upload_id: str,
         parts: list[CompletedPart],
         conditions: PutConditions = PutConditions(),
+        checks: CompletionChecks = CompletionChecks(),
     ) -> ObjectManifest:
         upload = self._upload(principal, bucket, key, upload_id)
         numbers = [p.part_number for p in parts]
@@ -422,6 +425,7 @@ class FakeObjectService:
             chosen.append(stored)
         self._check_conditions(bucket, key, conditions)
         records = [p for p, _ in chosen]
+        verify_completion(upload.info, records, checks)
         data = b"".join(d for _, d in chosen)
         etag = checksums.multipart_etag([p.etag for p in records])
         checksum = None

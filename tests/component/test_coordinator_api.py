@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import msgspec
@@ -54,8 +53,8 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-async def coord(tmp_path: Path) -> AsyncIterator[Running]:
-    async with running(make_config(tmp_path, node_offline_after=3600.0)) as r:
+async def coord(database_url: str) -> AsyncIterator[Running]:
+    async with running(make_config(database_url, node_offline_after=3600.0)) as r:
         await register(r.client, "node-1", 6)
         yield r
 
@@ -260,8 +259,8 @@ async def test_write_errors(coord: Running) -> None:
     assert (await c.commit_object(good)).size == 10
 
 
-async def test_insufficient_disks(tmp_path: Path) -> None:
-    async with running(make_config(tmp_path)) as r:
+async def test_insufficient_disks(database_url: str) -> None:
+    async with running(make_config(database_url)) as r:
         await make_bucket(r.client, "bkt")
         await register(r.client, "small", 5)
         with pytest.raises(InsufficientDisksError):
@@ -468,8 +467,8 @@ async def test_users_and_access_keys(coord: Running) -> None:
         await c.delete_user(bob.user_id)
 
 
-async def test_root_user_from_config(tmp_path: Path) -> None:
-    config = make_config(tmp_path, root_access_key="ROOTKEY", root_secret_key="rootsecret")
+async def test_root_user_from_config(database_url: str) -> None:
+    config = make_config(database_url, root_access_key="ROOTKEY", root_secret_key="rootsecret")
     async with running(config) as r:
         root = await r.client.get_access_key("ROOTKEY")
         assert root.display_name == "root" and root.secret_key == "rootsecret"
@@ -500,7 +499,7 @@ async def test_health(coord: Running) -> None:
     assert (health.nodes_online, health.disks_online) == (1, 6)
 
 
-async def test_unreachable_coordinator_is_unavailable(tmp_path: Path) -> None:
+async def test_unreachable_coordinator_is_unavailable(database_url: str) -> None:
     from wormfs.clients.coordinator import CoordinatorClient
     from wormfs.errors import UnavailableError
 

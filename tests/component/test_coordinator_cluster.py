@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -53,8 +52,8 @@ def _with_state(
     return out
 
 
-async def test_register_heartbeat_and_disk_states(tmp_path: Path) -> None:
-    async with running(make_config(tmp_path)) as r:
+async def test_register_heartbeat_and_disk_states(database_url: str) -> None:
+    async with running(make_config(database_url)) as r:
         c = r.client
         await make_bucket(c, "bkt")
         result = await c.register_node(
@@ -98,8 +97,8 @@ async def test_register_heartbeat_and_disk_states(tmp_path: Path) -> None:
             await c.heartbeat("stranger", Heartbeat(disks=[]))
 
 
-async def test_node_offline_after_silence(tmp_path: Path) -> None:
-    config = make_config(tmp_path, heartbeat_interval=0.1, node_offline_after=0.4)
+async def test_node_offline_after_silence(database_url: str) -> None:
+    config = make_config(database_url, heartbeat_interval=0.1, node_offline_after=0.4)
     async with running(config) as r:
         c = r.client
         await make_bucket(c, "bkt")
@@ -122,8 +121,8 @@ async def test_node_offline_after_silence(tmp_path: Path) -> None:
         assert (await c.begin_write(BeginWrite(bucket="bkt", key="k", size=1))).segments
 
 
-async def test_spreads_over_nodes(tmp_path: Path) -> None:
-    async with running(make_config(tmp_path)) as r:
+async def test_spreads_over_nodes(database_url: str) -> None:
+    async with running(make_config(database_url)) as r:
         await make_bucket(r.client, "bkt")
         for n in range(3):
             await register(r.client, f"n{n}", 4)
@@ -133,9 +132,9 @@ async def test_spreads_over_nodes(tmp_path: Path) -> None:
             assert sorted(nodes.count(n) for n in set(nodes)) == [2, 2, 2]
 
 
-async def test_gc_deletes_through_the_node(tmp_path: Path) -> None:
+async def test_gc_deletes_through_the_node(database_url: str) -> None:
     node = FakeNode()
-    async with fake_node(node) as address, running(make_config(tmp_path, gc_delay=0.0)) as r:
+    async with fake_node(node) as address, running(make_config(database_url, gc_delay=0.0)) as r:
         c = r.client
         await register(c, "n1", 6, address=address)
         await make_bucket(c, "bkt")
@@ -154,9 +153,9 @@ async def test_gc_deletes_through_the_node(tmp_path: Path) -> None:
         assert (await c.get_object("bkt", "k")) == new
 
 
-async def test_gc_keeps_entries_when_node_unreachable_or_failing(tmp_path: Path) -> None:
+async def test_gc_keeps_entries_when_node_unreachable_or_failing(database_url: str) -> None:
     node = FakeNode()
-    config = make_config(tmp_path, gc_delay=0.0)
+    config = make_config(database_url, gc_delay=0.0)
     async with running(config) as r:
         r.gc.retry_after = 0.0  # kept entries are due again at once
         c = r.client
@@ -184,9 +183,9 @@ async def test_gc_keeps_entries_when_node_unreachable_or_failing(tmp_path: Path)
             assert await r.gc_entries() == []
 
 
-async def test_gc_never_deletes_a_referenced_chunk(tmp_path: Path) -> None:
+async def test_gc_never_deletes_a_referenced_chunk(database_url: str) -> None:
     node = FakeNode()
-    async with fake_node(node) as address, running(make_config(tmp_path)) as r:
+    async with fake_node(node) as address, running(make_config(database_url)) as r:
         c = r.client
         await register(c, "n1", 6, address=address)
         await make_bucket(c, "bkt")
@@ -209,9 +208,9 @@ async def test_gc_never_deletes_a_referenced_chunk(tmp_path: Path) -> None:
         assert await r.gc_entries() == []
 
 
-async def test_abandoned_write_expires_and_is_collected(tmp_path: Path) -> None:
+async def test_abandoned_write_expires_and_is_collected(database_url: str) -> None:
     node = FakeNode()
-    config = make_config(tmp_path, gc_delay=0.3)
+    config = make_config(database_url, gc_delay=0.3)
     async with fake_node(node) as address, running(config) as r:
         c = r.client
         await register(c, "n1", 6, address=address)
@@ -243,10 +242,10 @@ async def test_abandoned_write_expires_and_is_collected(tmp_path: Path) -> None:
             )
 
 
-async def test_gc_loop_runs_by_itself(tmp_path: Path) -> None:
+async def test_gc_loop_runs_by_itself(database_url: str) -> None:
     node = FakeNode()
     # gc_delay > 0: the loop must not expire the write intents of the puts below.
-    config = make_config(tmp_path, gc_delay=0.5, gc_interval=0.05)
+    config = make_config(database_url, gc_delay=0.5, gc_interval=0.05)
     async with fake_node(node) as address, running(config) as r:
         await register(r.client, "n1", 6, address=address)
         await make_bucket(r.client, "bkt")

@@ -40,12 +40,14 @@ TABLES = {
     "buckets",
     "chunk_placements",
     "cluster_meta",
+    "disk_care",
     "disks",
     "gc_queue",
     "nodes",
     "objects",
     "parts",
     "pending_writes",
+    "repair_queue",
     "segments",
     "uploads",
     "users",
@@ -56,8 +58,8 @@ def _url(tmp_path: Path, name: str = "meta/wormfs.db") -> str:
     return f"sqlite+aiosqlite:///{tmp_path}/{name}"
 
 
-async def test_restart_keeps_everything(tmp_path: Path) -> None:
-    config = make_config(tmp_path)
+async def test_restart_keeps_everything(database_url: str) -> None:
+    config = make_config(database_url)
     async with running(config) as r:
         c = r.client
         await register(c, "n1", 6)
@@ -100,14 +102,14 @@ async def test_upgrade_empty_database_matches_models(tmp_path: Path) -> None:
             assert await conn.run_sync(_tables) == TABLES
             assert await conn.run_sync(_schema_diff) == []
             version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
-            assert version == "0001"
+            assert version == "0003"
     finally:
         await db.close()
     assert (tmp_path / "deep/new/dir/wormfs.db").exists()
 
 
-async def test_upgrade_populated_database_keeps_data(tmp_path: Path) -> None:
-    config = make_config(tmp_path)
+async def test_upgrade_populated_database_keeps_data(database_url: str) -> None:
+    config = make_config(database_url)
     async with running(config) as r:
         await register(r.client, "n1", 6)
         await make_bucket(r.client, "data")
@@ -156,8 +158,8 @@ async def test_sqlite_settings(tmp_path: Path) -> None:
         await db.close()
 
 
-async def test_leader_fencing(tmp_path: Path) -> None:
-    url = _url(tmp_path)
+async def test_leader_fencing(database_url: str) -> None:
+    url = database_url
     first = await open_database(url)
     second = Database(await create_engine(url))
     try:

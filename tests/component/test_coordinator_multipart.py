@@ -8,7 +8,6 @@ import binascii
 import hashlib
 import zlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from awscrt import checksums as crt
@@ -51,10 +50,10 @@ PART = 5 * MIB
 
 
 @pytest.fixture
-async def coord(tmp_path: Path) -> AsyncIterator[Running]:
+async def coord(database_url: str) -> AsyncIterator[Running]:
     # Big segments keep 5 MiB parts at two segments each.
     coding = CodingConfig(k=4, m=2, stripe_size=64 * 1024, segment_size=4 * MIB)
-    config = make_config(tmp_path, coding=coding, node_offline_after=3600.0)
+    config = make_config(database_url, coding=coding, node_offline_after=3600.0)
     async with running(config) as r:
         await register(r.client, "node-1", 6)
         await make_bucket(r.client, "mpu")

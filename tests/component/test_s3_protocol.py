@@ -232,8 +232,13 @@ async def test_auth_failures(env: S3Env, s3: Any) -> None:
 
 
 async def test_unimplemented_operation(s3: Any) -> None:
-    code, status, _ = await error_of(s3, "get_bucket_tagging", Bucket="bkt")
+    code, status, _ = await error_of(
+        s3, "put_bucket_tagging", Bucket="bkt", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
+    )
     assert (code, status) == ("NotImplemented", 501)
+    # Never configured: AWS's "no such configuration" answer, not 501.
+    code, status, _ = await error_of(s3, "get_bucket_tagging", Bucket="bkt")
+    assert (code, status) == ("NoSuchTagSet", 404)
 
 
 # ---- listing -----------------------------------------------------------------------------------

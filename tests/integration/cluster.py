@@ -3,11 +3,16 @@
 Every process is a real ``python -m wormfs.cli ...`` child bound to port 0; its address comes
 from the ready file it writes. Each process's output goes to its own log file under the
 cluster's temp dir (shown when a test fails). ``stop`` signals only the PIDs this harness
-started, SIGTERM first, SIGKILL after a bounded wait.
+started, SIGTERM first, SIGKILL after a bounded wait. ``Cluster(tls=True)`` serves S3 over HTTPS
+with a certificate from a throwaway CA (``integration.certs``); ``ca_bundle`` is the file the
+clients trust, and ``s3()`` / ``aws()`` already do.
 
-Fault helpers (named as Tahoe-LAFS's and Swift's probe tests name theirs): ``kill_node``,
-``restart_node``, ``delete_chunks`` (all chunk files on one disk), ``corrupt_chunk``,
-``chunk_files``.
+Fault helpers (named as Tahoe-LAFS's and Swift's probe tests name theirs): ``kill_node``
+(SIGKILL), ``hang_node`` / ``unhang_node`` (SIGSTOP / SIGCONT), ``restart_node``,
+``kill_gateway``, ``delete_chunk`` / ``delete_chunks`` (one chunk file, or all on one disk),
+``corrupt_chunk``, ``fail_disk`` (the disk's directory vanishes), ``fill_disk`` (a filler file
+takes the given bytes), ``chunk_files``; ``coordinator_post`` and ``wait_until`` for driving
+and observing the coordinator's background jobs.
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from integration.certs import CertificateAuthority, make_test_ca
 
 from wormfs.internalauth import sign
 
@@ -58,6 +66,9 @@ class Cluster:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="wormfs-it-")))
     secret: str = "integration-cluster-secret"
     coordinator_config: str = ""
+    # HTTPS gateway with a certificate from a throwaway CA (``tls_files.ca_cert`` to trust).
+    tls: bool = False
+    tls_files: CertificateAuthority | None = None
     procs: dict[str, Proc] = field(default_factory=dict)
 
     # ---- life cycle --------------------------------------------------------------------------
@@ -119,13 +130,19 @@ class Cluster:
         for node in range(1, self.nodes + 1):
             self._spawn(self._node_proc(node))
         self.wait_disks(self.nodes * self.disks_per_node)
-        self._spawn(
-            self._proc(
-                "gateway",
-                ["gateway", "--port", "0", "--coordinator-url", self.coordinator_url],
-            )
-        )
+        gateway = ["gateway", "--port", "0", "--coordinator-url", self.coordinator_url]
+        if self.tls:
+            if self.tls_files is None:
+                self.tls_files = make_test_ca(self.root / "tls")
+            gateway += ["--tls-cert", str(self.tls_files.server_cert)]
+            gateway += ["--tls-key", str(self.tls_files.server_key)]
+        self._spawn(self._proc("gateway", gateway))
         return self
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """The CA file clients must trust (None over plain HTTP)."""
+        return str(self.tls_files.ca_cert) if self.tls_files is not None else None
 
     def _node_proc(self, node: int) -> Proc:
         disks: list[str] = []
@@ -144,11 +161,37 @@ class Cluster:
     def s3_url(self) -> str:
         return self.procs["gateway"].address
 
-    def coordinator_get(self, path: str) -> Any:
-        headers = sign(self.secret.encode(), "GET", path)
-        request = urllib.request.Request(self.coordinator_url + path, headers=headers)
+    def coordinator_get(self, path: str, query: dict[str, str] | None = None) -> Any:
+        headers = sign(self.secret.encode(), "GET", path, (query or {}).items())
+        url = self.coordinator_url + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        request = urllib.request.Request(url, headers=headers)
         with urllib.request.urlopen(request, timeout=10) as resp:
             return json.loads(resp.read())
+
+    def coordinator_post(self, path: str, body: Any = None) -> Any:
+        headers = sign(self.secret.encode(), "POST", path)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(
+            self.coordinator_url + path, data=data, headers=headers, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return json.loads(resp.read())
+
+    def wait_until(self, check: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:
+        """Poll ``check()`` until it returns something truthy; that value is returned."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = check()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met in {timeout}s (last: {value!r})")
+            time.sleep(interval)
 
     def wait_disks(self, wanted: int, timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -209,6 +252,7 @@ class Cluster:
             aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY,
             region_name="us-east-1",
+            verify=self.ca_bundle,
             config=Config(s3={"addressing_style": "path"}, **config),
         )
 
@@ -221,6 +265,8 @@ class Cluster:
             AWS_CONFIG_FILE=str(self.root / "aws-config"),
             AWS_SHARED_CREDENTIALS_FILE=str(self.root / "aws-credentials"),
         )
+        if self.ca_bundle is not None:
+            env["AWS_CA_BUNDLE"] = self.ca_bundle
         return env
 
     def aws(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -239,6 +285,30 @@ class Cluster:
     def kill_node(self, node: int = 1) -> None:
         """SIGKILL a storage node (no clean shutdown)."""
         self.stop_proc(f"node{node}", signal.SIGKILL)
+
+    def add_node(self) -> int:
+        """Start one more storage node (``disks_per_node`` new disks); returns its number."""
+        self.nodes += 1
+        self._spawn(self._node_proc(self.nodes))
+        return self.nodes
+
+    def hang_node(self, node: int = 1) -> None:
+        """SIGSTOP a storage node: its sockets accept but nothing answers (a hung host)."""
+        proc = self.procs[f"node{node}"].process
+        assert proc is not None
+        proc.send_signal(signal.SIGSTOP)
+
+    def unhang_node(self, node: int = 1) -> None:
+        proc = self.procs[f"node{node}"].process
+        assert proc is not None
+        proc.send_signal(signal.SIGCONT)
+
+    def kill_gateway(self) -> None:
+        """SIGKILL the gateway (writes in flight are abandoned, never committed)."""
+        self.stop_proc("gateway", signal.SIGKILL)
+
+    def start_gateway(self) -> None:
+        self._spawn(self.procs["gateway"])
 
     def restart_node(self, node: int = 1) -> None:
         name = f"node{node}"
@@ -259,6 +329,25 @@ class Cluster:
         for path in files:
             path.unlink()
         return len(files)
+
+    def delete_chunk(self, path: Path) -> None:
+        """Remove one chunk file (a lost file on an otherwise healthy disk)."""
+        path.unlink()
+
+    def fail_disk(self, node: int = 1, disk: int = 1) -> None:
+        """The disk vanishes with everything on it; its node finds its marker gone."""
+        shutil.rmtree(self.disk_path(node, disk))
+
+    def fill_disk(self, node: int, disk: int, nbytes: int) -> Path:
+        """Take ``nbytes`` of the disk's file system with a filler file (removed by the caller).
+
+        The test disks share one file system, so this fills all of them: keep ``nbytes`` small
+        next to the free space, and use it to test reports of free space, not to exhaust it.
+        """
+        path = self.disk_path(node, disk) / "filler.bin"
+        with path.open("wb") as fh:
+            os.posix_fallocate(fh.fileno(), 0, nbytes)
+        return path
 
     def corrupt_chunk(self, path: Path, offset: int | None = None) -> None:
         """Flip one byte of a chunk file (the middle of the file by default)."""

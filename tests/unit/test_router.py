@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from wormfs.gateway.errors import InvalidURI, KeyTooLongError, MethodNotAllowed
-from wormfs.gateway.handlers import HANDLERS
+from wormfs.gateway.errors import InvalidURI, KeyTooLongError, MethodNotAllowed, S3NotImplemented
+from wormfs.gateway.handlers import HANDLERS, unconfigured
 from wormfs.gateway.router import Operation, parse_query, route
 
 
@@ -75,13 +75,34 @@ IMPLEMENTED = {
     "GetObject", "HeadObject", "DeleteObject", "DeleteObjects", "CreateMultipartUpload",
     "UploadPart", "UploadPartCopy", "CompleteMultipartUpload", "AbortMultipartUpload",
     "ListParts", "ListMultipartUploads", "GetBucketVersioning", "GetBucketAcl", "GetObjectAcl",
+    "GetObjectAttributes",
 }  # fmt: skip
 
 
 def test_handler_table() -> None:
-    assert set(HANDLERS) == IMPLEMENTED
-    for name in ("GetBucketTagging", "PutBucketPolicy", "PostObject", "SelectObjectContent"):
+    # Everything else with a handler answers a sub-resource WormFS never configures.
+    assert set(HANDLERS) == IMPLEMENTED | set(unconfigured.HANDLERS)
+    assert not IMPLEMENTED & set(unconfigured.HANDLERS)
+    for name in ("PutBucketTagging", "PutBucketPolicy", "PostObject", "SelectObjectContent"):
         assert name not in HANDLERS  # answered 501 NotImplemented by the app
+
+
+@pytest.mark.parametrize(
+    ("target", "name"),
+    [
+        ("/bkt?metrics", "ListBucketMetricsConfigurations"),
+        ("/bkt?metrics&id=m1", "GetBucketMetricsConfiguration"),
+        ("/bkt?analytics", "ListBucketAnalyticsConfigurations"),
+        ("/bkt?inventory", "ListBucketInventoryConfigurations"),
+        ("/bkt?intelligent-tiering", "ListBucketIntelligentTieringConfigurations"),
+        ("/bkt?intelligent-tiering&id=t", "GetBucketIntelligentTieringConfiguration"),
+    ],
+)
+def test_configurations_listed_without_id(target: str, name: str) -> None:
+    assert r("GET", target).name == name
+    assert r("DELETE", target + "&id=x" if "id=" not in target else target).name.startswith(
+        "Delete"
+    )
 
 
 def test_path_style_bucket_and_key() -> None:
@@ -139,3 +160,48 @@ def test_bad_targets() -> None:
 def test_absolute_form_target() -> None:
     op = r("GET", "http://127.0.0.1:9000/bkt/key?acl")
     assert (op.bucket, op.key, op.name) == ("bkt", "key", "GetObjectAcl")
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "name"),
+    [
+        ("PUT", "/bkt/key?renameObject", "RenameObject"),
+        ("PUT", "/bkt/key?encryption", "UpdateObjectEncryption"),
+        ("GET", "/bkt/key?annotation", "ListObjectAnnotations"),
+        ("GET", "/bkt/key?annotation&annotationName=a", "GetObjectAnnotation"),
+        ("PUT", "/bkt/key?annotation&annotationName=a", "PutObjectAnnotation"),
+        ("DELETE", "/bkt/key?annotation&annotationName=a", "DeleteObjectAnnotation"),
+        ("GET", "/bkt?abac", "GetBucketAbac"),
+        ("PUT", "/bkt?abac", "PutBucketAbac"),
+        ("PUT", "/bkt?metadataJournalTable", "UpdateBucketMetadataJournalTableConfiguration"),
+        ("POST", "/bkt?metadataConfiguration", "CreateBucketMetadataConfiguration"),
+        ("PUT", "/bkt/key?x-id=PutObject", "PutObject"),
+        ("PUT", "/bkt/key?partNumber=1&uploadId=u", "UploadPart"),
+    ],
+)
+def test_newer_operations_are_named(method: str, target: str, name: str) -> None:
+    # Unnamed, these would fall through to PutObject / DeleteObject / CreateBucket.
+    assert r(method, target).name == name
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        ("PUT", "/bkt/key?someFutureThing"),
+        ("DELETE", "/bkt/key?someFutureThing"),
+        ("PUT", "/bkt?someFutureThing"),
+        ("POST", "/bkt/key?someFutureThing"),
+    ],
+)
+def test_unknown_subresources_never_write(method: str, target: str) -> None:
+    with pytest.raises(S3NotImplemented, match="someFutureThing"):
+        r(method, target)
+    # Reads ignore unknown parameters, as AWS does.
+    assert r("GET", target).name in ("GetObject", "ListObjects")
+
+
+def test_one_method_subresources() -> None:
+    with pytest.raises(MethodNotAllowed):
+        r("GET", "/bkt/key?renameObject")
+    with pytest.raises(MethodNotAllowed):
+        r("DELETE", "/bkt?metadataInventoryTable")

@@ -1,20 +1,22 @@
 """Clients layer: the coordinator API client (``wormfs.wire.coordinator`` is the contract).
 
-One method per route, typed with the wire structs, over ``wormfs.internalhttp.InternalClient``:
-every request is signed with the cluster secret; an error body raises the domain error it
-names (``NoSuchBucketError``, ``PreconditionFailedError``...), an unreachable coordinator
-raises ``UnavailableError``. Object keys go in the query string, never the path; path
+One method per route, typed with the wire structs, over ``wormfs.internalhttp.InternalClient``
+(through ``wormfs.clients.leader.LeaderLocator``, which finds the leading coordinator among
+several): every request is signed with the cluster secret; an error body raises the domain
+error it names (``NoSuchBucketError``, ``PreconditionFailedError``...), an unreachable
+coordinator raises ``UnavailableError``. Object keys go in the query string, never the path; path
 segments (bucket names, ids, access keys) must be made of unreserved URL characters.
 """
 
 from __future__ import annotations
 
 import string
+from typing import Any, TypeVar
 
 import aiohttp
 
+from wormfs.clients.leader import FAILOVER_TIMEOUT, LeaderLocator, parse_urls
 from wormfs.errors import InvalidBucketNameError, InvalidInputError, WormError
-from wormfs.internalhttp import InternalClient
 from wormfs.wire.coordinator import (
     AccessKeyInfo,
     BeginWrite,
@@ -43,6 +45,7 @@ from wormfs.wire.coordinator import (
     WriteGrant,
 )
 
+T = TypeVar("T")
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 
 
@@ -60,12 +63,42 @@ def _bucket(name: str) -> str:
 
 
 class CoordinatorClient:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, secret: bytes) -> None:
-        self.http = InternalClient(session, base_url, secret)
+    """``base_url`` is one coordinator's base URL or several separated by commas; with
+    ``zookeeper_hosts`` the leader is also looked up in ZooKeeper. Requests go to the leading
+    coordinator and fail over within ``failover_timeout`` seconds (``wormfs.clients.leader``).
+    With ZooKeeper configured, ``close()`` must be awaited when done (it stops kazoo)."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        secret: bytes,
+        *,
+        zookeeper_hosts: str = "",
+        zookeeper_path: str = "/wormfs",
+        failover_timeout: float = FAILOVER_TIMEOUT,
+    ) -> None:
+        self.http = LeaderLocator(
+            session,
+            parse_urls(base_url),
+            secret,
+            zookeeper_hosts=zookeeper_hosts,
+            zookeeper_path=zookeeper_path,
+            failover_timeout=failover_timeout,
+        )
 
     @property
     def base_url(self) -> str:
+        """The coordinator requests go to now (the leader, once one answered)."""
         return self.http.base_url
+
+    async def call(self, method: str, path: str, kind: type[T], **kwargs: Any) -> T:
+        """Any coordinator route, through leader discovery (for callers needing e.g. a
+        ``timeout``); the typed methods below are the usual way in."""
+        return await self.http.call(method, path, kind, **kwargs)
+
+    async def close(self) -> None:
+        await self.http.close()
 
     # ---- health and nodes ---------------------------------------------------------------------
     async def health(self) -> CoordinatorHealth:

@@ -17,32 +17,95 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Literal, Protocol
 
-from wormfs.clients.storage import ChunkReader, StorageClient
+from wormfs.chunkformat import ChunkHeader
+from wormfs.clients.storage import StorageClient
 from wormfs.erasure import Codec, get_codec
-from wormfs.errors import NotEnoughFragmentsError, WormError
+from wormfs.errors import CorruptChunkError, NoSuchChunkError, NotEnoughFragmentsError, WormError
 from wormfs.layout import Profile, stripe_length, stripes_for_range
 from wormfs.wire.coordinator import ChunkPlacement, ObjectManifest, Segment
+from wormfs.wire.repair import ReportedChunk
 
 log = logging.getLogger(__name__)
 
 
-class _SegmentSources:
-    """The k open chunk streams a segment is being read from, replaced as they fail."""
+# A fragment read slower than this is hedged: another fragment index is fetched alongside and
+# whichever k arrive first are decoded. Local disks and loopback answer in milliseconds, so a
+# second means a hung node or disk, not a busy one.
+HEDGE_AFTER = 1.0
+# Failures that mean "this fragment is gone": reported for repair (a node answered so).
+_REPORTABLE: dict[type[WormError], Literal["missing", "corrupt"]] = {
+    NoSuchChunkError: "missing",
+    CorruptChunkError: "corrupt",
+}
+_SOURCE_ERRORS = (WormError, OSError, asyncio.TimeoutError)
+
+BadChunkCallback = Callable[[Sequence[ReportedChunk]], None]
+
+
+class BlockReader(Protocol):
+    """One open chunk stream (``wormfs.clients.storage.ChunkReader`` is one)."""
+
+    header: ChunkHeader
+
+    async def read_block(self, block: int) -> bytes: ...
+
+
+class ChunkOpener(Protocol):
+    """Opens chunk streams (``StorageClient``; a storage node adds its local disks)."""
+
+    def open_chunk(
+        self,
+        address: str,
+        disk_id: str,
+        chunk_id: str,
+        first: int | None = None,
+        last: int | None = None,
+    ) -> contextlib.AbstractAsyncContextManager[BlockReader]: ...
+
+
+_Open = tuple[contextlib.AbstractAsyncContextManager[BlockReader], BlockReader]
+
+
+class SegmentSources:
+    """The k open chunk streams a segment is being read from, replaced as they fail.
+
+    Opens and block reads are hedged: whatever has not answered after ``hedge_after`` seconds
+    gets company from the next fragment index, the first k answers win, and the slow source is
+    dropped for the rest of the segment. Missing and corrupt fragments go to ``on_bad``.
+    Shared by ``ObjectReader`` and the storage node's rebuild (``wormfs.storage_node.rebuild``).
+    """
 
     def __init__(
-        self, storage: StorageClient, segment: Segment, codec: Codec, first: int, last: int
+        self,
+        storage: ChunkOpener,
+        segment: Segment,
+        codec: Codec,
+        first: int,
+        last: int,
+        *,
+        hedge_after: float = HEDGE_AFTER,
+        on_bad: BadChunkCallback | None = None,
     ) -> None:
         self._storage = storage
         self._segment = segment
         self._codec = codec
         self._last = last
+        self._hedge_after = hedge_after
+        self._on_bad = on_bad
         self._by_index: dict[int, ChunkPlacement] = {c.fragment_index: c for c in segment.chunks}
-        self._active: dict[
-            int, tuple[contextlib.AbstractAsyncContextManager[ChunkReader], ChunkReader]
-        ] = {}
+        self._active: dict[int, _Open] = {}
         self._failed: set[int] = set()
+        self.hedged = 0  # hedges started (for tests and logs)
+
+    @property
+    def header(self) -> ChunkHeader:
+        """The header of one open source (after a ``fetch``)."""
+        for _, reader in self._active.values():
+            return reader.header
+        raise RuntimeError("no source is open")
 
     def _candidates(self) -> list[int]:
         # Data fragments first: with all of them healthy no parity is read at all.
@@ -50,29 +113,126 @@ class _SegmentSources:
             i for i in sorted(self._by_index) if i not in self._active and i not in self._failed
         ]
 
-    async def _open(self, index: int, block: int) -> None:
+    async def _open(self, index: int, block: int) -> _Open:
         placement = self._by_index[index]
         manager = self._storage.open_chunk(
             placement.node_address, placement.disk_id, placement.chunk_id, block, self._last
         )
         reader = await manager.__aenter__()
-        self._active[index] = (manager, reader)
+        return manager, reader
 
-    async def _drop(self, index: int, reason: BaseException) -> None:
+    async def _open_and_read(self, index: int, block: int) -> tuple[_Open, bytes]:
+        opened = await self._open(index, block)
+        try:
+            return opened, await opened[1].read_block(block)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await opened[0].__aexit__(None, None, None)
+            raise
+
+    def _failure(self, index: int, reason: BaseException, slow: bool = False) -> None:
         placement = self._by_index[index]
+        self._failed.add(index)
         log.warning(
-            "fragment %d of segment %d (chunk %s on disk %s) unavailable: %r",
+            "fragment %d of segment %d (chunk %s on disk %s) %s: %r",
             index,
             self._segment.segment_index,
             placement.chunk_id,
             placement.disk_id,
+            "too slow, hedged" if slow else "unavailable",
             reason,
         )
-        self._failed.add(index)
-        manager, _ = self._active.pop(index, (None, None))
-        if manager is not None:
+        problem = next((p for cls, p in _REPORTABLE.items() if isinstance(reason, cls)), None)
+        if problem is not None and self._on_bad is not None:
+            self._on_bad(
+                [
+                    ReportedChunk(
+                        chunk_id=placement.chunk_id, disk_id=placement.disk_id, problem=problem
+                    )
+                ]
+            )
+
+    async def _close(self, index: int) -> None:
+        opened = self._active.pop(index, None)
+        if opened is not None:
             with contextlib.suppress(Exception):
-                await manager.__aexit__(None, None, None)
+                await opened[0].__aexit__(None, None, None)
+
+    async def _race(
+        self, tasks: dict[int, asyncio.Task[Any]], block: int, opening: bool
+    ) -> dict[int, Any]:
+        """Run ``tasks`` (one per fragment index) until k sources answered; hedge laggards.
+
+        ``opening``: the tasks open streams positioned at ``block`` and the results are the
+        open streams; otherwise they read ``block`` from open streams and the results are
+        fragments. A failed source is replaced at once, and whenever nothing has answered for
+        ``hedge_after`` seconds every laggard gets a replacement (while unused indexes last); a
+        replacement of a read opens its stream at ``block`` and reads it, so it lines up with
+        the others.
+        """
+        need = self._codec.k - (len(self._active) if opening else 0)
+        results: dict[int, Any] = {}
+        owner: dict[asyncio.Future[Any], int] = {t: i for i, t in tasks.items()}
+        replacements: set[asyncio.Future[Any]] = set()
+        pending: set[asyncio.Future[Any]] = set(owner)
+
+        def spawn(count: int) -> int:
+            tried = set(owner.values())
+            spare = [i for i in self._candidates() if i not in tried][:count]
+            for index in spare:
+                task: asyncio.Future[Any] = asyncio.ensure_future(
+                    self._open(index, block) if opening else self._open_and_read(index, block)
+                )
+                owner[task] = index
+                replacements.add(task)
+                pending.add(task)
+            return len(spare)
+
+        try:
+            while pending and len(results) < need:
+                done, pending = await asyncio.wait(
+                    pending, timeout=self._hedge_after, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    index = owner[task]
+                    try:
+                        value = task.result()
+                    except _SOURCE_ERRORS as exc:
+                        self._failure(index, exc)
+                        if not opening and task not in replacements:
+                            await self._close(index)
+                        spawn(1)
+                        continue
+                    if task in replacements and not opening:
+                        self._active[index], value = value
+                    results[index] = value
+                if not done and spawn(len(pending)):
+                    # Nothing answered for a whole hedge delay: every laggard gets company,
+                    # again after each further delay (a hedge may land on a hung node too).
+                    self.hedged += 1
+        finally:
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                index = owner[task]
+                try:
+                    value = await task
+                except BaseException:
+                    # Cancelled while slow (or failed meanwhile): not used for this segment.
+                    self._failure(index, TimeoutError("no answer in time"), slow=True)
+                    if not opening and task not in replacements:
+                        await self._close(index)
+                    continue
+                # Answered after the race was decided: release what it holds.
+                if opening:
+                    with contextlib.suppress(Exception):
+                        await value[0].__aexit__(None, None, None)
+                elif task in replacements:
+                    with contextlib.suppress(Exception):
+                        await value[0][0].__aexit__(None, None, None)
+                else:
+                    await self._close(index)
+        return results
 
     async def _ensure(self, block: int) -> None:
         while len(self._active) < self._codec.k:
@@ -84,51 +244,50 @@ class _SegmentSources:
                     f"fragments are readable"
                 )
             wanted = candidates[: self._codec.k - len(self._active)]
-            results = await asyncio.gather(
-                *(self._open(i, block) for i in wanted), return_exceptions=True
-            )
-            for index, result in zip(wanted, results, strict=True):
-                if isinstance(result, BaseException):
-                    if not isinstance(result, WormError | OSError | asyncio.TimeoutError):
-                        raise result
-                    self._failed.add(index)
-                    log.warning("cannot open fragment %d: %r", index, result)
+            tasks = {i: asyncio.ensure_future(self._open(i, block)) for i in wanted}
+            opened = await self._race(tasks, block, opening=True)
+            for index, value in opened.items():
+                self._active[index] = value
 
     async def fetch(self, block: int) -> dict[int, bytes]:
         """Fragments of ``block`` from k sources (all streams advance one block)."""
         while True:
             await self._ensure(block)
-            indexes = list(self._active)
-            results = await asyncio.gather(
-                *(self._active[i][1].read_block(block) for i in indexes), return_exceptions=True
-            )
-            fragments: dict[int, bytes] = {}
-            for index, result in zip(indexes, results, strict=True):
-                if isinstance(result, BaseException):
-                    if not isinstance(result, WormError | OSError | asyncio.TimeoutError):
-                        raise result
-                    await self._drop(index, result)
-                else:
-                    fragments[index] = result
-            if len(fragments) == len(indexes):
+            tasks = {
+                i: asyncio.ensure_future(reader.read_block(block))
+                for i, (_, reader) in self._active.items()
+            }
+            fragments: dict[int, bytes] = await self._race(tasks, block, opening=False)
+            if len(fragments) >= self._codec.k:
+                # Streams that did not deliver are closed; the rest are all past ``block``.
+                for index in [i for i in self._active if i not in fragments]:
+                    await self._close(index)
                 return fragments
             # Streams that did deliver this block are now past it: a replacement opened at
             # ``block`` could not line up with them, so start this block afresh everywhere.
             for index in list(self._active):
-                manager, _ = self._active.pop(index)
-                with contextlib.suppress(Exception):
-                    await manager.__aexit__(None, None, None)
+                await self._close(index)
 
     async def close(self) -> None:
         for index in list(self._active):
-            manager, _ = self._active.pop(index)
-            with contextlib.suppress(Exception):
-                await manager.__aexit__(None, None, None)
+            await self._close(index)
+
+
+_SegmentSources = SegmentSources  # the former private name
 
 
 class ObjectReader:
-    def __init__(self, storage: StorageClient) -> None:
+    """Reads objects; ``reporter`` hears of missing and corrupt chunks (for repair)."""
+
+    def __init__(
+        self,
+        storage: StorageClient,
+        reporter: BadChunkCallback | None = None,
+        hedge_after: float = HEDGE_AFTER,
+    ) -> None:
         self._storage = storage
+        self._reporter = reporter
+        self._hedge_after = hedge_after
 
     async def read(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[bytes]:
         if not 0 <= start <= end <= manifest.size:
@@ -155,7 +314,15 @@ class ObjectReader:
     ) -> AsyncIterator[bytes]:
         codec = get_codec(profile.codec, profile.k, profile.m)
         span = stripes_for_range(segment.length, profile.stripe_size, start, end)
-        sources = _SegmentSources(self._storage, segment, codec, span.first, span.last)
+        sources = SegmentSources(
+            self._storage,
+            segment,
+            codec,
+            span.first,
+            span.last,
+            hedge_after=self._hedge_after,
+            on_bad=self._reporter,
+        )
         loop = asyncio.get_running_loop()
         skip, remaining = span.skip, span.length
         pending: asyncio.Task[dict[int, bytes]] | None = asyncio.ensure_future(

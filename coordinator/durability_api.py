@@ -1,0 +1,108 @@
+"""HTTP handlers of the coordinator's durability routes (``wormfs.wire.repair``).
+
+Layer: coordinator, the top. Each handler parses the request, calls the ``Durability`` bundle
+of the running leader and answers with the wire struct; domain errors travel up to
+``wormfs.internalhttp.internal_middleware`` as everywhere. While the background jobs are not
+running (not the leader, or stopping) these routes answer ``NotLeaderError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from wormfs.coordinator.durability import Durability
+from wormfs.errors import InvalidInputError, NotLeaderError
+from wormfs.internalhttp import json_response, read_json
+from wormfs.wire.repair import BadChunkReport, RepairQueueList, StartRebalance, StartScrub
+
+DURABILITY = web.AppKey("durability", Durability)
+
+
+def _durability(request: web.Request) -> Durability:
+    durability = request.app.get(DURABILITY)
+    if durability is None:
+        raise NotLeaderError("the durability jobs run on the active coordinator only")
+    return durability
+
+
+async def repair_status(request: web.Request) -> web.Response:
+    return json_response(await _durability(request).repair.status())
+
+
+async def repair_queue(request: web.Request) -> web.Response:
+    raw = request.query.get("limit", "1000")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise InvalidInputError("limit must be within 1..100000")
+    entries = await _durability(request).queue.entries(int(raw))
+    return json_response(RepairQueueList(entries=entries))
+
+
+async def repair_pause(request: web.Request) -> web.Response:
+    d = _durability(request)
+    d.repair.pause()
+    return json_response(await d.repair.status())
+
+
+async def repair_resume(request: web.Request) -> web.Response:
+    d = _durability(request)
+    d.repair.resume()
+    return json_response(await d.repair.status())
+
+
+async def repair_report(request: web.Request) -> web.Response:
+    report = await read_json(request, BadChunkReport)
+    return json_response(await _durability(request).report(report.chunks))
+
+
+async def scrub_start(request: web.Request) -> web.Response:
+    req = await read_json(request, StartScrub)
+    return json_response(await _durability(request).scrub.request(req.deep, req.disk_ids))
+
+
+async def scrub_status(request: web.Request) -> web.Response:
+    return json_response(await _durability(request).scrub.status())
+
+
+def _drain(draining: bool, kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        d = _durability(request)
+        if kind == "node":
+            disks = await d.care.node_disks(request.match_info["node_id"])
+        else:
+            disks = [request.match_info["disk_id"]]
+        return json_response(await d.drain(disks, draining))
+
+    return handler
+
+
+async def drain_status(request: web.Request) -> web.Response:
+    return json_response(await _durability(request).care.drain_status())
+
+
+async def rebalance(request: web.Request) -> web.Response:
+    req = await read_json(request, StartRebalance)
+    if req.max_moves < 0 or not 0 <= req.tolerance < 1:
+        raise InvalidInputError("max_moves must not be negative, tolerance within [0, 1)")
+    return json_response(await _durability(request).rebalance(req))
+
+
+def add_durability_routes(app: web.Application) -> None:
+    app.router.add_routes(
+        [
+            web.get("/v1/repair/status", repair_status),
+            web.get("/v1/repair/queue", repair_queue),
+            web.post("/v1/repair/pause", repair_pause),
+            web.post("/v1/repair/resume", repair_resume),
+            web.post("/v1/repair/report", repair_report),
+            web.post("/v1/scrub", scrub_start),
+            web.get("/v1/scrub/status", scrub_status),
+            web.post("/v1/disks/{disk_id}/drain", _drain(True, "disk")),
+            web.post("/v1/disks/{disk_id}/undrain", _drain(False, "disk")),
+            web.post("/v1/nodes/{node_id}/drain", _drain(True, "node")),
+            web.post("/v1/nodes/{node_id}/undrain", _drain(False, "node")),
+            web.get("/v1/drain/status", drain_status),
+            web.post("/v1/rebalance", rebalance),
+        ]
+    )

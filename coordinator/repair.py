@@ -1,0 +1,259 @@
+"""Automatic repair: find what lacks fragments, have storage nodes rebuild it, switch placements.
+
+Layer: coordinator background job (leader only), over the repair repository
+(``wormfs.coordinator.db.repair``) and the nodes' rebuild route (``wormfs.wire.repair``).
+
+Contract:
+
+* Detection, every ``repair_scan_interval`` and whenever ``wake`` is called: a disk (or every
+  disk of a node) unavailable for ``repair_delay`` has all its placements queued ("offline");
+  draining disks have theirs queued ("drain"); drained-out disks are marked ``drained``. Chunks
+  found missing or corrupt by the scrub or the read path are queued by their finders.
+* Dispatch: up to ``repair_concurrency`` rebuilds in flight, claimed riskiest first (fewest
+  surviving fragments), each paced by a token bucket of ``repair_rate_mb`` MB/s of chunk data.
+  The target node gets a ``RebuildTask``; its answer means the new chunk is durable, and only
+  then is the placement switched (one transaction, ``RepairQueue.complete``). A failure puts
+  the entry back with a doubling back-off; entries that cannot run (fewer than k readable
+  fragments, no usable disk) wait the back-off too and are tried again, never dropped.
+* Progress: ``status()`` gives the queue, what ran since this coordinator became leader, the
+  rate over the last minute and an ETA; ``pause``/``resume`` stop and restart dispatching
+  (the queue is kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+
+from wormfs.clients.repair import NodeRepairClient
+from wormfs.coordinator.db.care import DiskCareRepo
+from wormfs.coordinator.db.repair import RepairJob, RepairQueue
+from wormfs.durability_config import DurabilityConfig
+from wormfs.errors import WormError
+from wormfs.wire.repair import ReasonCount, RebuildSource, RebuildTask, RepairStatus
+
+log = logging.getLogger(__name__)
+
+RATE_WINDOW = 60.0  # seconds of completions the reported rate is averaged over
+MAX_BACKOFF = 600.0
+IDLE_POLL = 1.0  # how often an idle dispatcher looks for due entries
+MIN_REBUILD_TIMEOUT = 60.0
+SLOWEST_REBUILD_RATE = 5_000_000  # bytes/s a rebuild is assumed to reach, at worst
+
+
+class TokenBucket:
+    """Paces byte budgets to ``rate`` per second ("debt" form: a take may run ahead once).
+
+    ``take(n)`` returns after the time ``n`` bytes are due at that rate, counted from the end
+    of the previous take's allowance; so a long run of takes averages ``rate`` exactly, and an
+    idle bucket lends at most one take's worth.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._next = 0.0
+
+    async def take(self, nbytes: int) -> None:
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        start = max(self._next, now)
+        self._next = start + nbytes / self.rate
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+class RepairManager:
+    def __init__(
+        self,
+        queue: RepairQueue,
+        care: DiskCareRepo,
+        nodes: NodeRepairClient,
+        config: DurabilityConfig,
+    ) -> None:
+        self.queue = queue
+        self._care = care
+        self._nodes = nodes
+        self._config = config
+        self._bucket = TokenBucket(config.repair_rate_bytes)
+        self._wake = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+        self.paused = False
+        self.since = time.time()
+        self.repaired_chunks = 0
+        self.repaired_bytes = 0
+        self.failed_attempts = 0
+        self._recent: deque[tuple[float, int]] = deque()
+
+    def wake(self) -> None:
+        """Look for work now (something was queued)."""
+        self._wake.set()
+
+    # ---- detection --------------------------------------------------------------------------
+    async def scan_once(self) -> int:
+        """Queue lost and draining disks' chunks; returns how many entries were added."""
+        now = time.time()
+        added = 0
+        for disk_id in await self.queue.track_availability(now, self._config.repair_delay):
+            n = await self.queue.enqueue_disk(disk_id, "offline", now)
+            log.warning("disk %s unavailable past the grace period: %d chunks queued", disk_id, n)
+            added += n
+        for disk_id in await self._care.draining():
+            added += await self.queue.enqueue_disk(disk_id, "drain", now)
+        for disk_id in await self._care.finish_drains():
+            log.info("disk %s is drained: it holds no chunks any more", disk_id)
+        if added:
+            self.wake()
+        return added
+
+    async def scan_loop(self) -> None:
+        while True:
+            try:
+                await self.scan_once()
+            except Exception:
+                log.exception("repair scan failed; retrying at the next interval")
+            await asyncio.sleep(self._config.repair_scan_interval)
+
+    # ---- dispatch ---------------------------------------------------------------------------
+    async def dispatch_once(self) -> int:
+        """Claim and start what the concurrency allows; returns how many were started."""
+        if self.paused:
+            return 0
+        free = self._config.repair_concurrency - len(self._running)
+        jobs, deferred = await self.queue.claim(time.time(), free)
+        if deferred:
+            for d in deferred:
+                log.warning("repair of queue entry %d deferred: %s", d.entry_id, d.why)
+            await self.queue.defer(deferred, time.time() + self._config.repair_retry)
+        for job in jobs:
+            task = asyncio.create_task(self._run(job), name=f"repair-{job.entry_id}")
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+        return len(jobs)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()  # a slot is free
+
+    async def dispatch_loop(self) -> None:
+        await self.queue.reset_running()
+        while True:
+            try:
+                started = await self.dispatch_once()
+            except Exception:
+                log.exception("repair dispatch failed")
+                started = 0
+            if started and len(self._running) < self._config.repair_concurrency:
+                continue  # more may be due right away
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
+
+    async def _run(self, job: RepairJob) -> None:
+        await self._bucket.take(job.chunk_bytes)
+        task = RebuildTask(
+            sources=[
+                RebuildSource(
+                    fragment_index=s.fragment_index,
+                    node_address=s.node_address,
+                    disk_id=s.disk_id,
+                    chunk_id=s.chunk_id,
+                )
+                for s in job.sources
+            ],
+            target_disk_id=job.target_disk_id,
+            chunk_id=job.target_chunk_id,
+            fragment_index=job.fragment_index,
+            profile=job.profile,
+            segment_length=job.segment_length,
+        )
+        timeout = max(MIN_REBUILD_TIMEOUT, job.chunk_bytes * job.profile.k / SLOWEST_REBUILD_RATE)
+        try:
+            await self._nodes.rebuild(job.target_address, task, timeout)
+            switched = await self.queue.complete(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.failed_attempts += 1
+            message = exc.message if isinstance(exc, WormError) else repr(exc)
+            if not isinstance(exc, WormError):
+                log.exception("repair of entry %d failed", job.entry_id)
+            backoff = self._backoff(job)
+            log.warning(
+                "rebuilding fragment %d of segment %d (chunk %s, %s) on disk %s failed, "
+                "retrying in %.0fs: %s",
+                job.fragment_index,
+                job.segment_id,
+                job.old_chunk_id,
+                job.reason,
+                job.target_disk_id,
+                backoff,
+                message,
+            )
+            with contextlib.suppress(Exception):
+                await self.queue.fail(job, message, time.time() + backoff)
+            return
+        if switched:
+            self.repaired_chunks += 1
+            self.repaired_bytes += job.chunk_bytes
+            self._recent.append((time.monotonic(), job.chunk_bytes))
+            log.info(
+                "fragment %d of segment %d rebuilt (%s) onto disk %s as chunk %s",
+                job.fragment_index,
+                job.segment_id,
+                job.reason,
+                job.target_disk_id,
+                job.target_chunk_id,
+            )
+
+    def _backoff(self, job: RepairJob) -> float:
+        # ``attempts`` was read at claim time; each failure doubles the wait.
+        return float(min(MAX_BACKOFF, self._config.repair_retry * 2 ** min(job.attempts, 20)))
+
+    # ---- control and progress ---------------------------------------------------------------
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+        self.wake()
+
+    def rate(self) -> float:
+        now = time.monotonic()
+        while self._recent and self._recent[0][0] < now - RATE_WINDOW:
+            self._recent.popleft()
+        if not self._recent:
+            return 0.0
+        span = max(now - self._recent[0][0], 1.0)
+        return sum(b for _, b in self._recent) / span
+
+    async def status(self) -> RepairStatus:
+        queued, running, queued_bytes, minimum, by_reason = await self.queue.counts()
+        rate = self.rate()
+        return RepairStatus(
+            paused=self.paused,
+            queued=queued,
+            running=running,
+            queued_bytes=queued_bytes,
+            repaired_chunks=self.repaired_chunks,
+            repaired_bytes=self.repaired_bytes,
+            failed_attempts=self.failed_attempts,
+            rate_bytes_per_s=rate,
+            eta_seconds=queued_bytes / rate if queued and rate > 0 else None,
+            min_surviving=minimum,
+            by_reason=[ReasonCount(reason=r, chunks=n) for r, n in sorted(by_reason.items())],
+            since=self.since,
+            rate_limit_bytes_per_s=self._config.repair_rate_bytes,
+            concurrency=self._config.repair_concurrency,
+        )
+
+    async def close(self) -> None:
+        tasks = list(self._running)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task

@@ -1,0 +1,106 @@
+"""Fixtures shared by every test folder: throwaway PostgreSQL and ZooKeeper servers, and the
+``database_url`` fixture that runs the coordinator suites once on SQLite and once on
+PostgreSQL (the same tests, one code path).
+
+The servers are session-scoped (started once, on loopback, with temp data dirs, stopped by PID
+at the end). When their binaries are missing, the tests that need them fail with a clear
+message under CI (``CI=true``: the test command installs them, so a missing binary is a broken
+set-up) and are skipped with that message elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from infra.postgres import (
+    MigratedDatabases,
+    PostgresServer,
+    PostgresUnavailable,
+    create_database,
+    drop_database,
+)
+from infra.zookeeper import ZooKeeperServer, ZooKeeperUnavailable
+
+ENGINES = ("sqlite", "postgresql")
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (required under CI)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as exc:
+        _missing(str(exc))
+        raise  # not reached: _missing fails or skips
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def zookeeper_server() -> Iterator[ZooKeeperServer]:
+    try:
+        server = ZooKeeperServer().start()
+    except ZooKeeperUnavailable as exc:
+        _missing(str(exc))
+        raise
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=ENGINES)
+def db_engine(request: pytest.FixtureRequest) -> str:
+    """The metadata engine a parametrised coordinator test runs on."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_server: PostgresServer) -> MigratedDatabases:
+    return MigratedDatabases(postgres_server)
+
+
+@pytest.fixture
+async def database_url(
+    db_engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    """A metadata database on ``db_engine`` for one test, holding no data (SQLite: a new file;
+    PostgreSQL: a database at the newest schema, reset after the test)."""
+    if db_engine == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/meta/wormfs.db"
+        return
+    databases: MigratedDatabases = request.getfixturevalue("postgres_databases")
+    url = await databases.take()
+    try:
+        yield url
+    finally:
+        await databases.give_back(url)
+
+
+@pytest.fixture
+async def empty_database_url(
+    db_engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    """A database on ``db_engine`` with no schema at all (for migration tests)."""
+    if db_engine == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/meta/wormfs.db"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = f"wormfs_{uuid.uuid4().hex[:16]}"
+    url = await asyncio.to_thread(create_database, server, name)
+    try:
+        yield url
+    finally:
+        await asyncio.to_thread(drop_database, server, name)

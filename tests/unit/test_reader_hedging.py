@@ -1,0 +1,112 @@
+"""ObjectReader's hedged reads and its reports of bad fragments (fake storage, no I/O).
+
+A slow source (an open or a block read that does not answer) is hedged with the next index
+after ``hedge_after``; the read completes in about that delay, not the slow source's. Missing
+and corrupt fragments reach the reporter; slow ones do not (slowness is not damage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator
+
+from unit.test_dataplane import PROFILE, FakeReader, FakeStorage, _store
+
+from wormfs.dataplane.reader import ObjectReader
+from wormfs.wire.repair import ReportedChunk
+
+
+class SlowStorage(FakeStorage):
+    """Opens of ``slow_open`` hang; block ``slow_block`` of ``slow_read`` hangs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slow_open: set[str] = set()
+        self.slow_read: set[str] = set()
+        self.slow_block = 1
+
+    @contextlib.asynccontextmanager
+    async def open_chunk(
+        self,
+        address: str,
+        disk_id: str,
+        chunk_id: str,
+        first: int | None = None,
+        last: int | None = None,
+    ) -> AsyncIterator[FakeReader]:
+        if chunk_id in self.slow_open:
+            await asyncio.sleep(3600)
+        async with super().open_chunk(address, disk_id, chunk_id, first, last) as reader:
+            if chunk_id in self.slow_read:
+                inner = reader.read_block
+                slow_block = self.slow_block
+
+                async def read_block(block: int) -> bytes:
+                    if block == slow_block:
+                        await asyncio.sleep(3600)
+                    return await inner(block)
+
+                reader.read_block = read_block  # type: ignore[method-assign]
+            yield reader
+
+
+async def read_all(reader: ObjectReader, manifest: object, size: int) -> bytes:
+    out = bytearray()
+    async for piece in reader.read(manifest, 0, size):  # type: ignore[arg-type]
+        out += piece
+    return bytes(out)
+
+
+async def test_a_hanging_open_is_hedged_with_parity() -> None:
+    storage = SlowStorage()
+    data = os.urandom(3 * PROFILE.stripe_size + 10)
+    manifest = await _store(storage, data)
+    storage.slow_open.add(manifest.parts[0].segments[0].chunks[1].chunk_id)
+    started = time.monotonic()
+    got = await read_all(ObjectReader(storage, hedge_after=0.1), manifest, len(data))  # type: ignore[arg-type]
+    assert got == data
+    assert time.monotonic() - started < 2.0
+
+
+async def test_a_block_read_that_stalls_midway_is_hedged() -> None:
+    storage = SlowStorage()
+    data = os.urandom(3 * PROFILE.stripe_size + 10)
+    manifest = await _store(storage, data)
+    storage.slow_read.add(manifest.parts[0].segments[0].chunks[0].chunk_id)
+    reports: list[ReportedChunk] = []
+    reader = ObjectReader(storage, reporter=reports.extend, hedge_after=0.1)  # type: ignore[arg-type]
+    started = time.monotonic()
+    assert await read_all(reader, manifest, len(data)) == data
+    assert time.monotonic() - started < 2.0
+    assert reports == []  # slow is not broken
+
+
+async def test_missing_and_corrupt_fragments_are_reported() -> None:
+    storage = FakeStorage()
+    data = os.urandom(300 * 1024)
+    manifest = await _store(storage, data)
+    seg0 = manifest.parts[0].segments[0]
+    del storage.blocks[("disk0", seg0.chunks[0].chunk_id)]
+    storage.corrupt.add((("disk2", seg0.chunks[2].chunk_id), 1))
+    reports: list[ReportedChunk] = []
+    reader = ObjectReader(storage, reporter=reports.extend)  # type: ignore[arg-type]
+    assert await read_all(reader, manifest, len(data)) == data
+    assert {(r.chunk_id, r.problem) for r in reports} == {
+        (seg0.chunks[0].chunk_id, "missing"),
+        (seg0.chunks[2].chunk_id, "corrupt"),
+    }
+
+
+async def test_a_hedge_that_hangs_too_is_hedged_again() -> None:
+    storage = SlowStorage()
+    data = os.urandom(3 * PROFILE.stripe_size + 10)
+    manifest = await _store(storage, data)
+    chunks = manifest.parts[0].segments[0].chunks
+    storage.slow_open |= {chunks[2].chunk_id, chunks[4].chunk_id}  # a data and the 1st parity
+    started = time.monotonic()
+    reader = ObjectReader(storage, hedge_after=0.1)  # type: ignore[arg-type]
+    assert await read_all(reader, manifest, len(data)) == data
+    assert time.monotonic() - started < 2.0
