@@ -488,10 +488,15 @@ def start_profilers(name: str, pid: int, args: argparse.Namespace) -> list[subpr
         output = str(out / f"{name}.perf.data")
         perf = ["perf", "record", "-F", "499", "-g", "-p", str(pid), "-o", output]
         commands.append([*perf, "--", "sleep", seconds])
-    return [
-        subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for cmd in commands
-    ]
+    started: list[subprocess.Popen[bytes]] = []
+    for cmd in commands:
+        try:
+            started.append(
+                subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+        except OSError as exc:  # not installed: measure without it
+            print(f"# {name}: cannot start {cmd[0]}: {exc}", file=sys.stderr)
+    return started
 
 
 def stop_profilers(profilers: list[subprocess.Popen[bytes]]) -> None:

@@ -178,6 +178,7 @@ class Bench:
     bucket: str
     jsonl: TextIO
     wormfs: WormFSServer
+    peer: Peer | None
     results: list[CellResult] = field(default_factory=list)
     keys: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     seq: int = 0
@@ -268,6 +269,8 @@ class Bench:
         roles = {"client": self.pool.pids}
         if target.name == "wormfs":
             roles |= self.wormfs.roles()
+        elif self.peer is not None:
+            roles["peer"] = self.peer.pids()
         recorder = None
         wanted = self.args.profile and re.search(self.args.profile, plan.name) is not None
         if target.name == "wormfs" and wanted:
@@ -362,8 +365,11 @@ def render(
     peer_name = peer.spec.name if peer else None
     peer_label = peer.spec.label if peer else "peer"
     pressures = sorted(r.cpu_pressure for r in bench.results)
+    suite_name = "quick" if args.quick else "default"
+    if args.cells:
+        suite_name += f" (cells matching {args.cells!r})"
     lines = [
-        f"Run of {env['date']} ({'quick' if args.quick else 'default'} suite, "
+        f"Run of {env['date']} ({suite_name} suite, "
         f"{elapsed / 60:.1f} min): `{' '.join(['benchmarks/runner.py', *sys.argv[1:]])}`",
         "",
         f"- Machine: {env['machine']}; Linux {env['kernel']}; "
@@ -398,9 +404,11 @@ def render(
         "",
         targets_table(bench.results, peer_name, peer_label),
         "",
-        "WormFS CPU per operation (best run; all processes' CPU time over the run's operations):",
+        "CPU per operation (best run; each process's CPU time from /proc over the run's "
+        "operations, warm-up included; the ceiling is what the machine's cores could do with "
+        "nothing else running, client included):",
         "",
-        cpu_table(cells, bench.results, os.cpu_count() or 1),
+        cpu_table(cells, bench.results, os.cpu_count() or 1, peer_name, peer_label),
         "",
     ]
     if rss:
@@ -505,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
                 stack.callback(_stop_peer(peer))
             targets.append(peer.start())
         whole_run = stack.enter_context(RssSampler(wormfs.gateway_pids(), interval=0.5))
-        bench = Bench(args, pool, targets, f"s3bench-{stamp}", jsonl, wormfs)
+        bench = Bench(args, pool, targets, f"s3bench-{stamp}", jsonl, wormfs, peer)
         for target in targets:
             status = s3_request(target, "PUT", f"/{bench.bucket}")
             if status != 200:

@@ -174,22 +174,26 @@ def targets_table(results: list[CellResult], peer: str | None, peer_label: str) 
     return "\n".join(lines)
 
 
-def cpu_table(cells: list[Cell], results: list[CellResult], cores: int) -> str:
-    """WormFS's CPU milliseconds per operation by process role, and the ceiling they imply.
+def cpu_table(
+    cells: list[Cell], results: list[CellResult], cores: int, peer: str | None, peer_label: str
+) -> str:
+    """CPU milliseconds per operation by WormFS process role (and the peer's, all processes
+    together), and the ceiling they imply.
 
     CPU time (user + system, ``/proc``) over the whole run divided by every successful
-    operation of the run, warm-up included. The ceiling is ``cores`` x 1000 ms over the sum of
-    all roles, the client's included: the most operations per second this machine could do
-    if nothing else ran and every core were busy.
+    operation of the run, warm-up included. A ceiling is ``cores`` x 1000 ms over the store's
+    total plus the client's: the most operations per second this machine could do if nothing
+    else ran and every core were busy.
     """
     best = best_runs(results)
     roles = ("client", "gateway", "coordinator", "storage-node")
-    lines = [
-        "| op | size | clients | "
-        + " | ".join(f"{r} ms" for r in roles)
-        + f" | total ms | ceiling on {cores} cores |",
-        "| --- | --- | ---: |" + " ---: |" * (len(roles) + 2),
-    ]
+    head = "| op | size | clients | " + " | ".join(f"{r} ms" for r in roles)
+    head += f" | WormFS total ms | WormFS ceiling on {cores} cores |"
+    rule = "| --- | --- | ---: |" + " ---: |" * (len(roles) + 2)
+    if peer:
+        head += f" {peer_label} ms | {peer_label} ceiling |"
+        rule += " ---: | ---: |"
+    lines = [head, rule]
     for cell in cells:
         r = best.get((cell, "wormfs"))
         if r is None or not r.cpu_ms_per_op:
@@ -197,16 +201,29 @@ def cpu_table(cells: list[Cell], results: list[CellResult], cores: int) -> str:
         op, size, conc = cell
         size_text = f"{size} keys/page" if op == "list" else size_label(size)
         per = [r.cpu_ms_per_op.get(role, 0.0) for role in roles]
-        total = sum(per)
-        ceiling = f"{cores * 1000 / total:,.0f} ops/s" if total else "-"
-        if total and op in ("put", "get") and size >= MIB:
-            ceiling += f" ({cores * 1000 / total * size / 1e6:,.0f} MB/s)"
-        lines.append(
-            f"| {op} | {size_text} | {conc} | "
-            + " | ".join(f"{v:.2f}" for v in per)
-            + f" | {total:.2f} | {ceiling} |"
-        )
+        total = sum(per[1:])
+        row = f"| {op} | {size_text} | {conc} | " + " | ".join(f"{v:.2f}" for v in per)
+        row += f" | {total:.2f} | {_ceiling(cores, total + per[0], op, size)} |"
+        theirs = best.get((cell, peer)) if peer else None
+        if peer:
+            if theirs is not None and "peer" in theirs.cpu_ms_per_op:
+                mine = theirs.cpu_ms_per_op["peer"]
+                client = theirs.cpu_ms_per_op.get("client", 0.0)
+                row += f" {mine:.2f} | {_ceiling(cores, mine + client, op, size)} |"
+            else:
+                row += " - | - |"
+        lines.append(row)
     return "\n".join(lines)
+
+
+def _ceiling(cores: int, ms_per_op: float, op: str, size: int) -> str:
+    if ms_per_op <= 0:
+        return "-"
+    ops = cores * 1000 / ms_per_op
+    text = f"{ops:,.0f} ops/s"
+    if op in ("put", "get") and size >= MIB:
+        text += f" ({ops * size / 1e6:,.0f} MB/s)"
+    return text
 
 
 # ---- environment --------------------------------------------------------------------------------

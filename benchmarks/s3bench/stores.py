@@ -56,6 +56,8 @@ class PeerSpec:
     access_key: str
     secret_key: str
     package: str
+    root_env: str  # the variable that moves the peer's data dir, and its default
+    root_default: str
 
 
 PEERS: dict[str, PeerSpec] = {
@@ -68,6 +70,8 @@ PEERS: dict[str, PeerSpec] = {
         "bench:bench",
         "benchsecret",
         "swift",
+        "SWIFT_PEER_ROOT",
+        "/tmp/swift-peer",
     ),
     "ceph": PeerSpec(
         "ceph",
@@ -78,6 +82,8 @@ PEERS: dict[str, PeerSpec] = {
         "CEPHPEERACCESSKEY001",
         "cephpeersecretkey00000000000000000000000",
         "radosgw",
+        "CEPH_PEER_DIR",
+        "/var/tmp/ceph-peer",
     ),
 }
 
@@ -239,20 +245,33 @@ class WormFSServer:
             return ""
 
 
+def all_pids() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """Fields 3.. of ``/proc/<pid>/stat`` (state, parent, group, ...); empty once gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            stat = fh.read()
+    except OSError:
+        return []
+    # Field 2 (the command) may hold spaces and parentheses: split after the last ")".
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def process_group(pid: int) -> int:
+    fields = _stat_fields(pid)
+    return int(fields[2]) if fields else -1
+
+
 def children_of(pid: int) -> list[int]:
     """Direct children of ``pid``, from the parent field of every ``/proc/<n>/stat``."""
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # Field 2 (the command) may hold spaces: the parent PID is the 2nd field after ")".
-        if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-            found.append(int(entry))
+    for child in all_pids():
+        fields = _stat_fields(child)
+        if fields and int(fields[1]) == pid:
+            found.append(child)
     return found
 
 
@@ -355,3 +374,20 @@ class Peer:
 
     def version(self) -> str:
         return package_version(self.spec.package)
+
+    def pids(self) -> list[int]:
+        """Every process of the peer: the process groups its scripts' PID files name.
+
+        Both scripts start each daemon with ``setsid`` and record its PID in
+        ``<root>/run/<name>.pid``, so the daemon leads a process group holding its workers.
+        """
+        run = Path(os.environ.get(self.spec.root_env, self.spec.root_default)) / "run"
+        leaders = set()
+        for pid_file in run.glob("*.pid"):
+            if pid_file.name.endswith(".daemon-pid"):
+                continue
+            try:
+                leaders.add(int(pid_file.read_text().strip()))
+            except (OSError, ValueError):
+                continue
+        return [pid for pid in all_pids() if process_group(pid) in leaders]
