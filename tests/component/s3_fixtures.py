@@ -3,13 +3,16 @@ service, and a real boto3 client (default settings, path-style, us-east-1) point
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import pytest
 from aiohttp.test_utils import TestServer
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from component.fake_service import FakeObjectService
 
 from wormfs.config import GatewayConfig
@@ -58,3 +61,26 @@ async def start_env(
     app = create_s3_app(service, config or GatewayConfig(region=REGION))
     server = await aiohttp_server(app, **server_kwargs)
     return S3Env(server, service, str(server.make_url("")).rstrip("/"))
+
+
+Server = Callable[..., Awaitable[TestServer]]
+
+
+async def call(client: Any, method: str, **kwargs: Any) -> Any:
+    return await asyncio.to_thread(getattr(client, method), **kwargs)
+
+
+async def read_body(response: Any) -> bytes:
+    """The body of a get_object answer, read in a thread (the server runs on this loop)."""
+    return await asyncio.to_thread(response["Body"].read)
+
+
+async def error_of(client: Any, method: str, **kwargs: Any) -> tuple[str, int, dict[str, Any]]:
+    with pytest.raises(ClientError) as info:
+        await call(client, method, **kwargs)
+    response = info.value.response
+    return (
+        response["Error"].get("Code", ""),
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response,
+    )

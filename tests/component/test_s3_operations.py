@@ -3,42 +3,26 @@ checksums, response overrides, limits, and the fixed answers to clients' probes.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import os
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
-from botocore.exceptions import ClientError
-from component.s3_fixtures import OTHER_ACCESS_KEY, OTHER_SECRET_KEY, S3Env, start_env
+from component.s3_fixtures import (
+    OTHER_ACCESS_KEY,
+    OTHER_SECRET_KEY,
+    S3Env,
+    Server,
+    call,
+    error_of,
+    read_body,
+    start_env,
+)
 
 from wormfs.checksums import checksum_b64, composite_checksum, full_object_crc
-
-Server = Callable[..., Awaitable[TestServer]]
-
-
-async def call(client: Any, method: str, **kwargs: Any) -> Any:
-    return await asyncio.to_thread(getattr(client, method), **kwargs)
-
-
-async def read_body(response: Any) -> bytes:
-    return await asyncio.to_thread(response["Body"].read)
-
-
-async def error_of(client: Any, method: str, **kwargs: Any) -> tuple[str, int, dict[str, Any]]:
-    with pytest.raises(ClientError) as info:
-        await call(client, method, **kwargs)
-    response = info.value.response
-    return (
-        response["Error"].get("Code", ""),
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response,
-    )
 
 
 @pytest.fixture
