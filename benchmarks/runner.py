@@ -373,10 +373,14 @@ def render(
         f"{elapsed / 60:.1f} min): `{' '.join(['benchmarks/runner.py', *sys.argv[1:]])}`",
         "",
         f"- Machine: {env['machine']}; Linux {env['kernel']}; "
-        f"load average at start / end: {loads[0]} / {loads[1]}; CPU pressure during the runs "
-        "(share of the time some runnable task waited for a core, /proc/pressure/cpu): "
-        f"median {_median(pressures):.0%}, {pressures[0] if pressures else 0:.0%} to "
-        f"{pressures[-1] if pressures else 0:.0%}.",
+        f"load average at start / end: {loads[0]} / {loads[1]}"
+        + (
+            "; CPU pressure during the runs (share of the time some runnable task waited for "
+            f"a core, /proc/pressure/cpu): median {_median(pressures):.0%}, "
+            f"{pressures[0]:.0%} to {pressures[-1]:.0%}."
+            if pressures
+            else "."
+        ),
         f"- WormFS {env['wormfs']} as `make run` starts it (`wormfs server`: coordinator on "
         "SQLite, one storage node over six data directories, gateway workers); "
         f"Python {env['python']}; {env['libraries']}.",
