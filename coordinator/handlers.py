@@ -29,6 +29,7 @@ from wormfs.wire.coordinator import (
     CreateUser,
     Heartbeat,
     NodeRegistration,
+    PutInline,
 )
 
 REPO = web.AppKey("repo", Repository)
@@ -155,16 +156,29 @@ async def commit_object(request: web.Request) -> web.Response:
     return json_response(await _repo(request).objects.commit(req))
 
 
+async def put_inline(request: web.Request) -> web.Response:
+    req = await read_json(request, PutInline)
+    return json_response(await _repo(request).objects.put_inline(req))
+
+
 async def get_object(request: web.Request) -> web.Response:
+    q = request.query
     manifest = await _repo(request).objects.get(
-        request.match_info["bucket"], _key(request), request.query.get("version_id") or None
+        request.match_info["bucket"],
+        _key(request),
+        q.get("version_id") or None,
+        q.get("owner_id") or None,
     )
     return json_response(manifest)
 
 
 async def delete_object(request: web.Request) -> web.Response:
+    q = request.query
     result = await _repo(request).objects.delete(
-        request.match_info["bucket"], _key(request), request.query.get("version_id") or None
+        request.match_info["bucket"],
+        _key(request),
+        q.get("version_id") or None,
+        q.get("owner_id") or None,
     )
     return json_response(result)
 
@@ -237,6 +251,7 @@ def add_routes(app: web.Application) -> None:
             web.get("/v1/buckets/{bucket}/objects", list_objects),
             web.post("/v1/writes", begin_write),
             web.post("/v1/objects/commit", commit_object),
+            web.post("/v1/objects/inline", put_inline),
             web.get("/v1/buckets/{bucket}/object", get_object),
             web.delete("/v1/buckets/{bucket}/object", delete_object),
             web.post("/v1/uploads", create_upload),

@@ -38,7 +38,9 @@ async def create_app(config: GatewayConfig, secret: bytes) -> web.Application:
         zookeeper_hosts=config.zookeeper_hosts,
         zookeeper_path=config.zookeeper_path,
     )
-    service = ObjectService(coordinator, StorageClient(session, secret))
+    service = ObjectService(
+        coordinator, StorageClient(session, secret), inline_max=config.inline_max
+    )
     app = create_s3_app(service, config)
     app[SESSION_KEY] = session
 

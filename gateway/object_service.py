@@ -7,6 +7,13 @@ is committed only after every chunk is durable and every checksum the client sen
 failed write leaves only uncommitted chunks, which the coordinator collects as an abandoned
 write. Ownership: a bucket belongs to its creator, and every other principal gets
 ``AccessDeniedError``.
+
+Small objects (at most ``inline_max`` bytes, ``GatewayConfig.inline_max``) are stored inline:
+the body is read whole, verified like any other, and sent with its metadata in one
+``put_inline`` call; the coordinator checks ownership and conditions in the same transaction,
+and no chunk is written. Reads of them are served from the manifest (``ObjectReader``).
+Object reads and deletes likewise leave the ownership check to the coordinator (``owner_id``),
+so each costs one coordinator round trip.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from wormfs.clients.repair import ChunkReporter
 from wormfs.clients.storage import StorageClient
 from wormfs.dataplane.hashing import StreamDigests
 from wormfs.dataplane.reader import ObjectReader
-from wormfs.dataplane.writer import BodySource, ObjectWriter, WriteResult
+from wormfs.dataplane.writer import BodySource, ObjectWriter, WriteResult, read_exact
 from wormfs.errors import (
     AccessDeniedError,
     BadDigestError,
@@ -54,6 +61,7 @@ from wormfs.wire.coordinator import (
     ObjectManifest,
     PartList,
     PartRecord,
+    PutInline,
     UploadInfo,
     UploadList,
     WriteGrant,
@@ -127,9 +135,19 @@ class _RangeBody:
         return {}
 
 
+def _digests(algorithm: ChecksumAlgorithm | None) -> StreamDigests:
+    """MD5 (the ETag) plus the S3 checksum ``algorithm`` when one is asked for."""
+    extra: dict[str, Checksum] = {algorithm: new_hasher(algorithm)} if algorithm else {}
+    return StreamDigests(extra)
+
+
 class ObjectService:
-    def __init__(self, coordinator: CoordinatorClient, storage: StorageClient) -> None:
+    def __init__(
+        self, coordinator: CoordinatorClient, storage: StorageClient, inline_max: int = 0
+    ) -> None:
+        """``inline_max``: objects of at most this many bytes are stored inline (0: none)."""
         self._coordinator = coordinator
+        self._inline_max = inline_max
         self._writer = ObjectWriter(storage)
         # Missing and corrupt chunks met on the read path are reported for repair.
         self._reader = ObjectReader(storage, reporter=ChunkReporter(coordinator.http))
@@ -186,15 +204,15 @@ class ObjectService:
                 bucket=bucket, key=key, size=size, upload_id=upload_id, part_number=part_number
             )
         )
-        extra: dict[str, Checksum] = {algorithm: new_hasher(algorithm)} if algorithm else {}
-        digests = StreamDigests(extra)
+        digests = _digests(algorithm)
         result = await self._writer.write(grant, bucket, key, part_number, size, body, digests)
         return grant, result
 
     @staticmethod
-    def _verify(checks: DataChecks, body: BodyReader, result: WriteResult) -> ObjectChecksum | None:
+    def _verify(
+        checks: DataChecks, body: BodyReader, digests: StreamDigests
+    ) -> ObjectChecksum | None:
         """Compare what the client sent with what arrived; the computed checksum to store."""
-        digests = result.digests
         if checks.content_md5 is not None and checks.content_md5 != digests.md5_b64:
             raise BadDigestError("The Content-MD5 you specified did not match what we received.")
         algorithm = checks.checksum_algorithm
@@ -219,11 +237,58 @@ class ObjectService:
         checks: DataChecks,
         conditions: PutConditions = PutConditions(),
     ) -> ObjectManifest:
+        if self._inlines(size):
+            return await self._put_inline(
+                principal, bucket, key, size, body, attributes, checks, conditions
+            )
         await self._owned_bucket(principal, bucket)
         grant, result = await self._write(bucket, key, size, body, checks.checksum_algorithm)
-        checksum = self._verify(checks, body, result)
+        checksum = self._verify(checks, body, result.digests)
         return await self._commit_single(
             principal, grant, result, bucket, key, attributes, checksum, conditions
+        )
+
+    def _inlines(self, size: int) -> bool:
+        """Whether an object of ``size`` bytes is stored inline (``inline_max`` 0: never)."""
+        return self._inline_max > 0 and size <= self._inline_max
+
+    async def _put_inline(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        size: int,
+        body: BodyReader,
+        attributes: ObjectAttributes,
+        checks: DataChecks,
+        conditions: PutConditions,
+    ) -> ObjectManifest:
+        """Store a small object inline: its bytes go to the coordinator with its metadata.
+
+        No separate ownership check: the coordinator checks ``owner_id`` in the same
+        transaction as the commit. The body is at most ``inline_max`` bytes, so it is held
+        whole and hashed on the event loop.
+        """
+        data = await read_exact(body, size)
+        digests = _digests(checks.checksum_algorithm)
+        digests.feed_now(data)
+        checksum = self._verify(checks, body, digests)
+        return await self._coordinator.put_inline(
+            PutInline(
+                bucket=bucket,
+                key=key,
+                owner_id=principal.user_id,
+                size=size,
+                etag=f'"{digests.md5_hex}"',
+                data=data,
+                content_type=attributes.content_type,
+                user_metadata=dict(attributes.user_metadata),
+                system_metadata=dict(attributes.system_metadata),
+                checksum=checksum,
+                storage_class=attributes.storage_class,
+                if_match=conditions.if_match,
+                if_none_match=conditions.if_none_match,
+            )
         )
 
     async def _commit_single(
@@ -267,8 +332,10 @@ class ObjectService:
     async def head_object(
         self, principal: Principal, bucket: str, key: str, version_id: str | None = None
     ) -> ObjectManifest:
-        await self._owned_bucket(principal, bucket)
-        manifest = await self._coordinator.get_object(bucket, key, version_id)
+        # The coordinator checks ownership first: a non-owner gets AccessDenied, not NoSuchKey.
+        manifest = await self._coordinator.get_object(
+            bucket, key, version_id, owner_id=principal.user_id
+        )
         if manifest.is_delete_marker:
             raise NoSuchKeyError(f"{key} is deleted")
         return manifest
@@ -279,8 +346,9 @@ class ObjectService:
     async def delete_object(
         self, principal: Principal, bucket: str, key: str, version_id: str | None = None
     ) -> DeleteResult:
-        await self._owned_bucket(principal, bucket)
-        return await self._coordinator.delete_object(bucket, key, version_id)
+        return await self._coordinator.delete_object(
+            bucket, key, version_id, owner_id=principal.user_id
+        )
 
     async def list_objects(
         self,
@@ -306,11 +374,16 @@ class ObjectService:
         checksum_algorithm: ChecksumAlgorithm | None = None,
         conditions: PutConditions = PutConditions(),
     ) -> ObjectManifest:
-        await self._owned_bucket(principal, bucket)
         body = _RangeBody(self._reader.read(source, 0, source.size))
         algorithm = checksum_algorithm or (source.checksum.algorithm if source.checksum else None)
+        checks = DataChecks(checksum_algorithm=algorithm)
+        if self._inlines(source.size):
+            return await self._put_inline(
+                principal, bucket, key, source.size, body, attributes, checks, conditions
+            )
+        await self._owned_bucket(principal, bucket)
         grant, result = await self._write(bucket, key, source.size, body, algorithm)
-        checksum = self._verify(DataChecks(checksum_algorithm=algorithm), body, result)
+        checksum = self._verify(checks, body, result.digests)
         return await self._commit_single(
             principal, grant, result, bucket, key, attributes, checksum, conditions
         )
@@ -362,7 +435,7 @@ class ObjectService:
         grant, result = await self._write(
             upload.bucket, upload.key, size, body, algorithm, upload.upload_id, part_number
         )
-        checksum = self._verify(checks, body, result)
+        checksum = self._verify(checks, body, result.digests)
         part = PartRecord(
             part_number=part_number,
             size=size,

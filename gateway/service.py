@@ -158,7 +158,8 @@ class ObjectServiceProtocol(Protocol):
 
         Reads only the stripes (and fragment byte ranges) that overlap the range; decodes from
         parity when a fragment is missing or corrupt. ``NotEnoughFragmentsError`` if fewer than
-        k fragments of a stripe can be read.
+        k fragments of a stripe can be read. An object stored inline is served from its
+        manifest, verified against its ETag (``CorruptChunkError`` if its bytes went bad).
         """
         ...
 

@@ -21,6 +21,7 @@ from wormfs.durability_config import DurabilityConfig, durability_problems
 from wormfs.erasure import CODECS, DEFAULT_CODEC
 from wormfs.layout import Profile
 from wormfs.tls import tls_problems
+from wormfs.wire.coordinator import INLINE_LIMIT
 
 T = TypeVar("T")
 
@@ -98,6 +99,9 @@ class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # HTTPS: PEM certificate (chain allowed) and key paths; both empty serves plain HTTP.
     tls_cert: str = ""
     tls_key: str = ""
+    # Objects of at most this many bytes are stored inline in the metadata (one coordinator
+    # call, no chunks); 0 stores every object in chunks. At most ``INLINE_LIMIT`` (256 KiB).
+    inline_max: int = 64 * 1024
 
 
 def load(path: Path | None, kind: type[T]) -> T:
@@ -174,6 +178,11 @@ def validate(config: CoordinatorConfig | StorageNodeConfig | GatewayConfig) -> N
         if config.workers < 1:
             problems.append("gateway workers must be >= 1")
         problems += tls_problems(config.tls_cert, config.tls_key)
+        if not 0 <= config.inline_max <= INLINE_LIMIT:
+            problems.append(
+                f"inline_max {config.inline_max} must be within 0..{INLINE_LIMIT} "
+                "(0 disables inline objects)"
+            )
     if problems:
         raise ConfigError(problems)
 

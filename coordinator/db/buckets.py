@@ -15,6 +15,7 @@ import time
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
+from wormfs.coordinator.db import manifests
 from wormfs.coordinator.db.convert import bucket_info, display_names, require_bucket
 from wormfs.coordinator.db.database import Database, retry_races
 from wormfs.coordinator.db.models import Bucket, ObjectVersion, Upload
@@ -64,10 +65,7 @@ class Buckets:
         return bucket_info(bucket, names.get(req.owner_id, ""))
 
     async def get(self, name: str) -> BucketInfo:
-        async with self._db.read() as session:
-            bucket = await require_bucket(session, name)
-            names = await display_names(session, [bucket.owner_id])
-        return bucket_info(bucket, names.get(bucket.owner_id, ""))
+        return await self._db.direct_read(lambda sql: manifests.bucket_info(sql, name))
 
     async def list(self, owner_id: str | None = None) -> BucketList:
         query = select(Bucket).order_by(Bucket.name)

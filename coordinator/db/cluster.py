@@ -8,7 +8,7 @@ Layer: coordinator database package. Contract:
   an unknown node is ``NotFoundError`` so that the node registers again (e.g. after the
   metadata was restored from a backup).
 * ``mark_stale_offline`` (the liveness task) marks nodes offline after ``offline_after``
-  seconds of silence. Placement does not wait for it: ``placement_candidates`` treats a stale
+  seconds of silence. Placement does not wait for it: ``writes.disk_candidates`` treats a stale
   heartbeat as offline by itself, and a disk reported offline or full is excluded at once.
 """
 
@@ -22,8 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wormfs.coordinator.db.database import Database, retry_races
-from wormfs.coordinator.db.models import Disk, DiskCare, Node
-from wormfs.coordinator.placement import DiskCandidate
+from wormfs.coordinator.db.models import Disk, Node
 from wormfs.errors import InvalidInputError, NotFoundError
 from wormfs.wire.coordinator import Heartbeat, NodeInfo, NodeList, NodeRegistration, RegisterResult
 from wormfs.wire.storage import DiskInfo, DiskState
@@ -31,29 +30,6 @@ from wormfs.wire.storage import DiskInfo, DiskState
 
 def _node_live(node: Node, now: float, offline_after: float) -> bool:
     return node.state == "online" and node.last_heartbeat >= now - offline_after
-
-
-async def placement_candidates(
-    session: AsyncSession, now: float, offline_after: float
-) -> list[DiskCandidate]:
-    """Every known disk with its node, ``online`` only if both are usable right now."""
-    rows = await session.execute(select(Disk, Node).join(Node, Node.node_id == Disk.node_id))
-    # Draining and drained disks take no new chunks (wormfs.coordinator.db.care).
-    drained = set(await session.scalars(select(DiskCare.disk_id).where(DiskCare.drain_state != "")))
-    return [
-        DiskCandidate(
-            disk_id=disk.disk_id,
-            node_id=node.node_id,
-            node_address=node.address,
-            free_bytes=disk.free_bytes,
-            online=disk.state == "online"
-            and _node_live(node, now, offline_after)
-            and disk.disk_id not in drained,
-            rack=node.rack,
-            zone=node.zone,
-        )
-        for disk, node in rows
-    ]
 
 
 class Cluster:

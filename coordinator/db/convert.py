@@ -18,7 +18,6 @@ from sqlalchemy.orm import selectinload
 
 from wormfs.coordinator.db.models import (
     Bucket,
-    ChunkPlacementRow,
     Disk,
     Node,
     ObjectVersion,
@@ -209,33 +208,4 @@ def upload_info(upload: Upload) -> UploadInfo:
         checksum_algorithm=cast(ChecksumAlgorithm | None, upload.checksum_algorithm),
         checksum_type=cast(ChecksumType | None, upload.checksum_type),
         storage_class=upload.storage_class,
-    )
-
-
-# ---- wire -> rows -----------------------------------------------------------------------------
-def part_row(record: PartRecord, now: float) -> Part:
-    """A new ``Part`` row (with segments and placements) for ``record``; caller sets owner."""
-    checksum = record.checksum
-    return Part(
-        part_number=record.part_number,
-        size=record.size,
-        etag=record.etag,
-        checksum_algorithm=checksum.algorithm if checksum else None,
-        checksum_value=checksum.value if checksum else None,
-        checksum_type=checksum.type if checksum else None,
-        last_modified=now,
-        segments=[
-            Segment(
-                segment_index=seg.segment_index,
-                offset=seg.offset,
-                length=seg.length,
-                chunks=[
-                    ChunkPlacementRow(
-                        fragment_index=c.fragment_index, chunk_id=c.chunk_id, disk_id=c.disk_id
-                    )
-                    for c in seg.chunks
-                ],
-            )
-            for seg in record.segments
-        ],
     )

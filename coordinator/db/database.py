@@ -78,6 +78,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm.exc import StaleDataError
 
+from wormfs.coordinator.db.direct import DirectSql, EngineRunner, Operation, SqliteFileRunner
 from wormfs.coordinator.db.models import ClusterMeta
 from wormfs.errors import NotLeaderError, StaleLeaderError, UnavailableError
 
@@ -88,6 +89,9 @@ T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Connections kept open: each is a thread of aiosqlite, and one opened per request (beyond
+# the pool) costs a thread start and the PRAGMAs; callers wait for a free one instead.
+SQLITE_POOL_SIZE = 8
 WRITE_OPTION = "wormfs_write"  # execution option marking the engine view for writes
 
 PG_POOL_SIZE = 16
@@ -148,7 +152,9 @@ async def create_engine(url: str) -> AsyncEngine:
         path = _sqlite_file(url)
         if path is not None:
             await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(
+            url, pool_size=SQLITE_POOL_SIZE, max_overflow=0, pool_timeout=30
+        )
         _install_sqlite_hooks(engine)
         return engine
     return create_async_engine(
@@ -272,6 +278,42 @@ class Database:
         self._write_lock = asyncio.Lock()
         self.epoch: int | None = None
         self._refusal: str | None = None  # why writes are refused right now; None: accepted
+        path = _sqlite_file(str(engine.url)) if self._sqlite else None
+        self._direct: DirectSql = (
+            SqliteFileRunner(path, self)
+            if path is not None
+            else EngineRunner(engine, engine.execution_options(**{WRITE_OPTION: True}), self)
+        )
+
+    @property
+    def refusal(self) -> str | None:
+        return self._refusal
+
+    @property
+    def write_lock(self) -> asyncio.Lock:
+        return self._write_lock
+
+    async def direct_read(self, fn: Operation[T]) -> T:
+        """``fn(sql)`` in one read transaction, in one hop (``wormfs.coordinator.db.direct``)."""
+        try:
+            return await self._direct.read(fn)
+        except (DBAPIError, OSError, TimeoutError) as exc:
+            if _is_unavailable(exc):
+                raise _unavailable(exc) from exc
+            raise
+
+    async def direct_write(self, fn: Operation[T]) -> T:
+        """``fn(sql)`` in one fenced write transaction, acknowledged once durable; on SQLite
+        group-committed with the writes queued beside it (``wormfs.coordinator.db.direct``)."""
+        if self._refusal is not None:
+            raise NotLeaderError(self._refusal)
+        attempt = self._direct.write if self._sqlite else retry_races(self._direct.write)
+        try:
+            return await attempt(fn)
+        except (DBAPIError, OSError, TimeoutError) as exc:
+            if _is_unavailable(exc):
+                raise _unavailable(exc) from exc
+            raise
 
     @property
     def accepting_writes(self) -> bool:
@@ -365,6 +407,7 @@ class Database:
         return epoch
 
     async def close(self) -> None:
+        await self._direct.close()
         await self.engine.dispose()
 
 

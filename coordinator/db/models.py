@@ -27,6 +27,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -172,6 +173,21 @@ class ObjectVersion(Base):
     parts: Mapped[list[Part]] = relationship(
         back_populates="object", passive_deletes=True, lazy="raise", order_by="Part.part_number"
     )
+
+
+class ObjectData(Base):
+    """The bytes of a small object stored inline (revision 0004): its version has no parts.
+
+    A table of its own rather than a column of ``objects``, so that listings and version
+    look-ups, which read ``objects`` rows by the thousand, never page in object bytes.
+    """
+
+    __tablename__ = "object_data"
+
+    object_id: Mapped[int] = mapped_column(
+        RowId, ForeignKey("objects.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 # ---- multipart uploads ------------------------------------------------------------------------

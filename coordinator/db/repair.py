@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wormfs.coordinator.db.cluster import placement_candidates
 from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.direct import in_session
 from wormfs.coordinator.db.models import (
     ChunkPlacementRow,
     DiskCare,
@@ -56,6 +56,7 @@ from wormfs.coordinator.db.repair_rows import (
     refresh_surviving,
     segment_profiles,
 )
+from wormfs.coordinator.db.writes import disk_candidates
 from wormfs.coordinator.placement import DiskCandidate
 from wormfs.coordinator.repair_plan import SourceChunk, choose_sources, choose_target
 from wormfs.ids import new_id
@@ -235,7 +236,9 @@ class RepairQueue:
             draining = {d for d, v in views.items() if v.drain_state}
             candidates = [
                 c if c.disk_id not in draining else _offline(c)
-                for c in await placement_candidates(session, now, self._offline_after)
+                for c in await in_session(
+                    session, lambda sql: disk_candidates(sql, now, self._offline_after)
+                )
             ]
             by_disk = {c.disk_id: c for c in candidates}
             placements: dict[int, list[ChunkPlacementRow]] = {}

@@ -34,10 +34,7 @@ from wormfs.coordinator.checksums import default_type, multipart_checksum, same_
 from wormfs.coordinator.db.convert import (
     load_parts,
     manifest_of,
-    part_record,
     part_records,
-    part_row,
-    profile_from_json,
     profile_to_json,
     require_bucket,
     require_upload,
@@ -47,15 +44,10 @@ from wormfs.coordinator.db.database import Database, retry_races
 from wormfs.coordinator.db.gc import abandon_write, enqueue_part_chunks
 from wormfs.coordinator.db.models import ObjectVersion, Part, Upload
 from wormfs.coordinator.db.versions import (
-    check_conditions,
-    check_part,
-    current_version,
-    granted_chunks,
-    lock_key,
-    replace_current,
+    make_room_in,
     strip_etag,
-    take_pending,
 )
+from wormfs.coordinator.db.writes import commit_upload_part
 from wormfs.coordinator.naming import check_key
 from wormfs.errors import (
     EntityTooSmallError,
@@ -139,34 +131,10 @@ class Uploads:
                 await abandon_write(session, req.write_id, time.time())
             raise
 
-    @retry_races
     async def _commit_part(self, upload_id: str, req: CommitPart) -> PartRecord:
-        record = req.part
-        now = time.time()
-        async with self._db.write() as session:
-            pending = await take_pending(session, req.write_id)
-            if pending.upload_id != upload_id or pending.part_number != record.part_number:
-                raise InvalidInputError(
-                    f"write {req.write_id!r} was granted for another upload or part number"
-                )
-            if pending.size != record.size:
-                raise InvalidInputError(
-                    f"write was granted for {pending.size} bytes, not {record.size}"
-                )
-            upload = await require_upload(session, upload_id)
-            check_part(record, profile_from_json(upload.profile), granted_chunks(pending))
-            replaced = Part.upload_id == upload_id, Part.part_number == record.part_number
-            await enqueue_part_chunks(session, replaced[0] & replaced[1], now, now)
-            await session.execute(delete(Part).where(*replaced))
-            row = part_row(record, now)
-            row.upload_id = upload_id
-            session.add(row)
-            await session.delete(pending)
-            await session.flush()
-            return part_record(
-                row,
-                {c.disk_id: (c.node_id, c.node_address) for s in record.segments for c in s.chunks},
-            )
+        return await self._db.direct_write(
+            lambda sql: commit_upload_part(sql, upload_id, req, time.time())
+        )
 
     async def list_parts(
         self, upload_id: str, marker: int = 0, max_parts: int = MAX_PAGE
@@ -235,10 +203,15 @@ class Uploads:
                 [(p.checksum_value, p.size) for p in chosen],
             )
 
-            await lock_key(session, upload.bucket, upload.key)
-            current = await current_version(session, upload.bucket, upload.key)
-            check_conditions(current, req.if_match, req.if_none_match)
-            await replace_current(session, current, now, self._gc_delay)
+            await make_room_in(
+                session,
+                upload.bucket,
+                upload.key,
+                req.if_match,
+                req.if_none_match,
+                now,
+                self._gc_delay,
+            )
             obj = ObjectVersion(
                 bucket=upload.bucket,
                 key=upload.key,

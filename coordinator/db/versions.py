@@ -3,34 +3,28 @@
 Layer: coordinator database package; every function runs inside the caller's transaction.
 Contract:
 
-* ``take_pending`` finds the write intent of a commit (``ConflictError`` if it is unknown or
-  already expired, since then its chunks may be collected already: the client must write
-  again);
 * ``check_part`` validates a committed part against its grant: contiguous segments covering
   the part, k+m fragments per segment on k+m distinct disks, and only chunks granted to this
   write (so every committed chunk was recorded in an intent and can be collected later);
-* ``lock_key`` makes transactions that change one key's current version wait in line
-  (PostgreSQL), before they read it;
-* ``check_conditions`` evaluates If-Match / If-None-Match against the current version inside
-  the commit's transaction, so the check and the commit are atomic;
-* ``replace_current`` retires the current version of a key when a new one becomes latest. In
-  an unversioned bucket the old version is removed and its chunks are queued for GC after
-  ``gc_delay`` (reads that fetched the old manifest just before the commit can finish).
-  Versioned buckets will demote it instead (``is_latest`` false) once versioning arrives.
+* ``make_room`` (plain SQL, ``wormfs.coordinator.db.direct``; ``make_room_in`` from an ORM
+  transaction) prepares a key for its next current version: ``lock_key`` makes transactions
+  that change one key's current version wait in line (PostgreSQL), ``check_conditions``
+  evaluates If-Match / If-None-Match against the current version inside the commit's
+  transaction, so the check and the commit are atomic, and ``retire_version`` removes the
+  old version and queues its chunks for GC after ``gc_delay`` (reads that fetched the old
+  manifest just before the commit can finish). Versioned buckets will demote it instead
+  (``is_latest`` false) once versioning arrives.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wormfs.coordinator.db.gc import enqueue_part_chunks
-from wormfs.coordinator.db.models import ObjectVersion, Part, PendingWrite
+from wormfs.coordinator.db.direct import Sql, in_session
 from wormfs.errors import (
-    ConflictError,
     InvalidInputError,
     NoSuchKeyError,
     PreconditionFailedError,
@@ -47,19 +41,6 @@ def strip_etag(etag: str) -> str:
     if value.startswith("W/"):
         value = value[2:]
     return value.strip('"')
-
-
-async def take_pending(session: AsyncSession, write_id: str) -> PendingWrite:
-    pending = await session.get(PendingWrite, write_id)
-    if pending is None:
-        raise ConflictError(
-            f"write {write_id!r} is unknown or expired; its data may be collected, write again"
-        )
-    return pending
-
-
-def granted_chunks(pending: PendingWrite) -> set[tuple[str, str]]:
-    return {(p["chunk_id"], p["disk_id"]) for p in pending.placements}
 
 
 def check_part(record: PartRecord, profile: Profile, granted: set[tuple[str, str]]) -> None:
@@ -95,7 +76,7 @@ def _key_lock_id(bucket: str, key: str) -> int:
     return int.from_bytes(digest, "big", signed=True)  # PostgreSQL's bigint
 
 
-async def lock_key(session: AsyncSession, bucket: str, key: str) -> None:
+def lock_key(sql: Sql, bucket: str, key: str) -> None:
     """Serialise the transactions that change one key's current version (PostgreSQL).
 
     Without it, concurrent commits to one key all read the same current version and all but
@@ -104,19 +85,8 @@ async def lock_key(session: AsyncSession, bucket: str, key: str) -> None:
     wait in line instead; it is released at COMMIT. (Two keys sharing a hash only wait for
     each other.) SQLite runs one writer at a time anyway.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(_key_lock_id(bucket, key))))
-
-
-async def current_version(session: AsyncSession, bucket: str, key: str) -> ObjectVersion | None:
-    result = await session.scalars(
-        select(ObjectVersion).where(
-            ObjectVersion.bucket == bucket,
-            ObjectVersion.key == key,
-            ObjectVersion.is_latest == true(),
-        )
-    )
-    return result.first()
+    if sql.dialect == "postgresql":
+        sql.one("SELECT pg_advisory_xact_lock(?)", _key_lock_id(bucket, key))
 
 
 def _etag_matches(condition: str, etag: str) -> bool:
@@ -125,39 +95,83 @@ def _etag_matches(condition: str, etag: str) -> bool:
 
 
 def check_conditions(
-    current: ObjectVersion | None, if_match: str | None, if_none_match: str | None
+    live_etag: str | None, if_match: str | None, if_none_match: str | None
 ) -> None:
-    """AWS conditional writes: If-None-Match "*" fails if the key exists; If-Match fails
+    """AWS conditional writes against the current object's ETag (None: no live object,
+    a delete marker included): If-None-Match "*" fails if the key exists; If-Match fails
     (412) on another ETag and (404) when there is no current object."""
-    live = current if current is not None and not current.is_delete_marker else None
     if if_none_match is not None:
         if if_none_match.strip() != "*":
             raise InvalidInputError('only If-None-Match: "*" is supported on writes')
-        if live is not None:
+        if live_etag is not None:
             raise PreconditionFailedError("an object exists at this key (If-None-Match: *)")
     if if_match is not None:
-        if live is None:
+        if live_etag is None:
             raise NoSuchKeyError("no current object to match (If-Match)")
-        if not _etag_matches(if_match, live.etag):
-            raise PreconditionFailedError(f"the current ETag is {live.etag} (If-Match)")
+        if not _etag_matches(if_match, live_etag):
+            raise PreconditionFailedError(f"the current ETag is {live_etag} (If-Match)")
 
 
-async def retire_versions(
-    session: AsyncSession, versions: Iterable[ObjectVersion], now: float, gc_delay: float
+def queue_part_chunks(
+    sql: Sql, where: str, params: tuple[Any, ...], now: float, not_before: float
 ) -> None:
-    """Remove versions and queue their chunks (collected after ``gc_delay``)."""
-    ids = [v.id for v in versions]
-    if not ids:
-        return
-    await enqueue_part_chunks(session, Part.object_id.in_(ids), now, now + gc_delay)
-    # parts, segments and placements go with the version (ON DELETE CASCADE).
-    await session.execute(delete(ObjectVersion).where(ObjectVersion.id.in_(ids)))
+    """Queue every chunk of the parts ``p`` matching ``where`` for GC (one INSERT ... SELECT)."""
+    sql.run(
+        "INSERT INTO gc_queue (chunk_id, disk_id, node_id, enqueued_at, not_before, attempts) "
+        "SELECT c.chunk_id, c.disk_id, d.node_id, "
+        "CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION), 0 "
+        "FROM chunk_placements c JOIN segments s ON s.id = c.segment_id "
+        "JOIN parts p ON p.id = s.part_id JOIN disks d ON d.disk_id = c.disk_id "
+        f"WHERE {where}",
+        now,
+        not_before,
+        *params,
+    )
 
 
-async def replace_current(
-    session: AsyncSession, current: ObjectVersion | None, now: float, gc_delay: float
+def retire_version(sql: Sql, object_id: int, now: float, gc_delay: float) -> None:
+    """Remove a version and queue its chunks (collected after ``gc_delay``); its parts,
+    segments, placements and inline bytes go with it (ON DELETE CASCADE)."""
+    queue_part_chunks(sql, "p.object_id = ?", (object_id,), now, now + gc_delay)
+    sql.run("DELETE FROM objects WHERE id = ?", object_id)
+
+
+def make_room(
+    sql: Sql,
+    bucket: str,
+    key: str,
+    if_match: str | None,
+    if_none_match: str | None,
+    now: float,
+    gc_delay: float,
 ) -> None:
-    """Retire the current version before a new one becomes latest (unversioned buckets)."""
-    if current is not None:
-        await retire_versions(session, [current], now, gc_delay)
-        await session.flush()
+    """Before a new version of ``key`` becomes latest: wait for the key's lock, check the
+    write's conditions against the current version inside this transaction (so the check
+    and the commit are atomic), and retire the current version (unversioned buckets; reads
+    that fetched its manifest just before can finish within ``gc_delay``)."""
+    lock_key(sql, bucket, key)
+    row = sql.one(
+        "SELECT id, etag, is_delete_marker FROM objects "
+        "WHERE bucket = ? AND key = ? AND is_latest",  # bare: see manifests._CURRENT
+        bucket,
+        key,
+    )
+    live_etag = row[1] if row is not None and not row[2] else None
+    check_conditions(live_etag, if_match, if_none_match)
+    if row is not None:
+        retire_version(sql, int(row[0]), now, gc_delay)
+
+
+async def make_room_in(
+    session: AsyncSession,
+    bucket: str,
+    key: str,
+    if_match: str | None,
+    if_none_match: str | None,
+    now: float,
+    gc_delay: float,
+) -> None:
+    """``make_room`` inside an ORM transaction (CompleteMultipartUpload)."""
+    await in_session(
+        session, lambda sql: make_room(sql, bucket, key, if_match, if_none_match, now, gc_delay)
+    )

@@ -7,7 +7,8 @@ Content-Range, 416 with ``bytes */size``), ``partNumber``, ``response-*`` overri
 conditional GET/HEAD (304/412), conditional PUT, ``x-amz-checksum-*`` on PUT answers and on
 whole-object GET/HEAD with ``x-amz-checksum-mode: ENABLED``. GET bodies are streamed from
 ``service.read_object`` (pieces of at most 1 MiB), never gathered. GetObjectAttributes answers
-the attributes named by ``x-amz-object-attributes`` from the manifest alone.
+the attributes named by ``x-amz-object-attributes`` from the manifest alone. An object stored
+inline (no part records) is answered as the one-part object it is.
 """
 
 from __future__ import annotations
@@ -119,6 +120,12 @@ def _is_multipart(manifest: ObjectManifest) -> bool:
     return "-" in manifest.etag
 
 
+def _part_sizes(manifest: ObjectManifest) -> list[int]:
+    """The sizes of the object's parts. An inline object keeps no part records (its bytes are
+    in the manifest) and, like any plain PUT, is one part: the whole object."""
+    return [p.size for p in manifest.parts] or [manifest.size]
+
+
 async def _empty_stream() -> AsyncIterator[bytes]:
     return
     yield b""  # pragma: no cover - makes this an async generator
@@ -138,17 +145,16 @@ async def get_object(ctx: S3Context) -> S3Response:
     status = 200
     start, end = 0, size
     if part_number is not None:
-        if part_number > len(manifest.parts):
-            raise InvalidPartNumber(
-                PartNumberRequested=part_number, ActualPartCount=len(manifest.parts)
-            )
-        start = sum(p.size for p in manifest.parts[: part_number - 1])
-        end = start + manifest.parts[part_number - 1].size
+        sizes = _part_sizes(manifest)
+        if part_number > len(sizes):
+            raise InvalidPartNumber(PartNumberRequested=part_number, ActualPartCount=len(sizes))
+        start = sum(sizes[: part_number - 1])
+        end = start + sizes[part_number - 1]
         if _is_multipart(manifest):
             # A part of a multipart object is answered like a range; a plain object's only
             # "part" is the whole object (200).
             status = 206
-            headers["x-amz-mp-parts-count"] = str(len(manifest.parts))
+            headers["x-amz-mp-parts-count"] = str(len(sizes))
             if end > start:
                 headers["Content-Range"] = content_range(start, end, size)
     else:

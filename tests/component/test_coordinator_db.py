@@ -43,6 +43,7 @@ TABLES = {
     "disk_care",
     "disks",
     "gc_queue",
+    "object_data",
     "nodes",
     "objects",
     "parts",
@@ -102,7 +103,7 @@ async def test_upgrade_empty_database_matches_models(tmp_path: Path) -> None:
             assert await conn.run_sync(_tables) == TABLES
             assert await conn.run_sync(_schema_diff) == []
             version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
-            assert version == "0003"
+            assert version == "0004"
     finally:
         await db.close()
     assert (tmp_path / "deep/new/dir/wormfs.db").exists()

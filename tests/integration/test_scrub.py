@@ -88,7 +88,8 @@ def cluster_entries(cluster: Cluster) -> list[tuple[str, str]]:
 @pytest.mark.slow
 def test_deleted_chunk_found_by_shallow_scrub_and_read_path() -> None:
     with fast_cluster(nodes=3, disks_per_node=2) as cluster:
-        objects = put_objects(cluster, "gone", [2 * 1024 * 1024, 4096])
+        # The small one is still above the gateway's inline_max (64 KiB), so it has chunks.
+        objects = put_objects(cluster, "gone", [2 * 1024 * 1024, 100_000])
         cluster.coordinator_post("/v1/repair/pause")
         first, second = (placements(cluster, "gone", [k])[0]["chunk_id"] for k in objects)
         files = _chunk_paths(cluster)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from wormfs import config as cfg
+from wormfs.wire.coordinator import INLINE_LIMIT
 
 
 def test_defaults_are_valid() -> None:
@@ -46,3 +47,22 @@ def test_cluster_secret_file_created_once(tmp_path: Path, monkeypatch: pytest.Mo
     assert cfg.cluster_secret(path) == first
     monkeypatch.setenv(cfg.CLUSTER_SECRET_ENV, "from-env")
     assert cfg.cluster_secret(path) == b"from-env"
+
+
+def test_gateway_inline_max_is_bounded(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:9100"
+    assert cfg.GatewayConfig().inline_max == 64 * 1024
+    for good in (0, 1, 64 * 1024, INLINE_LIMIT):
+        cfg.validate(cfg.GatewayConfig(coordinator_url=url, inline_max=good))
+    for bad in (-1, INLINE_LIMIT + 1):
+        with pytest.raises(cfg.ConfigError, match="inline_max") as info:
+            cfg.validate(cfg.GatewayConfig(coordinator_url=url, inline_max=bad))
+        assert len(info.value.problems) == 1
+    # From a file, with the other problems reported alongside.
+    path = tmp_path / "g.toml"
+    path.write_text("workers = 0\ninline_max = 1048576\n")
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.validate(cfg.load(path, cfg.GatewayConfig))
+    text = str(info.value)
+    for fragment in ("inline_max 1048576", "workers", "coordinator_url"):
+        assert fragment in text

@@ -2,21 +2,25 @@
 
 The fake keeps fragments per chunk and can lose or corrupt them, so these tests pin the data
 plane's own logic: stripe cutting, fragment routing, range reads, failover to parity, and
-refusal when fewer than k fragments remain. Real nodes are exercised in integration tests.
+refusal when fewer than k fragments remain; and the inline path (bytes served from the
+manifest, verified against the ETag, whole bodies read with the writer's length checks). Real
+nodes are exercised in integration tests.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 
 import pytest
 
+from wormfs.checksums import new_hasher
 from wormfs.chunkformat import ChunkHeader
 from wormfs.dataplane.hashing import StreamDigests
 from wormfs.dataplane.reader import ObjectReader
-from wormfs.dataplane.writer import ObjectWriter
+from wormfs.dataplane.writer import ObjectWriter, read_exact
 from wormfs.errors import CorruptChunkError, IncompleteBodyError, NotEnoughFragmentsError
 from wormfs.ids import new_id, new_version_id
 from wormfs.layout import Profile, split_lengths
@@ -186,3 +190,68 @@ async def test_failing_node_aborts_the_write() -> None:
         await ObjectWriter(Failing()).write(  # type: ignore[arg-type]
             _grant(300_000), "b", "k", 1, 300_000, Body(os.urandom(300_000)), StreamDigests()
         )
+
+
+# ---- inline objects ---------------------------------------------------------------------------
+def _inline(data: bytes, etag: str | None = None) -> ObjectManifest:
+    etag = etag or f'"{hashlib.md5(data).hexdigest()}"'
+    return ObjectManifest(
+        "b", "k", new_version_id(), "owner", len(data), etag, 0.0, PROFILE, [], inline=data
+    )
+
+
+async def _pieces(
+    storage: FakeStorage, manifest: ObjectManifest, start: int, end: int
+) -> list[bytes]:
+    reader = ObjectReader(storage)  # type: ignore[arg-type]
+    return [piece async for piece in reader.read(manifest, start, end)]
+
+
+async def test_inline_object_is_served_from_the_manifest() -> None:
+    storage = FakeStorage()
+    data = os.urandom(4096)
+    manifest = _inline(data)
+    assert await _pieces(storage, manifest, 0, len(data)) == [data]
+    for start, end in [(0, 1), (4095, 4096), (100, 3000)]:
+        assert await _pieces(storage, manifest, start, end) == [data[start:end]]
+    # An empty range (or an empty object) yields nothing rather than an empty piece.
+    assert await _pieces(storage, manifest, 10, 10) == []
+    assert await _pieces(storage, _inline(b""), 0, 0) == []
+    assert storage.opened == []  # no storage-node traffic at all
+
+
+async def test_corrupt_inline_bytes_raise_instead_of_being_served() -> None:
+    storage = FakeStorage()
+    data = bytearray(os.urandom(4096))
+    etag = f'"{hashlib.md5(data).hexdigest()}"'
+    data[17] ^= 0x01
+    with pytest.raises(CorruptChunkError, match="inline"):
+        await _pieces(storage, _inline(bytes(data), etag), 0, 10)
+    # A truncated copy is caught too (even where the range would fit in it).
+    short = _inline(bytes(data[:100]), etag)
+    with pytest.raises(CorruptChunkError):
+        await _pieces(storage, short, 0, 10)
+
+
+async def test_read_exact_takes_the_whole_body_or_refuses_it() -> None:
+    data = os.urandom(25_000)
+    assert await read_exact(Body(data), len(data)) == data
+    assert await read_exact(Body(b""), 0) == b""
+    with pytest.raises(IncompleteBodyError, match="ended after 25000"):
+        await read_exact(Body(data), len(data) + 1)
+    with pytest.raises(IncompleteBodyError, match="longer"):
+        await read_exact(Body(data), len(data) - 1)
+
+
+async def test_feed_now_hashes_like_feed() -> None:
+    data = os.urandom(200 * 1024)
+    fed = StreamDigests({"CRC32": new_hasher("CRC32")})
+    await fed.feed(data)
+    await fed.finish()
+    now = StreamDigests({"CRC32": new_hasher("CRC32")})
+    now.feed_now(data)
+    assert (now.md5_hex, now.extra_b64("CRC32"), now.size) == (
+        fed.md5_hex,
+        fed.extra_b64("CRC32"),
+        fed.size,
+    )

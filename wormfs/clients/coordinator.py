@@ -37,6 +37,7 @@ from wormfs.wire.coordinator import (
     ObjectManifest,
     PartList,
     PartRecord,
+    PutInline,
     RegisterResult,
     UploadInfo,
     UploadList,
@@ -169,24 +170,29 @@ class CoordinatorClient:
     async def commit_object(self, request: CommitObject) -> ObjectManifest:
         return await self.http.call("POST", "/v1/objects/commit", ObjectManifest, body=request)
 
+    async def put_inline(self, request: PutInline) -> ObjectManifest:
+        return await self.http.call("POST", "/v1/objects/inline", ObjectManifest, body=request)
+
     async def get_object(
-        self, bucket: str, key: str, version_id: str | None = None
+        self, bucket: str, key: str, version_id: str | None = None, owner_id: str | None = None
     ) -> ObjectManifest:
+        """The manifest (with the bytes of an inline object); with ``owner_id``, the
+        coordinator first checks that this user owns the bucket (``AccessDeniedError``)."""
         return await self.http.call(
             "GET",
             f"/v1/buckets/{_bucket(bucket)}/object",
             ObjectManifest,
-            query=_object_query(key, version_id),
+            query=_object_query(key, version_id, owner_id),
         )
 
     async def delete_object(
-        self, bucket: str, key: str, version_id: str | None = None
+        self, bucket: str, key: str, version_id: str | None = None, owner_id: str | None = None
     ) -> DeleteResult:
         return await self.http.call(
             "DELETE",
             f"/v1/buckets/{_bucket(bucket)}/object",
             DeleteResult,
-            query=_object_query(key, version_id),
+            query=_object_query(key, version_id, owner_id),
         )
 
     # ---- multipart uploads --------------------------------------------------------------------
@@ -240,8 +246,10 @@ class CoordinatorClient:
         )
 
 
-def _object_query(key: str, version_id: str | None) -> dict[str, str]:
+def _object_query(key: str, version_id: str | None, owner_id: str | None) -> dict[str, str]:
     query = {"key": key}
     if version_id:
         query["version_id"] = version_id
+    if owner_id:
+        query["owner_id"] = owner_id
     return query

@@ -7,6 +7,8 @@ one streaming PUT per chunk. It returns only after every chunk of every segment 
 its node (the node answers only after fsync + rename + directory fsync). Anything that goes
 wrong (a node refuses or dies, the body is short or long) raises, and the chunks already
 written are left for the coordinator's abandoned-write collection — nothing is committed here.
+``read_exact`` gathers a whole small body (an inline object, stored without chunks) with the
+same length checks and error.
 
 Pipelining: while stripe N is being encoded (executor) and hashed (executor, ordered), stripe
 N+1 is read from the body and stripe N-1's fragments are on their way to the nodes. Each chunk
@@ -82,6 +84,25 @@ class _StripeCutter:
         extra = await self._body.read()
         if extra:
             raise IncompleteBodyError("the body is longer than its declared length")
+
+
+async def read_exact(body: BodySource, size: int) -> bytes:
+    """The whole body, which must be exactly ``size`` bytes (``IncompleteBodyError`` if not).
+
+    Only for small bodies (inline objects): they are held whole. Reads until ``b""`` so that
+    the body reader validates its end (trailer, payload hash), but stops as soon as it runs
+    long, so memory stays bounded by ``size`` plus one piece.
+    """
+    pieces: list[bytes] = []
+    received = 0
+    while piece := await body.read():
+        received += len(piece)
+        if received > size:
+            raise IncompleteBodyError("the body is longer than its declared length")
+        pieces.append(piece)
+    if received != size:
+        raise IncompleteBodyError(f"the body ended after {received} bytes")
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 async def _queue_body(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:

@@ -18,8 +18,9 @@ Routes (all authenticated with the cluster secret, see ``wormfs.internalauth``):
                                                         -> ObjectList
     POST   /v1/writes               BeginWrite          -> WriteGrant
     POST   /v1/objects/commit       CommitObject        -> ObjectManifest
-    GET    /v1/buckets/{bucket}/object?key=K[&version_id=V] -> ObjectManifest
-    DELETE /v1/buckets/{bucket}/object?key=K[&version_id=V] -> DeleteResult
+    POST   /v1/objects/inline       PutInline           -> ObjectManifest
+    GET    /v1/buckets/{bucket}/object?key=K[&version_id=V][&owner_id=U] -> ObjectManifest
+    DELETE /v1/buckets/{bucket}/object?key=K[&version_id=V][&owner_id=U] -> DeleteResult
     POST   /v1/uploads              CreateUpload        -> UploadInfo
     GET    /v1/uploads/{upload_id}                      -> UploadInfo
     POST   /v1/uploads/{upload_id}/parts   CommitPart   -> PartRecord
@@ -29,9 +30,10 @@ Routes (all authenticated with the cluster secret, see ``wormfs.internalauth``):
     GET    /v1/buckets/{bucket}/uploads?prefix=&key_marker=&upload_id_marker=&max_uploads=
                                                         -> UploadList
 
-Keys travel in the query string, never the path, so that any UTF-8 key (slashes, dots,
-percent signs) round-trips. Times are float seconds since the epoch, UTC. Errors answer with
-``ErrorBody`` and the domain error's HTTP status.
+With ``owner_id`` the coordinator first checks that the user owns the bucket
+(``AccessDeniedError``). Keys travel in the query string, never the path, so that any UTF-8
+key (slashes, dots, percent signs) round-trips. Times are float seconds since the epoch, UTC.
+Errors answer with ``ErrorBody`` and the domain error's HTTP status.
 """
 
 from __future__ import annotations
@@ -206,6 +208,33 @@ class CommitObject(msgspec.Struct, frozen=True):
     if_none_match: str | None = None  # only "*" is meaningful
 
 
+# Objects of at most this many bytes may be stored inline: their bytes live in the metadata
+# database next to their manifest (one commit, no chunks); see docs/architecture.md.
+INLINE_LIMIT = 256 * 1024
+
+
+class PutInline(msgspec.Struct, frozen=True):
+    """A whole small object, bytes included, committed in one step (no grant, no chunks).
+
+    The coordinator checks that ``owner_id`` owns the bucket, that ``size`` is ``len(data)``
+    and at most ``INLINE_LIMIT``, evaluates the conditions and makes it the current version,
+    all in one transaction; it answers the new manifest (without ``inline``)."""
+
+    bucket: str
+    key: str
+    owner_id: str
+    size: int
+    etag: str
+    data: bytes
+    content_type: str = "binary/octet-stream"
+    user_metadata: dict[str, str] = {}
+    system_metadata: dict[str, str] = {}
+    checksum: ObjectChecksum | None = None
+    storage_class: str = "STANDARD"
+    if_match: str | None = None
+    if_none_match: str | None = None
+
+
 class ObjectManifest(msgspec.Struct, frozen=True):
     bucket: str
     key: str
@@ -222,6 +251,9 @@ class ObjectManifest(msgspec.Struct, frozen=True):
     checksum: ObjectChecksum | None = None
     storage_class: str = "STANDARD"
     is_delete_marker: bool = False
+    # The object's bytes when it is stored inline (then ``parts`` is empty and ``profile`` is
+    # the one of the day, unused). Its MD5 is the ETag: readers verify it (invariant 3).
+    inline: bytes | None = None
 
 
 class DeleteResult(msgspec.Struct, frozen=True):
