@@ -27,6 +27,7 @@ from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from wormfs.config import GatewayConfig
+from wormfs.dataplane.reader import Piece
 from wormfs.errors import WormError
 from wormfs.gateway.body import AwsChunkedBody, BeforeRead, PlainBody
 from wormfs.gateway.errors import (
@@ -237,13 +238,19 @@ async def _write(
         # Fetch the first piece before committing to a status, so that a read that fails at
         # once (e.g. too few fragments) is still a proper error answer.
         first = await anext(stream, b"")
+        if result.content_length == len(first) <= WRITE_PIECE and request.method != "HEAD":
+            # The whole body in hand (a small object): one plain response, whose headers and
+            # body leave in one send, instead of a stream's three writes.
+            small = web.Response(status=result.status, headers=headers, body=first)
+            _close_if_body_unread(small, continuation)
+            return small
         response = web.StreamResponse(status=result.status, headers=headers)
         if result.content_length is not None:
             response.content_length = result.content_length
         _close_if_body_unread(response, continuation)
         await response.prepare(request)
         try:
-            piece: bytes | None = first
+            piece: Piece | None = first
             while piece is not None:
                 for offset in range(0, len(piece), WRITE_PIECE):
                     # write() waits for the transport to drain: memory stays bounded.

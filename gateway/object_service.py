@@ -26,7 +26,7 @@ from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.clients.repair import ChunkReporter
 from wormfs.clients.storage import StorageClient
 from wormfs.dataplane.hashing import StreamDigests
-from wormfs.dataplane.reader import ObjectReader
+from wormfs.dataplane.reader import ObjectReader, Piece
 from wormfs.dataplane.writer import BodySource, ObjectWriter, WriteResult, read_exact
 from wormfs.errors import (
     AccessDeniedError,
@@ -125,11 +125,11 @@ def verify_completion(
 class _RangeBody:
     """A ``BodyReader`` over bytes of another object (CopyObject, UploadPartCopy)."""
 
-    def __init__(self, pieces: AsyncIterator[bytes]) -> None:
+    def __init__(self, pieces: AsyncIterator[Piece]) -> None:
         self._pieces = pieces
 
     async def read(self) -> bytes:
-        return await anext(self._pieces, b"")
+        return bytes(await anext(self._pieces, b""))
 
     def trailing_checksums(self) -> Mapping[str, str]:
         return {}
@@ -340,7 +340,7 @@ class ObjectService:
             raise NoSuchKeyError(f"{key} is deleted")
         return manifest
 
-    def read_object(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[bytes]:
+    def read_object(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[Piece]:
         return self._reader.read(manifest, start, end)
 
     async def delete_object(

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from wormfs.dataplane.reader import Piece
 from wormfs.wire.coordinator import (
     AccessKeyInfo,
     BucketInfo,
@@ -153,7 +154,7 @@ class ObjectServiceProtocol(Protocol):
         """The manifest of the current (or given) version; ``NoSuchKeyError``."""
         ...
 
-    def read_object(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[bytes]:
+    def read_object(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[Piece]:
         """Bytes ``[start, end)`` of the object, in pieces of at most 1 MiB, verified.
 
         Reads only the stripes (and fragment byte ranges) that overlap the range; decodes from

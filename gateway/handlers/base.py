@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+from wormfs.dataplane.reader import Piece
 from wormfs.gateway.body import read_all
 from wormfs.gateway.errors import InvalidArgument, MalformedXML
 from wormfs.gateway.handlers.headers import verify_small_body
@@ -46,7 +47,7 @@ class S3Response:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     # A streamed body (GET): pieces of at most 1 MiB, ``content_length`` bytes in all.
-    stream: AsyncIterator[bytes] | None = None
+    stream: AsyncIterator[Piece] | None = None
     # For HEAD and streamed answers: the Content-Length to announce.
     content_length: int | None = None
 

@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from types import MappingProxyType
 
+from wormfs.dataplane.reader import Piece
 from wormfs.errors import WormError
 from wormfs.gateway.errors import (
     EntityTooLarge,
@@ -126,7 +127,7 @@ def _part_sizes(manifest: ObjectManifest) -> list[int]:
     return [p.size for p in manifest.parts] or [manifest.size]
 
 
-async def _empty_stream() -> AsyncIterator[bytes]:
+async def _empty_stream() -> AsyncIterator[Piece]:
     return
     yield b""  # pragma: no cover - makes this an async generator
 

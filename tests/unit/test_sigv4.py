@@ -31,6 +31,7 @@ from wormfs.gateway.sigv4 import (
     RequestView,
     SigV4Verifier,
     derive_signing_key,
+    parse_amz_date,
 )
 from wormfs.wire.coordinator import AccessKeyInfo
 
@@ -311,3 +312,26 @@ def test_signing_key_cache_is_bounded() -> None:
     assert len(set(keys)) == 10
     assert verifier.signing_key("s9", "20250101", REGION) == keys[9]
     assert len(verifier._keys) == 4
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "20261124T030405Z",
+        "20240229T235960Z",  # a leap day and a leap second, as strptime allows
+        "20250229T000000Z",  # no such day
+        "20260230T000000Z",
+        "20261324T030405Z",
+        "20261124T240000Z",
+        "20261124T236000Z",
+        "2026112xT030405Z",
+        "20261124T030405",
+        "",
+    ],
+)
+def test_parse_amz_date_agrees_with_strptime(value: str) -> None:
+    try:
+        expected: float | None = float(calendar.timegm(time.strptime(value, "%Y%m%dT%H%M%SZ")))
+    except ValueError:
+        expected = None
+    assert parse_amz_date(value) == expected

@@ -298,6 +298,11 @@ def verified_inline(manifest: ObjectManifest) -> bytes:
     return data
 
 
+# A piece of an object as the reader yields it: a view into a data fragment when the stripe
+# needed no decoding (valid as long as the consumer holds it), else bytes.
+Piece = bytes | memoryview
+
+
 class ObjectReader:
     """Reads objects; ``reporter`` hears of missing and corrupt chunks (for repair)."""
 
@@ -311,7 +316,7 @@ class ObjectReader:
         self._reporter = reporter
         self._hedge_after = hedge_after
 
-    async def read(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[bytes]:
+    async def read(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[Piece]:
         if not 0 <= start <= end <= manifest.size:
             raise ValueError(f"range [{start}, {end}) outside an object of {manifest.size}")
         if manifest.inline is not None:
@@ -338,7 +343,7 @@ class ObjectReader:
 
     async def _read_segment(
         self, profile: Profile, segment: Segment, start: int, end: int
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncIterator[Piece]:
         codec = get_codec(profile.codec, profile.k, profile.m)
         span = stripes_for_range(segment.length, profile.stripe_size, start, end)
         sources = SegmentSources(
@@ -363,11 +368,24 @@ class ObjectReader:
                 if block < span.last:
                     pending = asyncio.ensure_future(sources.fetch(block + 1))
                 length = stripe_length(segment.length, profile.stripe_size, block)
-                stripe = await loop.run_in_executor(None, codec.decode, fragments, length)
-                piece = stripe[skip : skip + remaining] if (skip or remaining < length) else stripe
-                skip = 0
-                remaining -= len(piece)
-                yield piece
+                # All data fragments in hand (the healthy case): their payloads are the
+                # stripe, sent as views without decoding or copying. Otherwise decode.
+                pieces: list[memoryview] | list[bytes] | None = codec.data_pieces(fragments, length)
+                if pieces is None:
+                    pieces = [await loop.run_in_executor(None, codec.decode, fragments, length)]
+                for whole in pieces:
+                    if skip >= len(whole):
+                        skip -= len(whole)
+                        continue
+                    piece = (
+                        whole[skip : skip + remaining] if skip or remaining < len(whole) else whole
+                    )
+                    skip = 0
+                    remaining -= len(piece)
+                    if piece:
+                        yield piece
+                    if remaining <= 0:
+                        break
         finally:
             if pending is not None:
                 pending.cancel()

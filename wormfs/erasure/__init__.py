@@ -48,7 +48,8 @@ def self_test_digest(codec_id: str) -> str:
 
 
 def self_test(codec_ids: tuple[str, ...] = tuple(CODECS)) -> None:
-    """Encode a fixed input, compare with pinned digests, and decode from parity.
+    """Encode a fixed input, compare with pinned digests, decode from parity, and check that
+    the data fragments' payloads are the input (reads pass them through undecoded).
 
     Raises ``RuntimeError`` naming the codec that disagrees.
     """
@@ -64,6 +65,9 @@ def self_test(codec_ids: tuple[str, ...] = tuple(CODECS)) -> None:
         survivors = {i: fragments[i] for i in (1, 3, 4, 5)}
         if codec.decode(survivors, len(_SELF_TEST_INPUT)) != _SELF_TEST_INPUT:
             raise RuntimeError(f"codec {codec_id} self-test failed to decode from parity")
+        pieces = codec.data_pieces(dict(enumerate(fragments)), len(_SELF_TEST_INPUT))
+        if pieces is None or b"".join(pieces) != _SELF_TEST_INPUT:
+            raise RuntimeError(f"codec {codec_id} self-test: data fragments are not the data")
 
 
 __all__ = [

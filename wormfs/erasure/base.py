@@ -18,6 +18,9 @@ class Codec(ABC):
     """One (codec, k, m) combination."""
 
     codec_id: str
+    # Bytes before a fragment's payload: the stripe's bytes are the k data fragments'
+    # payloads in index order (systematic codes), which ``data_pieces`` relies on.
+    fragment_header = 0
 
     def __init__(self, k: int, m: int) -> None:
         if k < 1 or m < 0 or k + m > 32:
@@ -53,6 +56,28 @@ class Codec(ABC):
             )
         chosen = {i: fragments[i] for i in sorted(fragments)[: self.k]}
         return self._decode(chosen, stripe_len)
+
+    def data_pieces(
+        self, fragments: Mapping[int, bytes], stripe_len: int
+    ) -> list[memoryview] | None:
+        """The stripe's bytes as views into its k data fragments, in order, without decoding
+        or copying; None unless every data fragment (index 0..k-1) is present."""
+        if any(i not in fragments for i in range(self.k)):
+            return None
+        pieces = []
+        left = stripe_len
+        for i in range(self.k):
+            if left <= 0:
+                break
+            payload = memoryview(fragments[i])[self.fragment_header :]
+            piece = payload[: min(left, len(payload))]
+            pieces.append(piece)
+            left -= len(piece)
+        if left > 0:
+            raise ValueError(
+                f"data fragments hold {stripe_len - left} bytes, expected {stripe_len}"
+            )
+        return pieces
 
     def reconstruct(
         self, fragments: Mapping[int, bytes], stripe_len: int, wanted: list[int]

@@ -19,6 +19,7 @@ _PYECLIB_TYPE = "isa_l_rs_vand"
 
 class IsalCodec(Codec):
     codec_id = "isal_rs_vand"
+    fragment_header = 80  # pyeclib's; the self-test checks that the payloads are the data
 
     def __init__(self, k: int, m: int) -> None:
         super().__init__(k, m)
