@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 M_TRIM_THRESHOLD = -1  # mallopt parameter numbers, from glibc's <malloc.h>
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 MMAP_THRESHOLD = 4 * 1024 * 1024
 TRIM_THRESHOLD = 16 * 1024 * 1024
 GLIBC_ENV = (
@@ -40,8 +41,14 @@ GLIBC_ENV = (
 )
 
 
-def tune_malloc(mmap_threshold: int = MMAP_THRESHOLD, trim_threshold: int = TRIM_THRESHOLD) -> bool:
-    """Fix glibc's mmap and trim thresholds; True when both were applied."""
+def tune_malloc(
+    mmap_threshold: int = MMAP_THRESHOLD,
+    trim_threshold: int = TRIM_THRESHOLD,
+    arena_max: int | None = None,
+) -> bool:
+    """Fix glibc's mmap and trim thresholds (and, given ``arena_max``, the number of malloc
+    arenas: each keeps up to ``trim_threshold`` free, and glibc makes up to eight per core
+    for a process's threads); True when the thresholds were applied."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     if any(name in os.environ for name in GLIBC_ENV):
@@ -56,4 +63,6 @@ def tune_malloc(mmap_threshold: int = MMAP_THRESHOLD, trim_threshold: int = TRIM
     # Setting either threshold also turns off glibc's dynamic adjustment of both.
     applied = bool(mallopt(M_MMAP_THRESHOLD, mmap_threshold))
     applied = bool(mallopt(M_TRIM_THRESHOLD, trim_threshold)) and applied
+    if arena_max is not None:
+        mallopt(M_ARENA_MAX, arena_max)
     return applied

@@ -10,6 +10,9 @@ written are left for the coordinator's abandoned-write collection — nothing is
 ``read_exact`` gathers a whole small body (an inline object, stored without chunks) with the
 same length checks and error.
 
+At most ``active_writes`` writes of one ``ObjectWriter`` (one per process) stream at once;
+later ones wait in line before reading their first byte.
+
 Pipelining: while stripe N is being encoded (executor) and hashed (executor, ordered), stripe
 N+1 is read from the body and stripe N-1's fragments are on their way to the nodes. Each chunk
 stream has a queue of at most ``QUEUE_DEPTH`` fragments, so memory per request is a few stripes
@@ -33,7 +36,12 @@ from wormfs.layout import Profile
 from wormfs.wire.coordinator import Segment, WriteGrant
 from wormfs.wire.storage import ChunkPutResult
 
-QUEUE_DEPTH = 4
+QUEUE_DEPTH = 2
+# Writes streaming at once per process; more wait their turn (their clients are held back by
+# TCP flow control), so memory is bounded per process, not only per request: about 8-10 MB
+# per active write (a stripe buffer and its copy, two stripes' fragments, the chunk queues,
+# aiohttp's buffers). A few writes already keep the codec and the links to the nodes busy.
+ACTIVE_WRITES = 6
 
 
 class BodySource(Protocol):
@@ -114,8 +122,9 @@ async def _queue_body(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes
 
 
 class ObjectWriter:
-    def __init__(self, storage: StorageClient) -> None:
+    def __init__(self, storage: StorageClient, active_writes: int = ACTIVE_WRITES) -> None:
         self._storage = storage
+        self._active = asyncio.Semaphore(active_writes)
 
     async def write(
         self,
@@ -129,13 +138,22 @@ class ObjectWriter:
     ) -> WriteResult:
         profile = grant.profile
         codec = get_codec(profile.codec, profile.k, profile.m)
-        cutter = _StripeCutter(body, profile.stripe_size)
-        for segment in grant.segments:
-            await self._write_segment(
-                codec, profile, grant.version_id, bucket, key, part_number, segment, cutter, digests
-            )
-        await cutter.expect_end()
-        await digests.finish()
+        async with self._active:
+            cutter = _StripeCutter(body, profile.stripe_size)
+            for segment in grant.segments:
+                await self._write_segment(
+                    codec,
+                    profile,
+                    grant.version_id,
+                    bucket,
+                    key,
+                    part_number,
+                    segment,
+                    cutter,
+                    digests,
+                )
+            await cutter.expect_end()
+            await digests.finish()
         if cutter.received != size:
             raise IncompleteBodyError(f"received {cutter.received} bytes, expected {size}")
         return WriteResult(size=size, segments=list(grant.segments), digests=digests)
