@@ -30,6 +30,7 @@ from __future__ import annotations
 import calendar
 import datetime
 import enum
+import functools
 import hashlib
 import hmac
 import re
@@ -197,6 +198,7 @@ def derive_signing_key(secret: str, date: str, region: str, service: str = "s3")
     return key
 
 
+@functools.lru_cache(maxsize=256)  # every request of a second carries the same value
 def parse_amz_date(value: str) -> float | None:
     if not _AMZ_DATE.match(value):
         return None

@@ -1,4 +1,4 @@
-"""Direct SQL for the request hot path: one thread hop per operation, group commit on SQLite.
+"""Direct SQL for the request hot path: one thread hop per batch, group commit on SQLite.
 
 Layer: coordinator database package, beside ``Database`` (which owns one ``DirectSql``).
 The ORM costs about 3 ms of CPU per small request on SQLite (a thread hop per statement
@@ -15,6 +15,8 @@ inline PUT, a DELETE) are written as plain synchronous functions of a ``Sql`` ha
   while the gate is closed, and fails with ``StaleLeaderError`` if the leader epoch in the
   database is no longer ours, exactly as ORM writes do.
 * Driver errors meaning "not usable right now" become ``UnavailableError``.
+* ``in_session(session, fn)`` runs the same functions inside an ORM transaction, so that ORM
+  code shares them instead of repeating their SQL.
 
 Queries are written once, with ``?`` placeholders, in SQL both engines accept; the PostgreSQL
 handle renumbers them to ``$1..$n``. JSON columns come back as text on SQLite and decoded on
@@ -27,13 +29,13 @@ operation. A read batch shares one snapshot, begun after every operation in it w
 for. A write batch is BEGIN IMMEDIATE, the epoch check, each operation inside its own
 SAVEPOINT (a failing one rolls back alone), one COMMIT — one fsync for the whole batch
 instead of one per operation (group commit). Every operation of a batch is acknowledged only
-after that COMMIT. While a batch runs, the ``Database``'s write lock is
-held, so ORM writes and direct writes never interleave.
+after that COMMIT. While a batch runs, the ``Database``'s write lock is held, so ORM writes
+and direct writes never interleave.
 
-PostgreSQL (and SQLite in memory, in tests): each operation runs on a pooled connection of
-the async engine through ``AsyncConnection.run_sync`` (the greenlet bridge, no thread): reads
-at REPEATABLE READ, writes at READ COMMITTED ending with the epoch check ``FOR SHARE`` (see
-``database.py``), re-run whole when they lose a race (``retry_races``).
+PostgreSQL (and a SQLite database that is not a plain file): each operation runs on a pooled
+connection of the async engine through ``AsyncConnection.run_sync`` (the greenlet bridge, no
+thread): reads at REPEATABLE READ, writes at READ COMMITTED ending with the epoch check
+``FOR SHARE`` (see ``database.py``), re-run whole when they lose a race (``retry_races``).
 """
 
 from __future__ import annotations
