@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin = sub.add_parser(
         "admin",
-        help="administer a running cluster (users and keys)",
+        help="administer a running cluster: users, keys, repair, scrub, drains, rebalance",
         description="Talks to the coordinator of a running cluster, found through the data "
         "dir of `wormfs server` or --coordinator-url with the cluster secret.",
     )
