@@ -7,10 +7,12 @@ Layer: coordinator database package. Contract, each operation one transaction:
   intent with every granted chunk; the grant's profile is today's config for a plain PUT and
   the upload's stored profile for a part.
 * ``commit`` turns a granted write into the bucket's current version atomically: the intent is
-  removed, the conditions are checked, the replaced version's chunks go into the gc queue and
-  the new version becomes latest, all in one commit (readers see the old or the new version,
-  never a mixture). The profile stored is the one in the request. A failed condition drops
-  the intent at once (its chunks are queued) since that write can never commit.
+  removed (a repeated commit of the same write, e.g. a retry after a lost answer, answers
+  the version it made), the conditions are checked, the replaced version's chunks go into
+  the gc queue and the new version becomes latest, all in one commit (readers see the old
+  or the new version, never a mixture). The profile stored is the one in the request. A
+  failed condition drops the intent at once (its chunks are queued) since that write can
+  never commit.
 * ``get`` returns the manifest of the current (or a given) version; ``delete`` removes the
   current (or a given) version, queueing its chunks; deleting a missing key succeeds; both
   check the bucket's owner first when given one. ``put_inline`` commits a small object with
@@ -34,10 +36,12 @@ from wormfs.coordinator.db.versions import MAX_PART_NUMBER
 from wormfs.coordinator.db.writes import commit_version, grant_write
 from wormfs.coordinator.naming import check_key
 from wormfs.errors import (
+    ConflictError,
     EntityTooLargeError,
     InvalidInputError,
     NoSuchKeyError,
     PreconditionFailedError,
+    StaleLeaderError,
 )
 from wormfs.ids import new_id, new_version_id
 from wormfs.wire.coordinator import (
@@ -93,6 +97,18 @@ class Objects:
             async with self._db.write() as session:
                 await abandon_write(session, req.write_id, time.time())
             raise
+        except StaleLeaderError:
+            raise
+        except ConflictError as unknown:
+            # No intent: expired, or this is a retry of a commit whose answer was lost
+            # (a version id is granted once, so finding it means this commit happened).
+            try:
+                done = await self.get(req.bucket, req.key, req.version_id)
+            except NoSuchKeyError:
+                raise unknown from None
+            if (done.etag, done.size) != (req.etag, req.size):
+                raise
+            return done
 
     async def get(
         self,

@@ -50,11 +50,13 @@ from wormfs.coordinator.db.versions import (
 from wormfs.coordinator.db.writes import commit_upload_part
 from wormfs.coordinator.naming import check_key
 from wormfs.errors import (
+    ConflictError,
     EntityTooSmallError,
     InvalidInputError,
     InvalidPartError,
     InvalidPartOrderError,
     NoSuchUploadError,
+    StaleLeaderError,
 )
 from wormfs.ids import new_version_id
 from wormfs.wire.coordinator import (
@@ -124,12 +126,33 @@ class Uploads:
     async def commit_part(self, upload_id: str, req: CommitPart) -> PartRecord:
         try:
             return await self._commit_part(upload_id, req)
+        except StaleLeaderError:
+            raise
+        except ConflictError:
+            # No intent: expired, or a retry of a commit whose answer was lost; then the part
+            # stored is this one (same number, ETag and chunks).
+            done = await self._stored_part(upload_id, req.part.part_number)
+            if done is None or (done.etag, _chunk_ids(done)) != (
+                req.part.etag,
+                _chunk_ids(req.part),
+            ):
+                raise
+            return done
         except NoSuchUploadError:
             # The upload was completed or aborted while this part was being written: the part
             # can never be used, so its chunks are collected now rather than at expiry.
             async with self._db.write() as session:
                 await abandon_write(session, req.write_id, time.time())
             raise
+
+    async def _stored_part(self, upload_id: str, part_number: int) -> PartRecord | None:
+        try:
+            page = await self.list_parts(upload_id, marker=part_number - 1, max_parts=1)
+        except NoSuchUploadError:
+            return None
+        if page.parts and page.parts[0].part_number == part_number:
+            return page.parts[0]
+        return None
 
     async def _commit_part(self, upload_id: str, req: CommitPart) -> PartRecord:
         return await self._db.direct_write(
@@ -260,3 +283,7 @@ class Uploads:
             upload = await require_upload(session, upload_id)
             await enqueue_part_chunks(session, Part.upload_id == upload_id, now, now)
             await session.delete(upload)  # parts, segments, placements cascade
+
+
+def _chunk_ids(part: PartRecord) -> list[str]:
+    return [c.chunk_id for s in part.segments for c in s.chunks]

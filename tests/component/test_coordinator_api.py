@@ -179,21 +179,23 @@ async def test_begin_write_commit_get_delete(coord: Running) -> None:
     with pytest.raises(NoSuchKeyError):
         await c.get_object("bkt", "dir/obj", version_id="0" * 32)
 
-    # The write id is spent.
+    # The same commit again (a retry after a lost answer) answers the version it made;
+    # the spent write id with anything else is a conflict.
+    again = CommitObject(
+        write_id=grant.write_id,
+        bucket="bkt",
+        key="dir/obj",
+        version_id=grant.version_id,
+        owner_id="owner-a",
+        size=size,
+        etag=etag,
+        profile=grant.profile,
+        parts=[part_from_grant(grant, 1, size, etag)],
+    )
+    assert await c.commit_object(again) == await c.get_object("bkt", "dir/obj")
     with pytest.raises(ConflictError):
-        await c.commit_object(
-            CommitObject(
-                write_id=grant.write_id,
-                bucket="bkt",
-                key="dir/obj",
-                version_id=grant.version_id,
-                owner_id="owner-a",
-                size=size,
-                etag=etag,
-                profile=grant.profile,
-                parts=[part_from_grant(grant, 1, size, etag)],
-            )
-        )
+        await c.commit_object(msgspec.structs.replace(again, etag=md5_etag("other")))
+    assert len((await c.list_objects("bkt")).objects) == 1
 
     result = await c.delete_object("bkt", "dir/obj")
     assert result.version_id is None and not result.delete_marker

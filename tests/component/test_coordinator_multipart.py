@@ -9,6 +9,7 @@ import hashlib
 import zlib
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 from awscrt import checksums as crt
 from component.coordinator_harness import (
@@ -26,6 +27,7 @@ from component.coordinator_harness import (
 
 from wormfs.config import CodingConfig
 from wormfs.errors import (
+    ConflictError,
     EntityTooSmallError,
     InvalidInputError,
     InvalidPartError,
@@ -195,6 +197,25 @@ async def test_part_committed_after_abort_is_collected(coord: Running) -> None:
     assert await coord.pending_writes() == []
     queued = {chunk for chunk, _, _ in await coord.gc_entries()}
     assert queued == chunk_ids(part)
+
+
+async def test_repeated_part_commit_answers_the_stored_part(coord: Running) -> None:
+    c = coord.client
+    upload = await start(coord)
+    grant = await c.begin_write(
+        BeginWrite(bucket="mpu", key="big", size=10, upload_id=upload.upload_id, part_number=3)
+    )
+    part = part_from_grant(grant, 3, 10, md5_etag("p3"))
+    first = await c.commit_part(upload.upload_id, CommitPart(write_id=grant.write_id, part=part))
+    # A retry after a lost answer: the same part again answers what is stored.
+    again = await c.commit_part(upload.upload_id, CommitPart(write_id=grant.write_id, part=part))
+    assert again == first
+    # The spent write id with another ETag is a conflict, and changes nothing.
+    other = msgspec.structs.replace(part, etag=md5_etag("other"))
+    with pytest.raises(ConflictError):
+        await c.commit_part(upload.upload_id, CommitPart(write_id=grant.write_id, part=other))
+    assert (await c.list_parts(upload.upload_id)).parts == [first]
+    assert await coord.gc_entries() == []
 
 
 async def test_conditional_completion(coord: Running) -> None:
