@@ -58,6 +58,8 @@ class Durability:
     ) -> None:
         d = config.durability
         self.config = d
+        self.db = db
+        self.node_offline_after = config.node_offline_after
         self.queue = RepairQueue(db, config.node_offline_after, config.gc_delay)
         self.care = DiskCareRepo(db)
         self.nodes = NodeRepairClient(session, secret)

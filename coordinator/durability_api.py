@@ -8,10 +8,12 @@ running (not the leader, or stopping) these routes answer ``NotLeaderError``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from wormfs.coordinator.db import care
 from wormfs.coordinator.durability import Durability
 from wormfs.errors import InvalidInputError, NotLeaderError
 from wormfs.internalhttp import json_response, read_json
@@ -77,6 +79,16 @@ def _drain(draining: bool, kind: str) -> Callable[[web.Request], Awaitable[web.R
     return handler
 
 
+async def forget_disk(request: web.Request) -> web.Response:
+    d = _durability(request)
+    disk_id = request.match_info["disk_id"]
+    offline_after = d.node_offline_after
+    result = await d.db.direct_write(
+        lambda sql: care.forget_disk(sql, disk_id, time.time(), offline_after)
+    )
+    return json_response(result)
+
+
 async def drain_status(request: web.Request) -> web.Response:
     return json_response(await _durability(request).care.drain_status())
 
@@ -100,6 +112,7 @@ def add_durability_routes(app: web.Application) -> None:
             web.get("/v1/scrub/status", scrub_status),
             web.post("/v1/disks/{disk_id}/drain", _drain(True, "disk")),
             web.post("/v1/disks/{disk_id}/undrain", _drain(False, "disk")),
+            web.post("/v1/disks/{disk_id}/forget", forget_disk),
             web.post("/v1/nodes/{node_id}/drain", _drain(True, "node")),
             web.post("/v1/nodes/{node_id}/undrain", _drain(False, "node")),
             web.get("/v1/drain/status", drain_status),

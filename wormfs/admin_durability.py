@@ -51,8 +51,11 @@ def add_durability_arguments(sub: Any) -> None:
     scrub.add_argument("--wait", action="store_true", help="wait until it finished")
     scrub.add_argument("--json", action="store_true")
 
-    disk = sub.add_parser("disk", help="drain a disk (move its chunks away) or undo it")
-    disk.add_argument("action", choices=["drain", "undrain"])
+    disk = sub.add_parser(
+        "disk",
+        help="drain a disk (move its chunks away) or undo it; forget a dead one once repaired",
+    )
+    disk.add_argument("action", choices=["drain", "undrain", "forget"])
     disk.add_argument("disk_id")
     disk.add_argument("--json", action="store_true")
 
@@ -162,12 +165,19 @@ async def run_durability(args: argparse.Namespace, client: DurabilityClient) -> 
                 result = await client.scrub_status()
         lines = show_scrub(result)
     elif topic in ("disk", "node"):
-        if args.action == "decommission":
-            result = await _decommission(client, args.node_id, args.timeout)
+        if args.action == "forget":
+            result = await client.forget_disk(args.disk_id)
+            lines = [
+                f"disk {result.disk_id} forgotten; {result.gc_entries_dropped} pending chunk "
+                "deletes on it dropped"
+            ]
         else:
-            ident = args.disk_id if topic == "disk" else args.node_id
-            result = await client.drain(topic + "s", ident, undo=args.action == "undrain")
-        lines = show_drains(result)
+            if args.action == "decommission":
+                result = await _decommission(client, args.node_id, args.timeout)
+            else:
+                ident = args.disk_id if topic == "disk" else args.node_id
+                result = await client.drain(topic + "s", ident, undo=args.action == "undrain")
+            lines = show_drains(result)
     elif topic == "drain":
         result = await client.drain_status()
         lines = show_drains(result)

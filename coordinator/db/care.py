@@ -5,7 +5,8 @@ Layer: coordinator database package (one transaction per method). Contract:
 * drains: ``set_drain`` marks disks draining (placement then skips them and the repair
   scheduler moves their chunks away) or back to normal; ``finish_drains`` marks a draining
   disk ``drained`` once no placement and no queued GC delete is left on it (its node is then
-  free to be switched off); ``drain_status`` reports progress.
+  free to be switched off); ``drain_status`` reports progress. ``forget_disk`` drops a dead
+  disk once nothing references it any more, and with it the GC deletes that can never run.
 * scrub records: ``record_shallow`` / ``record_deep`` add to the per-disk counters ("bytes
   verified since T"); ``scrub_states`` reads them back.
 * reference checks, per disk and id range (bounded memory, matching the inventory's pages):
@@ -18,11 +19,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import cast
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.direct import Row, Sql
 from wormfs.coordinator.db.gc import enqueue_placements
 from wormfs.coordinator.db.models import (
     ChunkPlacementRow,
@@ -33,8 +36,8 @@ from wormfs.coordinator.db.models import (
     RepairEntry,
 )
 from wormfs.coordinator.db.repair_rows import care_of, pairs
-from wormfs.errors import NoSuchDiskError, NotFoundError
-from wormfs.wire.repair import DiskDrainState, DiskScrubState, DrainStatus
+from wormfs.errors import ConflictError, NoSuchDiskError, NotFoundError
+from wormfs.wire.repair import DiskDrainState, DiskScrubState, DrainStatus, ForgetResult
 
 
 async def _placements_on(session: AsyncSession, disk_ids: Sequence[str]) -> dict[str, int]:
@@ -275,3 +278,33 @@ async def _protected(session: AsyncSession, chunk_ids: Sequence[str]) -> set[str
     for placements in await session.scalars(select(PendingWrite.placements)):
         hit |= {p["chunk_id"] for p in placements} & set(wanted)
     return hit
+
+
+def forget_disk(sql: Sql, disk_id: str, now: float, offline_after: float) -> ForgetResult:
+    """Drop a dead disk from the cluster's books (plain SQL, ``db/direct.py``): refused while
+    it is online or while any chunk placement (or a running rebuild) still names it."""
+    row = sql.one(
+        "SELECT d.state, n.state, n.last_heartbeat FROM disks d "
+        "JOIN nodes n ON n.node_id = d.node_id WHERE d.disk_id = ?",
+        disk_id,
+    )
+    if row is None:
+        raise NoSuchDiskError(f"unknown disk {disk_id}")
+    if row[0] == "online" and row[1] == "online" and row[2] >= now - offline_after:
+        raise ConflictError(
+            f"disk {disk_id} is online: drain it (wormfs admin disk drain) and take it away first"
+        )
+    placed = cast(Row, sql.one("SELECT COUNT(*) FROM chunk_placements WHERE disk_id = ?", disk_id))
+    target = cast(
+        Row, sql.one("SELECT COUNT(*) FROM repair_queue WHERE target_disk_id = ?", disk_id)
+    )
+    if placed[0] or target[0]:
+        raise ConflictError(
+            f"disk {disk_id} still holds {placed[0]} chunk placements ({target[0]} rebuilds "
+            "writing to it): wait until repair moved them (wormfs admin repair status)"
+        )
+    dropped = sql.run("DELETE FROM gc_queue WHERE disk_id = ?", disk_id)
+    sql.run("DELETE FROM repair_queue WHERE disk_id = ?", disk_id)
+    sql.run("DELETE FROM disk_care WHERE disk_id = ?", disk_id)
+    sql.run("DELETE FROM disks WHERE disk_id = ?", disk_id)
+    return ForgetResult(disk_id=disk_id, gc_entries_dropped=dropped)

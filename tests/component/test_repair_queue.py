@@ -13,11 +13,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from component.coordinator_harness import (
     SECRET,
     Running,
+    disks,
     make_bucket,
     make_config,
     put,
@@ -28,9 +31,10 @@ from component.coordinator_harness import (
 from wormfs.clients.repair import DurabilityClient
 from wormfs.coordinator.durability import Durability
 from wormfs.coordinator.durability_api import DURABILITY
+from wormfs.errors import ConflictError, NoSuchDiskError
 from wormfs.internalauth import Verifier
 from wormfs.internalhttp import internal_middleware, json_response, read_json
-from wormfs.wire.coordinator import ObjectManifest
+from wormfs.wire.coordinator import Heartbeat, ObjectManifest
 from wormfs.wire.repair import RebuildTask, ReportedChunk, StartScrub
 from wormfs.wire.storage import ChunkPutResult, InventoryPage, VerifyResult
 
@@ -295,3 +299,43 @@ async def _sleep() -> None:
     import asyncio
 
     await asyncio.sleep(0.05)
+
+
+async def test_forget_a_dead_disk_once_repair_moved_its_chunks(database_url: str) -> None:
+    async with cluster(database_url) as (r, _):
+        d = durability(r)
+        d.repair.pause()
+        client = DurabilityClient(r.client.http)
+        manifest = await put(r.client, "bkt", "k", size=5000)
+        _, old_chunk, disk = chunks_of(manifest)[0]
+        node = disk.rsplit("-d", 1)[0]
+        with pytest.raises(ConflictError, match="online"):
+            await client.forget_disk(disk)
+        # The disk dies: its node reports it offline; its chunk still has a placement.
+        dead = [
+            msgspec.structs.replace(info, state="offline") if info.disk_id == disk else info
+            for info in disks(node, 2)
+        ]
+        await r.client.heartbeat(node, Heartbeat(disks=dead))
+        with pytest.raises(ConflictError, match="placements"):
+            await client.forget_disk(disk)
+        # Repair rebuilds the chunk elsewhere; the old one waits in the GC queue, forever,
+        # since the disk is gone.
+        assert await d.queue.enqueue_disk(disk, "offline") == 1
+        d.repair.resume()
+        for _ in range(100):
+            if not await d.queue.entries():
+                break
+            await _sleep()
+        after = await r.client.get_object("bkt", "k")
+        assert disk not in {c for _, _, c in chunks_of(after)}
+        assert (old_chunk, disk) in {(c, dk) for c, dk, _ in await r.gc_entries()}
+
+        result = await client.forget_disk(disk)
+        assert (result.disk_id, result.gc_entries_dropped) == (disk, 1)
+        assert disk not in {dk for _, dk, _ in await r.gc_entries()}
+        listed = {x.disk_id for n in (await r.client.list_nodes()).nodes for x in n.disks}
+        assert disk not in listed and f"{node}-d1" in listed
+        assert (await r.client.get_object("bkt", "k")) == after
+        with pytest.raises(NoSuchDiskError):
+            await client.forget_disk(disk)

@@ -28,6 +28,7 @@ from wormfs.wire.repair import (
     ConsistencyCheck,
     ConsistencyResult,
     DrainStatus,
+    ForgetResult,
     RebalanceResult,
     RebuildTask,
     RepairQueueList,
@@ -125,6 +126,9 @@ class DurabilityClient:
             raise InvalidInputError("drain applies to disks or nodes")
         action = "undrain" if undo else "drain"
         return await self.http.call("POST", f"/v1/{kind}/{_seg(ident)}/{action}", DrainStatus)
+
+    async def forget_disk(self, disk_id: str) -> ForgetResult:
+        return await self.http.call("POST", f"/v1/disks/{_seg(disk_id)}/forget", ForgetResult)
 
     async def drain_status(self) -> DrainStatus:
         return await self.http.call("GET", "/v1/drain/status", DrainStatus)

@@ -200,6 +200,15 @@ class DrainStatus(msgspec.Struct, frozen=True):
     disks: list[DiskDrainState]
 
 
+class ForgetResult(msgspec.Struct, frozen=True):
+    """A dead disk the cluster no longer knows: its GC entries were dropped (nobody can
+    delete chunks on a disk that is gone; if it ever comes back, the inventory orphan scan
+    collects what is on it)."""
+
+    disk_id: str
+    gc_entries_dropped: int
+
+
 class StartRebalance(msgspec.Struct, frozen=True):
     max_moves: int = 10_000
     tolerance: float = 0.05  # leave disks within this fraction of the mean usage alone
