@@ -335,7 +335,8 @@ async def test_forget_a_dead_disk_once_repair_moved_its_chunks(database_url: str
         assert (result.disk_id, result.gc_entries_dropped) == (disk, 1)
         assert disk not in {dk for _, dk, _ in await r.gc_entries()}
         listed = {x.disk_id for n in (await r.client.list_nodes()).nodes for x in n.disks}
-        assert disk not in listed and f"{node}-d1" in listed
+        sibling = next(x.disk_id for x in disks(node, 2) if x.disk_id != disk)
+        assert disk not in listed and sibling in listed
         assert (await r.client.get_object("bkt", "k")) == after
         with pytest.raises(NoSuchDiskError):
             await client.forget_disk(disk)
