@@ -89,9 +89,6 @@ T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-# Connections kept open: each is a thread of aiosqlite, and one opened per request (beyond
-# the pool) costs a thread start and the PRAGMAs; callers wait for a free one instead.
-SQLITE_POOL_SIZE = 8
 WRITE_OPTION = "wormfs_write"  # execution option marking the engine view for writes
 
 PG_POOL_SIZE = 16
@@ -152,9 +149,7 @@ async def create_engine(url: str) -> AsyncEngine:
         path = _sqlite_file(url)
         if path is not None:
             await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-        engine = create_async_engine(
-            url, pool_size=SQLITE_POOL_SIZE, max_overflow=0, pool_timeout=30
-        )
+        engine = create_async_engine(url)
         _install_sqlite_hooks(engine)
         return engine
     return create_async_engine(
