@@ -13,28 +13,31 @@ Layer: coordinator database package. Contract (S3's ListObjectsV2 and ListMultip
 * common prefixes and keys together count against ``max_keys`` (capped at 1000); when a page
   is truncated, ``next_marker`` is the last key or common prefix returned, and a
   ``start_after`` equal to a returned common prefix continues after all keys under it;
-* one read transaction per page, so a page is one consistent snapshot.
+* one read transaction per page, so a page is one consistent snapshot. Object listings run
+  as plain SQL in one hop (``db/direct.py``); upload listings through the ORM. Both share
+  one walk, a generator that asks for batches and is driven by either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, false, select, true, tuple_
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import ColumnElement, and_, select, tuple_
 
 from wormfs.coordinator.db.convert import require_bucket, upload_info
 from wormfs.coordinator.db.database import Database
-from wormfs.coordinator.db.models import ObjectVersion, Upload
-from wormfs.errors import InvalidInputError
+from wormfs.coordinator.db.direct import Sql
+from wormfs.coordinator.db.models import Upload
+from wormfs.errors import InvalidInputError, NoSuchBucketError
 from wormfs.wire.coordinator import ObjectList, ObjectSummary, UploadList
 
 MAX_PAGE = 1000
 BATCH = MAX_PAGE + 1  # a full page and one row to tell whether it is truncated
 ROLLUP_BATCH = 16  # the smallest batch, after batches spent inside big common prefixes
 R = TypeVar("R")
+B = TypeVar("B")  # how a listing says "rows past here": SQL text or an ORM clause
 
 
 def prefix_end(prefix: str) -> str | None:
@@ -76,20 +79,24 @@ class _Walk(Generic[R]):
     last_prefix: str | None = None  # set when the last thing returned was a common prefix
 
 
-Fetch = Callable[[ColumnElement[bool] | None, int], Awaitable[list[R]]]
+# A walk asks for batches: (bound, how many rows); it is sent the rows and returns the page.
+Steps = Generator[tuple[B | None, int], list[R], _Walk[R]]
 
 
-async def _walk(
-    fetch: Fetch[R],
+def _walk(
     key_of: Callable[[R], str],
-    after: Callable[[R], ColumnElement[bool]],
-    key_column: InstrumentedAttribute[str],
-    start: ColumnElement[bool] | None,
+    after: Callable[[R], B],
+    seek: Callable[[str], B],
+    start: B | None,
     prefix: str,
     delimiter: str,
     limit: int,
-) -> _Walk[R]:
-    """The roll-up walk shared by both listings (see the module docstring).
+) -> Steps[B, R]:
+    """The roll-up walk shared by both listings (see the module docstring), as a generator
+    that yields each batch it needs — ``(bound, n)``: up to ``n`` rows in key order, past
+    ``bound`` — and is sent the rows, so that one walk serves a synchronous (plain SQL) and
+    an asynchronous (ORM) reader. ``after(row)`` is the bound past a row, ``seek(key)`` the
+    bound "from ``key`` on".
 
     Rows come in batches in key order. Keys under the common prefix just returned are skipped
     where they stand (cheap while prefixes are small: many small "directories" cost no extra
@@ -108,7 +115,7 @@ async def _walk(
         # Without a delimiter every row is an entry: ask for what the page still needs (+1).
         # With one, rows under common prefixes are passed over, so rows are not entries.
         want = batch if delimiter else min(limit - count + 1, batch)
-        rows = await fetch(bound, want)
+        rows = yield bound, want
         tail_skipped = 0
         for row in rows:
             key = key_of(row)
@@ -139,26 +146,80 @@ async def _walk(
         end = prefix_end(skipping)
         if end is None:  # nothing can sort after this common prefix
             return out
-        bound = key_column >= end  # seek past every key under it
+        bound = seek(end)  # past every key under it
         if tail_skipped * 2 >= len(rows):
             batch = max(ROLLUP_BATCH, batch // 4)
 
 
-# ---- objects ----------------------------------------------------------------------------------
-_SUMMARY_COLUMNS = (
-    ObjectVersion.key,
-    ObjectVersion.size,
-    ObjectVersion.etag,
-    ObjectVersion.last_modified,
-    ObjectVersion.owner_id,
-    ObjectVersion.storage_class,
-    ObjectVersion.version_id,
-    ObjectVersion.checksum_algorithm,
-)
+def _run(steps: Steps[B, R], fetch: Callable[[B | None, int], list[R]]) -> _Walk[R]:
+    try:
+        request = next(steps)
+        while True:
+            request = steps.send(fetch(*request))
+    except StopIteration as done:
+        return cast(_Walk[R], done.value)
 
+
+async def _run_async(
+    steps: Steps[B, R], fetch: Callable[[B | None, int], Awaitable[list[R]]]
+) -> _Walk[R]:
+    try:
+        request = next(steps)
+        while True:
+            request = steps.send(await fetch(*request))
+    except StopIteration as done:
+        return cast(_Walk[R], done.value)
+
+
+# ---- objects (plain SQL, one hop: see db/direct.py) -------------------------------------------
+# An objects bound: (">" or ">=", key). "= TRUE"/"= FALSE", not bare booleans: equalities keep
+# the scan on ix_objects_listing (bucket, is_latest, is_delete_marker, key) in key order.
+KeyBound = tuple[str, str]
+_SUMMARY = (
+    "SELECT key, size, etag, last_modified, owner_id, storage_class, version_id, "
+    "checksum_algorithm FROM objects "
+    "WHERE bucket = ? AND is_latest = TRUE AND is_delete_marker = FALSE"
+)
 
 # key, size, etag, last_modified, owner_id, storage_class, version_id, checksum_algorithm
 SummaryRow = tuple[str, int, str, float, str, str, str, "str | None"]
+
+
+def _object_page(
+    sql: Sql,
+    bucket: str,
+    start: KeyBound | None,
+    upper: str | None,
+    prefix: str,
+    delimiter: str,
+    limit: int,
+) -> _Walk[SummaryRow]:
+    if sql.one("SELECT 1 FROM buckets WHERE name = ?", bucket) is None:
+        raise NoSuchBucketError(f"bucket {bucket!r} does not exist")
+
+    def fetch(bound: KeyBound | None, n: int) -> list[SummaryRow]:
+        query, params = _SUMMARY, [bucket]
+        if bound is not None:
+            query += f" AND key {bound[0]} ?"
+            params.append(bound[1])
+        if upper is not None:
+            query += " AND key < ?"
+            params.append(upper)
+        rows = sql.all(query + " ORDER BY key LIMIT ?", *params, n)
+        return cast(list[SummaryRow], rows)
+
+    if not limit:
+        return _Walk()
+    steps: Steps[KeyBound, SummaryRow] = _walk(
+        key_of=lambda row: row[0],
+        after=lambda row: (">", row[0]),
+        seek=lambda key: (">=", key),
+        start=start,
+        prefix=prefix,
+        delimiter=delimiter,
+        limit=limit,
+    )
+    return _run(steps, fetch)
 
 
 async def list_objects(
@@ -171,47 +232,21 @@ async def list_objects(
 ) -> ObjectList:
     limit = _page_size(max_keys, "max_keys")
     upper = prefix_end(prefix) if prefix else None
-    start: ColumnElement[bool] | None = ObjectVersion.key >= prefix if prefix else None
+    start: KeyBound | None = (">=", prefix) if prefix else None
     if start_after and start_after >= prefix:
-        start = ObjectVersion.key > start_after
+        start = (">", start_after)
         if _is_common_prefix(start_after, prefix, delimiter):
             end = prefix_end(start_after)
             if end is None:
                 return ObjectList(objects=[], common_prefixes=[], is_truncated=False)
-            start = ObjectVersion.key >= end
+            start = (">=", end)
     if upper is not None and start_after >= upper:
         return ObjectList(objects=[], common_prefixes=[], is_truncated=False)
 
-    async with db.read() as session:
-        await require_bucket(session, bucket)
-
-        async def fetch(bound: ColumnElement[bool] | None, n: int) -> list[SummaryRow]:
-            query = select(*_SUMMARY_COLUMNS).where(
-                ObjectVersion.bucket == bucket,
-                ObjectVersion.is_latest == true(),
-                ObjectVersion.is_delete_marker == false(),
-            )
-            if bound is not None:
-                query = query.where(bound)
-            if upper is not None:
-                query = query.where(ObjectVersion.key < upper)
-            result = await session.execute(query.order_by(ObjectVersion.key).limit(n))
-            # Plain tuples: rows rolled up into a common prefix never become summaries.
-            return cast(list[SummaryRow], [tuple(row) for row in result])
-
-        walk: _Walk[SummaryRow] = _Walk()
-        if limit:
-            walk = await _walk(
-                fetch,
-                key_of=lambda row: row[0],
-                after=lambda row: ObjectVersion.key > row[0],
-                key_column=ObjectVersion.key,
-                start=start,
-                prefix=prefix,
-                delimiter=delimiter,
-                limit=limit,
-            )
-
+    # One read transaction for the whole page: one snapshot.
+    walk = await db.direct_read(
+        lambda sql: _object_page(sql, bucket, start, upper, prefix, delimiter, limit)
+    )
     objects = [
         ObjectSummary(
             key=key,
@@ -287,18 +322,18 @@ async def list_uploads(
 
         walk: _Walk[Upload] = _Walk()
         if limit:
-            walk = await _walk(
-                fetch,
+            steps: Steps[ColumnElement[bool], Upload] = _walk(
                 key_of=lambda u: u.key,
                 after=lambda u: and_(
                     tuple_(Upload.key, Upload.upload_id) > tuple_(u.key, u.upload_id)
                 ),
-                key_column=Upload.key,
+                seek=lambda key: Upload.key >= key,
                 start=start,
                 prefix=prefix,
                 delimiter=delimiter,
                 limit=limit,
             )
+            walk = await _run_async(steps, fetch)
 
     uploads = [upload_info(u) for u in walk.items]
     next_key = next_upload = None
