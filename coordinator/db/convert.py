@@ -20,7 +20,6 @@ from wormfs.coordinator.db.models import (
     Bucket,
     Disk,
     Node,
-    ObjectVersion,
     Part,
     Segment,
     Upload,
@@ -34,7 +33,6 @@ from wormfs.wire.coordinator import (
     ChecksumType,
     ChunkPlacement,
     ObjectChecksum,
-    ObjectManifest,
     PartRecord,
     UploadInfo,
 )
@@ -116,11 +114,6 @@ async def part_records(session: AsyncSession, parts: list[Part]) -> list[PartRec
     return [part_record(p, locations) for p in parts]
 
 
-async def manifest_of(session: AsyncSession, obj: ObjectVersion) -> ObjectManifest:
-    parts = await load_parts(session, Part.object_id == obj.id)
-    return manifest(obj, await part_records(session, parts))
-
-
 async def display_names(session: AsyncSession, user_ids: Iterable[str]) -> dict[str, str]:
     wanted = sorted(set(user_ids))
     if not wanted:
@@ -161,26 +154,6 @@ def part_record(part: Part, locations: DiskLocations) -> PartRecord:
             part.checksum_algorithm, part.checksum_value, part.checksum_type
         ),
         last_modified=part.last_modified,
-    )
-
-
-def manifest(obj: ObjectVersion, parts: list[PartRecord]) -> ObjectManifest:
-    return ObjectManifest(
-        bucket=obj.bucket,
-        key=obj.key,
-        version_id=obj.version_id,
-        owner_id=obj.owner_id,
-        size=obj.size,
-        etag=obj.etag,
-        last_modified=obj.last_modified,
-        profile=profile_from_json(obj.profile),
-        parts=parts,
-        content_type=obj.content_type,
-        user_metadata=dict(obj.user_metadata),
-        system_metadata=dict(obj.system_metadata),
-        checksum=checksum_from_row(obj.checksum_algorithm, obj.checksum_value, obj.checksum_type),
-        storage_class=obj.storage_class,
-        is_delete_marker=obj.is_delete_marker,
     )
 
 

@@ -50,7 +50,7 @@ NULL_VERSION = "null"
 _VERSION_COLUMNS = (
     "o.id, o.bucket, o.key, o.version_id, o.owner_id, o.size, o.etag, o.last_modified, "
     "o.profile, o.content_type, o.user_metadata, o.system_metadata, o.checksum_algorithm, "
-    "o.checksum_value, o.checksum_type, o.storage_class, o.is_delete_marker, od.data"
+    "o.checksum_value, o.checksum_type, o.storage_class, o.is_delete_marker, od.data, o.is_latest"
 )
 _VERSION = (
     f"SELECT {_VERSION_COLUMNS} FROM objects o LEFT JOIN object_data od ON od.object_id = o.id "
@@ -217,7 +217,7 @@ def delete_version(
     row = _find(sql, bucket, key, version_id)
     if row is None:
         return DeleteResult(version_id=version_id)
-    was_latest = version_id is None or version_id == NULL_VERSION or _is_latest(sql, row[0])
+    was_latest = bool(row[18])
     retire_version(sql, int(row[0]), now, gc_delay)
     if was_latest and version_id is not None:
         # Deleting the current version by id makes the next newest one current
@@ -230,8 +230,3 @@ def delete_version(
         if newest is not None:
             sql.run("UPDATE objects SET is_latest = ? WHERE id = ?", True, newest[0])
     return DeleteResult(version_id=version_id)
-
-
-def _is_latest(sql: Sql, object_id: int) -> bool:
-    row = sql.one("SELECT is_latest FROM objects WHERE id = ?", object_id)
-    return row is not None and bool(row[0])

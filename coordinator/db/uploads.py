@@ -33,7 +33,6 @@ from wormfs.config import CodingConfig
 from wormfs.coordinator.checksums import default_type, multipart_checksum, same_checksum
 from wormfs.coordinator.db.convert import (
     load_parts,
-    manifest_of,
     part_records,
     profile_to_json,
     require_bucket,
@@ -41,7 +40,9 @@ from wormfs.coordinator.db.convert import (
     upload_info,
 )
 from wormfs.coordinator.db.database import Database, retry_races
+from wormfs.coordinator.db.direct import in_session
 from wormfs.coordinator.db.gc import abandon_write, enqueue_part_chunks
+from wormfs.coordinator.db.manifests import read_manifest
 from wormfs.coordinator.db.models import ObjectVersion, Part, Upload
 from wormfs.coordinator.db.versions import (
     make_room_in,
@@ -274,7 +275,10 @@ class Uploads:
             )
             await session.delete(upload)
             await session.flush()
-            return await manifest_of(session, obj)
+            bucket, key, version_id = obj.bucket, obj.key, obj.version_id
+            return await in_session(
+                session, lambda sql: read_manifest(sql, bucket, key, version_id, None)
+            )
 
     @retry_races
     async def abort(self, upload_id: str) -> None:
