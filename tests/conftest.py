@@ -2,6 +2,10 @@
 ``database_url`` fixture that runs the coordinator suites once on SQLite and once on
 PostgreSQL (the same tests, one code path).
 
+Every test also gets its tier marker from its folder (``pytest_collection_modifyitems``), so
+``pytest -m unit`` (or ``component``, ``integration``) runs one tier alone; ``slow`` stays a
+per-test mark.
+
 The servers are session-scoped (started once, on loopback, with temp data dirs, stopped by PID
 at the end). When their binaries are missing, the tests that need them fail with a clear
 message under CI (``CI=true``: the test command installs them, so a missing binary is a broken
@@ -27,6 +31,26 @@ from infra.postgres import (
 from infra.zookeeper import ZooKeeperServer, ZooKeeperUnavailable
 
 ENGINES = ("sqlite", "postgresql")
+# Folder under tests/ -> tier marker. s3compat drives real processes with real clients, so it
+# is integration; infra/ holds helpers only.
+TIERS = {
+    "unit": "unit",
+    "component": "component",
+    "integration": "integration",
+    "s3compat": "integration",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent
+    for item in items:
+        try:
+            folder = item.path.relative_to(root).parts[0]
+        except ValueError:
+            continue  # a test outside tests/ (none today): no tier
+        tier = TIERS.get(folder)
+        if tier is not None:
+            item.add_marker(tier)
 
 
 def _missing(reason: str) -> None:
