@@ -21,7 +21,7 @@ With defaults a run takes under a minute.
 
 Memory matters here: glibc by default returns large freed buffers to the kernel, so codecs
 that allocate fragments of 256 KiB and more fault in fresh pages on every call.
-``--tune-malloc`` fixes malloc's thresholds first (``wormfs.malloc.tune_malloc``, which the
+``--tune-malloc`` fixes malloc's thresholds first (``wormfs.runtime.malloc.tune_malloc``, which the
 storage node applies at start-up) to show the difference.
 
 Run: ``.venv/bin/python benchmarks/bench_codecs.py [--repeat 5] [--min-time 0.2]``
@@ -45,7 +45,7 @@ from importlib import metadata
 import crc32c
 
 from wormfs.erasure import get_codec
-from wormfs.malloc import tune_malloc
+from wormfs.runtime.malloc import tune_malloc
 
 MIB = 1024 * 1024
 CODEC_IDS = ("isal_rs_vand", "zfec")
@@ -256,7 +256,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tune-malloc",
         action="store_true",
-        help="fix glibc's malloc thresholds first, as the storage node does (wormfs.malloc)",
+        help="fix glibc's malloc thresholds first, as the storage node does (runtime.malloc)",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.repeat <= MAX_REPEAT:

@@ -61,10 +61,10 @@ from types import FrameType
 import aiohttp
 import uvloop
 
-from wormfs.chunkformat import ChunkHeader
 from wormfs.clients.storage import StorageClient
+from wormfs.format.chunkformat import ChunkHeader
+from wormfs.format.layout import Profile
 from wormfs.ids import new_id
-from wormfs.layout import Profile
 from wormfs.wire.storage import ChunkRef
 
 KIB = 1024

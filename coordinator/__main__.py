@@ -14,9 +14,9 @@ from pathlib import Path
 
 import msgspec
 
-from wormfs.bootstrap import setup_logging
 from wormfs.config import ConfigError, CoordinatorConfig, cluster_secret, load, validate
 from wormfs.coordinator.app import run
+from wormfs.runtime.bootstrap import setup_logging
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -18,7 +18,8 @@ Layer: coordinator, the top. Contract:
   State lives on the app under typed ``AppKey``s; there are no globals.
 * ``start_election(app, url)`` (the ``after_start`` hook of ``serve``) starts campaigning once
   the bound address is known; ``advertise_address`` overrides it.
-* ``run(config, secret, ready_file)`` serves it with ``wormfs.bootstrap.serve`` until SIGTERM.
+* ``run(config, secret, ready_file)`` serves it with ``wormfs.runtime.bootstrap.serve`` until
+  SIGTERM.
 
 Without ``zookeeper_hosts`` one coordinator runs alone and leads from the start (embedded
 mode). With it, several coordinators share one (PostgreSQL) database and ZooKeeper elects one.
@@ -33,7 +34,6 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from wormfs.bootstrap import serve
 from wormfs.config import CoordinatorConfig
 from wormfs.coordinator.db.database import open_database
 from wormfs.coordinator.db.repo import Repository
@@ -43,8 +43,9 @@ from wormfs.coordinator.election import ELECTION, Election
 from wormfs.coordinator.handlers import REPO, add_routes
 from wormfs.coordinator.leadership import LeaderJobs, Office, leader_gate
 from wormfs.coordinator.tasks import GarbageCollector, liveness_loop, liveness_period
-from wormfs.internalauth import Verifier
-from wormfs.internalhttp import internal_middleware
+from wormfs.internal.auth import Verifier
+from wormfs.internal.http import internal_middleware
+from wormfs.runtime.bootstrap import serve
 from wormfs.wire.common import MAX_JSON_BODY
 
 log = logging.getLogger(__name__)

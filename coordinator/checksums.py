@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from wormfs.checksums import ChecksumFormatError, composite_checksum, full_object_crc
+from wormfs.format.checksums import ChecksumFormatError, composite_checksum, full_object_crc
 from wormfs.wire.coordinator import ChecksumAlgorithm, ChecksumType, ObjectChecksum
 
 

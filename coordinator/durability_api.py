@@ -2,7 +2,7 @@
 
 Layer: coordinator, the top. Each handler parses the request, calls the ``Durability`` bundle
 of the running leader and answers with the wire struct; domain errors travel up to
-``wormfs.internalhttp.internal_middleware`` as everywhere. While the background jobs are not
+``wormfs.internal.http.internal_middleware`` as everywhere. While the background jobs are not
 running (not the leader, or stopping) these routes answer ``NotLeaderError``.
 """
 
@@ -16,7 +16,7 @@ from aiohttp import web
 from wormfs.coordinator.db import care
 from wormfs.coordinator.durability import Durability
 from wormfs.errors import InvalidInputError, NotLeaderError
-from wormfs.internalhttp import json_response, read_json
+from wormfs.internal.http import json_response, read_json
 from wormfs.wire.repair import BadChunkReport, RepairQueueList, StartRebalance, StartScrub
 
 DURABILITY = web.AppKey("durability", Durability)

@@ -10,8 +10,8 @@ Layer: coordinator, beside the app wiring; it drives ``leadership.Office``. Cont
   serving. Every coordinator watches that znode, so a follower names the leader in its
   ``NotLeaderError`` answers.
 * kazoo runs on its own threads: its state listener and watches only hand events to the event
-  loop with ``call_soon_threadsafe`` (``wormfs.leader.post``); every blocking kazoo call runs
-  in this object's thread pool. Nothing here blocks the loop.
+  loop with ``call_soon_threadsafe`` (``wormfs.internal.leader.post``); every blocking kazoo
+  call runs in this object's thread pool. Nothing here blocks the loop.
 * Session states, and why each reaction is what it is:
   - CONNECTED: the session is alive; a leader whose writes were paused resumes them (the
     lock znode is still ours: an unexpired session keeps its ephemeral znodes, so nobody else
@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from wormfs.coordinator.leadership import Office
-from wormfs.leader import (
+from wormfs.internal.leader import (
     LeaderRecord,
     decode_record,
     election_path,

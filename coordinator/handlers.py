@@ -2,7 +2,7 @@
 
 Layer: coordinator, the top; below it only the repositories. Each handler parses the request
 (path, query, typed JSON body), calls one repository method and answers with the wire struct;
-domain errors travel up to ``wormfs.internalhttp.internal_middleware``, which answers with an
+domain errors travel up to ``wormfs.internal.http.internal_middleware``, which answers with an
 ``ErrorBody`` and the error's status. Keys travel in the query string, never the path.
 
 Besides the contract: ``GET /healthz`` (unauthenticated, for load balancers), and an optional
@@ -17,7 +17,7 @@ from aiohttp import web
 from wormfs.coordinator.db.repo import Repository
 from wormfs.coordinator.election import ELECTION
 from wormfs.errors import InvalidInputError
-from wormfs.internalhttp import json_response, read_json
+from wormfs.internal.http import json_response, read_json
 from wormfs.wire.coordinator import (
     BeginWrite,
     CommitObject,

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wormfs.errors import InsufficientDisksError
-from wormfs.layout import Profile, stripe_count
+from wormfs.format.layout import Profile, stripe_count
 
 # A chunk file is its fragment bytes plus a header and per-block checksums; this bound on the
 # extra bytes keeps placement from choosing a disk that would fill up half-way through.

@@ -29,9 +29,9 @@ import time
 from collections import deque
 
 from wormfs.clients.repair import NodeRepairClient
+from wormfs.config import DurabilityConfig
 from wormfs.coordinator.db.care import DiskCareRepo
 from wormfs.coordinator.db.repair import RepairJob, RepairQueue
-from wormfs.durability_config import DurabilityConfig
 from wormfs.errors import WormError
 from wormfs.wire.repair import ReasonCount, RebuildSource, RebuildTask, RepairStatus
 

@@ -35,13 +35,13 @@ from dataclasses import dataclass, field
 
 from wormfs.clients.repair import NodeRepairClient
 from wormfs.clients.storage import StorageClient
+from wormfs.config import MB, DurabilityConfig
 from wormfs.coordinator.db.care import DiskCareRepo
 from wormfs.coordinator.db.repair import RepairQueue
 from wormfs.coordinator.db.repair_rows import DiskView
 from wormfs.coordinator.repair import RepairManager
-from wormfs.durability_config import MB, DurabilityConfig
 from wormfs.errors import NoSuchChunkError, WormError
-from wormfs.layout import stripe_count
+from wormfs.format.layout import stripe_count
 from wormfs.wire.repair import (
     ConsistencyCheck,
     DiskScrubState,

@@ -27,7 +27,7 @@ import aiohttp
 from wormfs.coordinator.db.gc import DueChunk
 from wormfs.coordinator.db.repo import Repository
 from wormfs.errors import WormError
-from wormfs.internalhttp import InternalClient
+from wormfs.internal.http import InternalClient
 from wormfs.wire.storage import ChunkRef, DeleteChunks, DeleteChunksResult
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,12 @@ traceback logged under the request id. HEAD answers carry no body. ``100 Continu
 only when a handler first reads the body, so requests refused early never upload it (and their
 connection is closed, as HTTP demands).
 
+The process: ``create_app(config, secret)`` builds the
+``ObjectService`` over real clients (one HTTP client session, with a large connection pool to
+storage nodes, in the app's cleanup context) and wraps it in the S3 app; ``run(config,
+secret, ready_file)`` serves it until SIGTERM; several worker processes may share one port
+with SO_REUSEPORT.
+
 State lives on the app under typed ``AppKey``s; there are no globals.
 """
 
@@ -21,11 +27,16 @@ from __future__ import annotations
 import base64
 import logging
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from aiohttp.http import HttpVersion11
 
+from wormfs.clients.coordinator import CoordinatorClient
+from wormfs.clients.storage import StorageClient
 from wormfs.config import GatewayConfig
 from wormfs.dataplane.reader import Piece
 from wormfs.errors import WormError
@@ -41,9 +52,13 @@ from wormfs.gateway.errors import (
     render_error,
 )
 from wormfs.gateway.handlers import HANDLERS, S3Context, S3Response
+from wormfs.gateway.object_service import ObjectService
 from wormfs.gateway.router import Operation, route
 from wormfs.gateway.service import BodyReader, ObjectServiceProtocol
 from wormfs.gateway.sigv4 import AuthResult, RequestView, SigV4Verifier
+from wormfs.runtime.bootstrap import serve
+from wormfs.runtime.malloc import tune_malloc
+from wormfs.runtime.tls import server_context
 
 log = logging.getLogger(__name__)
 
@@ -297,3 +312,56 @@ def _error_response(
         response = web.Response(status=error.status, headers=headers, body=body)
     _close_if_body_unread(response, continuation)
     return response
+
+
+# ---- the process: the S3 app over real clients ------------------------------------------------
+GATEWAY_MALLOC_ARENAS = 2
+SESSION_KEY = web.AppKey("wormfs_session", aiohttp.ClientSession)
+
+
+async def create_app(config: GatewayConfig, secret: bytes) -> web.Application:
+    # Node streams are long-lived and many at once (k+m per request), so no per-host cap.
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30),
+        auto_decompress=False,
+    )
+    coordinator = CoordinatorClient(
+        session,
+        config.coordinator_url,  # one URL, or several: requests find the leader
+        secret,
+        zookeeper_hosts=config.zookeeper_hosts,
+        zookeeper_path=config.zookeeper_path,
+    )
+    service = ObjectService(
+        coordinator, StorageClient(session, secret), inline_max=config.inline_max
+    )
+    app = create_s3_app(service, config)
+    app[SESSION_KEY] = session
+
+    async def close_session(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await coordinator.close()  # stops its ZooKeeper watch, if any
+        await app[SESSION_KEY].close()
+
+    app.cleanup_ctx.append(close_session)
+    return app
+
+
+def run(config: GatewayConfig, secret: bytes, ready_file: Path | None) -> None:
+    # Stripes and fragments are allocated and freed per request: keep freed ones for reuse
+    # (ISA-L encoding runs ten times slower on freshly faulted pages). Two arenas: the
+    # executor threads would otherwise each get one, each keeping its own free memory.
+    tune_malloc(arena_max=GATEWAY_MALLOC_ARENAS)
+
+    async def factory() -> web.Application:
+        return await create_app(config, secret)
+
+    serve(
+        factory,
+        config.listen.host,
+        config.listen.port,
+        ready_file,
+        reuse_port=config.workers > 1,
+        # HTTPS when configured (validated at start-up); SDKs use aws-chunked trailers then.
+        ssl_context=server_context(config.tls_cert, config.tls_key) if config.tls_cert else None,
+    )

@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 
-from wormfs.checksums import Checksum, composite_checksum, full_object_crc, new_hasher
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.clients.repair import ChunkReporter
 from wormfs.clients.storage import StorageClient
@@ -35,6 +34,7 @@ from wormfs.errors import (
     NoSuchKeyError,
     NoSuchUploadError,
 )
+from wormfs.format.checksums import Checksum, composite_checksum, full_object_crc, new_hasher
 from wormfs.gateway.service import (
     BodyReader,
     CompletionChecks,

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import msgspec
 
-from wormfs.bootstrap import setup_logging
 from wormfs.config import (
     CLUSTER_SECRET_ENV,
     ConfigError,
@@ -23,6 +22,7 @@ from wormfs.config import (
     load,
     validate,
 )
+from wormfs.runtime.bootstrap import setup_logging
 from wormfs.storage_node.app import run
 
 

@@ -1,7 +1,7 @@
 """Storage node, HTTP tier: the storage-node API of ``wormfs.wire.storage`` over the chunk store.
 
 Exactly the routes listed in ``wormfs.wire.storage``, every one authenticated by
-``wormfs.internalhttp.internal_middleware``, which also turns domain errors into ``ErrorBody``
+``wormfs.internal.http.internal_middleware``, which also turns domain errors into ``ErrorBody``
 answers with the error's status. Handlers validate ids (they name files) and hand over to the
 ``ChunkStore``; they never touch a file themselves.
 
@@ -15,7 +15,7 @@ answers with the error's status. Handlers validate ids (they name files) and han
 
 State lives on the application under typed keys; the disks (with their thread pools), the
 coordinator session and the background tasks are cleanup contexts, so a SIGTERM (handled by
-``wormfs.bootstrap``) stops heartbeats, closes sessions and joins the disk threads.
+``wormfs.runtime.bootstrap``) stops heartbeats, closes sessions and joins the disk threads.
 """
 
 from __future__ import annotations
@@ -30,14 +30,14 @@ import aiohttp
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from wormfs.bootstrap import serve
-from wormfs.clients.storage import decode_header_value, encode_header_value, payload_size
 from wormfs.config import StorageNodeConfig
 from wormfs.errors import IncompleteBodyError, InvalidInputError, WormError
+from wormfs.format.chunkformat import blocks_payload_size
 from wormfs.ids import is_id
-from wormfs.internalauth import Verifier
-from wormfs.internalhttp import internal_middleware, json_response, read_json
-from wormfs.malloc import tune_malloc
+from wormfs.internal.auth import Verifier
+from wormfs.internal.http import internal_middleware, json_response, read_json
+from wormfs.runtime.bootstrap import serve
+from wormfs.runtime.malloc import tune_malloc
 from wormfs.storage_node.chunkstore import ChunkStore, validate_header
 from wormfs.storage_node.coordination import CoordinatorLink, DiskProber, disk_infos
 from wormfs.storage_node.disks import DiskSet
@@ -47,6 +47,8 @@ from wormfs.wire.storage import (
     DeleteChunks,
     DiskList,
     NodeHealth,
+    decode_header_value,
+    encode_header_value,
 )
 
 log = logging.getLogger(__name__)
@@ -133,7 +135,7 @@ async def put_chunk(request: web.Request) -> web.Response:
     if header.chunk_id != chunk_id:
         raise InvalidInputError(f"header names chunk {header.chunk_id}, the path {chunk_id}")
     validate_header(header)
-    expected = payload_size(header, 0, header.block_count - 1)
+    expected = blocks_payload_size(header, 0, header.block_count - 1)
     length = request.content_length
     # Refuse a wrong announced length before any byte is written (a chunked body is
     # counted by the store as it arrives instead).

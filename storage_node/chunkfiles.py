@@ -31,7 +31,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from wormfs.chunkformat import (
+from wormfs.errors import (
+    ChunkExistsError,
+    CorruptChunkError,
+    IncompleteBodyError,
+    InvalidInputError,
+    NoSuchChunkError,
+)
+from wormfs.format.chunkformat import (
     BLOCK_CRC_SIZE,
     MAX_HEADER_SIZE,
     ChunkFormatError,
@@ -40,13 +47,6 @@ from wormfs.chunkformat import (
     block_trailer,
     check_block,
     crc32c_of_parts,
-)
-from wormfs.errors import (
-    ChunkExistsError,
-    CorruptChunkError,
-    IncompleteBodyError,
-    InvalidInputError,
-    NoSuchChunkError,
 )
 from wormfs.ids import is_id, new_id
 from wormfs.storage_node.disks import CHUNK_SUFFIX, Disk, fsync_dir

@@ -30,8 +30,6 @@ from collections import defaultdict
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any, TypeVar
 
-from wormfs.chunkformat import ChunkFormatError, ChunkHeader
-from wormfs.clients.storage import payload_size
 from wormfs.erasure import CODECS
 from wormfs.errors import (
     CorruptChunkError,
@@ -41,6 +39,7 @@ from wormfs.errors import (
     NoSuchChunkError,
     WormError,
 )
+from wormfs.format.chunkformat import ChunkFormatError, ChunkHeader, blocks_payload_size
 from wormfs.ids import is_id
 from wormfs.storage_node.chunkfiles import (
     BlockRun,
@@ -164,7 +163,7 @@ class ChunkReader:
     @property
     def payload_size(self) -> int:
         """Fragment bytes of blocks ``first..last``."""
-        return payload_size(self.header, self.first, self.last)
+        return blocks_payload_size(self.header, self.first, self.last)
 
     def _start(self, block: int) -> asyncio.Future[BlockRun]:
         loop = asyncio.get_running_loop()
@@ -344,7 +343,7 @@ class ChunkStore:
                         disk.executor, _guard, disk, action, write.write_blocks, blocks.take()
                     )
             if not blocks.complete:
-                total = payload_size(header, 0, header.block_count - 1)
+                total = blocks_payload_size(header, 0, header.block_count - 1)
                 raise IncompleteBodyError(f"body ended after {blocks.received} of {total} bytes")
             if pending is not None:
                 fut, pending = pending, None

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from wormfs.clients.storage import StorageClient
 from wormfs.erasure import Codec, get_codec
 from wormfs.errors import InvalidInputError, WormError
-from wormfs.layout import stripe_count, stripe_length
+from wormfs.format.layout import stripe_count, stripe_length
 from wormfs.wire.repair import ConsistencyCheck, ConsistencyResult, RebuildSource
 
 MAX_BLOCKS = 64

@@ -19,7 +19,7 @@ from aiohttp import web
 from wormfs.clients.storage import StorageClient
 from wormfs.errors import InvalidInputError
 from wormfs.ids import is_id
-from wormfs.internalhttp import json_response, read_json
+from wormfs.internal.http import json_response, read_json
 from wormfs.storage_node.chunkstore import ChunkStore
 from wormfs.storage_node.consistency import check_segment
 from wormfs.storage_node.rebuild import Rebuilder

@@ -29,13 +29,13 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from wormfs.chunkformat import ChunkHeader
 from wormfs.clients.storage import StorageClient
 from wormfs.dataplane.reader import BlockReader, SegmentSources
 from wormfs.erasure import Codec, get_codec
 from wormfs.errors import InvalidInputError, WormError
+from wormfs.format.chunkformat import ChunkHeader
+from wormfs.format.layout import stripe_count, stripe_length
 from wormfs.ids import is_id
-from wormfs.layout import stripe_count, stripe_length
 from wormfs.storage_node.chunkstore import ChunkReader as StoreReader
 from wormfs.storage_node.chunkstore import ChunkStore
 from wormfs.wire.coordinator import ChunkPlacement, Segment

@@ -1,31 +1,35 @@
 """Configuration: TOML files decoded into frozen, typed structures, validated at start-up.
 
-Each daemon has one section type. Files hold settings; the environment holds only secrets and
-locations (``WORMFS_CLUSTER_SECRET``, ``WORMFS_ROOT_ACCESS_KEY``, ``WORMFS_ROOT_SECRET_KEY``,
-``WORMFS_DATA_DIR``, ``WORMFS_S3_ADDRESS``, ``WORMFS_TLS_CERT``, ``WORMFS_TLS_KEY``).
-``validate`` reports every problem at once in one ``ConfigError`` rather than stopping at the
-first.
+Layer: config, the one home of every setting (above the formats and wire schemas, whose
+limits it checks; below the clients, the data plane and the runtime). Each daemon has one
+section type, and the coordinator's ``[durability]`` table is ``DurabilityConfig``. Files
+hold settings; the environment holds only secrets and locations (``WORMFS_CLUSTER_SECRET``,
+``WORMFS_ROOT_ACCESS_KEY``, ``WORMFS_ROOT_SECRET_KEY``, ``WORMFS_DATA_DIR``,
+``WORMFS_S3_ADDRESS``, ``WORMFS_TLS_CERT``, ``WORMFS_TLS_KEY``). ``validate`` reports every
+problem at once in one ``ConfigError`` rather than stopping at the first; ``tls_problems``
+checks a certificate/key pair (both or neither given, files readable, key matching the
+certificate) so that TLS mistakes are reported with the rest.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import ssl
 import tomllib
 from pathlib import Path
 from typing import TypeVar
 
 import msgspec
 
-from wormfs.durability_config import DurabilityConfig, durability_problems
 from wormfs.erasure import CODECS, DEFAULT_CODEC
-from wormfs.layout import Profile
-from wormfs.tls import tls_problems
+from wormfs.format.layout import Profile
 from wormfs.wire.coordinator import INLINE_LIMIT
 
 T = TypeVar("T")
 
 MIB = 1024 * 1024
+MB = 1_000_000
 CLUSTER_SECRET_ENV = "WORMFS_CLUSTER_SECRET"
 
 
@@ -35,6 +39,65 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid configuration:\n  - " + "\n  - ".join(problems))
         self.problems = problems
+
+
+# ---- durability jobs: repair, scrub, orphan collection (the coordinator's [durability]) -------
+# Defaults follow what the field does in practice: a node that is briefly restarted must not
+# set off a rebuild of everything it holds (``repair_delay``), a deep scrub reads every byte
+# once a week at a budget that leaves foreground traffic alone, and a chunk nobody references
+# is deleted only well after any write that could still claim it has expired.
+class DurabilityConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    # Repair.
+    repair_delay: float = 600.0  # a disk or node unavailable this long has its chunks rebuilt
+    repair_scan_interval: float = 10.0  # how often unavailable disks and drains are looked at
+    repair_rate_mb: float = 400.0  # MB/s of chunk data rebuilt, cluster-wide; 0 = unlimited
+    repair_concurrency: int = 4  # rebuild tasks in flight, cluster-wide
+    repair_retry: float = 30.0  # first back-off after a failed rebuild (doubles, capped)
+    # Scrub.
+    shallow_scrub_interval: float = 86_400.0  # inventory vs metadata, per disk
+    deep_scrub_interval: float = 7 * 86_400.0  # every block checksum, per disk
+    scrub_rate_mb: float = 50.0  # MB/s read by the deep scrub, per disk; 0 = unpaced
+    scrub_duty: float = 0.1  # share of a disk's time a deep scrub may read (backs off when busy)
+    scrub_batch_mb: float = 256.0  # bytes verified per node call (a resumable step)
+    consistency_sample: int = 2  # segments per deep-scrub step decoded and compared (3 stripes)
+    # Garbage collection of chunks no metadata references.
+    orphan_delay: float = 6 * 3600.0  # an unreferenced chunk must be this old to go
+
+    @property
+    def repair_rate_bytes(self) -> int:
+        return int(self.repair_rate_mb * MB)
+
+    @property
+    def scrub_rate_bytes(self) -> int:
+        return int(self.scrub_rate_mb * MB)
+
+
+def durability_problems(config: DurabilityConfig) -> list[str]:
+    problems = []
+    for name in (
+        "repair_delay",
+        "repair_rate_mb",
+        "scrub_rate_mb",
+        "orphan_delay",
+    ):
+        if getattr(config, name) < 0:
+            problems.append(f"durability.{name} must not be negative")
+    for name in (
+        "repair_scan_interval",
+        "repair_retry",
+        "shallow_scrub_interval",
+        "deep_scrub_interval",
+        "scrub_batch_mb",
+    ):
+        if getattr(config, name) <= 0:
+            problems.append(f"durability.{name} must be positive")
+    if not 1 <= config.repair_concurrency <= 256:
+        problems.append("durability.repair_concurrency must be within 1..256")
+    if not 0 < config.scrub_duty <= 1:
+        problems.append("durability.scrub_duty must be within (0, 1]")
+    if not 0 <= config.consistency_sample <= 1024:
+        problems.append("durability.consistency_sample must be within 0..1024")
+    return problems
 
 
 class ListenConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -145,6 +208,26 @@ def zookeeper_problems(hosts: str, path: str) -> list[str]:
         problems.append(f"zookeeper_hosts {hosts!r} has an empty entry")
     if not path.startswith("/") or (len(path) > 1 and path.endswith("/")):
         problems.append(f"zookeeper_path {path!r} must start with / and not end with /")
+    return problems
+
+
+def tls_problems(cert: str, key: str, prefix: str = "") -> list[str]:
+    """Configuration problems of a (``cert``, ``key``) pair; none when both are empty."""
+    if not cert and not key:
+        return []
+    if not cert or not key:
+        return [f"{prefix}tls_cert and {prefix}tls_key must be given together"]
+    problems = [
+        f"{prefix}{name} {path!r} is not a readable file"
+        for name, path in (("tls_cert", cert), ("tls_key", key))
+        if not Path(path).is_file()
+    ]
+    if problems:
+        return problems
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        problems.append(f"{prefix}tls_cert/tls_key cannot be loaded: {exc}")
     return problems
 
 

@@ -33,7 +33,7 @@ PYSPY_RATE = 100
 PYSPY_GRACE = 30.0
 OWN_CODE = ("wormfs/", "gateway/", "storage_node/", "coordinator/")
 # Start-up frames every sample of a daemon's main thread passes through: not informative.
-ENTRY_CODE = ("wormfs/cli.py", "wormfs/bootstrap.py", "gateway/main.py", "app.py:1")
+ENTRY_CODE = ("wormfs/cli/", "wormfs/runtime/", "app.py:1")
 ENTRY_NAMES = ("run (", "<module> (")
 
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from multidict import CIMultiDictProxy
 
-from wormfs.checksums import ALGORITHMS, ChecksumFormatError, check_b64, new_checksum
+from wormfs.format.checksums import ALGORITHMS, ChecksumFormatError, check_b64, new_checksum
 from wormfs.gateway.errors import (
     AccessControlListNotSupported,
     BadDigest,

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import cast
 from urllib.parse import quote
 
-from wormfs.checksums import ALGORITHMS, ChecksumFormatError, check_b64
+from wormfs.format.checksums import ALGORITHMS, ChecksumFormatError, check_b64
 from wormfs.gateway.errors import InvalidArgument, InvalidRequest, MalformedXML
 from wormfs.gateway.handlers.base import (
     Handler,

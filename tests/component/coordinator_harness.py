@@ -29,8 +29,8 @@ from wormfs.coordinator.db.models import PendingWrite
 from wormfs.coordinator.db.repo import Repository
 from wormfs.coordinator.handlers import REPO
 from wormfs.coordinator.tasks import GarbageCollector
-from wormfs.internalauth import Verifier
-from wormfs.internalhttp import internal_middleware, json_response, read_json
+from wormfs.internal.auth import Verifier
+from wormfs.internal.http import internal_middleware, json_response, read_json
 from wormfs.wire.coordinator import (
     BeginWrite,
     CommitObject,

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from wormfs import checksums
 from wormfs.errors import (
     AccessDeniedError,
     BadDigestError,
@@ -34,6 +33,8 @@ from wormfs.errors import (
     NoSuchUploadError,
     PreconditionFailedError,
 )
+from wormfs.format import checksums
+from wormfs.format.layout import Profile
 from wormfs.gateway.object_service import verify_completion
 from wormfs.gateway.service import (
     BodyReader,
@@ -43,7 +44,6 @@ from wormfs.gateway.service import (
     Principal,
     PutConditions,
 )
-from wormfs.layout import Profile
 from wormfs.wire.coordinator import (
     AccessKeyInfo,
     BucketInfo,

@@ -19,12 +19,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from unit.chunk_fixtures import random_fragments
 
-from wormfs.chunkformat import ChunkHeader
 from wormfs.clients.storage import StorageClient
 from wormfs.config import StorageNodeConfig
 from wormfs.errors import NotFoundError
-from wormfs.internalauth import Verifier, sign
-from wormfs.internalhttp import internal_middleware, json_response, read_json
+from wormfs.format.chunkformat import ChunkHeader
+from wormfs.internal.auth import Verifier, sign
+from wormfs.internal.http import internal_middleware, json_response, read_json
 from wormfs.storage_node.app import DISKS_KEY, create_app
 from wormfs.storage_node.disks import Disk, DiskSet
 from wormfs.wire.common import ErrorBody

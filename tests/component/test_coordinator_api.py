@@ -40,7 +40,7 @@ from wormfs.errors import (
     NotFoundError,
     PreconditionFailedError,
 )
-from wormfs.internalhttp import InternalClient
+from wormfs.internal.http import InternalClient
 from wormfs.wire.coordinator import (
     BeginWrite,
     CommitObject,

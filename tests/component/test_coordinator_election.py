@@ -29,7 +29,7 @@ from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.coordinator.app import ELECTION, JOBS
 from wormfs.coordinator.election import Election
 from wormfs.errors import NotLeaderError
-from wormfs.internalhttp import InternalClient
+from wormfs.internal.http import InternalClient
 from wormfs.wire.coordinator import CoordinatorHealth, CreateUser
 
 pytestmark = pytest.mark.timeout(90)

@@ -32,8 +32,8 @@ from wormfs.clients.repair import DurabilityClient
 from wormfs.coordinator.durability import Durability
 from wormfs.coordinator.durability_api import DURABILITY
 from wormfs.errors import ConflictError, NoSuchDiskError
-from wormfs.internalauth import Verifier
-from wormfs.internalhttp import internal_middleware, json_response, read_json
+from wormfs.internal.auth import Verifier
+from wormfs.internal.http import internal_middleware, json_response, read_json
 from wormfs.wire.coordinator import Heartbeat, ObjectManifest
 from wormfs.wire.repair import RebuildTask, ReportedChunk, StartScrub
 from wormfs.wire.storage import ChunkPutResult, InventoryPage, VerifyResult
@@ -82,7 +82,7 @@ async def fake_rebuilder(node: FakeRebuilder) -> AsyncIterator[str]:
 async def cluster(
     where: Path | str, **durability: Any
 ) -> AsyncIterator[tuple[Running, FakeRebuilder]]:
-    from wormfs.durability_config import DurabilityConfig
+    from wormfs.config import DurabilityConfig
 
     settings: dict[str, Any] = {"repair_retry": 60.0, "repair_rate_mb": 0.0}
     settings.update(durability)

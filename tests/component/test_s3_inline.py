@@ -1,5 +1,5 @@
 """Small objects stored inline, end to end in-process: a real coordinator (SQLite), a real
-storage node with six disks and the real gateway app (``wormfs.gateway.main.create_app``),
+storage node with six disks and the real gateway app (``wormfs.gateway.app.create_app``),
 driven by boto3 with default settings.
 
 An object of at most ``inline_max`` bytes lives in the metadata: PUT, GET (whole, ranges,
@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 
 from wormfs.config import GatewayConfig, StorageNodeConfig
 from wormfs.coordinator.db.models import ObjectData
-from wormfs.gateway.main import create_app as create_gateway_app
+from wormfs.gateway.app import create_app as create_gateway_app
 from wormfs.storage_node.app import create_app as create_node_app
 from wormfs.storage_node.app import start_coordinator_link
 from wormfs.wire.coordinator import CreateUser

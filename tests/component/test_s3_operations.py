@@ -22,7 +22,7 @@ from component.s3_fixtures import (
     start_env,
 )
 
-from wormfs.checksums import checksum_b64, composite_checksum, full_object_crc
+from wormfs.format.checksums import checksum_b64, composite_checksum, full_object_crc
 
 
 @pytest.fixture

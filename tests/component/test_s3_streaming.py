@@ -22,7 +22,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from component.s3_fixtures import ACCESS_KEY, REGION, SECRET_KEY, S3Env, start_env
 
-from wormfs.checksums import checksum_b64
+from wormfs.format.checksums import checksum_b64
 from wormfs.gateway.app import STATE_KEY
 from wormfs.gateway.sigv4 import ChunkSigning, derive_signing_key
 

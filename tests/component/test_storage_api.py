@@ -32,8 +32,7 @@ from component.storage_harness import (
 )
 from unit.chunk_fixtures import chunk_bytes, make_header, random_fragments
 
-from wormfs.chunkformat import ChunkHeader, crc32c_of
-from wormfs.clients.storage import StorageClient, encode_header_value
+from wormfs.clients.storage import StorageClient
 from wormfs.errors import (
     ChunkExistsError,
     CorruptChunkError,
@@ -44,11 +43,12 @@ from wormfs.errors import (
     NoSuchDiskError,
     UnavailableError,
 )
+from wormfs.format.chunkformat import ChunkHeader, crc32c_of
 from wormfs.ids import new_id
-from wormfs.internalauth import AUTH_HEADER, Verifier, sign
-from wormfs.internalhttp import json_response
+from wormfs.internal.auth import AUTH_HEADER, Verifier, sign
+from wormfs.internal.http import json_response
 from wormfs.storage_node.chunkfiles import chunk_path
-from wormfs.wire.storage import CHUNK_HEADER_HEADER, ChunkPutResult, ChunkRef
+from wormfs.wire.storage import CHUNK_HEADER_HEADER, ChunkPutResult, ChunkRef, encode_header_value
 
 
 @pytest.fixture

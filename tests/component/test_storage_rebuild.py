@@ -16,12 +16,12 @@ import msgspec
 import pytest
 from component.storage_harness import ClientFactory, Node, flip, read_blocks, start_node
 
-from wormfs.chunkformat import ChunkHeader
 from wormfs.clients.repair import NodeRepairClient
 from wormfs.erasure import get_codec
 from wormfs.errors import InvalidInputError
+from wormfs.format.chunkformat import ChunkHeader
+from wormfs.format.layout import Profile, stripe_count, stripe_length
 from wormfs.ids import new_id
-from wormfs.layout import Profile, stripe_count, stripe_length
 from wormfs.storage_node.chunkfiles import chunk_path
 from wormfs.wire.repair import ConsistencyCheck, RebuildSource, RebuildTask, ScrubBatch
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from integration.certs import CertificateAuthority, make_test_ca
 
-from wormfs.internalauth import sign
+from wormfs.internal.auth import sign
 
 READY_TIMEOUT = 60.0
 ACCESS_KEY = "WORMFSTESTACCESSKEY1"

@@ -38,7 +38,7 @@ from infra.zookeeper import ZooKeeperServer
 
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.errors import NotLeaderError, StaleLeaderError, WormError
-from wormfs.internalhttp import InternalClient
+from wormfs.internal.http import InternalClient
 from wormfs.wire.coordinator import (
     BeginWrite,
     CommitObject,

@@ -26,12 +26,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from wormfs.chunkformat import ChunkHeader
 from wormfs.clients.storage import StorageClient
+from wormfs.format.chunkformat import ChunkHeader
+from wormfs.format.layout import Profile
 from wormfs.ids import new_id
-from wormfs.internalauth import Verifier
-from wormfs.internalhttp import internal_middleware, json_response, read_json
-from wormfs.layout import Profile
+from wormfs.internal.auth import Verifier
+from wormfs.internal.http import internal_middleware, json_response, read_json
 from wormfs.wire.coordinator import Heartbeat, NodeRegistration, RegisterResult
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

@@ -10,9 +10,9 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from wormfs.chunkformat import ChunkHeader, seal_block
+from wormfs.format.chunkformat import ChunkHeader, seal_block
+from wormfs.format.layout import Profile
 from wormfs.ids import new_id
-from wormfs.layout import Profile
 from wormfs.storage_node.chunkstore import ChunkStore
 from wormfs.storage_node.disks import Disk, DiskSet
 

@@ -13,8 +13,8 @@ import pytest
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from wormfs.checksums import checksum_b64
 from wormfs.errors import IncompleteBodyError, NoSuchAccessKeyError
+from wormfs.format.checksums import checksum_b64
 from wormfs.gateway.body import AwsChunkedBody, PlainBody
 from wormfs.gateway.errors import (
     InvalidRequest,

@@ -1,4 +1,4 @@
-"""wormfs.checksums: known vectors, validation, multipart composite and full-object CRCs."""
+"""wormfs.format.checksums: known vectors, validation, multipart composite and full-object CRCs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import zlib
 
 import pytest
 
-from wormfs import checksums
-from wormfs.checksums import ChecksumFormatError
+from wormfs.format import checksums
+from wormfs.format.checksums import ChecksumFormatError
 
 
 def b64_int(value: int, size: int) -> str:

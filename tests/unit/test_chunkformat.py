@@ -20,7 +20,7 @@ from unit.chunk_fixtures import (
     make_header,
 )
 
-from wormfs.chunkformat import (
+from wormfs.format.chunkformat import (
     BLOCK_CRC_SIZE,
     FORMAT_VERSION,
     MAGIC,
@@ -36,7 +36,7 @@ from wormfs.chunkformat import (
     crc32c_of,
     seal_block,
 )
-from wormfs.layout import Profile
+from wormfs.format.layout import Profile
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -26,7 +26,6 @@ from unit.chunk_fixtures import (
     visible_chunks,
 )
 
-from wormfs.chunkformat import ChunkHeader
 from wormfs.errors import (
     ChunkExistsError,
     CorruptChunkError,
@@ -37,6 +36,7 @@ from wormfs.errors import (
     NoSuchChunkError,
     NoSuchDiskError,
 )
+from wormfs.format.chunkformat import ChunkHeader
 from wormfs.ids import new_id
 from wormfs.storage_node.chunkfiles import chunk_path, chunk_subdir
 from wormfs.storage_node.chunkstore import ChunkStore
@@ -110,7 +110,7 @@ async def test_put_writes_the_golden_bytes(store: ChunkStore, disk: Disk) -> Non
 
 
 async def test_block_crcs_are_reported(store: ChunkStore, disk: Disk) -> None:
-    from wormfs.chunkformat import crc32c_of
+    from wormfs.format.chunkformat import crc32c_of
 
     header = make_header()
     fragments = random_fragments(header)

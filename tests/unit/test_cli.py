@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wormfs.cli import build_parser, main
+from wormfs.cli.main import build_parser, main
 
 
 @pytest.mark.parametrize("command", ["server", "coordinator", "storage-node", "gateway", "admin"])

@@ -10,11 +10,11 @@ import zlib
 
 import pytest
 
-from wormfs.checksums import checksum_b64
 from wormfs.errors import BadDigestError, InvalidInputError
+from wormfs.format.checksums import checksum_b64
+from wormfs.format.layout import Profile
 from wormfs.gateway.object_service import multipart_checksum, verify_completion
 from wormfs.gateway.service import CompletionChecks
-from wormfs.layout import Profile
 from wormfs.wire.coordinator import (
     ChecksumAlgorithm,
     ChecksumType,

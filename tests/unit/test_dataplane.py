@@ -16,14 +16,14 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 
 import pytest
 
-from wormfs.checksums import new_hasher
-from wormfs.chunkformat import ChunkHeader
 from wormfs.dataplane.hashing import StreamDigests
 from wormfs.dataplane.reader import ObjectReader
 from wormfs.dataplane.writer import ObjectWriter, read_exact
 from wormfs.errors import CorruptChunkError, IncompleteBodyError, NotEnoughFragmentsError
+from wormfs.format.checksums import new_hasher
+from wormfs.format.chunkformat import ChunkHeader
+from wormfs.format.layout import Profile, split_lengths
 from wormfs.ids import new_id, new_version_id
-from wormfs.layout import Profile, split_lengths
 from wormfs.wire.coordinator import ChunkPlacement, ObjectManifest, PartRecord, Segment, WriteGrant
 from wormfs.wire.storage import ChunkPutResult
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wormfs.errors import AuthError, ForbiddenError
-from wormfs.internalauth import AUTH_HEADER, Verifier, sign
+from wormfs.internal.auth import AUTH_HEADER, Verifier, sign
 
 SECRET = b"cluster-secret"
 

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wormfs.layout import StripeSpan, split_lengths, stripe_count, stripe_length, stripes_for_range
+from wormfs.format.layout import (
+    StripeSpan,
+    split_lengths,
+    stripe_count,
+    stripe_length,
+    stripes_for_range,
+)
 
 MIB = 1024 * 1024
 

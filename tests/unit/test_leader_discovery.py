@@ -8,7 +8,13 @@ import pytest
 from wormfs.clients.leader import parse_urls
 from wormfs.config import ConfigError, CoordinatorConfig, GatewayConfig, StorageNodeConfig, validate
 from wormfs.errors import NotLeaderError, error_from_code
-from wormfs.leader import LeaderRecord, decode_record, election_path, encode_record, leader_path
+from wormfs.internal.leader import (
+    LeaderRecord,
+    decode_record,
+    election_path,
+    encode_record,
+    leader_path,
+)
 
 
 def test_leader_record_round_trip() -> None:

@@ -18,13 +18,13 @@ from typing import Any, cast
 
 import pytest
 
-from wormfs.checksums import checksum_b64
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.clients.storage import StorageClient
 from wormfs.errors import BadDigestError, IncompleteBodyError
+from wormfs.format.checksums import checksum_b64
+from wormfs.format.layout import Profile
 from wormfs.gateway.object_service import ObjectService
 from wormfs.gateway.service import DataChecks, ObjectAttributes, Principal, PutConditions
-from wormfs.layout import Profile
 from wormfs.wire.coordinator import (
     BeginWrite,
     BucketInfo,

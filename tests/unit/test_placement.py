@@ -14,7 +14,7 @@ from wormfs.coordinator.placement import (
     rendezvous_score,
 )
 from wormfs.errors import InsufficientDisksError
-from wormfs.layout import Profile
+from wormfs.format.layout import Profile
 
 GIB = 1024**3
 PROFILE = Profile(codec="zfec", k=4, m=2, stripe_size=1024 * 1024)

@@ -7,11 +7,10 @@ import time
 import msgspec
 import pytest
 
-from wormfs.config import ConfigError, CoordinatorConfig, validate
+from wormfs.config import ConfigError, CoordinatorConfig, DurabilityConfig, validate
 from wormfs.coordinator.placement import DiskCandidate
 from wormfs.coordinator.repair import TokenBucket
 from wormfs.coordinator.repair_plan import SourceChunk, choose_sources, choose_target
-from wormfs.durability_config import DurabilityConfig
 
 
 def disk(disk_id: str, node: str, free: int = 10**9, online: bool = True) -> DiskCandidate:

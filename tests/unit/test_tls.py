@@ -10,9 +10,10 @@ import pytest
 from integration.certs import CertificateAuthority, make_test_ca
 
 from wormfs import config as cfg
-from wormfs.cli import build_parser, main
-from wormfs.supervisor import ServerOptions
-from wormfs.tls import server_context, tls_problems
+from wormfs.cli.main import build_parser, main
+from wormfs.config import tls_problems
+from wormfs.runtime.supervisor import ServerOptions
+from wormfs.runtime.tls import server_context
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Clients layer: the coordinator API client (``wormfs.wire.coordinator`` is the contract).
 
-One method per route, typed with the wire structs, over ``wormfs.internalhttp.InternalClient``
+One method per route, typed with the wire structs, over ``wormfs.internal.http.InternalClient``
 (through ``wormfs.clients.leader.LeaderLocator``, which finds the leading coordinator among
 several): every request is signed with the cluster secret; an error body raises the domain
 error it names (``NoSuchBucketError``, ``PreconditionFailedError``...), an unreachable

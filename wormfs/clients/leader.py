@@ -1,11 +1,11 @@
 """Clients layer: finding the leading coordinator (leader discovery for every client).
 
 Layer: clients, under ``wormfs.clients.coordinator``. ``LeaderLocator`` is an
-``wormfs.internalhttp.InternalClient`` (same ``call`` and ``request``) whose ``base_url`` is
+``wormfs.internal.http.InternalClient`` (same ``call`` and ``request``) whose ``base_url`` is
 the coordinator it believes leads; it sends each request there, learning from three sources:
 
 1. ZooKeeper, when ``zookeeper_hosts`` is set: a ``LeaderWatch`` follows the leader znode
-   (``wormfs.leader``), so the locator usually knows the leader before it asks;
+   (``wormfs.internal.leader``), so the locator usually knows the leader before it asks;
 2. ``NotLeaderError`` answers: a follower names the leader (``X-Wormfs-Leader``), and the
    request goes there at once;
 3. the list of coordinator URLs (``coordinator_url`` = "http://a:7000,http://b:7000"): when a
@@ -37,8 +37,8 @@ from typing import Any
 import aiohttp
 
 from wormfs.errors import NotLeaderError, UnavailableError, WormError
-from wormfs.internalhttp import InternalClient
-from wormfs.leader import LeaderWatch
+from wormfs.internal.http import InternalClient
+from wormfs.internal.leader import LeaderWatch
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@
   sends them to the coordinator in the background and never lets a failed report reach the
   reader (the scrub finds whatever a lost report missed).
 
-Errors are the domain errors of ``wormfs.internalhttp.InternalClient``: an unreachable peer is
+Errors are the domain errors of ``wormfs.internal.http.InternalClient``: an unreachable peer is
 ``UnavailableError``, an error body raises the error it names.
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import aiohttp
 
 from wormfs.errors import InvalidInputError, WormError
-from wormfs.internalhttp import InternalClient
+from wormfs.internal.http import InternalClient
 from wormfs.wire.repair import (
     BadChunkReport,
     ConsistencyCheck,

@@ -2,7 +2,7 @@
 
 One ``StorageClient`` per process, over one shared ``aiohttp.ClientSession``; the node's base
 URL is given per call, because every chunk lives on a different node. Every request is signed
-with the cluster secret (``wormfs.internalauth``) over exactly the path and query sent.
+with the cluster secret (``wormfs.internal.auth``) over exactly the path and query sent.
 
 Errors: a node that cannot be reached (connect failure, reset, timeout) is ``UnavailableError``;
 an error body becomes the domain error it names (``NoSuchChunkError``, ``CorruptChunkError``,
@@ -10,23 +10,19 @@ an error body becomes the domain error it names (``NoSuchChunkError``, ``Corrupt
 stream short only when a later block fails its checksum, and to a reader either way the
 fragment is lost and must be rebuilt from others.
 
-The chunk header travels in ``X-Wormfs-Chunk-Header`` as base64url (with padding) of the
-msgspec JSON of ``ChunkHeader``; ``encode_header_value``/``decode_header_value`` are the one
-implementation of that, shared with the node.
+The chunk header travels in ``X-Wormfs-Chunk-Header``; its codec is the wire schema's
+(``wormfs.wire.storage.encode_header_value``/``decode_header_value``), shared with the node.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 from collections.abc import AsyncIterable, AsyncIterator
 
 import aiohttp
 import msgspec
 
-from wormfs.chunkformat import ChunkHeader
 from wormfs.errors import (
     AuthError,
     CorruptChunkError,
@@ -38,8 +34,9 @@ from wormfs.errors import (
     UnavailableError,
     WormError,
 )
-from wormfs.internalauth import sign
-from wormfs.internalhttp import InternalClient
+from wormfs.format.chunkformat import ChunkHeader, blocks_payload_size
+from wormfs.internal.auth import sign
+from wormfs.internal.http import InternalClient
 from wormfs.wire.common import decode, raise_error_body
 from wormfs.wire.storage import (
     CHUNK_HEADER_HEADER,
@@ -51,6 +48,8 @@ from wormfs.wire.storage import (
     InventoryPage,
     NodeHealth,
     VerifyResult,
+    decode_header_value,
+    encode_header_value,
 )
 
 OCTET_STREAM = "application/octet-stream"
@@ -64,30 +63,6 @@ _HEAD_ERRORS: dict[int, type[WormError]] = {
     503: DiskOfflineError,
     507: DiskFullError,
 }
-
-
-def encode_header_value(header: ChunkHeader) -> str:
-    """The ``X-Wormfs-Chunk-Header`` value for ``header``."""
-    return base64.urlsafe_b64encode(msgspec.json.encode(header)).decode("ascii")
-
-
-def decode_header_value(value: str | None) -> ChunkHeader:
-    """Parse an ``X-Wormfs-Chunk-Header`` value; anything malformed is ``InvalidInputError``."""
-    if not value:
-        raise InvalidInputError(f"missing {CHUNK_HEADER_HEADER}")
-    try:
-        return msgspec.json.decode(base64.urlsafe_b64decode(value), type=ChunkHeader)
-    except (ValueError, binascii.Error, msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise InvalidInputError(f"bad {CHUNK_HEADER_HEADER}: {exc}") from None
-
-
-def payload_size(header: ChunkHeader, first: int, last: int) -> int:
-    """Fragment bytes of blocks ``first..last`` (every block but the chunk's last is full)."""
-    final = header.block_count - 1
-    if last < final:
-        return (last - first + 1) * header.fragment_size(0)
-    full = header.fragment_size(0) if first < final else 0
-    return (last - first) * full + header.fragment_size(final)
 
 
 def _chunk_path(disk_id: str, chunk_id: str) -> str:
@@ -161,7 +136,7 @@ class StorageClient:
         headers[CHUNK_HEADER_HEADER] = encode_header_value(header)
         headers["Content-Type"] = OCTET_STREAM
         # A known length: no chunked encoding, and the node can refuse a bad size up front.
-        headers["Content-Length"] = str(payload_size(header, 0, header.block_count - 1))
+        headers["Content-Length"] = str(blocks_payload_size(header, 0, header.block_count - 1))
         url = address.rstrip("/") + path
         try:
             async with self._session.put(

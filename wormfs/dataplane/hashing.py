@@ -14,7 +14,7 @@ import base64
 import hashlib
 from collections.abc import Mapping
 
-from wormfs.checksums import Checksum
+from wormfs.format.checksums import Checksum
 
 
 class StreamDigests:

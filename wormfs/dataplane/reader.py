@@ -25,11 +25,11 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal, Protocol
 
-from wormfs.chunkformat import ChunkHeader
 from wormfs.clients.storage import StorageClient
 from wormfs.erasure import Codec, get_codec
 from wormfs.errors import CorruptChunkError, NoSuchChunkError, NotEnoughFragmentsError, WormError
-from wormfs.layout import Profile, stripe_length, stripes_for_range
+from wormfs.format.chunkformat import ChunkHeader
+from wormfs.format.layout import Profile, stripe_length, stripes_for_range
 from wormfs.wire.coordinator import ChunkPlacement, ObjectManifest, Segment
 from wormfs.wire.repair import ReportedChunk
 

@@ -26,13 +26,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from wormfs.chunkformat import ChunkHeader
 from wormfs.clients.storage import StorageClient
 from wormfs.dataplane.hashing import StreamDigests
 from wormfs.dataplane.tasks import run_together
 from wormfs.erasure import Codec, get_codec
 from wormfs.errors import IncompleteBodyError
-from wormfs.layout import Profile
+from wormfs.format.chunkformat import ChunkHeader
+from wormfs.format.layout import Profile
 from wormfs.wire.coordinator import Segment, WriteGrant
 from wormfs.wire.storage import ChunkPutResult
 

@@ -1,6 +1,6 @@
 """Coordinator API schemas (``/v1/...`` on the active coordinator).
 
-Routes (all authenticated with the cluster secret, see ``wormfs.internalauth``):
+Routes (all authenticated with the cluster secret, see ``wormfs.internal.auth``):
 
     GET    /v1/health                                   -> CoordinatorHealth
     POST   /v1/nodes/register       NodeRegistration    -> RegisterResult
@@ -42,7 +42,7 @@ from typing import Literal
 
 import msgspec
 
-from wormfs.layout import Profile
+from wormfs.format.layout import Profile
 from wormfs.wire.storage import DiskInfo
 
 ChecksumAlgorithm = Literal["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]

@@ -45,7 +45,7 @@ from typing import Literal
 
 import msgspec
 
-from wormfs.layout import Profile
+from wormfs.format.layout import Profile
 
 RepairReason = Literal["offline", "missing", "corrupt", "drain", "rebalance", "inconsistent"]
 

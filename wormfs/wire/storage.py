@@ -1,6 +1,6 @@
 """Storage-node API schemas (``/v1/...`` on every storage node).
 
-Routes (all authenticated with the cluster secret, see ``wormfs.internalauth``):
+Routes (all authenticated with the cluster secret, see ``wormfs.internal.auth``):
 
     GET    /v1/health                              -> NodeHealth
     GET    /v1/disks                               -> DiskList
@@ -25,11 +25,35 @@ AuthError 401, ForbiddenError 403, InvalidInputError 400.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Literal
 
 import msgspec
 
+from wormfs.errors import InvalidInputError
+from wormfs.format.chunkformat import ChunkHeader
+
 CHUNK_HEADER_HEADER = "X-Wormfs-Chunk-Header"
+
+
+# ---- the chunk header in HTTP -----------------------------------------------------------------
+# One implementation for both ends (the node and its client): base64url, with padding, of the
+# msgspec JSON of ``ChunkHeader``.
+def encode_header_value(header: ChunkHeader) -> str:
+    """The ``X-Wormfs-Chunk-Header`` value for ``header``."""
+    return base64.urlsafe_b64encode(msgspec.json.encode(header)).decode("ascii")
+
+
+def decode_header_value(value: str | None) -> ChunkHeader:
+    """Parse an ``X-Wormfs-Chunk-Header`` value; anything malformed is ``InvalidInputError``."""
+    if not value:
+        raise InvalidInputError(f"missing {CHUNK_HEADER_HEADER}")
+    try:
+        return msgspec.json.decode(base64.urlsafe_b64decode(value), type=ChunkHeader)
+    except (ValueError, binascii.Error, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidInputError(f"bad {CHUNK_HEADER_HEADER}: {exc}") from None
+
 
 DiskState = Literal["online", "offline", "full"]
 

@@ -1,7 +1,7 @@
 """``wormfs admin``: users and access keys of a running cluster, and its durability jobs
-(repair, scrub, drains, rebalance: ``wormfs.admin_durability``).
+(repair, scrub, drains, rebalance: ``wormfs.cli.admin_durability``).
 
-Layer: process entry (a client of the coordinator's internal API). The coordinator is found
+Layer: cli (a client of the coordinator's internal API). The coordinator is found
 through the ready file of a ``wormfs server`` data dir, or given with ``--coordinator-url``;
 the cluster secret comes from ``WORMFS_CLUSTER_SECRET`` or the data dir's ``cluster.secret``.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 
 from wormfs import config as cfg
-from wormfs.admin_durability import TOPICS, add_durability_arguments, run_durability
+from wormfs.cli.admin_durability import TOPICS, add_durability_arguments, run_durability
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.clients.repair import DurabilityClient
 from wormfs.errors import WormError

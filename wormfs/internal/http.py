@@ -21,7 +21,7 @@ from aiohttp.typedefs import Middleware
 
 from wormfs.errors import InvalidInputError, NotLeaderError, UnavailableError, WormError
 from wormfs.ids import new_request_id
-from wormfs.internalauth import AUTH_HEADER, Verifier, sign
+from wormfs.internal.auth import AUTH_HEADER, Verifier, sign
 from wormfs.wire.common import (
     JSON_TYPE,
     MAX_JSON_BODY,

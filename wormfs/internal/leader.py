@@ -1,7 +1,7 @@
 """Where the leading coordinator is published in ZooKeeper, for the coordinators that elect one
 and the clients (gateways, storage nodes) that follow it.
 
-Layer: shared code, beside the wire schemas (it defines one more small format). Contract:
+Layer: internal (beside auth and HTTP: how processes find the leader; one small format). Contract:
 
 * Under ``zookeeper_path`` (e.g. ``/wormfs``) live ``election/`` (kazoo's lock recipe: one
   ephemeral sequential znode per coordinator, the lowest one leads) and ``leader``, an

@@ -1,6 +1,6 @@
 """Process setup, memory: keep glibc malloc from handing large freed buffers back to the kernel.
 
-Layer: process bootstrap (one libc call, no other I/O). Contract: ``tune_malloc()`` fixes
+Layer: runtime, process start-up (one libc call, no other I/O). Contract: ``tune_malloc()`` fixes
 glibc's mmap and trim thresholds for the process (``mallopt``) and returns whether it did;
 it does nothing on other C libraries, or when the operator set glibc's own ``MALLOC_*_`` /
 ``GLIBC_TUNABLES`` variables (their choice wins).

@@ -1,6 +1,6 @@
 """``wormfs server``: a whole single-machine cluster as child processes, in the foreground.
 
-Layer: process entry. Starts, in order, a coordinator on SQLite, one storage node over six data
+Layer: runtime. Starts, in order, a coordinator on SQLite, one storage node over six data
 directories and the S3 gateway workers (sharing one port with SO_REUSEPORT; HTTPS when given a
 certificate and key); each child writes a ready file with its real address, so internal ports
 are picked free (port 0). The cluster secret and the root credentials are generated once and
@@ -35,8 +35,7 @@ from pathlib import Path
 from types import FrameType
 
 from wormfs import config as cfg
-from wormfs.internalauth import sign
-from wormfs.tls import tls_problems
+from wormfs.internal.auth import sign
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class ServerOptions:
         # Absolute paths: the gateway workers are told them as arguments.
         cert = str(Path(cert).resolve()) if cert else ""
         key = str(Path(key).resolve()) if key else ""
-        problems = tls_problems(cert, key)
+        problems = cfg.tls_problems(cert, key)
         if problems:
             raise cfg.ConfigError(problems)
         return cls(root, host, int(port), workers, access, secret_key, generated, cert, key)

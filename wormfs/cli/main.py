@@ -1,6 +1,6 @@
 """The ``wormfs`` command: one console script, one subcommand per daemon, plus admin tools.
 
-Layer: process entry. Parses arguments, loads and validates configuration (every problem
+Layer: cli, the top. Parses arguments, loads and validates configuration (every problem
 reported at once), runs the codec self-test, then hands over to the component's ``run``.
 Secrets come from the environment (``WORMFS_CLUSTER_SECRET``) or a secret file, never from
 arguments that would show in ``ps``.
@@ -16,8 +16,8 @@ from typing import Any
 import msgspec
 
 from wormfs import config as cfg
-from wormfs.bootstrap import setup_logging
 from wormfs.erasure import self_test
+from wormfs.runtime.bootstrap import setup_logging
 
 DESCRIPTION = """\
 WormFS: an S3-compatible, erasure-coded, distributed object store.
@@ -109,7 +109,7 @@ def cmd_storage_node(args: argparse.Namespace) -> int:
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    from wormfs.gateway.main import run
+    from wormfs.gateway.app import run
 
     config = cfg.load(args.config, cfg.GatewayConfig)
     config = _with(
@@ -125,7 +125,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 
 def cmd_server(args: argparse.Namespace) -> int:
-    from wormfs.supervisor import ServerOptions, run_server
+    from wormfs.runtime.supervisor import ServerOptions, run_server
 
     setup_logging("server", args.log_level)
     self_test()
@@ -141,7 +141,7 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def cmd_admin(args: argparse.Namespace) -> int:
-    from wormfs.admin import run_admin
+    from wormfs.cli.admin import run_admin
 
     return run_admin(args)
 
@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Talks to the coordinator of a running cluster, found through the data "
         "dir of `wormfs server` or --coordinator-url with the cluster secret.",
     )
-    from wormfs.admin import add_admin_arguments
+    from wormfs.cli.admin import add_admin_arguments
 
     add_admin_arguments(admin)
     admin.set_defaults(func=cmd_admin)
@@ -232,7 +232,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wormfs: {exc}", file=sys.stderr)
         return 2
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

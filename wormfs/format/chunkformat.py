@@ -47,7 +47,7 @@ import crc32c
 import msgspec
 
 from wormfs.erasure import CODEC_BY_NUMBER, CODEC_NUMBERS, get_codec
-from wormfs.layout import Profile, stripe_count, stripe_length
+from wormfs.format.layout import Profile, stripe_count, stripe_length
 
 MAGIC = b"WORMCHNK"
 FORMAT_VERSION = 1
@@ -226,6 +226,15 @@ class ChunkHeader(msgspec.Struct, frozen=True, dict=True):
             bucket=bucket,
             key=key,
         )
+
+
+def blocks_payload_size(header: ChunkHeader, first: int, last: int) -> int:
+    """Fragment bytes of blocks ``first..last`` (every block but the chunk's last is full)."""
+    final = header.block_count - 1
+    if last < final:
+        return (last - first + 1) * header.fragment_size(0)
+    full = header.fragment_size(0) if first < final else 0
+    return (last - first) * full + header.fragment_size(final)
 
 
 def seal_block(fragment: bytes | memoryview) -> bytes:

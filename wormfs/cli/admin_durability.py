@@ -1,7 +1,7 @@
 """``wormfs admin`` durability commands: repair, scrub, drains, decommission, rebalance.
 
-Layer: process entry (a client of the coordinator's durability routes, ``wormfs.wire.repair``
-through ``wormfs.clients.repair.DurabilityClient``). ``wormfs.admin`` adds these topics to its
+Layer: cli (a client of the coordinator's durability routes, ``wormfs.wire.repair``
+through ``wormfs.clients.repair.DurabilityClient``). ``wormfs.cli.admin`` adds these topics to its
 parser and hands them here. Output is for people: one fact per line, sizes in MB, times in
 seconds; ``--json`` prints the wire struct instead for scripts.
 
