@@ -1,16 +1,29 @@
-"""Benchmark, coordinator metadata: commits per second, and ListObjectsV2 paging over a
-million keys, on SQLite and on PostgreSQL.
+"""Benchmark, coordinator metadata: commits per second, manifest reads per second, and
+ListObjectsV2 paging over a million keys, on SQLite and on PostgreSQL; optionally A/B against
+another checkout in the same run.
 
 Every measurement goes through a real coordinator process (``python -m wormfs.cli
-coordinator``) over its HTTP API with the real client (``CoordinatorClient``), so the figures
-include HTTP, JSON, SQLAlchemy and the database, as a gateway sees them.
+coordinator``, a fresh process on a fresh database for every measurement and round) over its
+HTTP API with the real client (``CoordinatorClient``), so the figures include HTTP, JSON,
+the SQL layer and the database, as a gateway sees them. This process imports only the wire
+structs and the client (stable across checkouts), never the coordinator's own code: the schema
+is always created by the coordinator under test (its migrations run at start-up).
 
 * ``commits``: ``--workers`` concurrent writers each repeat BeginWrite + CommitObject of a
   small object (one segment of 4 KiB on 4+2 placement) until ``--commits`` are done. Reported:
   commits per second, and the latency of one begin+commit pair (p50, p99).
-* ``listing``: SETUP (not measured) bulk-loads 1,000,000 current object versions straight into
-  the ``objects`` table with SQL (SQLite: one executemany transaction; PostgreSQL: COPY), then
-  ANALYZE. Two layouts, each in its own bucket:
+* ``reads``: SETUP (not measured) commits ``--read-objects`` chunked objects (as in
+  ``commits``) and as many small inline objects (PutInline, 4 KiB of bytes stored with the
+  manifest, as a GET of a small object reads them). Then, for each kind in turn, ``--workers``
+  concurrent readers ask for manifests (GetObject of the coordinator's API, keys taken round
+  robin) until ``--reads`` are done. Reported per kind (``chunked``, ``inline``): reads per
+  second and the latency of one read (p50, p99).
+* ``listing``: SETUP (not measured): a coordinator migrates a fresh database and creates the
+  buckets through its API; it is stopped and 1,000,000 current object versions per layout are
+  bulk-loaded straight into the ``objects`` table with SQL (SQLite: one executemany
+  transaction; PostgreSQL: COPY), then ANALYZE. That database is a template, made once per
+  checkout: every round runs on a fresh copy of it (a file copy; ``CREATE DATABASE ...
+  TEMPLATE``). Three layouts, each in its own bucket:
     - ``flat``:   ``obj/0000000`` .. ``obj/0999999``, listed without a delimiter (1,000 pages);
     - ``mixed``:  under ``data/``, 900,000 plain keys and 10,000 "directories" of 10 keys each,
                   listed with prefix ``data/`` and delimiter ``/`` (910 pages, about 11 common
@@ -24,20 +37,52 @@ include HTTP, JSON, SQLAlchemy and the database, as a gateway sees them.
   all pages. The target is p99 < 50 ms, flat from the first page to the last.
 
 Wall-clock figures depend on everything else the machine runs; each result also gives the CPU
-time the coordinator process spent per commit or per page (from /proc), which does not.
+time the coordinator process spent per commit, read or page (from /proc), which does not.
+
+A/B: ``--baseline-python PATH`` names the python of another checkout's virtualenv (its package
+installed editable there, e.g. a ``git worktree`` of the commit before a change). Run "A"
+starts the coordinator with that python, run "B" with ``--python`` (default: the python running
+this script, i.e. this tree). For each engine, rounds alternate A B A B (``--rounds`` each,
+default 2 with a baseline, else 1), each round running every measurement on fresh
+coordinators. The A/B table gives, per measurement, the median over the rounds of A and of B
+and the ratio B/A; throughput rows (commits/s, reads/s) are checked against the goal of
+B/A >= 0.95 (no more than 5 % slower), the latency and CPU rows are shown for information
+(lower is better).
+``--python`` set to the baseline's python too gives an A-vs-A run: the spread it shows is the
+noise floor of the machine. Before measuring, each side's python is asked which checkout it
+imports (printed with its commit and whether its tree has changes) and starts one coordinator
+on a scratch database, so a side that cannot start fails the run at once; ``--module`` /
+``--baseline-module`` name another entry module if a checkout's ``python -m wormfs.cli``
+moved. Should a later round fail, the tables of what was measured are still printed (exit
+status 1). Only the wire structs and ``CoordinatorClient`` of the python running this script
+are used, for both sides; if this tree's copy of them is broken mid-change, run the script
+with the baseline's python (``/tmp/baseline/.venv/bin/python benchmarks/bench_metadata.py``).
+On SQLite at 1,000,000 keys, each side's listing template takes about 1.1 GB under $TMPDIR,
+plus one copy while a round lists (removed after it).
 
 PostgreSQL runs on a throwaway durable server (fsync on: PostgreSQL's defaults) started by
 ``tests/infra/postgres.py`` on loopback; SQLite runs in WAL mode with synchronous=FULL, as the
 coordinator always opens it. Output: one JSON object per result line, then markdown tables.
 
 Run: ``.venv/bin/python benchmarks/bench_metadata.py [--engines sqlite,postgresql]
-[--commits 3000] [--workers 16] [--keys 1000000] [--skip-listing] [--skip-commits]``
+[--commits 3000] [--reads 20000] [--read-objects 1000] [--workers 16] [--keys 1000000]
+[--skip-commits] [--skip-reads] [--skip-listing]``
+
+A/B (before/after in one run), with the "before" checkout in a worktree::
+
+    git worktree add /tmp/baseline <commit>
+    python3 -m venv /tmp/baseline/.venv
+    /tmp/baseline/.venv/bin/pip install -c /tmp/baseline/constraints.txt \\
+        -e '/tmp/baseline[postgres]'
+    .venv/bin/python benchmarks/bench_metadata.py \\
+        --baseline-python /tmp/baseline/.venv/bin/python --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -47,6 +92,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,16 +104,16 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the throwaway PostgreSQL server of the test suite
 
-from infra.postgres import PostgresServer, create_database  # noqa: E402
+from infra.postgres import PostgresServer, create_database, psql  # noqa: E402
 
 from wormfs.clients.coordinator import CoordinatorClient  # noqa: E402
-from wormfs.coordinator.db.database import open_database  # noqa: E402
 from wormfs.wire.coordinator import (  # noqa: E402
     BeginWrite,
     CommitObject,
     CreateBucket,
     NodeRegistration,
     PartRecord,
+    PutInline,
 )
 from wormfs.wire.storage import DiskInfo  # noqa: E402
 
@@ -79,24 +125,80 @@ PROFILE_JSON = json.dumps({"codec": "isal_rs_vand", "k": 4, "m": 2, "stripe_size
 
 
 # ---- a coordinator process -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Side:
+    """One checkout under test: ``label`` "A" (the baseline) or "B" (this tree); ``module``
+    is what ``python -m`` runs with ``coordinator ...`` to start one."""
+
+    label: str
+    python: str
+    module: str = "wormfs.cli"
+
+    def coordinator(self, root: Path, database_url: str) -> CoordinatorProcess:
+        return CoordinatorProcess(root, database_url, self.python, self.module)
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a coordinator: it imports the code of its own python's checkout
+    (PYTHONSAFEPATH, no PYTHONPATH; cwd is its own directory), never this tree's through the
+    current directory."""
+    env = dict(os.environ, WORMFS_CLUSTER_SECRET=SECRET.decode(), PYTHONSAFEPATH="1")
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def describe(side: Side, work: Path) -> str:
+    """Which checkout (and commit) ``side.python`` runs. Fails early, before any measurement,
+    when that python cannot start a coordinator (one is started on a scratch SQLite file)."""
+    probe = "import pathlib, wormfs; print(pathlib.Path(wormfs.__file__).resolve().parent.parent)"
+    where = subprocess.run(
+        [side.python, "-c", probe], capture_output=True, text=True, env=child_env(), cwd=work
+    )
+    if where.returncode:
+        raise SystemExit(f"side {side.label}: {side.python} cannot import wormfs:\n{where.stderr}")
+    root = work / f"preflight-{side.label}"
+    try:
+        side.coordinator(root, f"sqlite+aiosqlite:///{root / 'preflight.db'}").start().stop()
+    except RuntimeError as error:
+        raise SystemExit(f"side {side.label}: {side.python} -m {side.module}: {error}") from None
+    checkout = where.stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", checkout, "log", "-1", "--format=%h (%cs)"], capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", checkout, "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+    ).stdout.count("\n")
+    state = f", {dirty} files changed" if dirty else ""
+    return f"{side.python} -m {side.module}: {checkout} at {commit}{state}"
+
+
 @dataclass
 class CoordinatorProcess:
     root: Path
     database_url: str
+    python: str = sys.executable
+    module: str = "wormfs.cli"
     process: subprocess.Popen[bytes] | None = None
     address: str = ""
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
     def start(self) -> CoordinatorProcess:
+        self.root.mkdir(parents=True, exist_ok=True)
         config = self.root / "coordinator.toml"
         config.write_text("node_offline_after = 3600.0\ngc_interval = 3600.0\n")
         ready = self.root / "coordinator.ready.json"
-        env = dict(os.environ, WORMFS_CLUSTER_SECRET=SECRET.decode(), PYTHONSAFEPATH="1")
         with (self.root / "coordinator.log").open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    sys.executable,
+                    self.python,
                     "-m",
-                    "wormfs.cli",
+                    self.module,
                     "coordinator",
                     "--port",
                     "0",
@@ -111,19 +213,24 @@ class CoordinatorProcess:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=env,
+                env=child_env(),
+                cwd=self.root,
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError((self.root / "coordinator.log").read_text()[-3000:])
+                raise RuntimeError(
+                    f"coordinator ({self.python}) exited with {self.process.returncode}:\n"
+                    + (self.root / "coordinator.log").read_text()[-3000:]
+                )
             if ready.exists():
                 info = json.loads(ready.read_text())
                 if info.get("pid") == self.process.pid:
                     self.address = str(info["address"])
                     return self
             time.sleep(0.05)
-        raise RuntimeError("coordinator did not start")
+        self.stop()
+        raise RuntimeError(f"coordinator ({self.python}) did not start in 60 s")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -134,14 +241,11 @@ class CoordinatorProcess:
                 self.process.kill()
                 self.process.wait()
 
+    def __enter__(self) -> CoordinatorProcess:
+        return self.start()
 
-@dataclass
-class Engine:
-    name: str
-    url_for: Any  # (name) -> database URL
-
-    def url(self, name: str) -> str:
-        return str(self.url_for(name))
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -160,6 +264,41 @@ def emit(result: dict[str, Any]) -> None:
     print(json.dumps(result), flush=True)
 
 
+def session_for(workers: int) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers * 2))
+
+
+async def timed(pid: int, total: int, workers: int, one: Any) -> tuple[float, float, list[float]]:
+    """Run ``await one(i)`` for i in 0..total-1 from ``workers`` concurrent tasks: (wall
+    seconds, coordinator CPU seconds, per-call latencies)."""
+    latencies: list[float] = []
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for i in counter:
+            started = time.perf_counter()
+            await one(i)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    cpu = cpu_seconds(pid)
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    elapsed = time.perf_counter() - started
+    return elapsed, cpu_seconds(pid) - cpu, latencies
+
+
+def summary(
+    total: int, elapsed: float, cpu: float, latencies: list[float], unit: str
+) -> dict[str, Any]:
+    return {
+        "seconds": round(elapsed, 2),
+        f"{unit}s_per_s": round(total / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+        f"coordinator_cpu_ms_per_{unit}": round(cpu * 1000 / total, 3),
+    }
+
+
 # ---- commits per second ----------------------------------------------------------------------
 def disks(node: str) -> list[DiskInfo]:
     return [
@@ -173,6 +312,16 @@ def disks(node: str) -> list[DiskInfo]:
         )
         for i in range(6)
     ]
+
+
+async def prepare(client: CoordinatorClient, buckets: tuple[str, ...] = ("bench",)) -> None:
+    """Two nodes of six disks each (placement for 4+2), and the buckets, owned by "bench"."""
+    for node in ("n1", "n2"):
+        await client.register_node(
+            NodeRegistration(node_id=node, address="http://127.0.0.1:9", disks=disks(node))
+        )
+    for bucket in buckets:
+        await client.create_bucket(bucket, CreateBucket(owner_id="bench"))
 
 
 async def commit_one(client: CoordinatorClient, key: str) -> None:
@@ -193,39 +342,68 @@ async def commit_one(client: CoordinatorClient, key: str) -> None:
     )
 
 
+async def put_inline_one(client: CoordinatorClient, key: str) -> None:
+    data = os.urandom(OBJECT_SIZE)
+    etag = '"' + hashlib.md5(data).hexdigest() + '"'
+    await client.put_inline(
+        PutInline(bucket="bench", key=key, owner_id="bench", size=len(data), etag=etag, data=data)
+    )
+
+
 async def bench_commits(address: str, pid: int, total: int, workers: int) -> dict[str, Any]:
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers * 2)) as session:
+    async with session_for(workers) as session:
         client = CoordinatorClient(session, address, SECRET)
-        for node in ("n1", "n2"):
-            await client.register_node(
-                NodeRegistration(node_id=node, address="http://127.0.0.1:9", disks=disks(node))
-            )
-        await client.create_bucket("bench", CreateBucket(owner_id="bench"))
+        await prepare(client)
         for i in range(min(50, total)):  # warm-up: connections, statement caches
             await commit_one(client, f"warm/{i}")
-        latencies: list[float] = []
-        counter = iter(range(total))
-
-        async def worker() -> None:
-            for i in counter:
-                started = time.perf_counter()
-                await commit_one(client, f"obj/{i:08d}")
-                latencies.append(time.perf_counter() - started)
-
-        started = time.perf_counter()
-        cpu = cpu_seconds(pid)
-        await asyncio.gather(*(worker() for _ in range(workers)))
-        elapsed = time.perf_counter() - started
-        cpu = cpu_seconds(pid) - cpu
+        elapsed, cpu, latencies = await timed(
+            pid, total, workers, lambda i: commit_one(client, f"obj/{i:08d}")
+        )
     return {
         "commits": total,
         "workers": workers,
-        "seconds": round(elapsed, 2),
-        "commits_per_s": round(total / elapsed, 1),
-        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
-        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
-        "coordinator_cpu_ms_per_commit": round(cpu * 1000 / total, 2),
+        **summary(total, elapsed, cpu, latencies, "commit"),
     }
+
+
+# ---- manifest reads per second ---------------------------------------------------------------
+READ_KINDS = {"chunked": commit_one, "inline": put_inline_one}  # kind -> how SETUP writes one
+
+
+async def bench_reads(
+    address: str, pid: int, objects: int, total: int, workers: int
+) -> list[dict[str, Any]]:
+    results = []
+    async with session_for(workers) as session:
+        client = CoordinatorClient(session, address, SECRET)
+        await prepare(client)
+        for kind, write in READ_KINDS.items():  # SETUP, not measured
+            keys = [f"{kind}/{i:07d}" for i in range(objects)]
+            await timed(pid, objects, workers, lambda i, w=write, k=keys: w(client, k[i]))
+        for kind in READ_KINDS:
+            keys = [f"{kind}/{i:07d}" for i in range(objects)]
+            first = await client.get_object("bench", keys[0])  # warm-up, and a sanity check
+            if (first.inline is not None) != (kind == "inline") or (not first.parts) == (
+                kind == "chunked"
+            ):
+                raise RuntimeError(f"{kind} object read back as {first!r}")
+            for i in range(min(50, objects)):
+                await client.get_object("bench", keys[i])
+
+            async def read(i: int, keys: list[str] = keys) -> None:
+                await client.get_object("bench", keys[i % len(keys)])
+
+            elapsed, cpu, latencies = await timed(pid, total, workers, read)
+            results.append(
+                {
+                    "kind": kind,
+                    "objects": objects,
+                    "reads": total,
+                    "workers": workers,
+                    **summary(total, elapsed, cpu, latencies, "read"),
+                }
+            )
+    return results
 
 
 # ---- listing: bulk load (setup) --------------------------------------------------------------
@@ -299,23 +477,19 @@ COLUMNS = (
 )
 
 
-def bucket_row(name: str) -> tuple[Any, ...]:
-    return (name, "bench", time.time(), "us-east-1", "{}")
+LISTINGS = {  # layout -> (bucket, prefix, delimiter)
+    "flat": ("flat", "", ""),
+    "mixed": ("mixed", "data/", "/"),
+    "dirs": ("dirs", "", "/"),
+}
 
 
-async def load_sqlite(path: Path, layouts: dict[str, str], keys: int) -> None:
-    db = await open_database(f"sqlite+aiosqlite:///{path}")  # schema by the migrations
-    await db.close()
+def load_sqlite(path: Path, keys: int) -> None:
     conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA synchronous=OFF")  # setup only; the coordinator reopens it FULL
         with conn:
-            for bucket, layout in layouts.items():
-                conn.execute(
-                    "INSERT INTO buckets (name, owner_id, created, region, settings) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    bucket_row(bucket),
-                )
+            for layout, (bucket, _, _) in LISTINGS.items():
                 conn.executemany(
                     f"INSERT INTO objects ({', '.join(COLUMNS)}) "
                     f"VALUES ({', '.join('?' for _ in COLUMNS)})",
@@ -326,19 +500,12 @@ async def load_sqlite(path: Path, layouts: dict[str, str], keys: int) -> None:
         conn.close()
 
 
-async def load_postgres(url: str, dsn: str, layouts: dict[str, str], keys: int) -> None:
+async def load_postgres(dsn: str, keys: int) -> None:
     import asyncpg
 
-    db = await open_database(url)
-    await db.close()
     conn = await asyncpg.connect(dsn)
     try:
-        for bucket, layout in layouts.items():
-            await conn.execute(
-                "INSERT INTO buckets (name, owner_id, created, region, settings) "
-                "VALUES ($1, $2, $3, $4, $5)",
-                *bucket_row(bucket),
-            )
+        for layout, (bucket, _, _) in LISTINGS.items():
             await conn.copy_records_to_table(
                 "objects", records=rows(bucket, layout, keys), columns=COLUMNS
             )
@@ -347,14 +514,61 @@ async def load_postgres(url: str, dsn: str, layouts: dict[str, str], keys: int) 
         await conn.close()
 
 
+@dataclass
+class Databases:
+    """Fresh databases of one engine: empty ones, and copies of a side's listing template."""
+
+    engine: str
+    work: Path
+    postgres: PostgresServer | None
+    templates: dict[str, tuple[str, float]]  # side label -> (file or database, setup seconds)
+
+    def fresh(self, name: str) -> str:
+        if self.engine == "sqlite":
+            return f"sqlite+aiosqlite:///{self.work / name}.db"
+        assert self.postgres is not None
+        return str(create_database(self.postgres, name.lower()))
+
+    async def listing_template(self, side: Side, keys: int) -> tuple[str, float]:
+        """The side's listing database: migrated by that side's coordinator, which also
+        creates the buckets, then bulk-loaded (made once per side, see the docstring)."""
+        if side.label in self.templates:
+            return self.templates[side.label]
+        started = time.perf_counter()
+        name = f"listing_template_{side.label.lower()}"
+        url = self.fresh(name)
+        buckets = tuple(bucket for bucket, _, _ in LISTINGS.values())
+        with side.coordinator(self.work / f"{self.engine}-{name}", url) as c:
+            async with aiohttp.ClientSession() as session:
+                await prepare(CoordinatorClient(session, c.address, SECRET), buckets)
+        if self.engine == "sqlite":
+            template = str(self.work / f"{name}.db")
+            await asyncio.to_thread(load_sqlite, Path(template), keys)
+        else:
+            assert self.postgres is not None
+            template = name
+            await load_postgres(self.postgres.dsn(name), keys)
+        self.templates[side.label] = (template, time.perf_counter() - started)
+        return self.templates[side.label]
+
+    def copy(self, template: str, name: str) -> str:
+        if self.engine == "sqlite":
+            shutil.copyfile(template, self.work / f"{name}.db")
+            return f"sqlite+aiosqlite:///{self.work / name}.db"
+        assert self.postgres is not None
+        psql(self.postgres, f'CREATE DATABASE "{name.lower()}" TEMPLATE "{template}"')
+        return str(self.postgres.url(name.lower()))
+
+    def drop(self, name: str) -> None:
+        if self.engine == "sqlite":
+            for suffix in (".db", ".db-wal", ".db-shm"):
+                (self.work / f"{name}{suffix}").unlink(missing_ok=True)
+        else:
+            assert self.postgres is not None
+            psql(self.postgres, f'DROP DATABASE IF EXISTS "{name.lower()}" WITH (FORCE)')
+
+
 # ---- listing: the measurement ----------------------------------------------------------------
-LISTINGS = {  # layout -> (bucket, prefix, delimiter)
-    "flat": ("flat", "", ""),
-    "mixed": ("mixed", "data/", "/"),
-    "dirs": ("dirs", "", "/"),
-}
-
-
 async def bench_listing(address: str, pid: int, layout: str) -> dict[str, Any]:
     bucket, prefix, delimiter = LISTINGS[layout]
     async with aiohttp.ClientSession() as session:
@@ -402,85 +616,110 @@ async def bench_listing(address: str, pid: int, layout: str) -> dict[str, Any]:
 
 
 # ---- driver ----------------------------------------------------------------------------------
-async def run_engine(
-    engine: str, args: argparse.Namespace, postgres: PostgresServer | None, work: Path
+async def run_round(
+    side: Side, number: int, args: argparse.Namespace, dbs: Databases
 ) -> list[dict[str, Any]]:
+    """Every measurement once for one side, each on a fresh coordinator and database."""
     results: list[dict[str, Any]] = []
+    engine = dbs.engine
+    tag = f"{side.label}{number}"
+    base = {"engine": engine, "side": side.label, "round": number}
 
-    def database(name: str) -> str:
-        if engine == "sqlite":
-            return f"sqlite+aiosqlite:///{work / name}.db"
-        assert postgres is not None
-        return create_database(postgres, name)
+    def add(result: dict[str, Any]) -> None:
+        results.append(result)
+        emit(result)
 
     if not args.skip_commits:
-        root = work / f"{engine}-commits"
-        root.mkdir()
-        coordinator = CoordinatorProcess(root, database("commits")).start()
-        try:
-            assert coordinator.process is not None
-            result = await bench_commits(
-                coordinator.address, coordinator.process.pid, args.commits, args.workers
-            )
-        finally:
-            coordinator.stop()
-        results.append({"bench": "commits", "engine": engine, **result})
-        emit(results[-1])
+        url = dbs.fresh(f"commits_{tag}")
+        with side.coordinator(dbs.work / f"{engine}-commits-{tag}", url) as c:
+            result = await bench_commits(c.address, c.pid, args.commits, args.workers)
+        add({"bench": "commits", **base, **result})
+
+    if not args.skip_reads:
+        url = dbs.fresh(f"reads_{tag}")
+        with side.coordinator(dbs.work / f"{engine}-reads-{tag}", url) as c:
+            reads = await bench_reads(c.address, c.pid, args.read_objects, args.reads, args.workers)
+        for result in reads:
+            add({"bench": "reads", **base, **result})
 
     if not args.skip_listing:
-        layouts = {bucket: layout for layout, (bucket, _, _) in LISTINGS.items()}
-        loaded = time.perf_counter()
-        if engine == "sqlite":
-            path = work / "listing.db"
-            url = f"sqlite+aiosqlite:///{path}"
-            await load_sqlite(path, layouts, args.keys)
-        else:
-            assert postgres is not None
-            url = create_database(postgres, "listing")
-            await load_postgres(url, postgres.dsn("listing"), layouts, args.keys)
-        setup = time.perf_counter() - loaded
-        root = work / f"{engine}-listing"
-        root.mkdir()
-        coordinator = CoordinatorProcess(root, url).start()
+        template, setup = await dbs.listing_template(side, args.keys)
+        name = f"listing_{tag}"
+        url = dbs.copy(template, name)
         try:
-            for layout in LISTINGS:
-                assert coordinator.process is not None
-                result = await bench_listing(coordinator.address, coordinator.process.pid, layout)
-                results.append(
-                    {
-                        "bench": "listing",
-                        "engine": engine,
-                        "keys": args.keys,
-                        "setup_s": round(setup, 1),
-                        **result,
-                    }
-                )
-                emit(results[-1])
+            with side.coordinator(dbs.work / f"{engine}-listing-{tag}", url) as c:
+                for layout in LISTINGS:
+                    result = await bench_listing(c.address, c.pid, layout)
+                    add(
+                        {
+                            "bench": "listing",
+                            **base,
+                            "keys": args.keys,
+                            "setup_s": round(setup, 1),
+                            **result,
+                        }
+                    )
         finally:
-            coordinator.stop()
+            dbs.drop(name)
     return results
 
 
-def markdown(results: list[dict[str, Any]]) -> str:
+async def run_engine(
+    engine: str,
+    sides: list[Side],
+    args: argparse.Namespace,
+    postgres: PostgresServer | None,
+    work: Path,
+    results: list[dict[str, Any]],
+) -> None:
+    """Rounds 1..n of every side, alternating: A1 B1 A2 B2 ...; appends to ``results``."""
+    dbs = Databases(engine, work, postgres, {})
+    for number in range(1, args.rounds + 1):
+        for side in sides:
+            results += await run_round(side, number, args, dbs)
+
+
+# ---- report ----------------------------------------------------------------------------------
+def run_of(r: dict[str, Any], show: bool) -> str:
+    return f" {r['side']}{r['round']} |" if show else ""
+
+
+def markdown(results: list[dict[str, Any]], show_run: bool) -> str:
     lines = []
+    run_head, run_rule = (" run |", " --- |") if show_run else ("", "")
     commits = [r for r in results if r["bench"] == "commits"]
     if commits:
         lines += [
-            "| engine | workers | commits/s | p50 ms | p99 ms | coordinator CPU ms/commit |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            f"| engine |{run_head} workers | commits/s | p50 ms | p99 ms | "
+            "coordinator CPU ms/commit |",
+            f"| --- |{run_rule} ---: | ---: | ---: | ---: | ---: |",
         ]
         lines += [
-            f"| {r['engine']} | {r['workers']} | {r['commits_per_s']} | {r['p50_ms']} | "
-            f"{r['p99_ms']} | {r['coordinator_cpu_ms_per_commit']} |"
+            f"| {r['engine']} |{run_of(r, show_run)} {r['workers']} | {r['commits_per_s']} | "
+            f"{r['p50_ms']} | {r['p99_ms']} | {r['coordinator_cpu_ms_per_commit']} |"
             for r in commits
+        ]
+        lines.append("")
+    reads = [r for r in results if r["bench"] == "reads"]
+    if reads:
+        lines += [
+            f"| engine |{run_head} manifest | objects | workers | reads/s | p50 ms | p99 ms | "
+            "coordinator CPU ms/read |",
+            f"| --- |{run_rule} --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        lines += [
+            f"| {r['engine']} |{run_of(r, show_run)} {r['kind']} | {r['objects']} | "
+            f"{r['workers']} | {r['reads_per_s']} | {r['p50_ms']} | {r['p99_ms']} | "
+            f"{r['coordinator_cpu_ms_per_read']} |"
+            for r in reads
         ]
         lines.append("")
     listings = [r for r in results if r["bench"] == "listing"]
     if listings:
         lines += [
-            "| engine | layout | pages | p50 / p99 first 10% | p50 / p99 middle | "
+            f"| engine |{run_head} layout | pages | p50 / p99 first 10% | p50 / p99 middle | "
             "p50 / p99 last 10% | p50 / p99 / max all (ms) | coordinator CPU ms/page |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            f"| --- |{run_rule} --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in listings:
             bands = " | ".join(
@@ -488,37 +727,155 @@ def markdown(results: list[dict[str, Any]]) -> str:
                 for b in ("first10", "middle", "last10")
             )
             lines.append(
-                f"| {r['engine']} | {r['layout']} | {r['pages']} | {bands} | "
-                f"{r['p50_ms']} / {r['p99_ms']} / {r['max_ms']} | "
+                f"| {r['engine']} |{run_of(r, show_run)} {r['layout']} | {r['pages']} | "
+                f"{bands} | {r['p50_ms']} / {r['p99_ms']} / {r['max_ms']} | "
                 f"{r['coordinator_cpu_ms_per_page']} |"
             )
+        lines.append("")
+    return "\n".join(lines)
+
+
+# bench -> (label, field, goal): goal "higher" = throughput (B/A >= 0.95 passes), "" = shown
+# for information (lower is better, no pass/fail)
+AB_METRICS = {
+    "commits": [
+        ("commits/s", "commits_per_s", "higher"),
+        ("p50 ms", "p50_ms", ""),
+        ("p99 ms", "p99_ms", ""),
+        ("CPU ms/commit", "coordinator_cpu_ms_per_commit", ""),
+    ],
+    "reads": [
+        ("reads/s", "reads_per_s", "higher"),
+        ("p50 ms", "p50_ms", ""),
+        ("p99 ms", "p99_ms", ""),
+        ("CPU ms/read", "coordinator_cpu_ms_per_read", ""),
+    ],
+    "listing": [
+        ("p50 ms", "p50_ms", ""),
+        ("p99 ms", "p99_ms", ""),
+        ("CPU ms/page", "coordinator_cpu_ms_per_page", ""),
+    ],
+}
+TOLERANCE = 0.05
+
+
+def ab_summary(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per engine, measurement and metric: the medians of A's and B's rounds and B/A."""
+    groups: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
+    for r in results:
+        variant = str(r.get("kind") or r.get("layout") or "")
+        groups.setdefault((r["engine"], r["bench"], variant), {}).setdefault(r["side"], []).append(
+            r
+        )
+    rows_ = []
+    for (engine, bench, variant), sides in groups.items():
+        if "A" not in sides or "B" not in sides:
+            continue
+        for label, field, goal in AB_METRICS[bench]:
+            a = statistics.median(r[field] for r in sides["A"])
+            b = statistics.median(r[field] for r in sides["B"])
+            ratio = round(b / a, 3) if a else float("nan")
+            row: dict[str, Any] = {
+                "bench": "ab",
+                "engine": engine,
+                "measurement": f"{bench} {variant}".strip(),
+                "metric": label,
+                "rounds": [len(sides["A"]), len(sides["B"])],
+                "a_median": round(a, 3),
+                "b_median": round(b, 3),
+                "b_over_a": ratio,
+            }
+            if goal == "higher":
+                row["within_5pct"] = ratio >= 1 - TOLERANCE
+            rows_.append(row)
+    return rows_
+
+
+def ab_markdown(rows_: list[dict[str, Any]], checkouts: list[str]) -> str:
+    lines = [f"- {line}" for line in checkouts]
+    lines += [
+        "",
+        "| engine | measurement | metric | rounds A / B | A median | B median | B/A | "
+        "goal B/A >= 0.95 |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in rows_:
+        verdict = "" if "within_5pct" not in r else "yes" if r["within_5pct"] else "**no**"
+        lines.append(
+            f"| {r['engine']} | {r['measurement']} | {r['metric']} | "
+            f"{r['rounds'][0]} / {r['rounds'][1]} | {r['a_median']} | {r['b_median']} | "
+            f"{r['b_over_a']} | {verdict} |"
+        )
     return "\n".join(lines)
 
 
 async def main_async(args: argparse.Namespace) -> None:
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    sides = [Side("B", args.python, args.module)]
+    if args.baseline_python:
+        sides.insert(0, Side("A", args.baseline_python, args.baseline_module))
+    if args.rounds is None:
+        args.rounds = 2 if args.baseline_python else 1
     work = Path(tempfile.mkdtemp(prefix="wormfs-bench-meta-"))
-    postgres = PostgresServer(durable=True).start() if "postgresql" in engines else None
+    postgres = None
+    failed = False
+    checkouts: list[str] = []
     results: list[dict[str, Any]] = []
     try:
+        checkouts = [f"{side.label} = {describe(side, work)}" for side in sides]
+        for line in checkouts:
+            print(line, flush=True)
+        if "postgresql" in engines:
+            postgres = PostgresServer(durable=True).start()
         for engine in engines:
-            results += await run_engine(engine, args, postgres, work)
+            await run_engine(engine, sides, args, postgres, work, results)
+    except Exception:  # report what was measured before the failure, then fail
+        traceback.print_exc()
+        failed = True
     finally:
         if postgres is not None:
             postgres.stop()
         shutil.rmtree(work, ignore_errors=True)
+    ab = ab_summary(results)
+    for row in ab:
+        emit(row)
     print()
-    print(markdown(results))
+    print(markdown(results, show_run=len(sides) > 1 or args.rounds > 1))
+    if ab:
+        print(ab_markdown(ab, checkouts))
+    if failed:
+        raise SystemExit("the benchmark failed (traceback above); partial results only")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--commits", type=int, default=3000)
+    parser.add_argument("--reads", type=int, default=20000, help="manifest reads per kind")
+    parser.add_argument("--read-objects", type=int, default=1000, help="objects per kind")
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--skip-commits", action="store_true")
+    parser.add_argument("--skip-reads", action="store_true")
     parser.add_argument("--skip-listing", action="store_true")
+    parser.add_argument(
+        "--baseline-python",
+        help='side "A": the python of another checkout\'s venv (/tmp/baseline/.venv/bin/python)',
+    )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help='side "B": the python that starts the coordinators (default: this one, this tree)',
+    )
+    parser.add_argument(
+        "--module",
+        default="wormfs.cli",
+        help='side "B": the module that `python -m MODULE coordinator ...` starts',
+    )
+    parser.add_argument("--baseline-module", default="wormfs.cli", help='the same for side "A"')
+    parser.add_argument(
+        "--rounds", type=int, help="rounds per side (default 2 with --baseline-python, else 1)"
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 
