@@ -46,6 +46,7 @@ system-deps:
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	scripts/lint-imports
 
 typecheck: $(VENV)/.installed-test
 	scripts/typecheck
