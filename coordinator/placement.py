@@ -37,7 +37,9 @@ PER_STRIPE_ALLOWANCE = 64  # padding of the fragment to the codec's alignment, p
 
 @dataclass(frozen=True)
 class DiskCandidate:
-    """A disk as placement sees it. ``online``: the disk and its node are both usable now."""
+    """A disk as placement sees it. ``online``: the disk and its node are both usable now (in
+    SQL, ``wormfs.coordinator.db.liveness.DISK_WRITABLE``: an online, undrained disk on a live
+    node)."""
 
     disk_id: str
     node_id: str
@@ -46,6 +48,11 @@ class DiskCandidate:
     online: bool = True
     rack: str = ""
     zone: str = ""
+
+    def can_take(self, need: int) -> bool:
+        """The one in-memory rule of a usable disk: online and with room for ``need`` bytes
+        (placement of new segments and the target of a rebuilt chunk both ask it)."""
+        return self.online and self.free_bytes >= need
 
 
 def chunk_bytes_needed(segment_length: int, profile: Profile) -> int:
@@ -69,7 +76,7 @@ def place_segment(
     candidates: Sequence[DiskCandidate], count: int, seed: str, need: int = 0
 ) -> list[DiskCandidate]:
     """``count`` distinct usable disks for one segment, best first (fragment order)."""
-    usable = [c for c in candidates if c.online and c.free_bytes >= need]
+    usable = [c for c in candidates if c.can_take(need)]
     if len({c.disk_id for c in usable}) < count:
         raise InsufficientDisksError(_shortage(candidates, usable, count, need))
     # Rank once by rendezvous score; spreading then picks the best-ranked disk among those on
@@ -136,7 +143,7 @@ def _shortage(
     candidates: Sequence[DiskCandidate], usable: Sequence[DiskCandidate], count: int, need: int
 ) -> str:
     offline = sum(1 for c in candidates if not c.online)
-    full = sum(1 for c in candidates if c.online and c.free_bytes < need)
+    full = sum(1 for c in candidates if c.online and not c.can_take(need))
     return (
         f"need {count} usable disks (k+m) with {need} bytes free each, have {len(usable)} "
         f"of {len(candidates)} known ({offline} offline or on offline nodes, {full} without "

@@ -51,7 +51,7 @@ def choose_target(
 ) -> DiskCandidate | None:
     """One usable disk for a rebuilt chunk, or ``None`` (see the module docstring)."""
     taken = set(segment_disks)
-    usable = [c for c in candidates if c.online and c.free_bytes >= need and c.disk_id not in taken]
+    usable = [c for c in candidates if c.can_take(need) and c.disk_id not in taken]
     if not usable:
         return None
     node_load: Counter[str] = Counter(c.node_id for c in surviving)

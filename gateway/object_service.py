@@ -34,7 +34,8 @@ from wormfs.errors import (
     NoSuchKeyError,
     NoSuchUploadError,
 )
-from wormfs.format.checksums import Checksum, composite_checksum, full_object_crc, new_hasher
+from wormfs.format import checksums
+from wormfs.format.checksums import Checksum, new_hasher
 from wormfs.gateway.service import (
     BodyReader,
     CompletionChecks,
@@ -73,17 +74,14 @@ LIST_PARTS_PAGE = 1000
 
 def multipart_checksum(upload: UploadInfo, parts: Sequence[PartRecord]) -> str | None:
     """The object checksum (base64, no ``-N``) a completion of ``parts`` gets, as the
-    coordinator computes it: None when the upload has no algorithm or a part no checksum."""
-    algorithm = upload.checksum_algorithm
-    if algorithm is None or not parts or any(p.checksum is None for p in parts):
-        return None
-    values = [p.checksum.value.split("-", 1)[0] for p in parts if p.checksum is not None]
-    # AWS's default type: CRC64NVME exists only as FULL_OBJECT, the others are COMPOSITE.
-    kind = upload.checksum_type or ("FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE")
-    if kind == "FULL_OBJECT":
-        sizes = [p.size for p in parts]
-        return full_object_crc(algorithm, list(zip(values, sizes, strict=True)))
-    return composite_checksum(algorithm, values).split("-", 1)[0]
+    coordinator computes it (the one rule: ``wormfs.format.checksums.multipart_checksum``):
+    None when the upload has no algorithm or a part no checksum."""
+    checksum = checksums.multipart_checksum(
+        upload.checksum_algorithm,
+        upload.checksum_type,
+        [(p.checksum.value if p.checksum else None, p.size) for p in parts],
+    )
+    return None if checksum is None else checksum.value.split("-", 1)[0]
 
 
 def verify_completion(
@@ -93,7 +91,7 @@ def verify_completion(
     ``CompletionChecks``); nothing has been committed yet."""
     algorithm = upload.checksum_algorithm
     kind = upload.checksum_type or (
-        None if algorithm is None else "FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE"
+        None if algorithm is None else checksums.default_type(algorithm)
     )
     if checks.checksum_type is not None and checks.checksum_type != kind:
         raise InvalidInputError(

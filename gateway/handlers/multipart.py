@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import cast
 from urllib.parse import quote
 
-from wormfs.format.checksums import ALGORITHMS, ChecksumFormatError, check_b64
+from wormfs.format.checksums import ALGORITHMS, ChecksumFormatError, check_b64, type_supported
 from wormfs.gateway.errors import InvalidArgument, InvalidRequest, MalformedXML
 from wormfs.gateway.handlers.base import (
     Handler,
@@ -87,14 +87,10 @@ async def create_multipart_upload(ctx: S3Context) -> S3Response:
                 "The x-amz-checksum-type header can only be used with the "
                 "x-amz-checksum-algorithm header."
             )
-        if checksum_type == "FULL_OBJECT" and algorithm in ("SHA1", "SHA256"):
+        if not type_supported(algorithm, checksum_type):
             raise InvalidRequest(
-                f"The FULL_OBJECT checksum type cannot be used with the {algorithm.lower()} "
+                f"The {checksum_type} checksum type cannot be used with the {algorithm.lower()} "
                 "checksum algorithm."
-            )
-        if checksum_type == "COMPOSITE" and algorithm == "CRC64NVME":
-            raise InvalidRequest(
-                "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm."
             )
     upload = await ctx.service.create_upload(
         ctx.principal,

@@ -12,6 +12,22 @@ Contract:
   shown with ``-N``) and ``full_object_crc`` (the CRC of the whole object, combined from the
   part CRCs and lengths without the data, as zlib's ``crc32_combine`` does), plus
   ``multipart_etag``.
+* The multipart checksum rule, in one place for the gateway (which checks what a client
+  claims) and the coordinator (which stores it): ``multipart_checksum(algorithm, type,
+  parts)`` is the ``ObjectChecksum`` a completed upload gets, ``default_type`` the type an
+  upload gets when it names none, ``type_supported`` which (algorithm, type) pairs exist, and
+  ``same_checksum`` compares values across a ``-N`` suffix. AWS defines two kinds:
+
+  - COMPOSITE (CRC32, CRC32C, SHA1, SHA256): the algorithm applied to the concatenation of
+    the parts' raw (decoded) checksums, base64, then ``-N`` for N parts. Example: two parts
+    whose CRC32s are AAAAAA== and AAAAAQ== -> base64(crc32(00000000 00000001)) + "-2".
+  - FULL_OBJECT (CRC32, CRC32C, CRC64NVME): the CRC of the whole object's bytes, which
+    follows from the parts' CRCs and lengths (CRC combination), base64, no suffix.
+
+  CRC64NVME is FULL_OBJECT only, the others default to COMPOSITE. When a value cannot be
+  computed (a part without a checksum, a malformed value, or an unsupported pair such as a
+  full-object SHA256) the result is None and the object is stored without a checksum. Only
+  part checksums (a few bytes each) are combined, so nothing large is hashed.
 
 CRC combination uses awscrt's C functions (``combine_crc32`` and friends), which compute
 ``crc(A || B) = (crc(A) * x^(8*len(B)) mod P) xor crc(B)`` in the reflected bit order.
@@ -24,14 +40,26 @@ import binascii
 import hashlib
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
 import crc32c as _crc32c
+import msgspec
 from awscrt import checksums as _awscrt
 
 ALGORITHMS: tuple[str, ...] = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 CRC_ALGORITHMS: tuple[str, ...] = ("CRC32", "CRC32C", "CRC64NVME")
 DIGEST_SIZES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32, "MD5": 16}
+
+ChecksumAlgorithm = Literal["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
+ChecksumType = Literal["FULL_OBJECT", "COMPOSITE"]
+
+
+class ObjectChecksum(msgspec.Struct, frozen=True):
+    """An object's (or a part's) checksum, as S3 shows it; the wire schemas carry it."""
+
+    algorithm: ChecksumAlgorithm
+    value: str  # base64 as S3 shows it; COMPOSITE values end in "-N"
+    type: ChecksumType = "FULL_OBJECT"
 
 
 class ChecksumFormatError(ValueError):
@@ -196,3 +224,45 @@ def full_object_crc(algorithm: str, parts: Iterable[tuple[str, int]]) -> str:
         crc = int.from_bytes(decode_b64(name, value), "big")
         total = combine_crc(name, total, crc, size)
     return base64.b64encode(total.to_bytes(DIGEST_SIZES[name], "big")).decode("ascii")
+
+
+# ---- the multipart checksum rule ---------------------------------------------------------------
+def default_type(algorithm: ChecksumAlgorithm) -> ChecksumType:
+    """The checksum type of an upload that names only its algorithm."""
+    return "FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE"
+
+
+def type_supported(algorithm: ChecksumAlgorithm, checksum_type: ChecksumType) -> bool:
+    """Whether S3 has a multipart checksum of ``checksum_type`` for ``algorithm``."""
+    if checksum_type == "FULL_OBJECT":
+        return algorithm in CRC_ALGORITHMS
+    return algorithm != "CRC64NVME"
+
+
+def same_checksum(a: str, b: str) -> bool:
+    """Compare two base64 checksum values, ignoring a ``-N`` suffix on either side."""
+    return a.split("-", 1)[0] == b.split("-", 1)[0]
+
+
+def multipart_checksum(
+    algorithm: ChecksumAlgorithm | None,
+    checksum_type: ChecksumType | None,
+    parts: Sequence[tuple[str | None, int]],
+) -> ObjectChecksum | None:
+    """The object checksum from ``parts`` = [(base64 part checksum or None, part size)]."""
+    if algorithm is None or not parts:
+        return None
+    kind = checksum_type or default_type(algorithm)
+    values: list[tuple[str, int]] = []
+    for value, size in parts:
+        if not value:
+            return None
+        values.append((value.split("-", 1)[0], size))
+    try:
+        if kind == "COMPOSITE":
+            combined = composite_checksum(algorithm, [v for v, _ in values])
+        else:
+            combined = full_object_crc(algorithm, values)
+    except ChecksumFormatError:
+        return None
+    return ObjectChecksum(algorithm=algorithm, value=combined, type=kind)

@@ -42,11 +42,13 @@ from typing import Literal
 
 import msgspec
 
+# The checksum vocabulary is defined beside the multipart checksum rule (formats layer); the
+# messages below carry it, so this schema exports it too (``as``: an explicit re-export).
+from wormfs.format.checksums import ChecksumAlgorithm as ChecksumAlgorithm
+from wormfs.format.checksums import ChecksumType as ChecksumType
+from wormfs.format.checksums import ObjectChecksum as ObjectChecksum
 from wormfs.format.layout import Profile
 from wormfs.wire.storage import DiskInfo
-
-ChecksumAlgorithm = Literal["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
-ChecksumType = Literal["FULL_OBJECT", "COMPOSITE"]
 
 
 # ---- nodes ------------------------------------------------------------------------------------
@@ -149,12 +151,6 @@ class Segment(msgspec.Struct, frozen=True):
     offset: int
     length: int
     chunks: list[ChunkPlacement]
-
-
-class ObjectChecksum(msgspec.Struct, frozen=True):
-    algorithm: ChecksumAlgorithm
-    value: str  # base64 as S3 shows it; COMPOSITE values end in "-N"
-    type: ChecksumType = "FULL_OBJECT"
 
 
 class PartRecord(msgspec.Struct, frozen=True):
