@@ -57,7 +57,6 @@ from wormfs.gateway.router import Operation, route
 from wormfs.gateway.service import BodyReader, ObjectServiceProtocol
 from wormfs.gateway.sigv4 import AuthResult, RequestView, SigV4Verifier
 from wormfs.runtime.bootstrap import serve
-from wormfs.runtime.malloc import tune_malloc
 from wormfs.runtime.tls import server_context
 
 log = logging.getLogger(__name__)
@@ -315,7 +314,6 @@ def _error_response(
 
 
 # ---- the process: the S3 app over real clients ------------------------------------------------
-GATEWAY_MALLOC_ARENAS = 2
 SESSION_KEY = web.AppKey("wormfs_session", aiohttp.ClientSession)
 
 
@@ -348,10 +346,9 @@ async def create_app(config: GatewayConfig, secret: bytes) -> web.Application:
 
 
 def run(config: GatewayConfig, secret: bytes, ready_file: Path | None) -> None:
-    # Stripes and fragments are allocated and freed per request: keep freed ones for reuse
-    # (ISA-L encoding runs ten times slower on freshly faulted pages). Two arenas: the
-    # executor threads would otherwise each get one, each keeping its own free memory.
-    tune_malloc(arena_max=GATEWAY_MALLOC_ARENAS)
+    """Serve S3 until SIGTERM (after ``wormfs.runtime.startup``'s checks, which also tune
+    malloc: stripes and fragments are allocated and freed per request, and ISA-L encoding
+    runs ten times slower on freshly faulted pages)."""
 
     async def factory() -> web.Application:
         return await create_app(config, secret)

@@ -4,5 +4,7 @@ Layers, bottom up: ``disks`` (one data directory, its identity, health and free 
 ``chunkfiles`` (blocking operations on chunk files: durable writes, verified block reads),
 ``chunkstore`` (the async store over all disks, with the one storage -> domain error mapping),
 ``coordination`` (disk probes, registration and heartbeats), ``app`` (the ``/v1`` HTTP API of
-``wormfs.wire.storage``). The node never decodes: it stores, serves and verifies fragments.
+``wormfs.wire.storage``, and ``run``). The node never decodes: it stores, serves and verifies
+fragments. A component: it imports only ``wormfs`` shared code, never another component;
+``__main__`` starts it through ``wormfs.runtime.startup`` like every daemon.
 """

@@ -37,7 +37,6 @@ from wormfs.ids import is_id
 from wormfs.internal.auth import Verifier
 from wormfs.internal.http import internal_middleware, json_response, read_json
 from wormfs.runtime.bootstrap import serve
-from wormfs.runtime.malloc import tune_malloc
 from wormfs.storage_node.chunkstore import ChunkStore, validate_header
 from wormfs.storage_node.coordination import CoordinatorLink, DiskProber, disk_infos
 from wormfs.storage_node.disks import DiskSet
@@ -317,9 +316,10 @@ async def start_coordinator_link(app: web.Application, bound_url: str) -> None:
 
 
 def run(config: StorageNodeConfig, secret: bytes, ready_file: pathlib.Path | None) -> None:
-    """Serve a storage node until SIGTERM/SIGINT (the ready file names its address)."""
-    # Blocks and body pieces are a few hundred KiB each: keep freed ones for reuse.
-    tune_malloc()
+    """Serve a storage node until SIGTERM/SIGINT (the ready file names its address).
+
+    ``wormfs.runtime.startup`` has tuned malloc first: blocks and body pieces are a few hundred
+    KiB each, and freed ones are kept for reuse."""
 
     async def factory() -> web.Application:
         return await create_app(config, secret)

@@ -121,7 +121,7 @@ class CodingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class CoordinatorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     listen: ListenConfig = ListenConfig()
-    database_url: str = "sqlite+aiosqlite:///./data/meta/wormfs.db"
+    database_url: str = "sqlite:///./data/meta/wormfs.db"
     coding: CodingConfig = CodingConfig()
     heartbeat_interval: float = 5.0
     node_offline_after: float = 30.0
@@ -270,13 +270,14 @@ def validate(config: CoordinatorConfig | StorageNodeConfig | GatewayConfig) -> N
         raise ConfigError(problems)
 
 
-def cluster_secret(secret_file: Path | None = None) -> bytes:
-    """The cluster secret from the environment, else from ``secret_file`` (created if absent)."""
-    value = os.environ.get(CLUSTER_SECRET_ENV)
+def cluster_secret(secret_file: Path | None = None, variable: str = CLUSTER_SECRET_ENV) -> bytes:
+    """The cluster secret from the environment variable ``variable``, else from
+    ``secret_file`` (created if absent)."""
+    value = os.environ.get(variable)
     if value:
         return value.encode()
     if secret_file is None:
-        raise ConfigError([f"set {CLUSTER_SECRET_ENV} or give a cluster secret file"])
+        raise ConfigError([f"set {variable} or give a cluster secret file"])
     if not secret_file.exists():
         secret_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
