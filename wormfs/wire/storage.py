@@ -21,6 +21,9 @@ Routes (all authenticated with the cluster secret, see ``wormfs.internal.auth``)
 Errors answer with ``ErrorBody`` and the domain error's status: NoSuchChunkError 404,
 ChunkExistsError 409, CorruptChunkError 422, DiskOfflineError 503, DiskFullError 507,
 AuthError 401, ForbiddenError 403, InvalidInputError 400.
+
+``encode_header_value``/``decode_header_value`` are the one codec of the chunk header in
+``X-Wormfs-Chunk-Header``, for both ends: the node and ``wormfs.clients.storage``.
 """
 
 from __future__ import annotations
