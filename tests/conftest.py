@@ -6,6 +6,11 @@ Every test also gets its tier marker from its folder (``pytest_collection_modify
 ``pytest -m unit`` (or ``component``, ``integration``) runs one tier alone; ``slow`` stays a
 per-test mark.
 
+Component and integration tests run under the event-loop blocking guard
+(``wormfs.runtime.bootstrap.blocking_guard``, invariant 5): in this process around each test, and in
+every process the harnesses start, through ``WORMFS_BLOCKING_GUARD=1`` in the environment they
+inherit (set in ``pytest_configure``).
+
 The servers are session-scoped (started once, on loopback, with temp data dirs, stopped by PID
 at the end). When their binaries are missing, the tests that need them fail with a clear
 message under CI (``CI=true``: the test command installs them, so a missing binary is a broken
@@ -21,6 +26,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from blockbuster import BlockBuster
 from infra.postgres import (
     MigratedDatabases,
     PostgresServer,
@@ -29,6 +35,8 @@ from infra.postgres import (
     drop_database,
 )
 from infra.zookeeper import ZooKeeperServer, ZooKeeperUnavailable
+
+from wormfs.runtime.bootstrap import BLOCKING_GUARD_VARIABLE, blocking_guard
 
 ENGINES = ("sqlite", "postgresql")
 # Folder under tests/ -> tier marker. s3compat drives real processes with real clients, so it
@@ -39,6 +47,29 @@ TIERS = {
     "integration": "integration",
     "s3compat": "integration",
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every harness copies os.environ into the processes it starts, so one setting here turns
+    # the guard on in all of them (the coordinator, nodes, gateways, ``wormfs server``).
+    os.environ[BLOCKING_GUARD_VARIABLE] = "1"
+
+
+@pytest.fixture(autouse=True)
+def guard_event_loop(request: pytest.FixtureRequest) -> Iterator[BlockBuster | None]:
+    """Fail a component or integration test whose in-process apps block the event loop."""
+    node = request.node
+    if node.get_closest_marker("component") is None and (
+        node.get_closest_marker("integration") is None
+    ):
+        yield None
+        return
+    guard = blocking_guard()
+    guard.activate()
+    try:
+        yield guard
+    finally:
+        guard.deactivate()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -4,6 +4,13 @@
 real address and the PID, written atomically — so that supervisors and tests learn the address
 without guessing ports. SIGTERM and SIGINT stop the process cleanly: the site stops accepting,
 in-flight requests finish (bounded by ``shutdown_timeout``), cleanup contexts run, exit 0.
+
+``blocking_guard`` is invariant 5 made checkable: a blockbuster (a test-only dependency) that
+raises ``BlockingError`` when code of WormFS's packages calls ``time.sleep``, blocking file or
+socket I/O or sqlite3 in an event-loop thread. The tests turn it on around in-process apps, and
+set ``WORMFS_BLOCKING_GUARD=1`` for the processes they start: ``serve`` reads it once at
+start-up, so a blocking call in a daemon's loop fails that request with a logged traceback,
+which the tests' log scan reports.
 """
 
 from __future__ import annotations
@@ -16,13 +23,29 @@ import signal
 import socket
 import ssl
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import uvloop
 from aiohttp import web
 
+if TYPE_CHECKING:
+    from blockbuster import BlockBuster
+
 log = logging.getLogger(__name__)
+
+BLOCKING_GUARD_VARIABLE = "WORMFS_BLOCKING_GUARD"
+# Where the guard looks: a blocking call is reported when one of these packages is on the
+# stack, so aiohttp's, SQLAlchemy's or the test runner's own start-up work is not blamed.
+GUARDED_PACKAGES = (
+    "wormfs",
+    "wormfs.gateway",
+    "wormfs.storage_node",
+    "wormfs.coordinator",
+    "wormfs.fuse",
+)
 
 AppFactory = Callable[[], Awaitable[web.Application]]
 # Called once the site is bound, with the app and its base URL (e.g. a storage node registers
@@ -37,6 +60,56 @@ def setup_logging(name: str, level: str = "INFO") -> None:
         stream=sys.stderr,
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+# Code (file suffix, function names) inside which any blocking call is fine, and why. (Logging
+# to stderr needs no entry: blockbuster itself lets writes to stdout/stderr and ttys through.)
+ALLOWED_ANYWHERE_IN: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # A module imported lazily from the loop reads its files and runs its top-level code once
+    # per process (SQLAlchemy loads its dialects so): not per-request work.
+    ("<frozen importlib._bootstrap>", ("_find_and_load",)),
+    # Alembic reads (and imports) its migration scripts when the coordinator migrates its
+    # database at start-up, before the site is bound: nothing is being served yet.
+    ("alembic/command.py", ("upgrade", "current", "check")),
+    # asyncpg looks in the home directory (~/.pgpass, ~/.postgresql/ certificates: stats and
+    # small reads) while parsing its connection arguments, once per new pooled connection.
+    ("asyncpg/connect_utils.py", ("_parse_connect_dsn_and_args",)),
+)
+
+
+def blocking_guard(*extra_modules: str | ModuleType) -> BlockBuster:
+    """A blocking-call guard over WormFS's packages (and ``extra_modules``), not yet active.
+
+    Only what is fine in a loop thread is allowed; see the comments at each exception.
+    """
+    # Imported here: blockbuster is a test dependency, never needed to run a daemon.
+    from blockbuster import BlockBuster
+
+    guard = BlockBuster([*GUARDED_PACKAGES, *extra_modules])
+    for where, functions in ALLOWED_ANYWHERE_IN:
+        for wrapped in guard.functions.values():
+            wrapped.can_block_in(where, functions)
+    # SQLAlchemy resolves a SQLite file's path (getcwd) once, when the engine is created at
+    # start-up, before anything is served: a syscall that never waits on a disk.
+    for name in ("os.path.abspath", "os.getcwd"):
+        guard.functions[name].can_block_in("sqlalchemy/engine/create.py", "create_engine")
+    # Known, reported, owned by the metadata-database rewrite (remove as it lands): closing
+    # the SQLite runner joins its worker threads from the loop, once, at shutdown.
+    guard.functions["threading.Lock.acquire"].can_block_in("coordinator/db/direct.py", "close")
+    return guard
+
+
+def blocking_guard_from_environment(environ: Mapping[str, str]) -> BlockBuster | None:
+    """The guard, activated, when ``WORMFS_BLOCKING_GUARD=1`` (set by the tests' harnesses)."""
+    if environ.get(BLOCKING_GUARD_VARIABLE, "") != "1":
+        return None
+    try:
+        guard = blocking_guard()
+    except ImportError as exc:
+        raise SystemExit(f"{BLOCKING_GUARD_VARIABLE}=1 needs blockbuster installed: {exc}") from exc
+    guard.activate()
+    log.warning("blocking-call guard on: a blocking call in the event loop fails its caller")
+    return guard
 
 
 def write_ready_file(path: Path, info: dict[str, object]) -> None:
@@ -90,9 +163,9 @@ async def _serve(
     if after_start is not None:
         await after_start(app, url)
     if ready_file is not None:
-        write_ready_file(
-            ready_file, {"address": url, "host": host, "port": actual, "pid": os.getpid()}
-        )
+        info: dict[str, object] = {"address": url, "host": host, "port": actual, "pid": os.getpid()}
+        # File I/O stays off the loop (invariant 5), even this once.
+        await asyncio.to_thread(write_ready_file, ready_file, info)
     try:
         await stop.wait()
         log.info("stopping")
@@ -113,7 +186,12 @@ def serve(
     ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     """Run ``factory()``'s app on uvloop until SIGTERM/SIGINT (HTTPS with ``ssl_context``)."""
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(
-            _serve(factory, host, port, ready_file, reuse_port, sock, after_start, ssl_context)
-        )
+    guard = blocking_guard_from_environment(os.environ)
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(
+                _serve(factory, host, port, ready_file, reuse_port, sock, after_start, ssl_context)
+            )
+    finally:
+        if guard is not None:
+            guard.deactivate()
