@@ -27,6 +27,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 from wormfs.clients.repair import NodeRepairClient
 from wormfs.config import DurabilityConfig
@@ -49,21 +50,30 @@ class TokenBucket:
 
     ``take(n)`` returns after the time ``n`` bytes are due at that rate, counted from the end
     of the previous take's allowance; so a long run of takes averages ``rate`` exactly, and an
-    idle bucket lends at most one take's worth.
+    idle bucket lends at most one take's worth. ``clock`` and ``sleep`` are injectable so that
+    the pacing can be tested without waiting for it.
     """
 
-    def __init__(self, rate: float) -> None:
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.rate = rate
         self._next = 0.0
+
+        self._clock = clock
+        self._sleep = sleep
 
     async def take(self, nbytes: int) -> None:
         if self.rate <= 0:
             return
-        now = time.monotonic()
+        now = self._clock()
         start = max(self._next, now)
         self._next = start + nbytes / self.rate
         if start > now:
-            await asyncio.sleep(start - now)
+            await self._sleep(start - now)
 
 
 class RepairManager:

@@ -9,7 +9,9 @@ per-test mark.
 Component and integration tests run under the event-loop blocking guard
 (``wormfs.runtime.bootstrap.blocking_guard``, invariant 5): in this process around each test, and in
 every process the harnesses start, through ``WORMFS_BLOCKING_GUARD=1`` in the environment they
-inherit (set in ``pytest_configure``).
+inherit (set in ``pytest_configure``). Integration tests also have their processes' logs
+scanned at teardown (``logscan``): a traceback or an ERROR line fails the test unless the test
+names it with ``@pytest.mark.expected_log_errors("regex", ...)``.
 
 The servers are session-scoped (started once, on loopback, with temp data dirs, stopped by PID
 at the end). When their binaries are missing, the tests that need them fail with a clear
@@ -35,6 +37,7 @@ from infra.postgres import (
     drop_database,
 )
 from infra.zookeeper import ZooKeeperServer, ZooKeeperUnavailable
+from logscan import fail_on_problems, harness_logs
 
 from wormfs.runtime.bootstrap import BLOCKING_GUARD_VARIABLE, blocking_guard
 
@@ -70,6 +73,24 @@ def guard_event_loop(request: pytest.FixtureRequest) -> Iterator[BlockBuster | N
         yield guard
     finally:
         guard.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def scan_process_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After an integration test (and its own harness fixtures) ends, scan its processes' logs.
+
+    Autouse, so set up before the test's other function fixtures and torn down after them:
+    a harness stopped at teardown has written its last lines by the time they are read.
+    """
+    yield
+    if request.node.get_closest_marker("integration") is None:
+        return
+    allowed = [
+        str(pattern)
+        for marker in request.node.iter_markers("expected_log_errors")
+        for pattern in marker.args
+    ]
+    fail_on_problems(request.config, harness_logs(request.node.funcargs.values()), allowed)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -3,9 +3,6 @@ through a fake storage node, and the expiry of abandoned writes."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import msgspec
 import pytest
 from component.coordinator_harness import (
@@ -22,8 +19,10 @@ from component.coordinator_harness import (
     register,
     running,
 )
+from waiting import eventually
 
 from wormfs.coordinator.db.models import GcEntry, Node
+from wormfs.coordinator.tasks import GarbageCollector, GcPass
 from wormfs.errors import ConflictError, InsufficientDisksError, NotFoundError
 from wormfs.wire.coordinator import BeginWrite, CommitObject, Heartbeat, NodeRegistration
 from wormfs.wire.storage import DiskInfo
@@ -31,14 +30,9 @@ from wormfs.wire.storage import DiskInfo
 pytestmark = pytest.mark.timeout(60)
 
 
-async def wait_for(condition: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if await condition():  # type: ignore[operator]
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+async def _expired(gc: GarbageCollector) -> GcPass | None:
+    result = await gc.run_once()
+    return result if result.expired_writes else None
 
 
 def _with_state(
@@ -110,7 +104,7 @@ async def test_node_offline_after_silence(database_url: str) -> None:
                 node = await session.get(Node, "n1")
                 return node is not None and node.state == "offline"
 
-        await wait_for(marked_offline)
+        await eventually(marked_offline)
         assert (await c.list_nodes()).nodes[0].state == "offline"
         assert (await c.health()).nodes_online == 0
         with pytest.raises(InsufficientDisksError):
@@ -219,8 +213,8 @@ async def test_abandoned_write_expires_and_is_collected(database_url: str) -> No
         granted = {ch.chunk_id for s in grant.segments for ch in s.chunks}
         assert (await r.gc.run_once()).expired_writes == 0  # not yet
         assert await r.pending_writes() == [grant.write_id]
-        await asyncio.sleep(0.5)
-        result = await r.gc.run_once()
+        # Poll the collector until the write's gc_delay has passed (no fixed sleep).
+        result = await eventually(lambda: _expired(r.gc), message="the abandoned write expired")
         assert result.expired_writes == 1
         assert node.asked == granted
         assert await r.pending_writes() == []
@@ -255,5 +249,5 @@ async def test_gc_loop_runs_by_itself(database_url: str) -> None:
         async def drained() -> bool:
             return await r.gc_entries() == []
 
-        await wait_for(drained)
+        await eventually(drained)
         assert node.asked == chunk_ids(old)

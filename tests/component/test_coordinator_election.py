@@ -5,9 +5,8 @@ several coordinators, followers redirecting with NotLeaderError, clients finding
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -24,25 +23,19 @@ from component.coordinator_harness import (
 )
 from infra.zookeeper import ZooKeeperServer
 from kazoo.client import KazooClient
+from waiting import eventually
 
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.coordinator.app import ELECTION, JOBS
 from wormfs.coordinator.election import Election
 from wormfs.errors import NotLeaderError
 from wormfs.internal.http import InternalClient
+from wormfs.internal.leader import election_path
 from wormfs.wire.coordinator import CoordinatorHealth, CreateUser
 
 pytestmark = pytest.mark.timeout(90)
 
 SESSION_TIMEOUT = 2.0
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 def election(r: Running) -> Election:
@@ -136,10 +129,12 @@ async def test_shutdown_hands_over_at_once(pair: Pair) -> None:
     old_epoch = a.repo.db.epoch
     assert old_epoch is not None and a.app[JOBS].running and not b.app[JOBS].running
 
-    started = time.monotonic()
     await election(a).close()  # what SIGTERM does: step down, release the lock at once
+    # Released, not left to expire with a's session: only b still contends, right away.
+    path = election_path(pair.config.zookeeper_path)
+    contenders = await asyncio.to_thread(election(b)._client.get_children, path)
+    assert len(contenders) == 1
     assert await pair.leader(timeout=10) is b
-    assert time.monotonic() - started < SESSION_TIMEOUT  # no session timeout to wait for
     assert b.repo.db.epoch is not None and b.repo.db.epoch > old_epoch
     assert (await b.client.get_object("bkt", "before")).size == 10
     assert b.app[JOBS].running and not a.app[JOBS].running

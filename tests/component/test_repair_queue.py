@@ -8,7 +8,7 @@ running repair, back-off, grace periods, drains and the report route's confirmat
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from component.coordinator_harness import (
     register,
     running,
 )
+from waiting import eventually
 
 from wormfs.clients.repair import DurabilityClient
 from wormfs.coordinator.durability import Durability
@@ -180,11 +181,13 @@ async def test_dispatcher_runs_rebuilds_and_backs_off_on_failure(database_url: s
         node.fail = True
         await d.queue.enqueue_chunks([(chunk, disk, "corrupt")])
         d.repair.wake()
-        for _ in range(100):
+
+        async def failed_once() -> list[Any]:
             entries = await d.queue.entries()
-            if entries and entries[0].attempts == 1 and not entries[0].running:
-                break
-            await _sleep()
+            done = entries and entries[0].attempts == 1 and not entries[0].running
+            return entries if done else []
+
+        entries = await eventually(failed_once, message="one failed attempt")
         assert entries[0].attempts == 1 and "UnavailableError" not in entries[0].last_error
         assert node.tasks and node.tasks[0].fragment_index == 3
         # The possibly written target chunk is collected.
@@ -226,10 +229,7 @@ async def test_drain_moves_chunks_and_placement_avoids_the_disk(database_url: st
         client = DurabilityClient(r.client.http)
         status = await client.drain("disks", disk)
         assert [(s.disk_id, s.state) for s in status.disks] == [(disk, "draining")]
-        for _ in range(100):
-            if not (await d.queue.entries()):
-                break
-            await _sleep()
+        await eventually(_queue_empty(d), message="the drain's moves done")
         after = await r.client.get_object("bkt", "k")
         assert disk not in {c for _, _, c in chunks_of(after)}
         for i in range(5):
@@ -265,11 +265,12 @@ async def test_scrub_request_with_unreachable_nodes_finishes(database_url: str) 
     async with cluster(database_url) as (r, _):
         client = DurabilityClient(r.client.http)
         status = await client.scrub(StartScrub(deep=True))
-        for _ in range(100):
+
+        async def finished() -> Any:
             status = await client.scrub_status()
-            if not status.running:
-                break
-            await _sleep()
+            return None if status.running else status
+
+        status = await eventually(finished, message="the scrub finished")
         assert not status.running and len(status.disks) == 8
         assert len(status.failed_disks) == 8  # the fake nodes cannot deep-scrub
 
@@ -281,24 +282,26 @@ async def test_shallow_scrub_runs_on_its_schedule_and_queues_missing_chunks(
         d = durability(r)
         d.repair.pause()
         manifest = await put(r.client, "bkt", "k", size=5000)
+
         # The fake nodes list no chunk at all and answer HEAD with 404: all six are missing.
-        for _ in range(400):
+        async def all_scrubbed_and_queued() -> bool:
             states = (await d.scrub.status()).disks
             scrubbed = all(s.last_shallow is not None for s in states)
-            if len(await d.queue.entries()) == 6 and scrubbed:
-                break
-            await _sleep()
+            return len(await d.queue.entries()) == 6 and scrubbed
+
+        # Every disk scrubbed, on the schedule alone.
+        await eventually(all_scrubbed_and_queued, message="every disk scrubbed")
         assert {e.chunk_id for e in await d.queue.entries()} == {
             c for _, c, _ in chunks_of(manifest)
         }
         assert {e.reason for e in await d.queue.entries()} == {"missing"}
-        assert scrubbed  # every disk, on the schedule alone
 
 
-async def _sleep() -> None:
-    import asyncio
+def _queue_empty(d: Any) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return not await d.queue.entries()
 
-    await asyncio.sleep(0.05)
+    return check
 
 
 async def test_forget_a_dead_disk_once_repair_moved_its_chunks(database_url: str) -> None:
@@ -323,10 +326,7 @@ async def test_forget_a_dead_disk_once_repair_moved_its_chunks(database_url: str
         # since the disk is gone.
         assert await d.queue.enqueue_disk(disk, "offline") == 1
         d.repair.resume()
-        for _ in range(100):
-            if not await d.queue.entries():
-                break
-            await _sleep()
+        await eventually(_queue_empty(d), message="the repair done")
         after = await r.client.get_object("bkt", "k")
         assert disk not in {c for _, _, c in chunks_of(after)}
         assert (old_chunk, disk) in {(c, dk) for c, dk, _ in await r.gc_entries()}

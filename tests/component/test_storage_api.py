@@ -28,9 +28,9 @@ from component.storage_harness import (
     read_blocks,
     start_node,
     visible,
-    wait_for,
 )
 from unit.chunk_fixtures import chunk_bytes, make_header, random_fragments
+from waiting import eventually
 
 from wormfs.clients.storage import StorageClient
 from wormfs.errors import (
@@ -321,7 +321,7 @@ async def test_client_vanishing_mid_body_leaves_nothing(node: Node) -> None:
     with pytest.raises((aiohttp.ClientError, ConnectionAbortedError)):
         async with node.client.session.put(node.url(path), headers=headers, data=vanishing()):
             pass
-    await wait_for(lambda: os.listdir(node.disk.tmp_dir) == [])
+    await eventually(lambda: os.listdir(node.disk.tmp_dir) == [])
     assert visible(node.disk) == []
     # The id is still free.
     await node.storage.put_chunk(node.address, node.disk.disk_id, header, body_of(fragments))

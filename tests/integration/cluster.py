@@ -25,7 +25,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from integration.certs import CertificateAuthority, make_test_ca
+from waiting import wait_until
 
 from wormfs.internal.auth import sign
 
@@ -92,17 +92,21 @@ class Cluster:
             env=self.env(),
         )
         log.close()
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if proc.process.poll() is not None:
+        process = proc.process
+
+        def ready() -> str:
+            if process.poll() is not None:
                 raise RuntimeError(f"{proc.name} exited early:\n{self.log(proc.name)}")
             if proc.ready_file.exists():
                 info = json.loads(proc.ready_file.read_text())
-                if info.get("pid") == proc.process.pid:
-                    proc.address = str(info["address"])
-                    return
-            time.sleep(0.05)
-        raise RuntimeError(f"{proc.name} not ready in {READY_TIMEOUT}s:\n{self.log(proc.name)}")
+                if info.get("pid") == process.pid:
+                    return str(info["address"])
+            return ""
+
+        try:
+            proc.address = wait_until(ready, READY_TIMEOUT, message=f"{proc.name} ready")
+        except TimeoutError as exc:
+            raise RuntimeError(f"{exc}:\n{self.log(proc.name)}") from None
 
     def _proc(self, name: str, args: list[str]) -> Proc:
         proc = Proc(name, args, self.root / f"{name}.log", self.root / f"{name}.ready.json")
@@ -183,26 +187,17 @@ class Cluster:
             return json.loads(resp.read())
 
     def wait_until(self, check: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:
-        """Poll ``check()`` until it returns something truthy; that value is returned."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = check()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met in {timeout}s (last: {value!r})")
-            time.sleep(interval)
+        """Poll ``check()`` until it returns something truthy (``waiting.wait_until``)."""
+        return wait_until(check, timeout, interval)
 
     def wait_disks(self, wanted: int, timeout: float = READY_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def online() -> bool:
             try:
-                if self.coordinator_get("/v1/health").get("disks_online", 0) >= wanted:
-                    return
+                return bool(self.coordinator_get("/v1/health").get("disks_online", 0) >= wanted)
             except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"fewer than {wanted} disks online")
+                return False
+
+        wait_until(online, timeout, interval=0.1, message=f"{wanted} disks online")
 
     def stop_proc(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         proc = self.procs[name]
@@ -231,8 +226,18 @@ class Cluster:
         return self.start()
 
     def cleanup(self) -> None:
+        """Stop, then remove the data (disks, metadata, certificates) but keep the logs: the
+        log scan reads them after the fixture that owns the cluster has cleaned up."""
         self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+        for path in self.root.iterdir() if self.root.exists() else ():
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.suffix != ".log":
+                path.unlink(missing_ok=True)
+
+    def log_files(self) -> list[Path]:
+        """Every process's log file (for the log scan)."""
+        return [proc.log_path for proc in self.procs.values()]
 
     def log(self, name: str) -> str:
         path = self.procs[name].log_path

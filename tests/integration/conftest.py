@@ -1,4 +1,5 @@
-"""Fixtures for integration tests: a real cluster per test module, logs shown on failure."""
+"""Fixtures for integration tests: a real cluster per test module, logs shown on failure and
+scanned for errors (``logscan``) after each test and once more after the cluster stops."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 from integration.cluster import Cluster
+from logscan import fail_on_problems
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    c = Cluster()
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    c = Cluster(root=tmp_path_factory.mktemp("cluster"))
     try:
         c.start()
     except BaseException:
@@ -24,3 +28,4 @@ def cluster() -> Iterator[Cluster]:
         print(c.logs())
     c.cleanup()
     assert not bad, f"processes did not stop cleanly: {bad}"
+    fail_on_problems(request.config, c.log_files())  # the shutdown's own lines

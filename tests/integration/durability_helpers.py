@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from integration.cluster import Cluster
@@ -43,9 +44,15 @@ def fast_config(repair_delay: float = 1.0, gc_delay: float = 5.0, orphan_delay: 
 
 
 @contextmanager
-def fast_cluster(nodes: int, disks_per_node: int, **config: float) -> Iterator[Cluster]:
+def fast_cluster(
+    tmp_path: Path, nodes: int, disks_per_node: int, **config: float
+) -> Iterator[Cluster]:
+    """A started cluster under ``tmp_path`` (where the log scan finds its logs), cleaned up."""
     cluster = Cluster(
-        nodes=nodes, disks_per_node=disks_per_node, coordinator_config=fast_config(**config)
+        nodes=nodes,
+        disks_per_node=disks_per_node,
+        coordinator_config=fast_config(**config),
+        root=tmp_path / "cluster",
     )
     try:
         cluster.start()

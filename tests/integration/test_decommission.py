@@ -48,8 +48,8 @@ def node_id(cluster: Cluster, node: int) -> str:
 
 
 @pytest.mark.slow
-def test_decommission_node_while_reads_run() -> None:
-    with fast_cluster(nodes=4, disks_per_node=2, gc_delay=2.0) as cluster:
+def test_decommission_node_while_reads_run(tmp_path: Path) -> None:
+    with fast_cluster(tmp_path, nodes=4, disks_per_node=2, gc_delay=2.0) as cluster:
         objects = put_objects(cluster, "dec", SIZES)
         moved_expected = len(cluster.chunk_files(4))
         assert moved_expected
@@ -98,8 +98,8 @@ def _disks_of(cluster: Cluster, node: int) -> list[dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_admin_scrub_and_repair_commands() -> None:
-    with fast_cluster(nodes=3, disks_per_node=2) as cluster:
+def test_admin_scrub_and_repair_commands(tmp_path: Path) -> None:
+    with fast_cluster(tmp_path, nodes=3, disks_per_node=2) as cluster:
         objects = put_objects(cluster, "cli", [100_000, 1_500_000])
         path = cluster.chunk_files(2)[0]
         cluster.corrupt_chunk(path)
@@ -115,8 +115,8 @@ def test_admin_scrub_and_repair_commands() -> None:
 
 
 @pytest.mark.slow
-def test_added_node_takes_new_data_and_rebalance_moves_chunks_to_it() -> None:
-    with fast_cluster(nodes=3, disks_per_node=2, gc_delay=1.0) as cluster:
+def test_added_node_takes_new_data_and_rebalance_moves_chunks_to_it(tmp_path: Path) -> None:
+    with fast_cluster(tmp_path, nodes=3, disks_per_node=2, gc_delay=1.0) as cluster:
         objects = put_objects(cluster, "grow", SIZES)
         new = cluster.add_node()
         cluster.wait_disks(8)

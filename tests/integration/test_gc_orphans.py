@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from integration.cluster import Cluster
 from integration.durability_helpers import fast_cluster, placements, scrub
+from waiting import wait_until
 
 from wormfs.storage_node.chunkfiles import chunk_subdir
 
@@ -29,8 +30,10 @@ def _referenced(cluster: Cluster, bucket: str) -> set[str]:
 
 
 @pytest.mark.slow
-def test_gateway_killed_during_50_puts_leaves_no_partial_object_and_no_orphans() -> None:
-    with fast_cluster(nodes=3, disks_per_node=2, gc_delay=3.0) as cluster:
+def test_gateway_killed_during_50_puts_leaves_no_partial_object_and_no_orphans(
+    tmp_path: Path,
+) -> None:
+    with fast_cluster(tmp_path, nodes=3, disks_per_node=2, gc_delay=3.0) as cluster:
         s3 = cluster.s3(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=20)
         s3.create_bucket(Bucket="crash")
         payloads = {f"k{i:02d}": os.urandom(256 * 1024 * (1 + i % 8)) for i in range(50)}
@@ -46,7 +49,8 @@ def test_gateway_killed_during_50_puts_leaves_no_partial_object_and_no_orphans()
         threads = [threading.Thread(target=put, args=(k,)) for k in payloads]
         for t in threads:
             t.start()
-        time.sleep(0.4)
+        # Kill once the first PUTs are acknowledged: the others are still in flight.
+        wait_until(lambda: any(outcome.values()), message="a first PUT acknowledged")
         cluster.kill_gateway()
         for t in threads:
             t.join(30)
@@ -66,8 +70,8 @@ def test_gateway_killed_during_50_puts_leaves_no_partial_object_and_no_orphans()
 
 
 @pytest.mark.slow
-def test_inventory_scan_removes_unreferenced_chunks_after_the_safety_delay() -> None:
-    with fast_cluster(nodes=3, disks_per_node=2, orphan_delay=2.0) as cluster:
+def test_inventory_scan_removes_unreferenced_chunks_after_the_safety_delay(tmp_path: Path) -> None:
+    with fast_cluster(tmp_path, nodes=3, disks_per_node=2, orphan_delay=2.0) as cluster:
         s3 = cluster.s3()
         s3.create_bucket(Bucket="keep")
         s3.put_object(Bucket="keep", Key="a", Body=os.urandom(100_000))

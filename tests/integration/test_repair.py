@@ -6,6 +6,8 @@ of a node also holds the node's state (its id), so the tests fail other disks.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from integration.durability_helpers import (
     assert_one_chunk_per_disk,
@@ -25,8 +27,9 @@ SIZES = [1, 1000, 300_000, 1024 * 1024, 3 * 1024 * 1024 + 17, 5 * 1024 * 1024]
 
 
 @pytest.mark.slow
-def test_two_disks_lost_reads_survive_and_repair_restores_redundancy() -> None:
-    with fast_cluster(nodes=3, disks_per_node=3) as cluster:
+@pytest.mark.expected_log_errors(r"ERROR wormfs\.storage_node\.disks: disk \w+ .* is now offline")
+def test_two_disks_lost_reads_survive_and_repair_restores_redundancy(tmp_path: Path) -> None:
+    with fast_cluster(tmp_path, nodes=3, disks_per_node=3) as cluster:
         objects = put_objects(cluster, "lost", SIZES)
         lost = [disk_id_of(cluster, 1, 2), disk_id_of(cluster, 2, 3)]
         expected = len(cluster.chunk_files(1, 2)) + len(cluster.chunk_files(2, 3))
@@ -49,8 +52,8 @@ def test_two_disks_lost_reads_survive_and_repair_restores_redundancy() -> None:
 
 
 @pytest.mark.slow
-def test_node_killed_reads_survive_and_repair_restores_redundancy() -> None:
-    with fast_cluster(nodes=3, disks_per_node=3) as cluster:
+def test_node_killed_reads_survive_and_repair_restores_redundancy(tmp_path: Path) -> None:
+    with fast_cluster(tmp_path, nodes=3, disks_per_node=3) as cluster:
         objects = put_objects(cluster, "node", SIZES)
         expected = len(cluster.chunk_files(3))
         cluster.kill_node(3)

@@ -12,13 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
 from integration.cluster import free_port
+from waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +38,18 @@ def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             [str(wormfs), "server", "--workers", "2"], stdout=out, stderr=subprocess.STDOUT, env=env
         )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+
+    def running() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"server exited early:\n{log.read_text()}")
-        if "WormFS is running." in log.read_text(errors="replace"):
-            return proc
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(f"server not ready:\n{log.read_text()}")
+        return "WormFS is running." in log.read_text(errors="replace")
+
+    try:
+        wait_until(running, 90, interval=0.1, message="wormfs server running")
+    except TimeoutError:
+        proc.kill()
+        raise AssertionError(f"server not ready:\n{log.read_text()}") from None
+    return proc
 
 
 def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:

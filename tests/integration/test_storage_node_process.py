@@ -11,13 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +22,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from waiting import eventually
 
 from wormfs.clients.storage import StorageClient
 from wormfs.format.chunkformat import ChunkHeader
@@ -105,13 +103,17 @@ class NodeProcess:
 
     async def wait_ready(self) -> str:
         assert self.process is not None
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not self.ready_file.exists():
-            if self.process.poll() is not None:
-                raise AssertionError(f"node exited with {self.process.returncode}:\n{self.logs()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"node not ready in {READY_TIMEOUT}s:\n{self.logs()}")
-            await asyncio.sleep(0.05)
+        process = self.process
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"node exited with {process.returncode}:\n{self.logs()}")
+            return self.ready_file.exists()
+
+        try:
+            await eventually(ready, READY_TIMEOUT, message="the node ready")
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}:\n{self.logs()}") from None
         info = json.loads(self.ready_file.read_text())
         assert info["pid"] == self.process.pid
         self.address = str(info["address"])
@@ -140,12 +142,9 @@ class NodeProcess:
 
 
 @pytest.fixture
-def workdir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="wormfs-node-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+def workdir(tmp_path: Path) -> Path:
+    """The node's disks and log, under ``tmp_path`` (where the log scan finds ``node.log``)."""
+    return tmp_path
 
 
 def chunk_header(index: int) -> ChunkHeader:
@@ -260,8 +259,5 @@ async def run_crash_scenario(
     assert set(acked) <= listed
     # The restarted node registered again and heartbeats.
     assert [r.node_id for r in fake.registrations] == [node_id, node_id]
-    deadline = time.monotonic() + 10
     beats = len(fake.heartbeats)
-    while len(fake.heartbeats) == beats:
-        assert time.monotonic() < deadline, "no heartbeat after the restart"
-        await asyncio.sleep(0.05)
+    await eventually(lambda: len(fake.heartbeats) > beats, 10, message="a heartbeat after restart")

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 from integration.cluster import Cluster, free_port
+from logscan import fail_on_problems
 from s3compat.support import CODING, Target, boto3_client, empty_bucket, unique
 
 TARGETS = ("wormfs-http", "wormfs-https", "moto")
@@ -42,8 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _start_cluster(tls: bool) -> Cluster:
-    cluster = Cluster(coordinator_config=CODING, tls=tls)
+def _start_cluster(tls: bool, root: Path) -> Cluster:
+    cluster = Cluster(coordinator_config=CODING, tls=tls, root=root)
     try:
         cluster.start()
     except BaseException:
@@ -53,27 +54,32 @@ def _start_cluster(tls: bool) -> Cluster:
     return cluster
 
 
-def _stop_cluster(cluster: Cluster) -> None:
+def _stop_cluster(cluster: Cluster, config: pytest.Config) -> None:
     codes = cluster.stop()
     bad = {name: code for name, code in codes.items() if code != 0}
     if bad:
         print(cluster.logs())
     cluster.cleanup()
     assert not bad, f"processes did not stop cleanly: {bad}"
+    fail_on_problems(config, cluster.log_files())  # the shutdown's own lines
 
 
 @pytest.fixture(scope="package")
-def wormfs_http() -> Iterator[Cluster]:
-    cluster = _start_cluster(tls=False)
+def wormfs_http(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    cluster = _start_cluster(tls=False, root=tmp_path_factory.mktemp("wormfs-http"))
     yield cluster
-    _stop_cluster(cluster)
+    _stop_cluster(cluster, request.config)
 
 
 @pytest.fixture(scope="package")
-def wormfs_https() -> Iterator[Cluster]:
-    cluster = _start_cluster(tls=True)
+def wormfs_https(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    cluster = _start_cluster(tls=True, root=tmp_path_factory.mktemp("wormfs-https"))
     yield cluster
-    _stop_cluster(cluster)
+    _stop_cluster(cluster, request.config)
 
 
 @pytest.fixture(params=["http", "https"])

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import SSLError
 from integration.certs import make_test_ca
 from integration.cluster import free_port
+from waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -41,11 +41,12 @@ def test_server_serves_https(tmp_path: Path) -> None:
             [wormfs, "server", "--workers", "2"], stdout=out, stderr=subprocess.STDOUT, env=env
         )
     try:
-        deadline = time.monotonic() + 90
-        while "WormFS is running." not in log.read_text(errors="replace"):
+
+        def running() -> bool:
             assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+            return "WormFS is running." in log.read_text(errors="replace")
+
+        wait_until(running, 90, interval=0.1, message="wormfs server running")
         assert f"S3 endpoint:  https://127.0.0.1:{port}" in log.read_text()
         creds = json.loads((tmp_path / "data" / "credentials.json").read_text())
 

@@ -25,6 +25,7 @@ from unit.chunk_fixtures import (
     tmp_files,
     visible_chunks,
 )
+from waiting import eventually
 
 from wormfs.errors import (
     ChunkExistsError,
@@ -465,8 +466,8 @@ async def test_concurrent_writes_reserve_space(
         first = asyncio.create_task(
             store.put(disk.disk_id, headers[0], slow(random_fragments(headers[0])))
         )
-        await asyncio.sleep(0.2)
-        # The first write holds its space: a second one does not fit alongside it.
+        # Once the first write holds its space, a second one does not fit alongside it.
+        await eventually(lambda: disk._pending >= size, message="the first reservation")
         with pytest.raises(DiskFullError):
             await store.put(disk.disk_id, headers[1], pieces(random_fragments(headers[1])))
         gate.set()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import msgspec
 import pytest
 
@@ -65,13 +63,25 @@ def test_sources_copy_first_then_data_fragments() -> None:
 
 
 async def test_token_bucket_paces_to_its_rate() -> None:
-    bucket = TokenBucket(1_000_000)
-    started = time.monotonic()
+    # An injected clock that the bucket's sleeps advance: the pacing is exact, and instant.
+    now = [100.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    bucket = TokenBucket(1_000_000, clock=lambda: now[0], sleep=sleep)
     for _ in range(4):
         await bucket.take(100_000)  # 0.4 s of budget, the first take is free
-    assert 0.25 <= time.monotonic() - started < 1.0
-    free = TokenBucket(0)
+    assert slept == pytest.approx([0.1, 0.1, 0.1])
+    now[0] += 10.0  # idle for a while: it lends one take's worth, no more
+    await bucket.take(100_000)
+    await bucket.take(100_000)
+    assert slept[3:] == pytest.approx([0.1])
+    free = TokenBucket(0, clock=lambda: now[0], sleep=sleep)
     await free.take(10**12)  # unlimited: returns at once
+    assert len(slept) == 4
 
 
 def test_durability_config_is_validated_with_every_problem() -> None:
