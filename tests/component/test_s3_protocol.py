@@ -1,5 +1,6 @@
 """The S3 protocol layer end to end: real boto3 (default settings, which send CRC32
-checksums) against the gateway app in-process over the fake service.
+checksums) against the real gateway app in-process, over a real coordinator and storage node
+(``component.s3_fixtures``).
 
 boto3 blocks, so every call runs in a thread (``asyncio.to_thread``) and the app keeps
 serving on the test's loop.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +28,8 @@ from component.s3_fixtures import (
 
 
 @pytest.fixture
-async def env(aiohttp_server: Server) -> S3Env:
-    return await start_env(aiohttp_server)
+async def env(aiohttp_server: Server, tmp_path: Path) -> S3Env:
+    return await start_env(aiohttp_server, tmp_path)
 
 
 @pytest.fixture
@@ -60,7 +62,7 @@ async def test_bucket_lifecycle(env: S3Env) -> None:
 
     listed = await call(s3, "list_buckets")
     assert [b["Name"] for b in listed["Buckets"]] == ["alpha"]
-    assert listed["Owner"]["ID"] == "user-1"
+    assert listed["Owner"]["ID"] == env.users["alice"]
     assert (await call(other, "list_buckets"))["Buckets"] == []
 
     location = await call(s3, "get_bucket_location", Bucket="alpha")
@@ -132,7 +134,7 @@ async def test_put_get_head_round_trip(s3: Any, env: S3Env) -> None:
     assert headers["server"] == "WormFS"
     assert len(headers["x-amz-request-id"]) == 16 and headers["x-amz-id-2"]
     # Streamed from read_object, never one big read.
-    assert env.service.read_calls[-1] == (0, len(body))
+    assert env.read_calls[-1] == (0, len(body))
 
     head = await call(s3, "head_object", Bucket="bkt", Key="dir/obj.bin")
     assert head["ContentLength"] == len(body)
@@ -226,7 +228,7 @@ async def test_unimplemented_operation(s3: Any) -> None:
 
 
 # ---- listing -----------------------------------------------------------------------------------
-async def test_list_objects_v2(s3: Any) -> None:
+async def test_list_objects_v2(env: S3Env, s3: Any) -> None:
     keys = ["a/1", "a/2", "b/1", "c", "d e", "f+g", "ü/x", "z"]
     for key in keys:
         await call(s3, "put_object", Bucket="bkt", Key=key, Body=key.encode())
@@ -236,7 +238,7 @@ async def test_list_objects_v2(s3: Any) -> None:
     assert listed["IsTruncated"] is False
     assert "Owner" not in listed["Contents"][0]
     owned = await call(s3, "list_objects_v2", Bucket="bkt", FetchOwner=True)
-    assert owned["Contents"][0]["Owner"] == {"ID": "user-1", "DisplayName": "alice"}
+    assert owned["Contents"][0]["Owner"] == {"ID": env.users["alice"], "DisplayName": "alice"}
 
     rolled = await call(s3, "list_objects_v2", Bucket="bkt", Delimiter="/")
     assert [p["Prefix"] for p in rolled["CommonPrefixes"]] == ["a/", "b/", "ü/"]
@@ -266,14 +268,14 @@ async def test_list_objects_v2(s3: Any) -> None:
     assert (code, status) == ("InvalidArgument", 400)
 
 
-async def test_list_objects_v1_and_versions(s3: Any) -> None:
+async def test_list_objects_v1_and_versions(env: S3Env, s3: Any) -> None:
     for key in ["a/1", "a/2", "b", "c"]:
         await call(s3, "put_object", Bucket="bkt", Key=key, Body=b"x")
     v1 = await call(s3, "list_objects", Bucket="bkt", MaxKeys=2)
     assert [o["Key"] for o in v1["Contents"]] == ["a/1", "a/2"]
     assert v1["IsTruncated"] is True
     assert "NextMarker" not in v1  # only with a delimiter, as AWS
-    assert v1["Contents"][0]["Owner"]["ID"] == "user-1"
+    assert v1["Contents"][0]["Owner"]["ID"] == env.users["alice"]
     rest = await call(s3, "list_objects", Bucket="bkt", Marker="a/2")
     assert [o["Key"] for o in rest["Contents"]] == ["b", "c"]
     rolled = await call(s3, "list_objects", Bucket="bkt", Delimiter="/", MaxKeys=1)
@@ -290,7 +292,7 @@ async def test_list_objects_v1_and_versions(s3: Any) -> None:
 
 
 # ---- multipart ---------------------------------------------------------------------------------
-async def test_multipart_by_hand(s3: Any) -> None:
+async def test_multipart_by_hand(env: S3Env, s3: Any) -> None:
     created = await call(
         s3, "create_multipart_upload", Bucket="bkt", Key="big", Metadata={"m": "1"}
     )
@@ -309,7 +311,7 @@ async def test_multipart_by_hand(s3: Any) -> None:
         (1, len(part1), e1["ETag"]),
         (2, len(part2), e2["ETag"]),
     ]
-    assert parts["Initiator"]["ID"] == "user-1"
+    assert parts["Initiator"]["ID"] == env.users["alice"]
     uploads = await call(s3, "list_multipart_uploads", Bucket="bkt")
     assert [u["UploadId"] for u in uploads["Uploads"]] == [upload_id]
     done = await call(
@@ -397,5 +399,5 @@ async def test_upload_file_and_download_file(s3: Any, tmp_path: Any, env: S3Env)
     target = tmp_path / "target.bin"
     await asyncio.to_thread(s3.download_file, "bkt", "transfer.bin", str(target), Config=config)
     assert target.read_bytes() == data
-    ranged = [c for c in env.service.read_calls if c != (0, len(data))]
+    ranged = [c for c in env.read_calls if c != (0, len(data))]
     assert len(ranged) >= 3  # the download used ranged GETs

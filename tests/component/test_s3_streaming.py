@@ -48,8 +48,8 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-async def env(aiohttp_server: Server) -> S3Env:
-    env = await start_env(aiohttp_server)
+async def env(aiohttp_server: Server, tmp_path: Path) -> S3Env:
+    env = await start_env(aiohttp_server, tmp_path)
     await call(env.client(), "create_bucket", Bucket="bkt")
     return env
 
@@ -62,17 +62,17 @@ async def test_boto3_trailer_uploads_over_https(
     key, cert = tls_files
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    env = await start_env(aiohttp_server, ssl=context)
+    env = await start_env(aiohttp_server, tmp_path, ssl=context)
     assert env.endpoint.startswith("https://")
     s3 = env.client()
     await call(s3, "create_bucket", Bucket="bkt")
     data = bytes(range(256)) * 5000
     put = await call(s3, "put_object", Bucket="bkt", Key="t", Body=io.BytesIO(data))
     assert put["ChecksumCRC32"] == checksum_b64("CRC32", data)
-    stored = env.service.objects["bkt"]["t"]
-    assert stored.data == data  # no chunk framing reached the service
-    assert stored.manifest.checksum is not None
-    assert stored.manifest.system_metadata.get("content-encoding") is None  # aws-chunked dropped
+    assert await env.stored("bkt", "t") == data  # no chunk framing reached the service
+    manifest = await env.manifest("bkt", "t")
+    assert manifest.checksum is not None
+    assert manifest.system_metadata.get("content-encoding") is None  # aws-chunked dropped
 
     source = tmp_path / "big.bin"
     big = bytes(range(256)) * (40 * 1024 * 4 + 3)  # ~40 MiB
@@ -141,7 +141,7 @@ async def test_signed_chunked_put(env: S3Env) -> None:
     ):
         assert r.status == 200, await r.text()
         assert r.headers["ETag"] == f'"{hashlib.md5(b"".join(chunks)).hexdigest()}"'
-    assert env.service.objects["bkt"]["signed"].data == b"".join(chunks)
+    assert await env.stored("bkt", "signed") == b"".join(chunks)
 
 
 async def test_signed_chunked_put_with_signed_trailer(env: S3Env) -> None:
@@ -166,7 +166,7 @@ async def test_signed_chunked_put_with_signed_trailer(env: S3Env) -> None:
     ):
         assert r.status == 400
         assert "<Code>BadDigest</Code>" in await r.text()
-    assert "trail2" not in env.service.objects["bkt"]
+    assert "trail2" not in await env.keys("bkt")
 
 
 async def test_tampered_chunk_is_refused_and_nothing_stored(env: S3Env) -> None:
@@ -179,7 +179,7 @@ async def test_tampered_chunk_is_refused_and_nothing_stored(env: S3Env) -> None:
     ):
         assert r.status == 403
         assert "<Code>SignatureDoesNotMatch</Code>" in await r.text()
-    assert "bad" not in env.service.objects["bkt"]
+    assert "bad" not in await env.keys("bkt")
 
 
 async def test_missing_decoded_length(env: S3Env) -> None:
@@ -208,7 +208,7 @@ async def test_payload_hash_mismatch(env: S3Env) -> None:
     ):
         assert r.status == 400
         assert "<Code>XAmzContentSHA256Mismatch</Code>" in await r.text()
-    assert "hashed" not in env.service.objects["bkt"]
+    assert "hashed" not in await env.keys("bkt")
 
 
 # ---- presigned URLs ----------------------------------------------------------------------------
@@ -306,7 +306,7 @@ async def test_expect_continue_sent_when_body_is_read(env: S3Env) -> None:
     writer.write(b"0123456789")
     assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"HTTP/1.1 200")
     writer.close()
-    assert env.service.objects["bkt"]["cont"].data == b"0123456789"
+    assert await env.stored("bkt", "cont") == b"0123456789"
 
 
 async def test_header_section_too_large(env: S3Env) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -106,8 +107,8 @@ def scenario(s3: Any) -> list[tuple[str, tuple[Any, ...]]]:
     return seen
 
 
-async def test_gateway_matches_moto(aiohttp_server: Server) -> None:
-    env = await start_env(aiohttp_server)
+async def test_gateway_matches_moto(aiohttp_server: Server, tmp_path: Path) -> None:
+    env = await start_env(aiohttp_server, tmp_path)
     ours = await asyncio.to_thread(scenario, env.client())
     with mock_aws():
         reference = boto3.client(
