@@ -149,5 +149,3 @@ class FakeCoordinator:
         return json_response(
             RegisterResult(node_id=request.match_info["node_id"], heartbeat_interval=0.1)
         )
-
-
