@@ -385,8 +385,13 @@ async def test_frozen_leader_late_write_is_fenced(pair: Pair) -> None:
             new_client = CoordinatorClient(session, other.address, SECRET)
             await commit(new_client, "fenced", "during")
             await lock.rollback()  # the late INSERT goes through... inside a fenced transaction
+
+            async def released() -> bool:
+                return not await stuck()
+
+            # The INSERT has its lock (the old leader, still frozen, commits only on thawing).
+            await eventually(released, 20, message="the late INSERT past the lock")
             await blocker.close()
-            await asyncio.sleep(0.5)
         finally:
             pair.signal(old, signal.SIGCONT)
 

@@ -69,8 +69,9 @@ ALLOWED_ANYWHERE_IN: tuple[tuple[str, tuple[str, ...]], ...] = (
     # per process (SQLAlchemy loads its dialects so): not per-request work.
     ("<frozen importlib._bootstrap>", ("_find_and_load",)),
     # Alembic reads (and imports) its migration scripts when the coordinator migrates its
-    # database at start-up, before the site is bound: nothing is being served yet.
-    ("alembic/command.py", ("upgrade", "current", "check")),
+    # database at start-up, before the site is bound, or when an operator (or a migration
+    # test) moves the schema: never per request.
+    ("alembic/command.py", ("upgrade", "downgrade", "stamp", "current", "check")),
     # asyncpg looks in the home directory (~/.pgpass, ~/.postgresql/ certificates: stats and
     # small reads) while parsing its connection arguments, once per new pooled connection.
     ("asyncpg/connect_utils.py", ("_parse_connect_dsn_and_args",)),
