@@ -40,7 +40,6 @@ from wormfs.gateway.service import (
     BodyReader,
     CompletionChecks,
     DataChecks,
-    ObjectAttributes,
     Principal,
     PutConditions,
 )
@@ -57,6 +56,7 @@ from wormfs.wire.coordinator import (
     CreateBucket,
     CreateUpload,
     DeleteResult,
+    ObjectAttributes,
     ObjectChecksum,
     ObjectList,
     ObjectManifest,
@@ -279,11 +279,8 @@ class ObjectService:
                 size=size,
                 etag=f'"{digests.md5_hex}"',
                 data=data,
-                content_type=attributes.content_type,
-                user_metadata=dict(attributes.user_metadata),
-                system_metadata=dict(attributes.system_metadata),
+                attributes=attributes,
                 checksum=checksum,
-                storage_class=attributes.storage_class,
                 if_match=conditions.if_match,
                 if_none_match=conditions.if_none_match,
             )
@@ -316,11 +313,8 @@ class ObjectService:
                 etag=etag,
                 profile=grant.profile,
                 parts=[part],
-                content_type=attributes.content_type,
-                user_metadata=dict(attributes.user_metadata),
-                system_metadata=dict(attributes.system_metadata),
+                attributes=attributes,
                 checksum=checksum,
-                storage_class=attributes.storage_class,
                 if_match=conditions.if_match,
                 if_none_match=conditions.if_none_match,
             )
@@ -411,12 +405,9 @@ class ObjectService:
                 bucket=bucket,
                 key=key,
                 owner_id=principal.user_id,
-                content_type=attributes.content_type,
-                user_metadata=dict(attributes.user_metadata),
-                system_metadata=dict(attributes.system_metadata),
+                attributes=attributes,
                 checksum_algorithm=checksum_algorithm,
                 checksum_type=checksum_type,
-                storage_class=attributes.storage_class,
             )
         )
 

@@ -13,7 +13,7 @@ Ownership rules applied here: a bucket belongs to its creator; any other princip
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from wormfs.dataplane.reader import Piece
@@ -24,6 +24,7 @@ from wormfs.wire.coordinator import (
     ChecksumType,
     CompletedPart,
     DeleteResult,
+    ObjectAttributes,
     ObjectList,
     ObjectManifest,
     PartList,
@@ -55,18 +56,6 @@ class BodyReader(Protocol):
     async def read(self) -> bytes: ...
 
     def trailing_checksums(self) -> Mapping[str, str]: ...
-
-
-@dataclass(frozen=True)
-class ObjectAttributes:
-    """What a writer says about an object besides its bytes."""
-
-    content_type: str = "binary/octet-stream"
-    user_metadata: Mapping[str, str] = field(default_factory=dict)
-    # Content-Encoding, Content-Disposition, Content-Language, Cache-Control, Expires
-    # (keys as the HTTP header names in lower case).
-    system_metadata: Mapping[str, str] = field(default_factory=dict)
-    storage_class: str = "STANDARD"
 
 
 @dataclass(frozen=True)

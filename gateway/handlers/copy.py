@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from urllib.parse import unquote_to_bytes
 
+import msgspec
+
 from wormfs.errors import NoSuchBucketError, NoSuchKeyError
 from wormfs.gateway.errors import (
     InvalidArgument,
@@ -41,7 +43,6 @@ from wormfs.gateway.handlers.headers import (
 )
 from wormfs.gateway.handlers.multipart import part_checksum_elem, upload_part_args
 from wormfs.gateway.router import MAX_KEY_BYTES
-from wormfs.gateway.service import ObjectAttributes
 from wormfs.gateway.xml import Elem, iso8601
 from wormfs.wire.coordinator import ObjectChecksum, ObjectManifest
 
@@ -122,16 +123,14 @@ async def copy_object(ctx: S3Context) -> S3Response:
     if directive == "REPLACE":
         attributes = object_attributes(headers)
     else:
-        attributes = ObjectAttributes(
-            content_type=source.content_type,
-            user_metadata=dict(source.user_metadata),
-            system_metadata=dict(source.system_metadata),
-            storage_class=storage_class(headers, source.storage_class),
+        attributes = msgspec.structs.replace(
+            source.attributes,
+            storage_class=storage_class(headers, source.attributes.storage_class),
         )
     same = (source.bucket, source.key) == (bucket_of(ctx), key_of(ctx))
     changes_something = (
         directive == "REPLACE"
-        or attributes.storage_class != source.storage_class
+        or attributes.storage_class != source.attributes.storage_class
         or (
             algorithm is not None
             and (source.checksum is None or source.checksum.algorithm != algorithm)

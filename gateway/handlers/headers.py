@@ -31,10 +31,15 @@ from wormfs.gateway.errors import (
     MetadataTooLarge,
     S3NotImplemented,
 )
-from wormfs.gateway.service import DataChecks, ObjectAttributes, PutConditions
+from wormfs.gateway.service import DataChecks, PutConditions
 from wormfs.gateway.sigv4 import PayloadMode
 from wormfs.gateway.xml import http_date
-from wormfs.wire.coordinator import ChecksumAlgorithm, ObjectChecksum, ObjectManifest
+from wormfs.wire.coordinator import (
+    ChecksumAlgorithm,
+    ObjectAttributes,
+    ObjectChecksum,
+    ObjectManifest,
+)
 
 MAX_USER_METADATA = 2 * 1024
 META_PREFIX = "x-amz-meta-"
@@ -359,14 +364,15 @@ def object_headers(manifest: ObjectManifest) -> dict[str, str]:
     headers = {
         "ETag": manifest.etag,
         "Last-Modified": http_date(manifest.last_modified),
-        "Content-Type": manifest.content_type,
+        "Content-Type": manifest.attributes.content_type,
         "Accept-Ranges": "bytes",
     }
-    for name, value in manifest.system_metadata.items():
+    attributes = manifest.attributes
+    for name, value in attributes.system_metadata.items():
         headers[SYSTEM_METADATA.get(name, name)] = value
-    for name, value in manifest.user_metadata.items():
+    for name, value in attributes.user_metadata.items():
         headers[META_PREFIX + name] = value
-    if manifest.storage_class != "STANDARD":
+    if attributes.storage_class != "STANDARD":
         # AWS omits the header for STANDARD.
-        headers["x-amz-storage-class"] = manifest.storage_class
+        headers["x-amz-storage-class"] = attributes.storage_class
     return headers

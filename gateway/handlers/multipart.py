@@ -249,7 +249,7 @@ async def list_parts(ctx: S3Context) -> S3Response:
     display = ctx.principal.display_name if upload.owner_id == ctx.principal.user_id else ""
     owner_elem(root, upload.owner_id, display, "Initiator")
     owner_elem(root, upload.owner_id, display)
-    root.leaf("StorageClass", upload.storage_class)
+    root.leaf("StorageClass", upload.attributes.storage_class)
     root.leaf("PartNumberMarker", marker)
     if page.is_truncated and page.next_marker is not None:
         root.leaf("NextPartNumberMarker", page.next_marker)
@@ -304,7 +304,7 @@ async def list_multipart_uploads(ctx: S3Context) -> S3Response:
         display = ctx.principal.display_name if upload.owner_id == ctx.principal.user_id else ""
         owner_elem(item, upload.owner_id, display, "Initiator")
         owner_elem(item, upload.owner_id, display)
-        item.leaf("StorageClass", upload.storage_class)
+        item.leaf("StorageClass", upload.attributes.storage_class)
         item.leaf("Initiated", iso8601(upload.initiated))
         item.leaf("ChecksumAlgorithm", upload.checksum_algorithm)
         item.leaf("ChecksumType", upload.checksum_type)

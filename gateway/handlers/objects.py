@@ -303,7 +303,7 @@ async def get_object_attributes(ctx: S3Context) -> S3Response:
                 if record.checksum is not None:
                     item.leaf("Checksum" + record.checksum.algorithm, record.checksum.value)
     if "StorageClass" in wanted:
-        root.leaf("StorageClass", manifest.storage_class)
+        root.leaf("StorageClass", manifest.attributes.storage_class)
     if "ObjectSize" in wanted:
         root.leaf("ObjectSize", manifest.size)
     return xml_response(root, headers={"Last-Modified": http_date(manifest.last_modified)})

@@ -47,6 +47,7 @@ from wormfs.wire.coordinator import (
     CreateBucket,
     CreateUpload,
     CreateUser,
+    ObjectAttributes,
     ObjectChecksum,
 )
 
@@ -160,9 +161,11 @@ async def test_begin_write_commit_get_delete(coord: Running) -> None:
         etag=etag,
         profile=grant.profile,
         parts=[part_from_grant(grant, 1, size, etag)],
-        content_type="text/plain",
-        user_metadata={"color": "blue"},
-        system_metadata={"cache-control": "no-cache"},
+        attributes=ObjectAttributes(
+            content_type="text/plain",
+            user_metadata={"color": "blue"},
+            system_metadata={"cache-control": "no-cache"},
+        ),
         checksum=checksum,
     )
     manifest = await c.commit_object(commit)
@@ -170,9 +173,7 @@ async def test_begin_write_commit_get_delete(coord: Running) -> None:
     assert manifest.parts[0].segments == grant.segments
     got = await c.get_object("bkt", "dir/obj")
     assert got == manifest
-    assert got.content_type == "text/plain"
-    assert got.user_metadata == {"color": "blue"}
-    assert got.system_metadata == {"cache-control": "no-cache"}
+    assert got.attributes == commit.attributes
     assert got.checksum == checksum
     assert got.owner_id == "owner-a"
     assert await c.get_object("bkt", "dir/obj", version_id=grant.version_id) == manifest

@@ -27,7 +27,7 @@ from wormfs.errors import (
     PreconditionFailedError,
     StaleLeaderError,
 )
-from wormfs.wire.coordinator import INLINE_LIMIT, ObjectChecksum, PutInline
+from wormfs.wire.coordinator import INLINE_LIMIT, ObjectAttributes, ObjectChecksum, PutInline
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -56,9 +56,11 @@ async def test_put_inline_reads_back_with_its_bytes(coord: Running) -> None:
         inline(
             "dir/small",
             data,
-            content_type="text/plain",
-            user_metadata={"colour": "blue"},
-            system_metadata={"cache-control": "no-cache"},
+            attributes=ObjectAttributes(
+                content_type="text/plain",
+                user_metadata={"colour": "blue"},
+                system_metadata={"cache-control": "no-cache"},
+            ),
             checksum=checksum,
         )
     )
@@ -66,14 +68,14 @@ async def test_put_inline_reads_back_with_its_bytes(coord: Running) -> None:
     got = await c.get_object("bkt", "dir/small")
     assert got.inline == data
     assert got.parts == []
-    assert (got.size, got.etag, got.content_type, got.checksum) == (
+    assert (got.size, got.etag, got.attributes.content_type, got.checksum) == (
         len(data),
         put_manifest.etag,
         "text/plain",
         checksum,
     )
-    assert got.user_metadata == {"colour": "blue"}
-    assert got.system_metadata == {"cache-control": "no-cache"}
+    assert got.attributes.user_metadata == {"colour": "blue"}
+    assert got.attributes.system_metadata == {"cache-control": "no-cache"}
     assert got.version_id == put_manifest.version_id
     listing = await c.list_objects("bkt")
     assert [(o.key, o.size, o.etag) for o in listing.objects] == [

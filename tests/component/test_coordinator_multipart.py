@@ -41,6 +41,7 @@ from wormfs.wire.coordinator import (
     CompletedPart,
     CompleteUpload,
     CreateUpload,
+    ObjectAttributes,
     ObjectChecksum,
     UploadInfo,
 )
@@ -74,7 +75,9 @@ def done(*parts: tuple[int, str]) -> CompleteUpload:
 
 async def test_happy_path(coord: Running) -> None:
     c = coord.client
-    upload = await start(coord, content_type="video/mp4", user_metadata={"a": "1"})
+    upload = await start(
+        coord, attributes=ObjectAttributes(content_type="video/mp4", user_metadata={"a": "1"})
+    )
     assert upload.profile == CodingConfig(k=4, m=2, stripe_size=64 * 1024).profile
     assert (await c.get_upload(upload.upload_id)) == upload
     p1 = await put_part(c, "mpu", "big", upload.upload_id, 1, PART)
@@ -99,7 +102,10 @@ async def test_happy_path(coord: Running) -> None:
     assert manifest.size == 2 * PART + 100
     assert [p.part_number for p in manifest.parts] == [1, 2, 3]
     assert [p.segments for p in manifest.parts] == [p1.segments, p2.segments, p3.segments]
-    assert manifest.content_type == "video/mp4" and manifest.user_metadata == {"a": "1"}
+    assert (
+        manifest.attributes.content_type == "video/mp4"
+        and manifest.attributes.user_metadata == {"a": "1"}
+    )
     assert manifest.profile == upload.profile
     assert await c.get_object("mpu", "big") == manifest
     with pytest.raises(NoSuchUploadError):

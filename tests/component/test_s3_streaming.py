@@ -72,7 +72,9 @@ async def test_boto3_trailer_uploads_over_https(
     assert await env.stored("bkt", "t") == data  # no chunk framing reached the service
     manifest = await env.manifest("bkt", "t")
     assert manifest.checksum is not None
-    assert manifest.system_metadata.get("content-encoding") is None  # aws-chunked dropped
+    assert (
+        manifest.attributes.system_metadata.get("content-encoding") is None
+    )  # aws-chunked dropped
 
     source = tmp_path / "big.bin"
     big = bytes(range(256)) * (40 * 1024 * 4 + 3)  # ~40 MiB

@@ -24,11 +24,12 @@ from wormfs.errors import BadDigestError, IncompleteBodyError
 from wormfs.format.checksums import checksum_b64
 from wormfs.format.layout import Profile
 from wormfs.gateway.object_service import ObjectService
-from wormfs.gateway.service import DataChecks, ObjectAttributes, Principal, PutConditions
+from wormfs.gateway.service import DataChecks, Principal, PutConditions
 from wormfs.wire.coordinator import (
     BeginWrite,
     BucketInfo,
     DeleteResult,
+    ObjectAttributes,
     ObjectChecksum,
     ObjectManifest,
     PutInline,
@@ -160,7 +161,8 @@ async def test_small_put_is_one_inline_call_with_verified_bytes() -> None:
     assert request.owner_id == ALICE.user_id
     assert request.etag == f'"{hashlib.md5(data).hexdigest()}"'
     assert request.checksum == ObjectChecksum("CRC32", checksum_b64("CRC32", data))
-    assert (request.content_type, request.user_metadata) == ("text/plain", {"a": "1"})
+    wanted = ObjectAttributes(content_type="text/plain", user_metadata={"a": "1"})
+    assert request.attributes == wanted
     assert (request.if_match, request.if_none_match) == (None, "*")
     assert manifest.etag == request.etag
 

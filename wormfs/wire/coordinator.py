@@ -162,6 +162,28 @@ class PartRecord(msgspec.Struct, frozen=True):
     last_modified: float = 0.0
 
 
+# ---- object attributes ------------------------------------------------------------------------
+class ObjectAttributes(msgspec.Struct, frozen=True):
+    """What a writer says about an object besides its bytes, carried whole from the request
+    that creates it (PUT, CopyObject, CreateMultipartUpload) to every manifest that reads it.
+
+    The checksum is not one of them, on purpose. An object's checksum (``ObjectChecksum``) is a
+    fact of one version's bytes: computed and verified by the writer, or combined from the
+    parts at completion, so it travels beside the attributes on ``CommitObject``,
+    ``PutInline`` and ``ObjectManifest``. An upload's checksum algorithm and type are a choice
+    made once per upload, which every part must follow and which completion checks, so they
+    stay on ``CreateUpload`` / ``UploadInfo``. A copy keeps the source's attributes (or
+    replaces them) independently of whether it keeps the checksum.
+    """
+
+    content_type: str = "binary/octet-stream"
+    user_metadata: dict[str, str] = {}
+    # Content-Encoding, Content-Disposition, Content-Language, Cache-Control, Expires
+    # (keys as the HTTP header names in lower case).
+    system_metadata: dict[str, str] = {}
+    storage_class: str = "STANDARD"
+
+
 # ---- writes -----------------------------------------------------------------------------------
 class BeginWrite(msgspec.Struct, frozen=True):
     """Ask for a version id and placements for ``size`` bytes (a whole PUT or one part)."""
@@ -193,12 +215,8 @@ class CommitObject(msgspec.Struct, frozen=True):
     etag: str
     profile: Profile
     parts: list[PartRecord]
-    content_type: str = "binary/octet-stream"
-    user_metadata: dict[str, str] = {}
-    # Content-Encoding, Content-Disposition, Content-Language, Cache-Control, Expires, ...
-    system_metadata: dict[str, str] = {}
+    attributes: ObjectAttributes = msgspec.field(default_factory=ObjectAttributes)
     checksum: ObjectChecksum | None = None
-    storage_class: str = "STANDARD"
     # Conditional PUT, checked atomically with the commit.
     if_match: str | None = None
     if_none_match: str | None = None  # only "*" is meaningful
@@ -222,11 +240,8 @@ class PutInline(msgspec.Struct, frozen=True):
     size: int
     etag: str
     data: bytes
-    content_type: str = "binary/octet-stream"
-    user_metadata: dict[str, str] = {}
-    system_metadata: dict[str, str] = {}
+    attributes: ObjectAttributes = msgspec.field(default_factory=ObjectAttributes)
     checksum: ObjectChecksum | None = None
-    storage_class: str = "STANDARD"
     if_match: str | None = None
     if_none_match: str | None = None
 
@@ -241,11 +256,8 @@ class ObjectManifest(msgspec.Struct, frozen=True):
     last_modified: float
     profile: Profile
     parts: list[PartRecord]
-    content_type: str = "binary/octet-stream"
-    user_metadata: dict[str, str] = {}
-    system_metadata: dict[str, str] = {}
+    attributes: ObjectAttributes = msgspec.field(default_factory=ObjectAttributes)
     checksum: ObjectChecksum | None = None
-    storage_class: str = "STANDARD"
     is_delete_marker: bool = False
     # The object's bytes when it is stored inline (then ``parts`` is empty and ``profile`` is
     # the one of the day, unused). Its MD5 is the ETag: readers verify it (invariant 3).
@@ -283,12 +295,9 @@ class CreateUpload(msgspec.Struct, frozen=True):
     bucket: str
     key: str
     owner_id: str
-    content_type: str = "binary/octet-stream"
-    user_metadata: dict[str, str] = {}
-    system_metadata: dict[str, str] = {}
+    attributes: ObjectAttributes = msgspec.field(default_factory=ObjectAttributes)
     checksum_algorithm: ChecksumAlgorithm | None = None
     checksum_type: ChecksumType | None = None
-    storage_class: str = "STANDARD"
 
 
 class UploadInfo(msgspec.Struct, frozen=True):
@@ -298,12 +307,9 @@ class UploadInfo(msgspec.Struct, frozen=True):
     owner_id: str
     initiated: float
     profile: Profile
-    content_type: str = "binary/octet-stream"
-    user_metadata: dict[str, str] = {}
-    system_metadata: dict[str, str] = {}
+    attributes: ObjectAttributes = msgspec.field(default_factory=ObjectAttributes)
     checksum_algorithm: ChecksumAlgorithm | None = None
     checksum_type: ChecksumType | None = None
-    storage_class: str = "STANDARD"
 
 
 class CommitPart(msgspec.Struct, frozen=True):
