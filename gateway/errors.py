@@ -9,7 +9,10 @@ that are not identifiers) become extra XML elements after ``Message`` (AWS adds 
 
 Domain errors (``wormfs.errors``) become S3 errors through ``DOMAIN_ERRORS``, the one mapping
 table of this boundary, applied by ``from_domain``; anything it does not name is a 500
-``InternalError`` logged with its traceback by the app.
+``InternalError`` logged with its traceback by the app. The domain error's typed fields give
+AWS's message where AWS's words depend on them (``BadDigest``: Content-MD5 or the named
+checksum) and the elements AWS adds (``BucketName``, ``Key``, ``UploadId``, ``Condition``);
+the domain never supplies AWS wording or header names itself.
 """
 
 from __future__ import annotations
@@ -409,7 +412,7 @@ DOMAIN_ERRORS: Mapping[type[domain.WormError], tuple[type[S3Error], bool]] = Map
         domain.InvalidPartOrderError: (InvalidPartOrder, False),
         domain.EntityTooSmallError: (EntityTooSmall, False),
         domain.EntityTooLargeError: (EntityTooLarge, False),
-        domain.BadDigestError: (BadDigest, True),
+        domain.BadDigestError: (BadDigest, False),
         domain.IncompleteBodyError: (IncompleteBody, False),
         domain.InvalidInputError: (InvalidRequest, True),
         domain.InsufficientDisksError: (ServiceUnavailable, False),
@@ -418,6 +421,25 @@ DOMAIN_ERRORS: Mapping[type[domain.WormError], tuple[type[S3Error], bool]] = Map
         domain.AccessDeniedError: (AccessDenied, False),
     }
 )
+
+
+# The header a client sets for each domain condition: AWS names it in ``<Condition>``.
+CONDITION_HEADERS: Mapping[domain.Condition, str] = MappingProxyType(
+    {
+        domain.Condition.ETAG_MATCHES: "If-Match",
+        domain.Condition.ETAG_DIFFERS: "If-None-Match",
+        domain.Condition.NO_CURRENT_OBJECT: "If-None-Match",
+        domain.Condition.MODIFIED_SINCE: "If-Modified-Since",
+        domain.Condition.UNMODIFIED_SINCE: "If-Unmodified-Since",
+    }
+)
+
+
+def _bad_digest_message(exc: domain.BadDigestError) -> str | None:
+    """AWS's words for a digest mismatch: Content-MD5 has its own, the others name it."""
+    if exc.algorithm is None or exc.algorithm == "md5":
+        return None  # BadDigest's default, the Content-MD5 one
+    return f"The {exc.algorithm.upper()} you specified did not match the calculated checksum."
 
 
 def from_domain(
@@ -429,8 +451,12 @@ def from_domain(
 ) -> S3Error | None:
     """The S3 error for a domain error (most specific table entry wins), or None if unmapped.
 
-    ``bucket``/``key``/``upload_id`` fill the extra fields AWS adds to not-found errors.
+    The error's own fields name the bucket, key and upload AWS adds to not-found and bucket
+    errors; ``bucket``/``key``/``upload_id`` (the request's) fill in where it has none.
     """
+    bucket = getattr(exc, "bucket", None) or bucket
+    key = getattr(exc, "key", None) or key
+    upload_id = getattr(exc, "upload_id", None) or upload_id
     for cls in type(exc).__mro__:
         if not issubclass(cls, domain.WormError):
             continue
@@ -449,5 +475,10 @@ def from_domain(
             return s3_cls(message, BucketName=bucket)
         if s3_cls is InvalidRange:
             return InvalidRange()
+        if isinstance(exc, domain.PreconditionFailedError) and s3_cls is PreconditionFailed:
+            condition = CONDITION_HEADERS.get(exc.condition) if exc.condition else None
+            return PreconditionFailed(message, Condition=condition)
+        if isinstance(exc, domain.BadDigestError) and s3_cls is BadDigest:
+            return BadDigest(_bad_digest_message(exc))
         return s3_cls(message)
     return None

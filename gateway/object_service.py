@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import cast
 
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.clients.repair import ChunkReporter
@@ -30,6 +31,7 @@ from wormfs.dataplane.writer import BodySource, ObjectWriter, WriteResult, read_
 from wormfs.errors import (
     AccessDeniedError,
     BadDigestError,
+    DigestAlgorithm,
     InvalidInputError,
     NoSuchKeyError,
     NoSuchUploadError,
@@ -70,6 +72,11 @@ from wormfs.wire.coordinator import (
 
 CREDENTIALS_TTL = 10.0
 LIST_PARTS_PAGE = 1000
+
+
+def _digest_name(algorithm: ChecksumAlgorithm) -> DigestAlgorithm:
+    """The domain's name of a checksum algorithm (S3 spells them in capitals)."""
+    return cast(DigestAlgorithm, algorithm.lower())
 
 
 def multipart_checksum(upload: UploadInfo, parts: Sequence[PartRecord]) -> str | None:
@@ -116,7 +123,9 @@ def verify_completion(
     computed = multipart_checksum(upload, parts)
     if computed is not None and computed != checks.checksum_value:
         raise BadDigestError(
-            f"The {algorithm} you specified did not match the calculated checksum."
+            algorithm=_digest_name(checks.checksum_algorithm),
+            expected=checks.checksum_value,
+            computed=computed,
         )
 
 
@@ -212,7 +221,9 @@ class ObjectService:
     ) -> ObjectChecksum | None:
         """Compare what the client sent with what arrived; the computed checksum to store."""
         if checks.content_md5 is not None and checks.content_md5 != digests.md5_b64:
-            raise BadDigestError("The Content-MD5 you specified did not match what we received.")
+            raise BadDigestError(
+                algorithm="md5", expected=checks.content_md5, computed=digests.md5_b64
+            )
         algorithm = checks.checksum_algorithm
         if algorithm is None:
             return None
@@ -220,7 +231,7 @@ class ObjectService:
         expected = checks.checksum_value or body.trailing_checksums().get(algorithm.lower())
         if expected is not None and expected != computed:
             raise BadDigestError(
-                f"The {algorithm} you specified did not match the calculated checksum."
+                algorithm=_digest_name(algorithm), expected=expected, computed=computed
             )
         return ObjectChecksum(algorithm=algorithm, value=computed, type="FULL_OBJECT")
 
@@ -329,7 +340,7 @@ class ObjectService:
             bucket, key, version_id, owner_id=principal.user_id
         )
         if manifest.is_delete_marker:
-            raise NoSuchKeyError(f"{key} is deleted")
+            raise NoSuchKeyError(bucket=bucket, key=key, version_id=version_id)
         return manifest
 
     def read_object(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[Piece]:
@@ -387,7 +398,7 @@ class ObjectService:
         await self._owned_bucket(principal, bucket)
         upload = await self._coordinator.get_upload(upload_id)
         if upload.bucket != bucket or upload.key != key:
-            raise NoSuchUploadError(f"upload {upload_id} is not for {bucket}/{key}")
+            raise NoSuchUploadError(upload_id=upload_id, bucket=bucket, key=key)
         return upload
 
     async def create_upload(

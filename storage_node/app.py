@@ -139,9 +139,9 @@ async def put_chunk(request: web.Request) -> web.Response:
     # Refuse a wrong announced length before any byte is written (a chunked body is
     # counted by the store as it arrives instead).
     if length is not None and length < expected:
-        raise IncompleteBodyError(f"Content-Length {length} is short of the chunk's {expected}")
+        raise IncompleteBodyError(f"a body of {length} bytes is short of the chunk's {expected}")
     if length is not None and length > expected:
-        raise InvalidInputError(f"Content-Length {length} exceeds the chunk's {expected}")
+        raise InvalidInputError(f"a body of {length} bytes exceeds the chunk's {expected}")
     result = await request.app[STORE_KEY].put(disk_id, header, _body(request))
     return json_response(result, status=201)
 

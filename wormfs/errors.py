@@ -6,18 +6,26 @@ internal HTTP APIs carry them as typed ``ErrorBody`` payloads (``wormfs.wire.com
 clients raise the same class again on the far side. The domain never speaks S3.
 
 Every class has a stable ``code`` (its class name) used on the wire; ``ERRORS_BY_CODE``
-rebuilds the class from the code.
+rebuilds the class from the code. A class may also declare typed fields (``FIELDS``: the
+names of its keyword-only constructor arguments, e.g. ``NoSuchKeyError(bucket=, key=,
+version_id=)``): they travel in ``ErrorBody`` so that ``error_from_code`` rebuilds the same
+error with the same fields, and the gateway's table turns class + fields into AWS's code,
+message and XML elements. Without an explicit message, the message is built from the fields
+in the domain's own words (for logs); it never names an S3 header or quotes AWS.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
 
 
 class WormError(Exception):
     """Base of every domain error. ``http_status`` is what internal APIs answer with."""
 
     http_status: ClassVar[int] = 500
+    # The names of the typed fields this class carries (its keyword-only arguments).
+    FIELDS: ClassVar[tuple[str, ...]] = ()
 
     @property
     def code(self) -> str:
@@ -26,6 +34,11 @@ class WormError(Exception):
     def __init__(self, message: str = "") -> None:
         super().__init__(message or type(self).__doc__ or type(self).__name__)
         self.message = message or (type(self).__doc__ or type(self).__name__).strip()
+
+    def fields(self) -> dict[str, Any]:
+        """The typed fields that are set, by name (what ``ErrorBody`` carries)."""
+        found = {name: getattr(self, name) for name in self.FIELDS}
+        return {name: value for name, value in found.items() if value is not None}
 
 
 # --- not found -----------------------------------------------------------------------------
@@ -38,13 +51,51 @@ class NotFoundError(WormError):
 class NoSuchBucketError(NotFoundError):
     """The bucket does not exist."""
 
+    FIELDS = ("bucket",)
+
+    def __init__(self, message: str = "", *, bucket: str | None = None) -> None:
+        self.bucket = bucket
+        super().__init__(message or (f"bucket {bucket!r} does not exist" if bucket else ""))
+
 
 class NoSuchKeyError(NotFoundError):
     """The object does not exist."""
 
+    FIELDS = ("bucket", "key", "version_id")
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        bucket: str | None = None,
+        key: str | None = None,
+        version_id: str | None = None,
+    ) -> None:
+        self.bucket, self.key, self.version_id = bucket, key, version_id
+        if not message and key is not None:
+            version = f"version {version_id!r} of " if version_id else ""
+            message = f"no {version}object {key!r} in bucket {bucket!r}"
+        super().__init__(message)
+
 
 class NoSuchUploadError(NotFoundError):
     """The multipart upload does not exist (aborted, completed, or never created)."""
+
+    FIELDS = ("upload_id", "bucket", "key")
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        upload_id: str | None = None,
+        bucket: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.upload_id, self.bucket, self.key = upload_id, bucket, key
+        if not message and upload_id is not None:
+            where = f" for {bucket}/{key}" if key is not None else ""
+            message = f"no upload {upload_id!r}{where}"
+        super().__init__(message)
 
 
 class NoSuchChunkError(NotFoundError):
@@ -66,15 +117,24 @@ class ConflictError(WormError):
     http_status = 409
 
 
-class BucketAlreadyExistsError(ConflictError):
+class _BucketConflict(ConflictError):
+    FIELDS = ("bucket",)
+
+    def __init__(self, message: str = "", *, bucket: str | None = None) -> None:
+        self.bucket = bucket
+        what = (type(self).__doc__ or "").strip().rstrip(".")
+        super().__init__(message or (f"{what}: {bucket!r}" if bucket else ""))
+
+
+class BucketAlreadyExistsError(_BucketConflict):
     """A bucket with that name exists and belongs to someone else."""
 
 
-class BucketAlreadyOwnedByYouError(ConflictError):
+class BucketAlreadyOwnedByYouError(_BucketConflict):
     """A bucket with that name exists and belongs to the caller."""
 
 
-class BucketNotEmptyError(ConflictError):
+class BucketNotEmptyError(_BucketConflict):
     """The bucket still holds objects or uploads."""
 
 
@@ -82,10 +142,40 @@ class ChunkExistsError(ConflictError):
     """A chunk with that id already exists on the disk."""
 
 
+class Condition(StrEnum):
+    """The conditions a write or read may be made on, in the domain's words."""
+
+    ETAG_MATCHES = "etag-matches"  # the current version's ETag is one of those given
+    ETAG_DIFFERS = "etag-differs"  # the current version's ETag is none of those given
+    NO_CURRENT_OBJECT = "no-current-object"  # the key has no current version (create only)
+    MODIFIED_SINCE = "modified-since"
+    UNMODIFIED_SINCE = "unmodified-since"
+
+
+_CONDITION_WORDS = {
+    Condition.ETAG_MATCHES: "the current ETag is one of those given",
+    Condition.ETAG_DIFFERS: "the current ETag is none of those given",
+    Condition.NO_CURRENT_OBJECT: "no object exists at the key",
+    Condition.MODIFIED_SINCE: "the object was modified since the given time",
+    Condition.UNMODIFIED_SINCE: "the object was not modified since the given time",
+}
+
+
 class PreconditionFailedError(WormError):
-    """A condition (If-Match and friends) did not hold."""
+    """A condition the request was made on did not hold."""
 
     http_status = 412
+    FIELDS = ("condition", "etag")
+
+    def __init__(
+        self, message: str = "", *, condition: Condition | None = None, etag: str | None = None
+    ) -> None:
+        self.condition = Condition(condition) if condition is not None else None
+        self.etag = etag  # the current version's ETag, when there is one
+        if not message and self.condition is not None:
+            current = f" (current ETag {etag})" if etag else ""
+            message = f"condition not met: {_CONDITION_WORDS[self.condition]}{current}"
+        super().__init__(message)
 
 
 class NotModifiedError(WormError):
@@ -135,8 +225,27 @@ class EntityTooLargeError(InvalidInputError):
     """The object or part is larger than allowed."""
 
 
+DigestAlgorithm = Literal["md5", "crc32", "crc32c", "crc64nvme", "sha1", "sha256"]
+
+
 class BadDigestError(InvalidInputError):
     """A checksum sent with the data does not match the data."""
+
+    FIELDS = ("algorithm", "expected", "computed")
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        algorithm: DigestAlgorithm | None = None,
+        expected: str | None = None,
+        computed: str | None = None,
+    ) -> None:
+        self.algorithm, self.expected, self.computed = algorithm, expected, computed
+        if not message and algorithm is not None:
+            values = f" (sent {expected}, computed {computed})" if expected and computed else ""
+            message = f"the {algorithm} digest sent does not match the data{values}"
+        super().__init__(message)
 
 
 class IncompleteBodyError(InvalidInputError):
@@ -211,7 +320,9 @@ def _all_subclasses(cls: type[WormError]) -> list[type[WormError]]:
 ERRORS_BY_CODE: dict[str, type[WormError]] = {c.__name__: c for c in _all_subclasses(WormError)}
 
 
-def error_from_code(code: str, message: str) -> WormError:
-    """Rebuild a domain error received over an internal API; unknown codes become WormError."""
+def error_from_code(code: str, message: str, fields: dict[str, Any] | None = None) -> WormError:
+    """Rebuild a domain error received over an internal API, with the typed fields its class
+    declares (others are dropped); unknown codes become WormError."""
     cls = ERRORS_BY_CODE.get(code, WormError)
-    return cls(message)
+    known = {k: v for k, v in (fields or {}).items() if k in cls.FIELDS and v is not None}
+    return cls(message, **known)

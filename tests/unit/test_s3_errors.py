@@ -61,7 +61,7 @@ def test_invalid_range_fields_and_header() -> None:
         (domain.InvalidPartOrderError(), "InvalidPartOrder", 400),
         (domain.EntityTooSmallError(), "EntityTooSmall", 400),
         (domain.EntityTooLargeError(), "EntityTooLarge", 400),
-        (domain.BadDigestError("The CRC32 you specified did not match"), "BadDigest", 400),
+        (domain.BadDigestError(algorithm="crc32"), "BadDigest", 400),
         (domain.IncompleteBodyError(), "IncompleteBody", 400),
         (domain.InvalidKeyError("key too long"), "InvalidArgument", 400),
         (domain.InsufficientDisksError(), "ServiceUnavailable", 503),
@@ -81,8 +81,43 @@ def test_domain_mapping(exc: domain.WormError, code: str, status: int) -> None:
 def test_domain_mapping_fields_and_messages() -> None:
     assert s3.from_domain(domain.NoSuchBucketError(), bucket="b").fields == {"BucketName": "b"}  # type: ignore[union-attr]
     assert s3.from_domain(domain.NoSuchKeyError(), key="k").fields == {"Key": "k"}  # type: ignore[union-attr]
-    digest = s3.from_domain(domain.BadDigestError("The CRC32 you specified did not match"))
-    assert digest is not None and digest.text == "The CRC32 you specified did not match"
+    # The error's own fields win over the request's; AWS's words come from the table.
+    key = s3.from_domain(domain.NoSuchKeyError(bucket="b", key="own"), key="k")
+    assert key is not None and key.fields == {"Key": "own"}
+    upload = s3.from_domain(domain.NoSuchUploadError(upload_id="u1"))
+    assert upload is not None and upload.fields == {"UploadId": "u1"}
+    md5 = s3.from_domain(domain.BadDigestError(algorithm="md5", expected="a", computed="b"))
+    assert md5 is not None
+    assert md5.text == "The Content-MD5 you specified did not match what we received."
+    crc = s3.from_domain(domain.BadDigestError(algorithm="crc32c"))
+    assert crc is not None
+    assert crc.text == "The CRC32C you specified did not match the calculated checksum."
+    for condition, header in (
+        (domain.Condition.ETAG_MATCHES, "If-Match"),
+        (domain.Condition.NO_CURRENT_OBJECT, "If-None-Match"),
+    ):
+        failed = s3.from_domain(domain.PreconditionFailedError(condition=condition))
+        assert failed is not None and failed.fields == {"Condition": header}
+        assert failed.text == s3.PreconditionFailed.message
     # Internal-only errors are not mapped: the app answers 500 and logs them.
     for internal in (domain.CorruptChunkError(), domain.AuthError(), domain.WormError()):
         assert s3.from_domain(internal) is None
+
+
+def test_domain_errors_speak_the_domain_and_cross_the_wire_with_their_fields() -> None:
+    from wormfs.wire.common import error_body, raise_error_body
+
+    errors: list[domain.WormError] = [
+        domain.NoSuchKeyError(bucket="b", key="k", version_id="v"),
+        domain.NoSuchBucketError(bucket="b"),
+        domain.NoSuchUploadError(upload_id="u", bucket="b", key="k"),
+        domain.BucketNotEmptyError(bucket="b"),
+        domain.PreconditionFailedError(condition=domain.Condition.ETAG_MATCHES, etag='"e"'),
+        domain.BadDigestError(algorithm="md5", expected="x", computed="y"),
+    ]
+    for error in errors:
+        for word in ("Content-MD5", "If-Match", "If-None-Match", "you specified"):
+            assert word not in error.message
+        again = raise_error_body(error_body(error), error.http_status)
+        assert type(again) is type(error)
+        assert (again.message, again.fields()) == (error.message, error.fields())

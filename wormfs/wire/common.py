@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from wormfs.errors import WormError, error_from_code
+from wormfs.errors import Condition, DigestAlgorithm, WormError, error_from_code
 
 T = TypeVar("T")
 
@@ -15,11 +15,28 @@ JSON_TYPE = "application/json"
 MAX_JSON_BODY = 64 * 1024 * 1024
 
 
+class ErrorFields(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The typed fields a domain error may carry (``WormError.FIELDS``), all optional; each
+    class uses the ones it declares. Adding a field here is backward compatible."""
+
+    bucket: str | None = None
+    key: str | None = None
+    version_id: str | None = None
+    upload_id: str | None = None
+    condition: Condition | None = None
+    etag: str | None = None
+    algorithm: DigestAlgorithm | None = None
+    expected: str | None = None
+    computed: str | None = None
+
+
 class ErrorBody(msgspec.Struct, frozen=True):
-    """What every internal API answers with on failure; ``code`` is a domain error class name."""
+    """What every internal API answers with on failure; ``code`` is a domain error class name,
+    ``fields`` its typed fields, so that the client raises the same error with them."""
 
     code: str
     message: str
+    fields: ErrorFields = msgspec.field(default_factory=ErrorFields)
 
 
 def encode(value: Any) -> bytes:
@@ -31,7 +48,8 @@ def decode(data: bytes, kind: type[T]) -> T:
 
 
 def error_body(error: WormError) -> bytes:
-    return encode(ErrorBody(code=error.code, message=error.message))
+    fields = msgspec.convert(error.fields(), ErrorFields)
+    return encode(ErrorBody(code=error.code, message=error.message, fields=fields))
 
 
 def raise_error_body(data: bytes, status: int) -> WormError:
@@ -40,4 +58,5 @@ def raise_error_body(data: bytes, status: int) -> WormError:
         body = decode(data, ErrorBody)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return WormError(f"internal API answered {status}: {data[:200]!r}")
-    return error_from_code(body.code, body.message)
+    fields = {name: getattr(body.fields, name) for name in body.fields.__struct_fields__}
+    return error_from_code(body.code, body.message, fields)
