@@ -83,9 +83,8 @@ async def forget_disk(request: web.Request) -> web.Response:
     d = _durability(request)
     disk_id = request.match_info["disk_id"]
     offline_after = d.node_offline_after
-    result = await d.db.direct_write(
-        lambda sql: care.forget_disk(sql, disk_id, time.time(), offline_after)
-    )
+    now = time.time()
+    result = await d.db.write(lambda tx: care.forget_disk(tx, disk_id, now, offline_after))
     return json_response(result)
 
 

@@ -33,6 +33,7 @@ from wormfs.clients.repair import NodeRepairClient
 from wormfs.config import DurabilityConfig
 from wormfs.coordinator.db.care import DiskCareRepo
 from wormfs.coordinator.db.repair import RepairJob, RepairQueue
+from wormfs.coordinator.jobs import job_failed
 from wormfs.errors import WormError
 from wormfs.wire.repair import ReasonCount, RebuildSource, RebuildTask, RepairStatus
 
@@ -62,7 +63,6 @@ class TokenBucket:
     ) -> None:
         self.rate = rate
         self._next = 0.0
-
         self._clock = clock
         self._sleep = sleep
 
@@ -124,7 +124,7 @@ class RepairManager:
             try:
                 await self.scan_once()
             except Exception:
-                log.exception("repair scan failed; retrying at the next interval")
+                job_failed(log, "repair scan")
             await asyncio.sleep(self._config.repair_scan_interval)
 
     # ---- dispatch ---------------------------------------------------------------------------
@@ -154,7 +154,7 @@ class RepairManager:
             try:
                 started = await self.dispatch_once()
             except Exception:
-                log.exception("repair dispatch failed")
+                job_failed(log, "repair dispatch")
                 started = 0
             if started and len(self._running) < self._config.repair_concurrency:
                 continue  # more may be due right away

@@ -39,6 +39,7 @@ from wormfs.config import MB, DurabilityConfig
 from wormfs.coordinator.db.care import DiskCareRepo
 from wormfs.coordinator.db.repair import RepairQueue
 from wormfs.coordinator.db.repair_rows import DiskView
+from wormfs.coordinator.jobs import job_failed
 from wormfs.coordinator.repair import RepairManager
 from wormfs.errors import NoSuchChunkError, WormError
 from wormfs.format.layout import stripe_count
@@ -138,7 +139,7 @@ class ScrubScheduler:
             try:
                 await self.tick()
             except Exception:
-                log.exception("scrub scheduling failed; retrying")
+                job_failed(log, "scrub scheduling")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._period())

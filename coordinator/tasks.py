@@ -26,6 +26,7 @@ import aiohttp
 
 from wormfs.coordinator.db.gc import DueChunk
 from wormfs.coordinator.db.repo import Repository
+from wormfs.coordinator.jobs import job_failed
 from wormfs.errors import WormError
 from wormfs.internal.http import InternalClient
 from wormfs.wire.storage import ChunkRef, DeleteChunks, DeleteChunksResult
@@ -47,7 +48,7 @@ async def liveness_loop(repo: Repository, period: float) -> None:
             for node_id in stale:
                 log.warning("node %s missed its heartbeats; marked offline", node_id)
         except Exception:
-            log.exception("liveness check failed")
+            job_failed(log, "liveness check")
         await asyncio.sleep(period)
 
 
@@ -147,4 +148,4 @@ class GarbageCollector:
             try:
                 await self.run_once()
             except Exception:
-                log.exception("gc pass failed; retrying at the next interval")
+                job_failed(log, "gc pass")

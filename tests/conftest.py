@@ -155,7 +155,7 @@ async def database_url(
     """A metadata database on ``db_engine`` for one test, holding no data (SQLite: a new file;
     PostgreSQL: a database at the newest schema, reset after the test)."""
     if db_engine == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path}/meta/wormfs.db"
+        yield f"sqlite:///{tmp_path}/meta/wormfs.db"
         return
     databases: MigratedDatabases = request.getfixturevalue("postgres_databases")
     url = await databases.take()
@@ -171,7 +171,7 @@ async def empty_database_url(
 ) -> AsyncIterator[str]:
     """A database on ``db_engine`` with no schema at all (for migration tests)."""
     if db_engine == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path}/meta/wormfs.db"
+        yield f"sqlite:///{tmp_path}/meta/wormfs.db"
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
     name = f"wormfs_{uuid.uuid4().hex[:16]}"

@@ -2,8 +2,9 @@
 
 Layer: coordinator database package. Contract: names are validated with S3's rules
 (``InvalidBucketNameError``); creating an existing bucket is ``BucketAlreadyOwnedByYouError``
-for its owner and ``BucketAlreadyExistsError`` for anyone else (also when two creates race:
-the primary key's ``IntegrityError`` is mapped the same way); deleting a bucket that still
+for its owner and ``BucketAlreadyExistsError`` for anyone else (also when two creates race
+on PostgreSQL: the loser's transaction is re-run by ``Database.write`` and finds the
+winner's bucket); deleting a bucket that still
 holds object versions or multipart uploads is ``BucketNotEmptyError``. Ownership checks are
 the gateway's; every answer carries ``owner_id`` and the owner's display name.
 """
@@ -12,13 +13,12 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import exists, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, exists, insert, select
 
-from wormfs.coordinator.db import manifests
-from wormfs.coordinator.db.convert import bucket_info, display_names, require_bucket
-from wormfs.coordinator.db.database import Database, retry_races
-from wormfs.coordinator.db.models import Bucket, ObjectVersion, Upload
+from wormfs.coordinator.db.convert import BUCKET_INFO, bucket_from_row, bucket_info
+from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.tables import buckets, objects, uploads
+from wormfs.coordinator.db.tx import Tx
 from wormfs.coordinator.naming import check_bucket_name
 from wormfs.errors import (
     BucketAlreadyExistsError,
@@ -28,11 +28,45 @@ from wormfs.errors import (
 )
 from wormfs.wire.coordinator import BucketInfo, BucketList, CreateBucket
 
+_OWNER = select(buckets.c.owner_id).where(buckets.c.name == bindparam("name"))
+_INSERT = insert(buckets)
+_ALL = BUCKET_INFO.order_by(buckets.c.name)
+_OWNED_BY = BUCKET_INFO.where(buckets.c.owner_id == bindparam("owner_id")).order_by(buckets.c.name)
+_HAS_OBJECTS = select(exists().where(objects.c.bucket == bindparam("name")))
+_HAS_UPLOADS = select(exists().where(uploads.c.bucket == bindparam("name")))
+_DELETE = delete(buckets).where(buckets.c.name == bindparam("name"))
+
 
 def _exists_error(name: str, owner_id: str, requester: str) -> Exception:
     if owner_id == requester:
         return BucketAlreadyOwnedByYouError(f"you already own bucket {name!r}")
     return BucketAlreadyExistsError(f"bucket {name!r} exists and belongs to someone else")
+
+
+def _create(tx: Tx, name: str, req: CreateBucket, now: float) -> BucketInfo:
+    owner = tx.scalar(_OWNER, {"name": name})
+    if owner is not None:
+        raise _exists_error(name, owner, req.owner_id)
+    tx.run(
+        _INSERT,
+        {
+            "name": name,
+            "owner_id": req.owner_id,
+            "created": now,
+            "region": req.region or "us-east-1",
+            "settings": {},
+        },
+    )
+    return bucket_info(tx, name)
+
+
+def _delete(tx: Tx, name: str) -> None:
+    bucket_info(tx, name)  # NoSuchBucketError
+    has_objects = tx.scalar(_HAS_OBJECTS, {"name": name})
+    if has_objects or tx.scalar(_HAS_UPLOADS, {"name": name}):
+        what = "objects" if has_objects else "multipart uploads"
+        raise BucketNotEmptyError(f"bucket {name!r} still holds {what}")
+    tx.run(_DELETE, {"name": name})
 
 
 class Buckets:
@@ -43,46 +77,19 @@ class Buckets:
         check_bucket_name(name)
         if not req.owner_id:
             raise InvalidInputError("a bucket needs an owner_id")
-        bucket = Bucket(
-            name=name,
-            owner_id=req.owner_id,
-            created=time.time(),
-            region=req.region or "us-east-1",
-            settings={},
-        )
-        try:
-            async with self._db.write() as session:
-                existing = await session.get(Bucket, name)
-                if existing is not None:
-                    raise _exists_error(name, existing.owner_id, req.owner_id)
-                session.add(bucket)
-                names = await display_names(session, [req.owner_id])
-        except IntegrityError:
-            # Lost a race with another create of the same name (PostgreSQL); report who won.
-            async with self._db.read() as session:
-                winner = await session.get(Bucket, name)
-            raise _exists_error(name, winner.owner_id if winner else "", req.owner_id) from None
-        return bucket_info(bucket, names.get(req.owner_id, ""))
+        now = time.time()
+        return await self._db.write(lambda tx: _create(tx, name, req, now))
 
     async def get(self, name: str) -> BucketInfo:
-        return await self._db.direct_read(lambda sql: manifests.bucket_info(sql, name))
+        return await self._db.read(lambda tx: bucket_info(tx, name))
 
     async def list(self, owner_id: str | None = None) -> BucketList:
-        query = select(Bucket).order_by(Bucket.name)
         if owner_id:
-            query = query.where(Bucket.owner_id == owner_id)
-        async with self._db.read() as session:
-            buckets = list(await session.scalars(query))
-            names = await display_names(session, (b.owner_id for b in buckets))
-        return BucketList(buckets=[bucket_info(b, names.get(b.owner_id, "")) for b in buckets])
+            rows = await self._db.read(lambda tx: tx.all(_OWNED_BY, {"owner_id": owner_id}))
+        else:
+            rows = await self._db.read(lambda tx: tx.all(_ALL))
+        return BucketList(buckets=[bucket_from_row(r) for r in rows])
 
-    @retry_races  # a commit into the bucket racing the delete (foreign key, PostgreSQL)
     async def delete(self, name: str) -> None:
-        async with self._db.write() as session:
-            bucket = await require_bucket(session, name)
-            has_objects = await session.scalar(select(exists().where(ObjectVersion.bucket == name)))
-            has_uploads = await session.scalar(select(exists().where(Upload.bucket == name)))
-            if has_objects or has_uploads:
-                what = "objects" if has_objects else "multipart uploads"
-                raise BucketNotEmptyError(f"bucket {name!r} still holds {what}")
-            await session.delete(bucket)
+        """A commit into the bucket racing the delete (foreign key, PostgreSQL) re-runs it."""
+        await self._db.write(lambda tx: _delete(tx, name))

@@ -2,11 +2,14 @@
 
 Layer: coordinator database package. Contract:
 
-* ``enqueue_part_chunks`` / ``enqueue_placements`` add chunks to the queue inside the caller's
-  transaction: whatever unlinks chunks from metadata (overwrite, delete, part replacement,
-  abort, expiry) queues them in the same commit, so a crash can orphan nothing.
+* ``queue_version_chunks`` / ``queue_upload_chunks`` / ``queue_placements`` add chunks to the
+  queue inside the caller's transaction: whatever unlinks chunks from metadata (overwrite,
+  delete, part replacement, abort, expiry) queues them in the same commit, so a crash can
+  orphan nothing. These are the only statements that fill the queue.
+* ``abandon_write`` drops a write intent that can never commit and queues its chunks.
 * ``GcQueue.expire_pending`` turns write intents past their ``expires_at`` into queue entries.
-* ``GcQueue.claim`` returns due entries grouped for the storage nodes, after dropping any entry
+* ``GcQueue.claim`` returns due entries with their node (``node_online``: ``liveness.NODE_LIVE``)
+  for the storage nodes, after dropping any entry
   whose chunk is referenced again by a placement row: a chunk still referenced by a committed
   object or a live part is never deleted, whatever put it in the queue.
 * ``GcQueue.done`` removes entries the node confirmed (deleted or already missing);
@@ -21,20 +24,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, literal, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from wormfs.coordinator.db.database import Database, retry_races
-from wormfs.coordinator.db.models import (
-    ChunkPlacementRow,
-    Disk,
-    GcEntry,
-    Node,
-    Part,
-    PendingWrite,
-    Segment,
+from sqlalchemy import (
+    ColumnElement,
+    Double,
+    Insert,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
 )
+
+from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.liveness import NODE_LIVE, horizon
+from wormfs.coordinator.db.tables import (
+    chunk_placements,
+    disks,
+    gc_queue,
+    nodes,
+    parts,
+    pending_writes,
+    segments,
+)
+from wormfs.coordinator.db.tx import Tx
 
 log = logging.getLogger(__name__)
 
@@ -49,44 +65,106 @@ class DueChunk:
     node_online: bool
 
 
-async def enqueue_part_chunks(
-    session: AsyncSession, where: ColumnElement[bool], now: float, not_before: float
-) -> None:
-    """Queue every chunk of the parts matching ``where`` (one INSERT ... SELECT)."""
+def _queue_parts(where: ColumnElement[bool]) -> Insert:
+    """INSERT ... SELECT of every chunk of the parts matching ``where``."""
     source = (
         select(
-            ChunkPlacementRow.chunk_id,
-            ChunkPlacementRow.disk_id,
-            Disk.node_id,
-            literal(now),
-            literal(not_before),
+            chunk_placements.c.chunk_id,
+            chunk_placements.c.disk_id,
+            disks.c.node_id,
+            bindparam("now", type_=Double()),
+            bindparam("not_before", type_=Double()),
             literal(0),
         )
-        .join(Segment, Segment.id == ChunkPlacementRow.segment_id)
-        .join(Part, Part.id == Segment.part_id)
-        .join(Disk, Disk.disk_id == ChunkPlacementRow.disk_id)
+        .join(segments, segments.c.id == chunk_placements.c.segment_id)
+        .join(parts, parts.c.id == segments.c.part_id)
+        .join(disks, disks.c.disk_id == chunk_placements.c.disk_id)
         .where(where)
     )
-    await session.execute(
-        insert(GcEntry).from_select(
-            ["chunk_id", "disk_id", "node_id", "enqueued_at", "not_before", "attempts"], source
-        )
+    return insert(gc_queue).from_select(
+        ["chunk_id", "disk_id", "node_id", "enqueued_at", "not_before", "attempts"], source
     )
 
 
-async def enqueue_placements(
-    session: AsyncSession, placements: Sequence[dict[str, str]], now: float, not_before: float
+_QUEUE_VERSION = _queue_parts(parts.c.object_id == bindparam("object_id"))
+_QUEUE_UPLOAD = _queue_parts(parts.c.upload_id == bindparam("upload_id"))
+_QUEUE_UPLOAD_PART = _queue_parts(
+    (parts.c.upload_id == bindparam("upload_id"))
+    & (parts.c.part_number == bindparam("part_number"))
+)
+_REFERENCED = select(chunk_placements.c.chunk_id).where(
+    chunk_placements.c.chunk_id.in_(bindparam("chunk_ids", expanding=True))
+)
+_INSERT_ENTRY = insert(gc_queue)
+_INTENT = select(pending_writes).where(pending_writes.c.write_id == bindparam("write_id"))
+_DROP_INTENT = delete(pending_writes).where(pending_writes.c.write_id == bindparam("write_id"))
+_EXPIRED = (
+    select(pending_writes)
+    .where(pending_writes.c.expires_at <= bindparam("now"))
+    .order_by(pending_writes.c.expires_at)
+    .limit(bindparam("limit"))
+)
+# The node is found through the disk (not the stored node id), so a disk that moved to
+# another node is cleaned where it is now.
+_DUE = (
+    select(
+        gc_queue.c.id,
+        gc_queue.c.chunk_id,
+        gc_queue.c.disk_id,
+        gc_queue.c.node_id.label("queued_node_id"),
+        nodes.c.node_id,
+        nodes.c.address,
+        NODE_LIVE.label("node_live"),
+    )
+    .select_from(
+        gc_queue.outerjoin(disks, disks.c.disk_id == gc_queue.c.disk_id).outerjoin(
+            nodes, nodes.c.node_id == disks.c.node_id
+        )
+    )
+    .where(gc_queue.c.not_before <= bindparam("now"))
+    .order_by(gc_queue.c.not_before, gc_queue.c.id)
+    .limit(bindparam("limit"))
+)
+_DROP_CHUNKS = delete(gc_queue).where(
+    gc_queue.c.chunk_id.in_(bindparam("chunk_ids", expanding=True))
+)
+_DONE = delete(gc_queue).where(gc_queue.c.id.in_(bindparam("ids", expanding=True)))
+_RETRY = (
+    update(gc_queue)
+    .where(gc_queue.c.id.in_(bindparam("ids", expanding=True)))
+    .values(not_before=bindparam("not_before"), attempts=gc_queue.c.attempts + 1)
+)
+_COUNT = select(func.count()).select_from(gc_queue)
+_ENTRIES = select(gc_queue.c.chunk_id, gc_queue.c.disk_id, gc_queue.c.node_id).order_by(
+    gc_queue.c.id
+)
+
+
+def queue_version_chunks(tx: Tx, object_id: int, now: float, not_before: float) -> None:
+    """Queue every chunk of an object version's parts."""
+    tx.run(_QUEUE_VERSION, {"object_id": object_id, "now": now, "not_before": not_before})
+
+
+def queue_upload_chunks(
+    tx: Tx, upload_id: str, now: float, not_before: float, part_number: int | None = None
+) -> None:
+    """Queue every chunk of an upload's parts (or of its part ``part_number``)."""
+    params = {"upload_id": upload_id, "now": now, "not_before": not_before}
+    if part_number is None:
+        tx.run(_QUEUE_UPLOAD, params)
+    else:
+        tx.run(_QUEUE_UPLOAD_PART, {**params, "part_number": part_number})
+
+
+def queue_placements(
+    tx: Tx, placements: Sequence[dict[str, str]], now: float, not_before: float
 ) -> int:
-    """Queue the chunks of a write intent, except any that a committed row references."""
+    """Queue the given chunks (a write intent's), except any that a committed row references."""
     if not placements:
         return 0
     ids = sorted({p["chunk_id"] for p in placements})
-    referenced = set(
-        await session.scalars(
-            select(ChunkPlacementRow.chunk_id).where(ChunkPlacementRow.chunk_id.in_(ids))
-        )
-    )
-    rows = [
+    referenced = set(tx.scalars(_REFERENCED, {"chunk_ids": ids}))
+    rows: list[dict[str, Any]] = [
         {
             "chunk_id": p["chunk_id"],
             "disk_id": p["disk_id"],
@@ -98,115 +176,85 @@ async def enqueue_placements(
         for p in placements
         if p["chunk_id"] not in referenced
     ]
-    if rows:
-        await session.execute(insert(GcEntry), rows)
+    tx.run_many(_INSERT_ENTRY, rows)
     return len(rows)
 
 
-async def abandon_write(session: AsyncSession, write_id: str, now: float) -> bool:
+def abandon_write(tx: Tx, write_id: str, now: float) -> bool:
     """Drop a write intent and queue its chunks (a write that can never commit)."""
-    pending = await session.get(PendingWrite, write_id)
+    pending = tx.one(_INTENT, {"write_id": write_id})
     if pending is None:
         return False
-    await enqueue_placements(session, pending.placements, now, now)
-    await session.delete(pending)
+    queue_placements(tx, pending.placements, now, now)
+    tx.run(_DROP_INTENT, {"write_id": write_id})
     return True
 
 
-class GcQueue:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+def _expire(tx: Tx, now: float, limit: int) -> int:
+    expired = tx.all(_EXPIRED, {"now": now, "limit": limit})
+    for pending in expired:
+        log.info(
+            "write %s to %s/%s was never committed; collecting its %d chunks",
+            pending.write_id,
+            pending.bucket,
+            pending.key,
+            len(pending.placements),
+        )
+        queue_placements(tx, pending.placements, now, now)
+        tx.run(_DROP_INTENT, {"write_id": pending.write_id})
+    return len(expired)
 
-    @retry_races  # an intent committed while it expires (PostgreSQL)
+
+def _claim(tx: Tx, now: float, limit: int, offline_after: float) -> list[DueChunk]:
+    rows = tx.all(_DUE, {"now": now, "limit": limit, **horizon(now, offline_after)})
+    if not rows:
+        return []
+    referenced = set(tx.scalars(_REFERENCED, {"chunk_ids": sorted({r.chunk_id for r in rows})}))
+    if referenced:
+        log.warning("gc queue held %d chunks still referenced; kept", len(referenced))
+        tx.run(_DROP_CHUNKS, {"chunk_ids": sorted(referenced)})
+    return [
+        DueChunk(
+            entry_id=r.id,
+            chunk_id=r.chunk_id,
+            disk_id=r.disk_id,
+            node_id=r.node_id or r.queued_node_id,
+            node_address=r.address or "",
+            node_online=bool(r.node_live),
+        )
+        for r in rows
+        if r.chunk_id not in referenced
+    ]
+
+
+class GcQueue:
+    def __init__(self, db: Database, offline_after: float) -> None:
+        self._db = db
+        self._offline_after = offline_after
+
     async def expire_pending(self, now: float, limit: int = 500) -> int:
         """Collect write intents whose ``expires_at`` has passed; returns how many."""
-        async with self._db.write() as session:
-            expired = list(
-                await session.scalars(
-                    select(PendingWrite)
-                    .where(PendingWrite.expires_at <= now)
-                    .order_by(PendingWrite.expires_at)
-                    .limit(limit)
-                )
-            )
-            for pending in expired:
-                log.info(
-                    "write %s to %s/%s was never committed; collecting its %d chunks",
-                    pending.write_id,
-                    pending.bucket,
-                    pending.key,
-                    len(pending.placements),
-                )
-                await enqueue_placements(session, pending.placements, now, now)
-                await session.delete(pending)
-        return len(expired)
+        return await self._db.write(lambda tx: _expire(tx, now, limit))
 
     async def claim(self, now: float, limit: int = 1000) -> list[DueChunk]:
         """Due entries, oldest first; entries whose chunk is referenced again are dropped."""
-        async with self._db.write() as session:
-            rows = (
-                await session.execute(
-                    # The node is found through the disk (not the stored node id), so a disk
-                    # that moved to another node is cleaned where it is now.
-                    select(GcEntry, Node.node_id, Node.address, Node.state)
-                    .outerjoin(Disk, Disk.disk_id == GcEntry.disk_id)
-                    .outerjoin(Node, Node.node_id == Disk.node_id)
-                    .where(GcEntry.not_before <= now)
-                    .order_by(GcEntry.not_before, GcEntry.id)
-                    .limit(limit)
-                )
-            ).all()
-            if not rows:
-                return []
-            chunk_ids = sorted({row[0].chunk_id for row in rows})
-            referenced = set(
-                await session.scalars(
-                    select(ChunkPlacementRow.chunk_id).where(
-                        ChunkPlacementRow.chunk_id.in_(chunk_ids)
-                    )
-                )
-            )
-            if referenced:
-                log.warning("gc queue held %d chunks still referenced; kept", len(referenced))
-                await session.execute(delete(GcEntry).where(GcEntry.chunk_id.in_(referenced)))
-            return [
-                DueChunk(
-                    entry_id=entry.id,
-                    chunk_id=entry.chunk_id,
-                    disk_id=entry.disk_id,
-                    node_id=node_id or entry.node_id,
-                    node_address=address or "",
-                    node_online=state == "online",
-                )
-                for entry, node_id, address, state in rows
-                if entry.chunk_id not in referenced
-            ]
+        return await self._db.write(lambda tx: _claim(tx, now, limit, self._offline_after))
 
     async def done(self, entry_ids: Sequence[int]) -> None:
-        if not entry_ids:
-            return
-        async with self._db.write() as session:
-            await session.execute(delete(GcEntry).where(GcEntry.id.in_(list(entry_ids))))
+        if entry_ids:
+            ids = list(entry_ids)
+            await self._db.write(lambda tx: tx.run(_DONE, {"ids": ids}))
 
     async def retry(self, entry_ids: Sequence[int], not_before: float) -> None:
-        if not entry_ids:
-            return
-        async with self._db.write() as session:
-            await session.execute(
-                update(GcEntry)
-                .where(GcEntry.id.in_(list(entry_ids)))
-                .values(not_before=not_before, attempts=GcEntry.attempts + 1)
-            )
+        if entry_ids:
+            params = {"ids": list(entry_ids), "not_before": not_before}
+            await self._db.write(lambda tx: tx.run(_RETRY, params))
 
     async def pending_count(self) -> int:
         """Entries in the queue, due or not (for health and tests)."""
-        async with self._db.read() as session:
-            return int(await session.scalar(select(func.count()).select_from(GcEntry)) or 0)
+        return int(await self._db.read(lambda tx: tx.scalar(_COUNT)) or 0)
 
     async def entries(self) -> list[tuple[str, str, str]]:
         """(chunk_id, disk_id, node_id) of every queued entry (for admin views and tests)."""
-        async with self._db.read() as session:
-            rows = await session.execute(
-                select(GcEntry.chunk_id, GcEntry.disk_id, GcEntry.node_id).order_by(GcEntry.id)
-            )
-            return [(c, d, n) for c, d, n in rows]
+        rows = await self._db.read(lambda tx: tx.all(_ENTRIES))
+        return [(r.chunk_id, r.disk_id, r.node_id) for r in rows]

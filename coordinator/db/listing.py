@@ -13,31 +13,31 @@ Layer: coordinator database package. Contract (S3's ListObjectsV2 and ListMultip
 * common prefixes and keys together count against ``max_keys`` (capped at 1000); when a page
   is truncated, ``next_marker`` is the last key or common prefix returned, and a
   ``start_after`` equal to a returned common prefix continues after all keys under it;
-* one read transaction per page, so a page is one consistent snapshot. Object listings run
-  as plain SQL in one hop (``db/direct.py``); upload listings through the ORM. Both share
-  one walk, a generator that asks for batches and is driven by either.
+* one read transaction per page, so a page is one consistent snapshot. Both listings share
+  one walk, a generator that asks for batches of rows past a bound; each listing's bounds
+  pick one of a few prepared statements (``_OBJECT_BATCHES``, ``_UPLOAD_BATCHES``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, select, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, select, true, tuple_
 
-from wormfs.coordinator.db.convert import require_bucket, upload_info
+from wormfs.coordinator.db.convert import require_bucket, upload_from_row
 from wormfs.coordinator.db.database import Database
-from wormfs.coordinator.db.direct import Sql
-from wormfs.coordinator.db.models import Upload
-from wormfs.errors import InvalidInputError, NoSuchBucketError
+from wormfs.coordinator.db.tables import objects, uploads
+from wormfs.coordinator.db.tx import Row, Tx
+from wormfs.errors import InvalidInputError
 from wormfs.wire.coordinator import ObjectList, ObjectSummary, UploadList
 
 MAX_PAGE = 1000
 BATCH = MAX_PAGE + 1  # a full page and one row to tell whether it is truncated
 ROLLUP_BATCH = 16  # the smallest batch, after batches spent inside big common prefixes
 R = TypeVar("R")
-B = TypeVar("B")  # how a listing says "rows past here": SQL text or an ORM clause
+B = TypeVar("B")  # how a listing says "rows past here"
 
 
 def prefix_end(prefix: str) -> str | None:
@@ -94,9 +94,8 @@ def _walk(
 ) -> Steps[B, R]:
     """The roll-up walk shared by both listings (see the module docstring), as a generator
     that yields each batch it needs — ``(bound, n)``: up to ``n`` rows in key order, past
-    ``bound`` — and is sent the rows, so that one walk serves a synchronous (plain SQL) and
-    an asynchronous (ORM) reader. ``after(row)`` is the bound past a row, ``seek(key)`` the
-    bound "from ``key`` on".
+    ``bound`` — and is sent the rows. ``after(row)`` is the bound past a row, ``seek(key)``
+    the bound "from ``key`` on".
 
     Rows come in batches in key order. Keys under the common prefix just returned are skipped
     where they stand (cheap while prefixes are small: many small "directories" cost no extra
@@ -151,68 +150,78 @@ def _walk(
             batch = max(ROLLUP_BATCH, batch // 4)
 
 
-def _run(steps: Steps[B, R], fetch: Callable[[B | None, int], list[R]]) -> _Walk[R]:
+def _run(steps: Steps[B, R], fetch: Callable[[B | None, int], Sequence[R]]) -> _Walk[R]:
     try:
         request = next(steps)
         while True:
-            request = steps.send(fetch(*request))
+            request = steps.send(list(fetch(*request)))
     except StopIteration as done:
         return cast(_Walk[R], done.value)
 
 
-async def _run_async(
-    steps: Steps[B, R], fetch: Callable[[B | None, int], Awaitable[list[R]]]
-) -> _Walk[R]:
-    try:
-        request = next(steps)
-        while True:
-            request = steps.send(await fetch(*request))
-    except StopIteration as done:
-        return cast(_Walk[R], done.value)
-
-
-# ---- objects (plain SQL, one hop: see db/direct.py) -------------------------------------------
-# An objects bound: (">" or ">=", key). "= TRUE"/"= FALSE", not bare booleans: equalities keep
-# the scan on ix_objects_listing (bucket, is_latest, is_delete_marker, key) in key order.
-KeyBound = tuple[str, str]
-_SUMMARY = (
-    "SELECT key, size, etag, last_modified, owner_id, storage_class, version_id, "
-    "checksum_algorithm FROM objects "
-    "WHERE bucket = ? AND is_latest = TRUE AND is_delete_marker = FALSE"
+# ---- objects ---------------------------------------------------------------------------------
+# A bound: (">" or ">=", key); ``upper``: keys below it only (a prefix's end).
+KeyBound = tuple[Literal[">", ">="], str]
+_SUMMARY = select(
+    objects.c.key,
+    objects.c.size,
+    objects.c.etag,
+    objects.c.last_modified,
+    objects.c.owner_id,
+    objects.c.storage_class,
+    objects.c.version_id,
+    objects.c.checksum_algorithm,
+).where(
+    # Equalities, not bare booleans: they keep the scan on ix_objects_listing (bucket,
+    # is_latest, is_delete_marker, key) in key order.
+    objects.c.bucket == bindparam("bucket"),
+    objects.c.is_latest == true(),
+    objects.c.is_delete_marker == False,  # noqa: E712 (a SQL comparison)
 )
 
-# key, size, etag, last_modified, owner_id, storage_class, version_id, checksum_algorithm
-SummaryRow = tuple[str, int, str, float, str, str, str, "str | None"]
+
+def _batches(
+    base: Select[Any], key: ColumnElement[str], order: Sequence[ColumnElement[Any]]
+) -> dict[tuple[str, bool], Select[Any]]:
+    """A listing's batch statements, one per (bound operator, has upper bound)."""
+    out = {}
+    for op in ("", ">", ">="):
+        for upper in (False, True):
+            query = base
+            if op == ">":
+                query = query.where(key > bindparam("bound"))
+            elif op == ">=":
+                query = query.where(key >= bindparam("bound"))
+            if upper:
+                query = query.where(key < bindparam("upper"))
+            out[op, upper] = query.order_by(*order).limit(bindparam("n"))
+    return out
+
+
+_OBJECT_BATCHES = _batches(_SUMMARY, objects.c.key, [objects.c.key])
 
 
 def _object_page(
-    sql: Sql,
+    tx: Tx,
     bucket: str,
     start: KeyBound | None,
     upper: str | None,
     prefix: str,
     delimiter: str,
     limit: int,
-) -> _Walk[SummaryRow]:
-    if sql.one("SELECT 1 FROM buckets WHERE name = ?", bucket) is None:
-        raise NoSuchBucketError(f"bucket {bucket!r} does not exist")
+) -> _Walk[Row]:
+    require_bucket(tx, bucket)
 
-    def fetch(bound: KeyBound | None, n: int) -> list[SummaryRow]:
-        query, params = _SUMMARY, [bucket]
-        if bound is not None:
-            query += f" AND key {bound[0]} ?"
-            params.append(bound[1])
-        if upper is not None:
-            query += " AND key < ?"
-            params.append(upper)
-        rows = sql.all(query + " ORDER BY key LIMIT ?", *params, n)
-        return cast(list[SummaryRow], rows)
+    def fetch(bound: KeyBound | None, n: int) -> Sequence[Row]:
+        query = _OBJECT_BATCHES[bound[0] if bound else "", upper is not None]
+        params = {"bucket": bucket, "bound": bound[1] if bound else None, "upper": upper, "n": n}
+        return tx.all(query, params)
 
     if not limit:
         return _Walk()
-    steps: Steps[KeyBound, SummaryRow] = _walk(
-        key_of=lambda row: row[0],
-        after=lambda row: (">", row[0]),
+    steps: Steps[KeyBound, Row] = _walk(
+        key_of=lambda row: cast(str, row.key),
+        after=lambda row: (">", row.key),
         seek=lambda key: (">=", key),
         start=start,
         prefix=prefix,
@@ -244,36 +253,27 @@ async def list_objects(
         return ObjectList(objects=[], common_prefixes=[], is_truncated=False)
 
     # One read transaction for the whole page: one snapshot.
-    walk = await db.direct_read(
-        lambda sql: _object_page(sql, bucket, start, upper, prefix, delimiter, limit)
+    walk = await db.read(
+        lambda tx: _object_page(tx, bucket, start, upper, prefix, delimiter, limit)
     )
-    objects = [
+    summaries = [
         ObjectSummary(
-            key=key,
-            size=size,
-            etag=etag,
-            last_modified=last_modified,
-            owner_id=owner_id,
-            storage_class=storage_class,
-            version_id=version_id,
-            checksum_algorithm=checksum_algorithm,
+            key=r.key,
+            size=r.size,
+            etag=r.etag,
+            last_modified=r.last_modified,
+            owner_id=r.owner_id,
+            storage_class=r.storage_class,
+            version_id=r.version_id,
+            checksum_algorithm=r.checksum_algorithm,
         )
-        for (
-            key,
-            size,
-            etag,
-            last_modified,
-            owner_id,
-            storage_class,
-            version_id,
-            checksum_algorithm,
-        ) in walk.items
+        for r in walk.items
     ]
     next_marker = None
     if walk.truncated:
-        next_marker = walk.last_prefix if walk.last_prefix is not None else objects[-1].key
+        next_marker = walk.last_prefix if walk.last_prefix is not None else summaries[-1].key
     return ObjectList(
-        objects=objects,
+        objects=summaries,
         common_prefixes=walk.prefixes,
         is_truncated=walk.truncated,
         next_marker=next_marker,
@@ -281,6 +281,63 @@ async def list_objects(
 
 
 # ---- multipart uploads ------------------------------------------------------------------------
+# A bound: (">" or ">=", key, upload id); ">" with an upload id means past (key, upload id),
+# i.e. later uploads of that key and every later key.
+UploadBound = tuple[Literal[">", ">="], str, str]
+_UPLOADS = select(uploads).where(uploads.c.bucket == bindparam("bucket"))
+_UPLOAD_ORDER = [uploads.c.key, uploads.c.upload_id]
+_UPLOAD_BATCHES = _batches(_UPLOADS, uploads.c.key, _UPLOAD_ORDER)
+_UPLOAD_BATCHES_AFTER = {
+    upper: query
+    for (op, upper), query in _batches(
+        _UPLOADS.where(
+            tuple_(uploads.c.key, uploads.c.upload_id)
+            > tuple_(bindparam("bound"), bindparam("bound_id"))
+        ),
+        uploads.c.key,
+        _UPLOAD_ORDER,
+    ).items()
+    if op == ""
+}
+
+
+def _upload_page(
+    tx: Tx,
+    bucket: str,
+    start: UploadBound | None,
+    upper: str | None,
+    prefix: str,
+    delimiter: str,
+    limit: int,
+) -> _Walk[Row]:
+    require_bucket(tx, bucket)
+
+    def fetch(bound: UploadBound | None, n: int) -> Sequence[Row]:
+        params = {"bucket": bucket, "upper": upper, "n": n, "bound": None, "bound_id": None}
+        if bound is None:
+            query = _UPLOAD_BATCHES["", upper is not None]
+        elif bound[0] == ">" and bound[2]:
+            query = _UPLOAD_BATCHES_AFTER[upper is not None]
+            params.update(bound=bound[1], bound_id=bound[2])
+        else:
+            query = _UPLOAD_BATCHES[bound[0], upper is not None]
+            params["bound"] = bound[1]
+        return tx.all(query, params)
+
+    if not limit:
+        return _Walk()
+    steps: Steps[UploadBound, Row] = _walk(
+        key_of=lambda u: cast(str, u.key),
+        after=lambda u: (">", u.key, u.upload_id),
+        seek=lambda key: (">=", key, ""),
+        start=start,
+        prefix=prefix,
+        delimiter=delimiter,
+        limit=limit,
+    )
+    return _run(steps, fetch)
+
+
 async def list_uploads(
     db: Database,
     bucket: str,
@@ -294,56 +351,28 @@ async def list_uploads(
     (key, upload_id) order. ``upload_id_marker`` counts only together with ``key_marker``."""
     limit = _page_size(max_uploads, "max_uploads")
     upper = prefix_end(prefix) if prefix else None
-    start: ColumnElement[bool] | None = Upload.key >= prefix if prefix else None
+    start: UploadBound | None = (">=", prefix, "") if prefix else None
     if key_marker:
-        if upload_id_marker:
-            start = tuple_(Upload.key, Upload.upload_id) > tuple_(key_marker, upload_id_marker)
-        else:
-            start = Upload.key > key_marker
+        start = (">", key_marker, upload_id_marker)
         if _is_common_prefix(key_marker, prefix, delimiter):
             end = prefix_end(key_marker)
             if end is None:
                 return UploadList(uploads=[], common_prefixes=[], is_truncated=False)
-            start = Upload.key >= end
+            start = (">=", end, "")
         if prefix and key_marker < prefix:
-            start = Upload.key >= prefix
-
-    async with db.read() as session:
-        await require_bucket(session, bucket)
-
-        async def fetch(bound: ColumnElement[bool] | None, n: int) -> list[Upload]:
-            query = select(Upload).where(Upload.bucket == bucket)
-            if bound is not None:
-                query = query.where(bound)
-            if upper is not None:
-                query = query.where(Upload.key < upper)
-            result = await session.scalars(query.order_by(Upload.key, Upload.upload_id).limit(n))
-            return list(result)
-
-        walk: _Walk[Upload] = _Walk()
-        if limit:
-            steps: Steps[ColumnElement[bool], Upload] = _walk(
-                key_of=lambda u: u.key,
-                after=lambda u: and_(
-                    tuple_(Upload.key, Upload.upload_id) > tuple_(u.key, u.upload_id)
-                ),
-                seek=lambda key: Upload.key >= key,
-                start=start,
-                prefix=prefix,
-                delimiter=delimiter,
-                limit=limit,
-            )
-            walk = await _run_async(steps, fetch)
-
-    uploads = [upload_info(u) for u in walk.items]
+            start = (">=", prefix, "")
+    walk = await db.read(
+        lambda tx: _upload_page(tx, bucket, start, upper, prefix, delimiter, limit)
+    )
+    infos = [upload_from_row(u) for u in walk.items]
     next_key = next_upload = None
     if walk.truncated:
         if walk.last_prefix is not None:
             next_key = walk.last_prefix
         else:
-            next_key, next_upload = uploads[-1].key, uploads[-1].upload_id
+            next_key, next_upload = infos[-1].key, infos[-1].upload_id
     return UploadList(
-        uploads=uploads,
+        uploads=infos,
         common_prefixes=walk.prefixes,
         is_truncated=walk.truncated,
         next_key_marker=next_key,

@@ -1,12 +1,10 @@
-"""The per-request object operations in plain SQL: bucket facts, manifests, inline PUTs, deletes.
+"""The per-request object operations: manifests, inline PUTs, deletes.
 
 Layer: coordinator database package. Each public function is a synchronous operation of a
-``Sql`` handle, run whole in one transaction by ``Database.direct_read`` / ``direct_write``
-(``wormfs.coordinator.db.direct``: one thread hop per operation, group commit on SQLite).
-These are the statements behind every GET, HEAD, small PUT and DELETE, so each is one or two
-indexed queries. Contract:
+``Tx``, run whole in one transaction by ``Database.read`` / ``Database.write`` (on SQLite one
+thread hop per batch of operations, group commit). These are the statements behind every
+GET, HEAD, small PUT and DELETE, so each is one or two indexed queries. Contract:
 
-* ``bucket_info`` answers a bucket's facts (``NoSuchBucketError``).
 * ``owned_bucket`` checks that a bucket exists and, given an owner, that it is theirs
   (``AccessDeniedError`` otherwise, before anything about its keys is revealed).
 * ``read_manifest`` answers the current (or a given) version's manifest with its parts,
@@ -20,168 +18,125 @@ indexed queries. Contract:
 
 from __future__ import annotations
 
-from typing import cast
+from sqlalchemy import bindparam, select, update
 
-from wormfs.coordinator.db.convert import checksum_from_row, profile_from_json
-from wormfs.coordinator.db.direct import Row, Sql, json_value
-from wormfs.coordinator.db.versions import lock_key, make_room, retire_version
-from wormfs.coordinator.db.writes import insert_version
+from wormfs.coordinator.db.convert import (
+    attributes_from_row,
+    checksum_from_row,
+    part_records,
+    parts_query,
+    profile_from_json,
+    require_bucket,
+)
+from wormfs.coordinator.db.tables import object_data, objects, parts
+from wormfs.coordinator.db.tx import Row, Tx
+from wormfs.coordinator.db.versions import (
+    IS_LATEST,
+    insert_version,
+    lock_key,
+    make_room,
+    retire_version,
+)
 from wormfs.errors import (
     AccessDeniedError,
     InvalidInputError,
-    NoSuchBucketError,
     NoSuchKeyError,
 )
+from wormfs.format.layout import Profile
 from wormfs.ids import new_version_id
-from wormfs.layout import Profile
 from wormfs.wire.coordinator import (
     INLINE_LIMIT,
-    BucketInfo,
-    ChunkPlacement,
     DeleteResult,
     ObjectManifest,
-    PartRecord,
     PutInline,
-    Segment,
 )
 
 NULL_VERSION = "null"
 
-_VERSION_COLUMNS = (
-    "o.id, o.bucket, o.key, o.version_id, o.owner_id, o.size, o.etag, o.last_modified, "
-    "o.profile, o.content_type, o.user_metadata, o.system_metadata, o.checksum_algorithm, "
-    "o.checksum_value, o.checksum_type, o.storage_class, o.is_delete_marker, od.data, o.is_latest"
-)
-_VERSION = (
-    f"SELECT {_VERSION_COLUMNS} FROM objects o LEFT JOIN object_data od ON od.object_id = o.id "
-    "WHERE o.bucket = ? AND o.key = ? AND "
-)
-# "AND o.is_latest", not "= ?": only a bare is_latest lets SQLite prove that the partial
-# index uq_objects_latest applies (one row); with a parameter it scans the bucket's run of
-# ix_objects_listing instead.
-_CURRENT = _VERSION + "o.is_latest"
-_BY_ID = _VERSION + "o.version_id = ?"
-# Every part of a version with its segments and placements, in manifest order. LEFT JOINs:
-# an empty part has no segments, and a placement whose disk is unknown still shows up.
-_PARTS = (
-    "SELECT p.part_number, p.size, p.etag, p.checksum_algorithm, p.checksum_value, "
-    'p.checksum_type, p.last_modified, s.segment_index, s."offset", s.length, '
-    "c.fragment_index, c.chunk_id, c.disk_id, d.node_id, n.address "
-    "FROM parts p LEFT JOIN segments s ON s.part_id = p.id "
-    "LEFT JOIN chunk_placements c ON c.segment_id = s.id "
-    "LEFT JOIN disks d ON d.disk_id = c.disk_id LEFT JOIN nodes n ON n.node_id = d.node_id "
-    "WHERE p.object_id = ? ORDER BY p.part_number, s.segment_index, c.fragment_index"
-)
+_VERSION = select(
+    objects.c.id,
+    objects.c.bucket,
+    objects.c.key,
+    objects.c.version_id,
+    objects.c.owner_id,
+    objects.c.size,
+    objects.c.etag,
+    objects.c.last_modified,
+    objects.c.profile,
+    objects.c.content_type,
+    objects.c.user_metadata,
+    objects.c.system_metadata,
+    objects.c.checksum_algorithm,
+    objects.c.checksum_value,
+    objects.c.checksum_type,
+    objects.c.storage_class,
+    objects.c.is_delete_marker,
+    objects.c.is_latest,
+    object_data.c.data,
+).select_from(objects.outerjoin(object_data, object_data.c.object_id == objects.c.id))
+_KEY = (objects.c.bucket == bindparam("bucket")) & (objects.c.key == bindparam("key"))
+_CURRENT = _VERSION.where(_KEY, IS_LATEST)
+_BY_ID = _VERSION.where(_KEY, objects.c.version_id == bindparam("version_id"))
+_PARTS = parts_query(parts.c.object_id == bindparam("object_id"))
+_INSERT_DATA = object_data.insert()
+_NEWEST = select(objects.c.id).where(_KEY).order_by(objects.c.version_id.desc()).limit(1)
+_MAKE_LATEST = update(objects).where(objects.c.id == bindparam("object_id")).values(is_latest=True)
 
 
-def bucket_info(sql: Sql, name: str) -> BucketInfo:
-    row = sql.one(
-        "SELECT b.name, b.owner_id, b.created, b.region, u.display_name "
-        "FROM buckets b LEFT JOIN users u ON u.user_id = b.owner_id WHERE b.name = ?",
-        name,
-    )
-    if row is None:
-        raise NoSuchBucketError(f"bucket {name!r} does not exist")
-    return BucketInfo(
-        name=row[0], owner_id=row[1], owner_display_name=row[4] or "", created=row[2], region=row[3]
-    )
-
-
-def owned_bucket(sql: Sql, bucket: str, owner_id: str | None) -> None:
-    row = sql.one("SELECT owner_id FROM buckets WHERE name = ?", bucket)
-    if row is None:
-        raise NoSuchBucketError(f"bucket {bucket!r} does not exist")
-    if owner_id is not None and row[0] != owner_id:
+def owned_bucket(tx: Tx, bucket: str, owner_id: str | None) -> None:
+    owner = require_bucket(tx, bucket)
+    if owner_id is not None and owner != owner_id:
         raise AccessDeniedError(f"bucket {bucket} belongs to another user")
 
 
-def _find(sql: Sql, bucket: str, key: str, version_id: str | None) -> Row | None:
+def _find(tx: Tx, bucket: str, key: str, version_id: str | None) -> Row | None:
     # Without versioning every object is S3's "null" version, i.e. the current one.
     if version_id is None or version_id == NULL_VERSION:
-        return sql.one(_CURRENT, bucket, key)
-    return sql.one(_BY_ID, bucket, key, version_id)
+        return tx.one(_CURRENT, {"bucket": bucket, "key": key})
+    return tx.one(_BY_ID, {"bucket": bucket, "key": key, "version_id": version_id})
 
 
-def _part_records(rows: list[Row]) -> list[PartRecord]:
-    parts: list[PartRecord] = []
-    segments: list[Segment] = []
-    chunks: list[ChunkPlacement] = []
-    for i, r in enumerate(rows):
-        if r[10] is not None:
-            chunks.append(
-                ChunkPlacement(
-                    fragment_index=r[10],
-                    chunk_id=r[11],
-                    disk_id=r[12],
-                    node_id=r[13] or "",
-                    node_address=r[14] or "",
-                )
-            )
-        following = rows[i + 1] if i + 1 < len(rows) else None
-        part_ends = following is None or following[0] != r[0]
-        segment_ends = part_ends or cast(Row, following)[7] != r[7]
-        if r[7] is not None and segment_ends:
-            segments.append(Segment(segment_index=r[7], offset=r[8], length=r[9], chunks=chunks))
-            chunks = []
-        if part_ends:
-            parts.append(
-                PartRecord(
-                    part_number=r[0],
-                    size=r[1],
-                    etag=r[2],
-                    segments=segments,
-                    checksum=checksum_from_row(r[3], r[4], r[5]),
-                    last_modified=r[6],
-                )
-            )
-            segments = []
-    return parts
-
-
-def _manifest(row: Row, parts: list[PartRecord]) -> ObjectManifest:
-    data = row[17]
+def _manifest(tx: Tx, row: Row) -> ObjectManifest:
+    """A ``_VERSION`` row as a manifest, its parts read unless it is inline."""
+    data = row.data
+    records = [] if data is not None else part_records(tx.all(_PARTS, {"object_id": row.id}))
     return ObjectManifest(
-        bucket=row[1],
-        key=row[2],
-        version_id=row[3],
-        owner_id=row[4],
-        size=row[5],
-        etag=row[6],
-        last_modified=row[7],
-        profile=profile_from_json(json_value(row[8])),
-        parts=parts,
-        content_type=row[9],
-        user_metadata=dict(json_value(row[10])),
-        system_metadata=dict(json_value(row[11])),
-        checksum=checksum_from_row(row[12], row[13], row[14]),
-        storage_class=row[15],
-        is_delete_marker=bool(row[16]),
+        bucket=row.bucket,
+        key=row.key,
+        version_id=row.version_id,
+        owner_id=row.owner_id,
+        size=row.size,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        profile=profile_from_json(row.profile),
+        parts=records,
+        attributes=attributes_from_row(row),
+        checksum=checksum_from_row(row.checksum_algorithm, row.checksum_value, row.checksum_type),
+        is_delete_marker=bool(row.is_delete_marker),
         inline=bytes(data) if data is not None else None,
     )
 
 
 def read_manifest(
-    sql: Sql, bucket: str, key: str, version_id: str | None, owner_id: str | None
+    tx: Tx, bucket: str, key: str, version_id: str | None, owner_id: str | None
 ) -> ObjectManifest:
-    owned_bucket(sql, bucket, owner_id)
-    row = _find(sql, bucket, key, version_id)
-    if row is None or (version_id in (None, NULL_VERSION) and row[16]):
-        what = f"version {version_id!r} of " if version_id else ""
-        raise NoSuchKeyError(f"no {what}object {key!r} in bucket {bucket!r}")
-    parts = [] if row[17] is not None else _part_records(sql.all(_PARTS, row[0]))
-    return _manifest(row, parts)
+    owned_bucket(tx, bucket, owner_id)
+    row = _find(tx, bucket, key, version_id)
+    if row is None or (version_id in (None, NULL_VERSION) and row.is_delete_marker):
+        raise NoSuchKeyError(bucket=bucket, key=key, version_id=version_id)
+    return _manifest(tx, row)
 
 
 def put_inline(
-    sql: Sql, req: PutInline, profile: Profile, now: float, gc_delay: float
+    tx: Tx, req: PutInline, profile: Profile, now: float, gc_delay: float
 ) -> ObjectManifest:
     if req.size != len(req.data) or req.size > INLINE_LIMIT:
         raise InvalidInputError(
             f"an inline object holds 0..{INLINE_LIMIT} bytes, exactly its size "
             f"({req.size}, got {len(req.data)})"
         )
-    owned_bucket(sql, req.bucket, req.owner_id)
-    make_room(sql, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay)
+    owned_bucket(tx, req.bucket, req.owner_id)
+    make_room(tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay)
     manifest = ObjectManifest(
         bucket=req.bucket,
         key=req.key,
@@ -192,19 +147,16 @@ def put_inline(
         last_modified=now,
         profile=profile,
         parts=[],
-        content_type=req.content_type,
-        user_metadata=dict(req.user_metadata),
-        system_metadata=dict(req.system_metadata),
+        attributes=req.attributes,
         checksum=req.checksum,
-        storage_class=req.storage_class,
     )
-    object_id = insert_version(sql, manifest, now)
-    sql.run("INSERT INTO object_data (object_id, data) VALUES (?, ?)", object_id, req.data)
+    object_id = insert_version(tx, manifest, now)
+    tx.run(_INSERT_DATA, {"object_id": object_id, "data": req.data})
     return manifest
 
 
 def delete_version(
-    sql: Sql,
+    tx: Tx,
     bucket: str,
     key: str,
     version_id: str | None,
@@ -212,21 +164,17 @@ def delete_version(
     now: float,
     gc_delay: float,
 ) -> DeleteResult:
-    owned_bucket(sql, bucket, owner_id)
-    lock_key(sql, bucket, key)
-    row = _find(sql, bucket, key, version_id)
+    owned_bucket(tx, bucket, owner_id)
+    lock_key(tx, bucket, key)
+    row = _find(tx, bucket, key, version_id)
     if row is None:
         return DeleteResult(version_id=version_id)
-    was_latest = bool(row[18])
-    retire_version(sql, int(row[0]), now, gc_delay)
+    was_latest = bool(row.is_latest)
+    retire_version(tx, int(row.id), now, gc_delay)
     if was_latest and version_id is not None:
         # Deleting the current version by id makes the next newest one current
         # (version ids are time-ordered).
-        newest = sql.one(
-            "SELECT id FROM objects WHERE bucket = ? AND key = ? ORDER BY version_id DESC LIMIT 1",
-            bucket,
-            key,
-        )
+        newest = tx.scalar(_NEWEST, {"bucket": bucket, "key": key})
         if newest is not None:
-            sql.run("UPDATE objects SET is_latest = ? WHERE id = ?", True, newest[0])
+            tx.run(_MAKE_LATEST, {"object_id": newest})
     return DeleteResult(version_id=version_id)

@@ -12,16 +12,16 @@ Layer: coordinator database package. Contract, each operation one transaction:
   the gc queue and the new version becomes latest, all in one commit (readers see the old
   or the new version, never a mixture). The profile stored is the one in the request. A
   failed condition drops the intent at once (its chunks are queued) since that write can
-  never commit.
+  never commit — in the same transaction that found the condition failed.
 * ``get`` returns the manifest of the current (or a given) version; ``delete`` removes the
   current (or a given) version, queueing its chunks; deleting a missing key succeeds; both
   check the bucket's owner first when given one. ``put_inline`` commits a small object with
   its bytes in one step.
 
-All of them are the per-request path and run as plain SQL in one hop (``db/writes.py``,
-``db/manifests.py``, run by ``Database.direct_write``/``direct_read``); this class validates
-the input first. Writes that lose a race on PostgreSQL (two commits to one key meet on the
-one-latest-version unique index) are re-run whole.
+All of them are the per-request path (``db/writes.py``, ``db/manifests.py``, run by
+``Database.write`` / ``read``); this class validates the input first. Writes that lose a race
+on PostgreSQL (two commits to one key meet on the one-latest-version unique index) are re-run
+whole by ``Database.write``.
 """
 
 from __future__ import annotations
@@ -30,17 +30,15 @@ import time
 
 from wormfs.config import CodingConfig
 from wormfs.coordinator.db.database import Database
-from wormfs.coordinator.db.gc import abandon_write
 from wormfs.coordinator.db.manifests import delete_version, put_inline, read_manifest
 from wormfs.coordinator.db.versions import MAX_PART_NUMBER
-from wormfs.coordinator.db.writes import commit_version, grant_write
+from wormfs.coordinator.db.writes import Refused, commit_version, grant_write
 from wormfs.coordinator.naming import check_key
 from wormfs.errors import (
     ConflictError,
     EntityTooLargeError,
     InvalidInputError,
     NoSuchKeyError,
-    PreconditionFailedError,
     StaleLeaderError,
 )
 from wormfs.ids import new_id, new_version_id
@@ -75,9 +73,9 @@ class Objects:
             raise InvalidInputError(f"part numbers are 1..{MAX_PART_NUMBER}")
         coding, gc_delay, offline_after = self._coding, self._gc_delay, self._offline_after
         write_id, version_id = new_id(), new_version_id()
-        return await self._db.direct_write(
-            lambda sql: grant_write(
-                sql, req, coding, time.time(), gc_delay, offline_after, write_id, version_id
+        return await self._db.write(
+            lambda tx: grant_write(
+                tx, req, coding, time.time(), gc_delay, offline_after, write_id, version_id
             )
         )
 
@@ -89,26 +87,22 @@ class Objects:
             raise InvalidInputError("parts must have ascending, distinct part numbers")
         gc_delay = self._gc_delay
         try:
-            return await self._db.direct_write(
-                lambda sql: commit_version(sql, req, time.time(), gc_delay)
-            )
-        except (PreconditionFailedError, NoSuchKeyError):
-            # A failed condition: that write can never commit, its chunks go now.
-            async with self._db.write() as session:
-                await abandon_write(session, req.write_id, time.time())
-            raise
+            done = await self._db.write(lambda tx: commit_version(tx, req, time.time(), gc_delay))
         except StaleLeaderError:
             raise
         except ConflictError as unknown:
             # No intent: expired, or this is a retry of a commit whose answer was lost
             # (a version id is granted once, so finding it means this commit happened).
             try:
-                done = await self.get(req.bucket, req.key, req.version_id)
+                made = await self.get(req.bucket, req.key, req.version_id)
             except NoSuchKeyError:
                 raise unknown from None
-            if (done.etag, done.size) != (req.etag, req.size):
+            if (made.etag, made.size) != (req.etag, req.size):
                 raise
-            return done
+            return made
+        if isinstance(done, Refused):
+            raise done.error
+        return done
 
     async def get(
         self,
@@ -118,17 +112,13 @@ class Objects:
         owner_id: str | None = None,
     ) -> ObjectManifest:
         check_key(key)
-        return await self._db.direct_read(
-            lambda sql: read_manifest(sql, bucket, key, version_id, owner_id)
-        )
+        return await self._db.read(lambda tx: read_manifest(tx, bucket, key, version_id, owner_id))
 
     async def put_inline(self, req: PutInline) -> ObjectManifest:
         check_key(req.key)
         profile = self._coding.profile
         gc_delay = self._gc_delay
-        return await self._db.direct_write(
-            lambda sql: put_inline(sql, req, profile, time.time(), gc_delay)
-        )
+        return await self._db.write(lambda tx: put_inline(tx, req, profile, time.time(), gc_delay))
 
     async def delete(
         self,
@@ -139,8 +129,6 @@ class Objects:
     ) -> DeleteResult:
         check_key(key)
         gc_delay = self._gc_delay
-        return await self._db.direct_write(
-            lambda sql: delete_version(
-                sql, bucket, key, version_id, owner_id, time.time(), gc_delay
-            )
+        return await self._db.write(
+            lambda tx: delete_version(tx, bucket, key, version_id, owner_id, time.time(), gc_delay)
         )

@@ -1,10 +1,10 @@
 """The durable repair queue and the coordinator's per-disk care records.
 
-Layer: coordinator database package (one transaction per method, like every repository).
-Contract:
+Layer: coordinator database package; statements in SQLAlchemy Core over ``tables``, each
+method one transaction through ``Database.read`` / ``Database.write``. Contract:
 
 * ``track_availability`` keeps ``disk_care.unavailable_since`` true to the disks and nodes
-  (a disk is available when it is online or full on a live node); disks unavailable for
+  (a disk is available when ``liveness.DISK_READABLE`` says so); disks unavailable for
   longer than the grace period and not yet handled are returned; a disk that came back drops
   its waiting "offline" entries (its chunks are readable again).
 * ``enqueue_disk`` / ``enqueue_chunks`` add placements to the queue (idempotent: one row per
@@ -12,9 +12,10 @@ Contract:
   queue's risk order.
 * ``claim`` takes due entries, fewest surviving fragments first, and plans each one in the
   same transaction: its sources (chunks of the segment on available disks and not themselves
-  lost) and its target disk (``wormfs.coordinator.repair_plan``; a missing, corrupt or
-  inconsistent chunk on a healthy disk is rebuilt on that same disk under a new id; targets of
-  other running rebuilds of the segment count as taken); the target chunk id is recorded
+  lost) and its target disk (among ``liveness.disk_candidates``, chosen by
+  ``wormfs.coordinator.repair_plan``; a missing, corrupt or inconsistent chunk on a healthy
+  disk is rebuilt on that same disk under a new id; targets of other running rebuilds of the
+  segment count as taken); the target chunk id is recorded
   before any byte is written, so an orphan scan never takes it for garbage. A planned move
   (drain, rebalance) with no better disk is dropped; a lost chunk with none waits.
 * ``complete`` switches the placement to the new chunk atomically and queues the old chunk
@@ -29,39 +30,159 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, delete, func, select, update
 
 from wormfs.coordinator.db.database import Database
-from wormfs.coordinator.db.direct import in_session
-from wormfs.coordinator.db.models import (
-    ChunkPlacementRow,
-    DiskCare,
-    RepairEntry,
-    Segment,
-)
+from wormfs.coordinator.db.liveness import disk_candidates
 from wormfs.coordinator.db.repair_rows import (
     IN_PLACE_REASONS,
+    INSERT_CARE,
     LOST_REASONS,
     MOVE_REASONS,
+    PLACEMENT_COLUMNS,
     DiskView,
+    care_defaults,
     care_of,
     disk_views,
     enqueue_rows,
     gc_chunk,
-    new_care,
-    pairs,
     refresh_surviving,
+    segment_lengths,
     segment_profiles,
 )
-from wormfs.coordinator.db.writes import disk_candidates
+from wormfs.coordinator.db.tables import chunk_placements, disk_care, repair_queue, segments
+from wormfs.coordinator.db.tx import Row, Tx
 from wormfs.coordinator.placement import DiskCandidate
 from wormfs.coordinator.repair_plan import SourceChunk, choose_sources, choose_target
+from wormfs.format.layout import Profile
 from wormfs.ids import new_id
-from wormfs.layout import Profile
 from wormfs.wire.repair import QueueEntry
+
+# UPDATE statements name their WHERE parameters apart from the columns they set
+# (SQLAlchemy reserves a column's name for its SET value).
+_CARES = select(disk_care.c.disk_id, disk_care.c.unavailable_since, disk_care.c.lost_queued_at)
+_BACK = (
+    update(disk_care)
+    .where(disk_care.c.disk_id.in_(bindparam("disk_ids", expanding=True)))
+    .values(unavailable_since=None, lost_queued_at=None)
+)
+# Back before its chunks were rebuilt: they are readable again.
+_DROP_OFFLINE = delete(repair_queue).where(
+    repair_queue.c.disk_id.in_(bindparam("disk_ids", expanding=True)),
+    repair_queue.c.reason == "offline",
+    repair_queue.c.running_since.is_(None),
+)
+_GONE = (
+    update(disk_care)
+    .where(disk_care.c.disk_id.in_(bindparam("disk_ids", expanding=True)))
+    .values(unavailable_since=bindparam("now"))
+)
+_LOST_QUEUED = (
+    update(disk_care)
+    .where(disk_care.c.disk_id == bindparam("which"))
+    .values(lost_queued_at=bindparam("now"))
+)
+_ON_DISK = select(*PLACEMENT_COLUMNS).where(chunk_placements.c.disk_id == bindparam("disk_id"))
+_OF_CHUNKS = select(*PLACEMENT_COLUMNS).where(
+    chunk_placements.c.chunk_id.in_(bindparam("chunk_ids", expanding=True))
+)
+_OF_SEGMENTS = select(*PLACEMENT_COLUMNS).where(
+    chunk_placements.c.segment_id.in_(bindparam("segment_ids", expanding=True))
+)
+_MOVABLE = (
+    select(*PLACEMENT_COLUMNS, segments.c.length)
+    .join(segments, segments.c.id == chunk_placements.c.segment_id)
+    .where(
+        chunk_placements.c.disk_id == bindparam("disk_id"),
+        # One move per segment at a time: the segment's other chunks cannot all find a disk
+        # outside it, and each move reads the whole set.
+        ~select(repair_queue.c.id)
+        .where(repair_queue.c.segment_id == chunk_placements.c.segment_id)
+        .exists(),
+    )
+    # Random ids: a spread over all objects, not the oldest ones.
+    .order_by(chunk_placements.c.chunk_id)
+    .limit(bindparam("limit"))
+)
+_RUNNING = select(repair_queue).where(repair_queue.c.running_since.is_not(None))
+_RISK_ORDER = (repair_queue.c.surviving, repair_queue.c.enqueued_at, repair_queue.c.id)
+_DUE = (
+    select(repair_queue)
+    .where(repair_queue.c.running_since.is_(None), repair_queue.c.not_before <= bindparam("now"))
+    .order_by(*_RISK_ORDER)
+    .limit(bindparam("limit"))
+)
+_SEGMENT_ENTRIES = select(
+    repair_queue.c.segment_id,
+    repair_queue.c.fragment_index,
+    repair_queue.c.reason,
+    repair_queue.c.target_disk_id,
+).where(repair_queue.c.segment_id.in_(bindparam("segment_ids", expanding=True)))
+_DROP_ENTRIES = delete(repair_queue).where(
+    repair_queue.c.id.in_(bindparam("entry_ids", expanding=True))
+)
+_START = (
+    update(repair_queue)
+    .where(repair_queue.c.id == bindparam("entry_id"))
+    .values(
+        running_since=bindparam("running_since"),
+        target_chunk_id=bindparam("target_chunk_id"),
+        target_disk_id=bindparam("target_disk_id"),
+    )
+)
+_DEFER = (
+    update(repair_queue)
+    .where(repair_queue.c.id == bindparam("entry_id"))
+    .values(not_before=bindparam("not_before"), last_error=bindparam("last_error"))
+)
+_ENTRY = select(repair_queue).where(repair_queue.c.id == bindparam("entry_id"))
+_DROP_ENTRY = delete(repair_queue).where(repair_queue.c.id == bindparam("entry_id"))
+_PLACEMENT = select(chunk_placements.c.id, chunk_placements.c.chunk_id).where(
+    chunk_placements.c.segment_id == bindparam("segment_id"),
+    chunk_placements.c.fragment_index == bindparam("fragment_index"),
+)
+_SWITCH = (
+    update(chunk_placements)
+    .where(chunk_placements.c.id == bindparam("placement_id"))
+    .values(chunk_id=bindparam("chunk_id"), disk_id=bindparam("disk_id"))
+)
+_RELEASE = (
+    update(repair_queue)
+    .where(repair_queue.c.id == bindparam("entry_id"))
+    .values(
+        running_since=None,
+        target_chunk_id=None,
+        target_disk_id=None,
+        attempts=repair_queue.c.attempts + 1,
+        not_before=bindparam("not_before"),
+        last_error=bindparam("last_error"),
+    )
+)
+# Id ranges ``after < id <= upto``: "" stands for "from the start" (every id is above it).
+_SAMPLE = (
+    select(chunk_placements.c.segment_id)
+    .where(
+        chunk_placements.c.disk_id == bindparam("disk_id"),
+        chunk_placements.c.chunk_id > bindparam("after"),
+    )
+    .order_by(func.random())
+    .limit(bindparam("limit"))
+)
+_SAMPLE_UPTO = _SAMPLE.where(chunk_placements.c.chunk_id <= bindparam("upto"))
+_QUEUED_CHUNKS = select(repair_queue.c.chunk_id).where(
+    repair_queue.c.chunk_id.in_(bindparam("chunk_ids", expanding=True))
+)
+_COUNTS = select(
+    repair_queue.c.reason,
+    func.count().label("queued"),
+    func.count(repair_queue.c.running_since).label("running"),
+    func.coalesce(func.sum(repair_queue.c.chunk_bytes), 0).label("nbytes"),
+    func.min(repair_queue.c.surviving).label("fewest"),
+).group_by(repair_queue.c.reason)
+_ENTRIES = select(repair_queue).order_by(*_RISK_ORDER).limit(bindparam("limit"))
 
 
 @dataclass(frozen=True)
@@ -93,6 +214,182 @@ class Deferred:
     why: str
 
 
+def _track_availability(tx: Tx, now: float, grace: float, offline_after: float) -> list[str]:
+    views = disk_views(tx, now, offline_after)
+    cares = {c.disk_id: c for c in tx.all(_CARES)}
+    back: list[str] = []
+    new: list[dict[str, Any]] = []
+    gone: list[str] = []
+    lost: list[str] = []
+    for view in views:
+        care = cares.get(view.disk_id)
+        if view.available:
+            if care is not None and care.unavailable_since is not None:
+                back.append(view.disk_id)
+            continue
+        if care is None:
+            new.append({**care_defaults(view.disk_id, now), "unavailable_since": now})
+            since, queued_at = now, None
+        elif care.unavailable_since is None:
+            gone.append(view.disk_id)
+            since, queued_at = now, care.lost_queued_at
+        else:
+            since, queued_at = care.unavailable_since, care.lost_queued_at
+        if queued_at is None and now - since >= grace:
+            lost.append(view.disk_id)
+    if back:
+        tx.run(_BACK, {"disk_ids": back})
+        tx.run(_DROP_OFFLINE, {"disk_ids": back})
+    tx.run_many(INSERT_CARE, new)
+    if gone:
+        tx.run(_GONE, {"disk_ids": gone, "now": now})
+    return lost
+
+
+def _enqueue_disk(tx: Tx, disk_id: str, reason: str, now: float) -> int:
+    added = enqueue_rows(tx, tx.all(_ON_DISK, {"disk_id": disk_id}), reason, now)
+    if reason == "offline":
+        care_of(tx, disk_id, now)
+        tx.run(_LOST_QUEUED, {"which": disk_id, "now": now})
+    return added
+
+
+def _enqueue_chunks(tx: Tx, chunks: Sequence[tuple[str, str, str]], now: float) -> int:
+    ids = sorted({c for c, _, _ in chunks})
+    rows = {(p.chunk_id, p.disk_id): p for p in tx.all(_OF_CHUNKS, {"chunk_ids": ids})}
+    by_reason: dict[str, list[Row]] = {}
+    for chunk_id, disk_id, reason in chunks:
+        row = rows.get((chunk_id, disk_id))
+        if row is not None:
+            by_reason.setdefault(reason, []).append(row)
+    return sum(enqueue_rows(tx, placed, reason, now) for reason, placed in by_reason.items())
+
+
+def _enqueue_moves(tx: Tx, disk_id: str, nbytes: int, limit: int, now: float) -> int:
+    chosen: list[Row] = []
+    total = 0
+    for placement in tx.all(_MOVABLE, {"disk_id": disk_id, "limit": limit}):
+        if total >= nbytes:
+            break
+        chosen.append(placement)
+        total += placement.length // 2 + 1  # about one chunk: the segment over k, k unknown
+    return enqueue_rows(tx, chosen, "rebalance", now)
+
+
+def _release(tx: Tx, entry: Row, now: float, retry_at: float, error: str) -> None:
+    if entry.target_chunk_id and entry.target_disk_id:
+        # The node may have written it before the failure reached us: never leave it.
+        gc_chunk(tx, entry.target_chunk_id, entry.target_disk_id, now, now)
+    tx.run(_RELEASE, {"entry_id": entry.id, "not_before": retry_at, "last_error": error[:2000]})
+
+
+def _reset_running(tx: Tx, now: float) -> int:
+    running = tx.all(_RUNNING)
+    for entry in running:
+        _release(tx, entry, now, now, "interrupted by a leader change")
+    return len(running)
+
+
+def _complete(tx: Tx, job: RepairJob, now: float, gc_delay: float) -> bool:
+    tx.run(_DROP_ENTRY, {"entry_id": job.entry_id})
+    placement = tx.one(
+        _PLACEMENT, {"segment_id": job.segment_id, "fragment_index": job.fragment_index}
+    )
+    if placement is None or placement.chunk_id != job.old_chunk_id:
+        gc_chunk(tx, job.target_chunk_id, job.target_disk_id, now, now)
+        return False
+    # A moved chunk may still be read by a GET that fetched the manifest just before the
+    # switch, as with an overwrite; a lost one cannot be, so it goes at once.
+    later = now + gc_delay if job.reason in MOVE_REASONS else now
+    tx.run(
+        _SWITCH,
+        {
+            "placement_id": placement.id,
+            "chunk_id": job.target_chunk_id,
+            "disk_id": job.target_disk_id,
+        },
+    )
+    # The old chunk is unreferenced now, before it is queued.
+    gc_chunk(tx, job.old_chunk_id, job.old_disk_id, now, later)
+    refresh_surviving(tx, [job.segment_id])
+    return True
+
+
+def _fail(tx: Tx, job: RepairJob, error: str, retry_at: float) -> None:
+    entry = tx.one(_ENTRY, {"entry_id": job.entry_id})
+    if entry is None:
+        gc_chunk(tx, job.target_chunk_id, job.target_disk_id, time.time(), 0)
+        return
+    _release(tx, entry, time.time(), retry_at, error)
+
+
+def _segment_sources(
+    tx: Tx, disk_id: str, after: str | None, upto: str | None, limit: int, offline_after: float
+) -> list[tuple[Profile, int, list[SourceChunk]]]:
+    params: dict[str, Any] = {"disk_id": disk_id, "after": after or "", "limit": limit}
+    if upto is None:
+        seg_ids = tx.scalars(_SAMPLE, params)
+    else:
+        seg_ids = tx.scalars(_SAMPLE_UPTO, {**params, "upto": upto})
+    if not seg_ids:
+        return []
+    views = {v.disk_id: v for v in disk_views(tx, time.time(), offline_after)}
+    profiles = segment_profiles(tx, seg_ids)
+    lengths = segment_lengths(tx, seg_ids)
+    placed: dict[int, list[Row]] = {}
+    for p in tx.all(_OF_SEGMENTS, {"segment_ids": sorted(set(seg_ids))}):
+        placed.setdefault(p.segment_id, []).append(p)
+    out = []
+    for seg_id in seg_ids:
+        profile = profiles.get(seg_id)
+        rows = placed.get(seg_id, [])
+        if profile is None or len(rows) != profile.n:
+            continue
+        if not all(p.disk_id in views and views[p.disk_id].available for p in rows):
+            continue
+        chunks = [
+            SourceChunk(
+                p.fragment_index,
+                p.chunk_id,
+                p.disk_id,
+                views[p.disk_id].node_id,
+                views[p.disk_id].node_address,
+            )
+            for p in sorted(rows, key=lambda r: r.fragment_index)
+        ]
+        out.append((profile, lengths[seg_id], chunks))
+    return out
+
+
+def _counts(tx: Tx) -> tuple[int, int, int, int | None, dict[str, int]]:
+    rows = tx.all(_COUNTS)
+    by_reason = {r.reason: int(r.queued) for r in rows}
+    fewest = min((int(r.fewest) for r in rows if r.fewest is not None), default=None)
+    return (
+        sum(by_reason.values()),
+        sum(int(r.running) for r in rows),
+        sum(int(r.nbytes) for r in rows),
+        fewest,
+        by_reason,
+    )
+
+
+def _entries(tx: Tx, limit: int) -> list[QueueEntry]:
+    return [
+        QueueEntry(
+            chunk_id=e.chunk_id,
+            disk_id=e.disk_id,
+            fragment_index=e.fragment_index,
+            reason=e.reason,
+            surviving=e.surviving,
+            attempts=e.attempts,
+            running=e.running_since is not None,
+            last_error=e.last_error,
+        )
+        for e in tx.all(_ENTRIES, {"limit": limit})
+    ]
+
+
 class RepairQueue:
     def __init__(self, db: Database, offline_after: float, gc_delay: float) -> None:
         self._db = db
@@ -102,207 +399,114 @@ class RepairQueue:
     # ---- detection --------------------------------------------------------------------------
     async def track_availability(self, now: float, grace: float) -> list[str]:
         """Update unavailability times; return disks lost past ``grace`` and not yet queued."""
-        async with self._db.write() as session:
-            views = await disk_views(session, now, self._offline_after)
-            cares = {c.disk_id: c for c in await session.scalars(select(DiskCare))}
-            lost: list[str] = []
-            for view in views:
-                care = cares.get(view.disk_id)
-                if view.available:
-                    if care is not None and care.unavailable_since is not None:
-                        care.unavailable_since = None
-                        care.lost_queued_at = None
-                        # Back before its chunks were rebuilt: they are readable again.
-                        await session.execute(
-                            delete(RepairEntry).where(
-                                RepairEntry.disk_id == view.disk_id,
-                                RepairEntry.reason == "offline",
-                                RepairEntry.running_since.is_(None),
-                            )
-                        )
-                    continue
-                if care is None:
-                    care = new_care(view.disk_id, now)
-                    session.add(care)
-                if care.unavailable_since is None:
-                    care.unavailable_since = now
-                if care.lost_queued_at is None and now - care.unavailable_since >= grace:
-                    lost.append(view.disk_id)
-            return lost
+        return await self._db.write(
+            lambda tx: _track_availability(tx, now, grace, self._offline_after)
+        )
 
     async def enqueue_disk(self, disk_id: str, reason: str, now: float | None = None) -> int:
         """Queue every placement on ``disk_id`` (lost disk, or a drain)."""
-        now = time.time() if now is None else now
-        async with self._db.write() as session:
-            rows = list(
-                await session.scalars(
-                    select(ChunkPlacementRow).where(ChunkPlacementRow.disk_id == disk_id)
-                )
-            )
-            added = await enqueue_rows(session, rows, reason, now)
-            if reason == "offline":
-                care = await care_of(session, disk_id, now)
-                care.lost_queued_at = now
-            return added
+        at = time.time() if now is None else now
+        return await self._db.write(lambda tx: _enqueue_disk(tx, disk_id, reason, at))
 
     async def enqueue_chunks(
         self, chunks: Sequence[tuple[str, str, str]], now: float | None = None
     ) -> int:
         """Queue referenced chunks given as (chunk_id, disk_id, reason); others are ignored."""
-        now = time.time() if now is None else now
+        at = time.time() if now is None else now
         if not chunks:
             return 0
-        async with self._db.write() as session:
-            rows = {
-                (p.chunk_id, p.disk_id): p
-                for p in await session.scalars(
-                    select(ChunkPlacementRow).where(
-                        ChunkPlacementRow.chunk_id.in_(sorted({c for c, _, _ in chunks}))
-                    )
-                )
-            }
-            added = 0
-            by_reason: dict[str, list[ChunkPlacementRow]] = {}
-            for chunk_id, disk_id, reason in chunks:
-                row = rows.get((chunk_id, disk_id))
-                if row is not None:
-                    by_reason.setdefault(reason, []).append(row)
-            for reason, placed in by_reason.items():
-                added += await enqueue_rows(session, placed, reason, now)
-            return added
+        return await self._db.write(lambda tx: _enqueue_chunks(tx, chunks, at))
 
     async def enqueue_moves(self, disk_id: str, nbytes: int, limit: int, now: float) -> int:
         """Queue up to ``limit`` placements on ``disk_id`` worth about ``nbytes`` ("rebalance")."""
         if limit <= 0 or nbytes <= 0:
             return 0
-        async with self._db.write() as session:
-            rows = (
-                await session.execute(
-                    select(ChunkPlacementRow, Segment.length)
-                    .join(Segment, Segment.id == ChunkPlacementRow.segment_id)
-                    .where(
-                        ChunkPlacementRow.disk_id == disk_id,
-                        # One move per segment at a time: the segment's other chunks cannot
-                        # all find a disk outside it, and each move reads the whole set.
-                        ~select(RepairEntry.id)
-                        .where(RepairEntry.segment_id == ChunkPlacementRow.segment_id)
-                        .exists(),
-                    )
-                    # Random ids: a spread over all objects, not the oldest ones.
-                    .order_by(ChunkPlacementRow.chunk_id)
-                    .limit(limit)
-                )
-            ).all()
-            chosen: list[ChunkPlacementRow] = []
-            total = 0
-            for placement, length in rows:
-                if total >= nbytes:
-                    break
-                chosen.append(placement)
-                total += length // 2 + 1  # about one chunk: the segment over k, k unknown here
-            return await enqueue_rows(session, chosen, "rebalance", now)
+        return await self._db.write(lambda tx: _enqueue_moves(tx, disk_id, nbytes, limit, now))
 
     async def reset_running(self) -> int:
         """Entries left running by an earlier leader go back to waiting (targets collected)."""
         now = time.time()
-        async with self._db.write() as session:
-            running = list(
-                await session.scalars(
-                    select(RepairEntry).where(RepairEntry.running_since.is_not(None))
-                )
-            )
-            for entry in running:
-                await self._release(session, entry, now, now, "interrupted by a leader change")
-            return len(running)
+        return await self._db.write(lambda tx: _reset_running(tx, now))
 
     # ---- work -------------------------------------------------------------------------------
     async def claim(self, now: float, limit: int) -> tuple[list[RepairJob], list[Deferred]]:
         """Due entries, riskiest first, each planned and marked running."""
         if limit <= 0:
             return [], []
-        async with self._db.write() as session:
-            entries = list(
-                await session.scalars(
-                    select(RepairEntry)
-                    .where(RepairEntry.running_since.is_(None), RepairEntry.not_before <= now)
-                    .order_by(RepairEntry.surviving, RepairEntry.enqueued_at, RepairEntry.id)
-                    .limit(limit)
-                )
+        return await self._db.write(lambda tx: self._claim(tx, now, limit))
+
+    def _claim(self, tx: Tx, now: float, limit: int) -> tuple[list[RepairJob], list[Deferred]]:
+        entries = tx.all(_DUE, {"now": now, "limit": limit})
+        if not entries:
+            return [], []
+        seg_ids = sorted({e.segment_id for e in entries})
+        views = {v.disk_id: v for v in disk_views(tx, now, self._offline_after)}
+        # Draining and drained disks are not writable (liveness.DISK_WRITABLE): no target.
+        candidates = disk_candidates(tx, now, self._offline_after)
+        by_disk = {c.disk_id: c for c in candidates}
+        placements: dict[int, list[Row]] = {}
+        for p in tx.all(_OF_SEGMENTS, {"segment_ids": seg_ids}):
+            placements.setdefault(p.segment_id, []).append(p)
+        queued: dict[tuple[int, int], str] = {}
+        # Disks that running rebuilds of these segments are writing to: taken as well.
+        incoming: dict[int, list[str]] = {}
+        for e in tx.all(_SEGMENT_ENTRIES, {"segment_ids": seg_ids}):
+            queued[(e.segment_id, e.fragment_index)] = e.reason
+            if e.target_disk_id:
+                incoming.setdefault(e.segment_id, []).append(e.target_disk_id)
+        lengths = segment_lengths(tx, seg_ids)
+        profiles = segment_profiles(tx, seg_ids)
+        used = {
+            d: v.used_bytes / v.capacity_bytes if v.capacity_bytes else 1.0
+            for d, v in views.items()
+        }
+        jobs: list[RepairJob] = []
+        deferred: list[Deferred] = []
+        dropped: list[int] = []
+        reserved: Counter[str] = Counter()  # disks picked by this claim, per segment-free
+        for entry in entries:
+            plan = self._plan(
+                entry,
+                placements.get(entry.segment_id, []),
+                queued,
+                views,
+                candidates,
+                by_disk,
+                profiles.get(entry.segment_id),
+                lengths.get(entry.segment_id, 0),
+                used if entry.reason == "rebalance" else None,
+                reserved,
+                incoming.get(entry.segment_id, []),
             )
-            if not entries:
-                return [], []
-            seg_ids = sorted({e.segment_id for e in entries})
-            views = {v.disk_id: v for v in await disk_views(session, now, self._offline_after)}
-            draining = {d for d, v in views.items() if v.drain_state}
-            candidates = [
-                c if c.disk_id not in draining else _offline(c)
-                for c in await in_session(
-                    session, lambda sql: disk_candidates(sql, now, self._offline_after)
-                )
-            ]
-            by_disk = {c.disk_id: c for c in candidates}
-            placements: dict[int, list[ChunkPlacementRow]] = {}
-            for p in await session.scalars(
-                select(ChunkPlacementRow).where(ChunkPlacementRow.segment_id.in_(seg_ids))
-            ):
-                placements.setdefault(p.segment_id, []).append(p)
-            queued: dict[tuple[int, int], str] = {}
-            # Disks that running rebuilds of these segments are writing to: taken as well.
-            incoming: dict[int, list[str]] = {}
-            for e in await session.scalars(
-                select(RepairEntry).where(RepairEntry.segment_id.in_(seg_ids))
-            ):
-                queued[(e.segment_id, e.fragment_index)] = e.reason
-                if e.target_disk_id:
-                    incoming.setdefault(e.segment_id, []).append(e.target_disk_id)
-            lengths = pairs(
-                (
-                    await session.execute(
-                        select(Segment.id, Segment.length).where(Segment.id.in_(seg_ids))
-                    )
-                ).all()
-            )
-            profiles = await segment_profiles(session, seg_ids)
-            used = {
-                d: v.used_bytes / v.capacity_bytes if v.capacity_bytes else 1.0
-                for d, v in views.items()
-            }
-            jobs: list[RepairJob] = []
-            deferred: list[Deferred] = []
-            reserved: Counter[str] = Counter()  # disks picked by this claim, per segment-free
-            for entry in entries:
-                plan = self._plan(
-                    entry,
-                    placements.get(entry.segment_id, []),
-                    queued,
-                    views,
-                    candidates,
-                    by_disk,
-                    profiles.get(entry.segment_id),
-                    lengths.get(entry.segment_id, 0),
-                    used if entry.reason == "rebalance" else None,
-                    reserved,
-                    incoming.get(entry.segment_id, []),
-                )
-                if isinstance(plan, Deferred):
-                    if entry.reason == "rebalance":
-                        # A move is optional: with no better disk for it, it is dropped.
-                        await session.delete(entry)
-                    else:
-                        deferred.append(plan)
-                    continue
-                incoming.setdefault(entry.segment_id, []).append(plan.target_disk_id)
-                entry.running_since = now
-                entry.target_chunk_id = plan.target_chunk_id
-                entry.target_disk_id = plan.target_disk_id
-                reserved[plan.target_disk_id] += plan.chunk_bytes
-                jobs.append(plan)
-            return jobs, deferred
+            if isinstance(plan, Deferred):
+                if entry.reason == "rebalance":
+                    dropped.append(entry.id)  # a move is optional: no better disk, no move
+                else:
+                    deferred.append(plan)
+                continue
+            incoming.setdefault(entry.segment_id, []).append(plan.target_disk_id)
+            reserved[plan.target_disk_id] += plan.chunk_bytes
+            jobs.append(plan)
+        if dropped:
+            tx.run(_DROP_ENTRIES, {"entry_ids": dropped})
+        tx.run_many(
+            _START,
+            [
+                {
+                    "entry_id": job.entry_id,
+                    "running_since": now,
+                    "target_chunk_id": job.target_chunk_id,
+                    "target_disk_id": job.target_disk_id,
+                }
+                for job in jobs
+            ],
+        )
+        return jobs, deferred
 
     def _plan(
         self,
-        entry: RepairEntry,
-        placed: list[ChunkPlacementRow],
+        entry: Row,
+        placed: list[Row],
         queued: dict[tuple[int, int], str],
         views: dict[str, DiskView],
         candidates: list[DiskCandidate],
@@ -338,17 +542,14 @@ class RepairQueue:
         ] + [by_disk[d] for d in incoming if d in by_disk]
         need = entry.chunk_bytes + 64 * 1024
         adjusted = [
-            c if not reserved[c.disk_id] else _with_free(c, c.free_bytes - reserved[c.disk_id])
+            c
+            if not reserved[c.disk_id]
+            else replace(c, free_bytes=c.free_bytes - reserved[c.disk_id])
             for c in candidates
         ]
         target: DiskCandidate | None = None
         home = next((c for c in adjusted if c.disk_id == entry.disk_id), None)
-        if (
-            entry.reason in IN_PLACE_REASONS
-            and home is not None
-            and home.online
-            and home.free_bytes >= need
-        ):
+        if entry.reason in IN_PLACE_REASONS and home is not None and home.can_take(need):
             # A bad chunk on a healthy disk is rebuilt beside itself (as a new chunk id): the
             # placement stays as balanced as it was, and the old chunk goes to GC at once.
             target = home
@@ -386,62 +587,18 @@ class RepairQueue:
     async def defer(self, deferred: Sequence[Deferred], retry_at: float) -> None:
         if not deferred:
             return
-        async with self._db.write() as session:
-            for d in deferred:
-                await session.execute(
-                    update(RepairEntry)
-                    .where(RepairEntry.id == d.entry_id)
-                    .values(not_before=retry_at, last_error=d.why)
-                )
+        rows = [
+            {"entry_id": d.entry_id, "not_before": retry_at, "last_error": d.why} for d in deferred
+        ]
+        await self._db.write(lambda tx: tx.run_many(_DEFER, rows))
 
     async def complete(self, job: RepairJob) -> bool:
         """Switch the placement to the new chunk; False if the segment changed meanwhile."""
         now = time.time()
-        async with self._db.write() as session:
-            entry = await session.get(RepairEntry, job.entry_id)
-            placement = (
-                await session.scalars(
-                    select(ChunkPlacementRow).where(
-                        ChunkPlacementRow.segment_id == job.segment_id,
-                        ChunkPlacementRow.fragment_index == job.fragment_index,
-                    )
-                )
-            ).first()
-            if entry is not None:
-                await session.delete(entry)
-            if placement is None or placement.chunk_id != job.old_chunk_id:
-                await gc_chunk(session, job.target_chunk_id, job.target_disk_id, now, now)
-                return False
-            # A moved chunk may still be read by a GET that fetched the manifest just before
-            # the switch, as with an overwrite; a lost one cannot be, so it goes at once.
-            later = now + self._gc_delay if job.reason in MOVE_REASONS else now
-            placement.chunk_id = job.target_chunk_id
-            placement.disk_id = job.target_disk_id
-            await session.flush()  # the old chunk is unreferenced before it is queued
-            await gc_chunk(session, job.old_chunk_id, job.old_disk_id, now, later)
-            await refresh_surviving(session, [job.segment_id])
-            return True
+        return await self._db.write(lambda tx: _complete(tx, job, now, self._gc_delay))
 
     async def fail(self, job: RepairJob, error: str, retry_at: float) -> None:
-        async with self._db.write() as session:
-            entry = await session.get(RepairEntry, job.entry_id)
-            if entry is None:
-                await gc_chunk(session, job.target_chunk_id, job.target_disk_id, time.time(), 0)
-                return
-            await self._release(session, entry, time.time(), retry_at, error)
-
-    async def _release(
-        self, session: AsyncSession, entry: RepairEntry, now: float, retry_at: float, error: str
-    ) -> None:
-        if entry.target_chunk_id and entry.target_disk_id:
-            # The node may have written it before the failure reached us: never leave it.
-            await gc_chunk(session, entry.target_chunk_id, entry.target_disk_id, now, now)
-        entry.running_since = None
-        entry.target_chunk_id = None
-        entry.target_disk_id = None
-        entry.attempts += 1
-        entry.not_before = retry_at
-        entry.last_error = error[:2000]
+        await self._db.write(lambda tx: _fail(tx, job, error, retry_at))
 
     async def segment_sources(
         self, disk_id: str, after: str | None, upto: str | None, limit: int
@@ -450,126 +607,28 @@ class RepairQueue:
         ``(after, upto]``, each with all its chunks readable: (profile, length, chunks)."""
         if limit <= 0:
             return []
-        async with self._db.read() as session:
-            query = select(ChunkPlacementRow.segment_id).where(ChunkPlacementRow.disk_id == disk_id)
-            if after is not None:
-                query = query.where(ChunkPlacementRow.chunk_id > after)
-            if upto is not None:
-                query = query.where(ChunkPlacementRow.chunk_id <= upto)
-            seg_ids = list(await session.scalars(query.order_by(func.random()).limit(limit)))
-            if not seg_ids:
-                return []
-            views = {
-                v.disk_id: v for v in await disk_views(session, time.time(), self._offline_after)
-            }
-            profiles = await segment_profiles(session, seg_ids)
-            lengths = pairs(
-                await session.execute(
-                    select(Segment.id, Segment.length).where(Segment.id.in_(seg_ids))
-                )
-            )
-            placed: dict[int, list[ChunkPlacementRow]] = {}
-            for p in await session.scalars(
-                select(ChunkPlacementRow).where(ChunkPlacementRow.segment_id.in_(seg_ids))
-            ):
-                placed.setdefault(p.segment_id, []).append(p)
-        out = []
-        for seg_id in seg_ids:
-            profile = profiles.get(seg_id)
-            rows = placed.get(seg_id, [])
-            if profile is None or len(rows) != profile.n:
-                continue
-            if not all(p.disk_id in views and views[p.disk_id].available for p in rows):
-                continue
-            chunks = [
-                SourceChunk(
-                    p.fragment_index,
-                    p.chunk_id,
-                    p.disk_id,
-                    views[p.disk_id].node_id,
-                    views[p.disk_id].node_address,
-                )
-                for p in sorted(rows, key=lambda r: r.fragment_index)
-            ]
-            out.append((profile, lengths[seg_id], chunks))
-        return out
+        return await self._db.read(
+            lambda tx: _segment_sources(tx, disk_id, after, upto, limit, self._offline_after)
+        )
 
     # ---- views ------------------------------------------------------------------------------
     async def queued_chunks(self, chunk_ids: Sequence[str]) -> set[str]:
         """Which of ``chunk_ids`` already have a queue entry."""
         if not chunk_ids:
             return set()
-        async with self._db.read() as session:
-            return set(
-                await session.scalars(
-                    select(RepairEntry.chunk_id).where(
-                        RepairEntry.chunk_id.in_(sorted(set(chunk_ids)))
-                    )
-                )
-            )
+        wanted = sorted(set(chunk_ids))
+        return set(
+            await self._db.read(lambda tx: tx.scalars(_QUEUED_CHUNKS, {"chunk_ids": wanted}))
+        )
 
     async def disks(self) -> list[DiskView]:
-        async with self._db.read() as session:
-            return await disk_views(session, time.time(), self._offline_after)
+        now = time.time()
+        return await self._db.read(lambda tx: disk_views(tx, now, self._offline_after))
 
     async def counts(self) -> tuple[int, int, int, int | None, dict[str, int]]:
         """(queued, running, queued bytes, fewest surviving, chunks by reason)."""
-        async with self._db.read() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        RepairEntry.reason,
-                        func.count(),
-                        func.count(RepairEntry.running_since),
-                        func.coalesce(func.sum(RepairEntry.chunk_bytes), 0),
-                        func.min(RepairEntry.surviving),
-                    ).group_by(RepairEntry.reason)
-                )
-            ).all()
-        by_reason = {r: int(n) for r, n, _, _, _ in rows}
-        minimum = min((int(m) for *_, m in rows if m is not None), default=None)
-        return (
-            sum(by_reason.values()),
-            sum(int(r) for _, _, r, _, _ in rows),
-            sum(int(b) for _, _, _, b, _ in rows),
-            minimum,
-            by_reason,
-        )
+        return await self._db.read(_counts)
 
     async def entries(self, limit: int = 1000) -> list[QueueEntry]:
         """Queue entries, riskiest first (admin views and tests)."""
-        async with self._db.read() as session:
-            rows = await session.scalars(
-                select(RepairEntry)
-                .order_by(RepairEntry.surviving, RepairEntry.enqueued_at, RepairEntry.id)
-                .limit(limit)
-            )
-            return [
-                QueueEntry(
-                    chunk_id=e.chunk_id,
-                    disk_id=e.disk_id,
-                    fragment_index=e.fragment_index,
-                    reason=e.reason,
-                    surviving=e.surviving,
-                    attempts=e.attempts,
-                    running=e.running_since is not None,
-                    last_error=e.last_error,
-                )
-                for e in rows
-            ]
-
-
-def _offline(c: DiskCandidate) -> DiskCandidate:
-    return _with_free(c, c.free_bytes, online=False)
-
-
-def _with_free(c: DiskCandidate, free: int, online: bool | None = None) -> DiskCandidate:
-    return DiskCandidate(
-        disk_id=c.disk_id,
-        node_id=c.node_id,
-        node_address=c.node_address,
-        free_bytes=free,
-        online=c.online if online is None else online,
-        rack=c.rack,
-        zone=c.zone,
-    )
+        return await self._db.read(lambda tx: _entries(tx, limit))

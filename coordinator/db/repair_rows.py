@@ -1,11 +1,15 @@
 """Row-level building blocks of the repair queue, shared by its repository and the care one.
 
-Layer: coordinator database package; every function runs inside the caller's transaction.
-Contract: ``disk_views`` (each disk with its node and whether it is readable now),
+Layer: coordinator database package; statements in SQLAlchemy Core over ``tables``, and
+every function runs inside the caller's transaction (a ``Tx``). Contract: ``disk_views``
+(each disk with its node and whether it is readable now, by ``liveness.DISK_READABLE``),
 ``enqueue_rows`` (queue placements idempotently, one row per segment and fragment index,
 refreshing the segments' ``surviving`` risk counts), ``gc_chunk`` (queue one chunk for GC
-unless something references it), ``care_of`` (a disk's care row, created on first use), and
-small conversions (``pairs``, ``chunk_bytes``, ``segment_profiles``).
+unless something references it), ``care_of`` / ``ensure_care`` (a disk's care row, created
+with its defaults on first use), and small conversions (``chunk_bytes``,
+``segment_profiles``, ``segment_lengths``).
+
+Placements are passed around as rows with the columns of ``PLACEMENT_COLUMNS``.
 """
 
 from __future__ import annotations
@@ -14,29 +18,38 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, func, insert, select, update
 
-from wormfs.coordinator.db.convert import profile_from_json
-from wormfs.coordinator.db.gc import enqueue_placements
-from wormfs.coordinator.db.models import (
-    ChunkPlacementRow,
-    Disk,
-    DiskCare,
-    Node,
-    ObjectVersion,
-    Part,
-    RepairEntry,
-    Segment,
-    Upload,
+from wormfs.coordinator.db import gc
+from wormfs.coordinator.db.convert import disk_locations, profile_from_json
+from wormfs.coordinator.db.liveness import DISK_READABLE, DISKS_WITH_NODES, horizon
+from wormfs.coordinator.db.tables import (
+    chunk_placements,
+    disk_care,
+    disks,
+    nodes,
+    objects,
+    parts,
+    repair_queue,
+    segments,
+    uploads,
 )
-from wormfs.layout import Profile
+from wormfs.coordinator.db.tx import Row, Tx
+from wormfs.format.layout import Profile
 
 # Reasons whose chunk is lost (not a source); a move's chunk is still a good source.
 LOST_REASONS = frozenset({"offline", "missing", "corrupt", "inconsistent"})
 MOVE_REASONS = frozenset({"drain", "rebalance"})
 # Lost chunks whose disk is fine: rebuilt on the same disk when it has room.
 IN_PLACE_REASONS = frozenset({"missing", "corrupt", "inconsistent"})
+
+PLACEMENT_COLUMNS = (
+    chunk_placements.c.id,
+    chunk_placements.c.segment_id,
+    chunk_placements.c.fragment_index,
+    chunk_placements.c.chunk_id,
+    chunk_placements.c.disk_id,
+)
 
 
 @dataclass(frozen=True)
@@ -51,163 +64,216 @@ class DiskView:
     drain_state: str
 
 
-def pairs(rows: Any) -> dict[Any, Any]:
-    """A two-column result as a dict (``dict(result)`` would treat it as a mapping)."""
-    return {a: b for a, b in rows}
+_CARE = select(disk_care).where(disk_care.c.disk_id == bindparam("disk_id"))
+_CARED = select(disk_care.c.disk_id).where(
+    disk_care.c.disk_id.in_(bindparam("disk_ids", expanding=True))
+)
+INSERT_CARE = insert(disk_care)
+_DISK_VIEWS = (
+    select(
+        disks.c.disk_id,
+        nodes.c.node_id,
+        nodes.c.address,
+        DISK_READABLE.label("available"),
+        disks.c.free_bytes,
+        disks.c.used_bytes,
+        disks.c.capacity_bytes,
+        disk_care.c.drain_state,
+    )
+    .select_from(DISKS_WITH_NODES)
+    .order_by(disks.c.disk_id)
+)
+_QUEUED = select(
+    repair_queue.c.id,
+    repair_queue.c.segment_id,
+    repair_queue.c.fragment_index,
+    repair_queue.c.reason,
+).where(repair_queue.c.segment_id.in_(bindparam("segment_ids", expanding=True)))
+_LENGTHS = select(segments.c.id, segments.c.length).where(
+    segments.c.id.in_(bindparam("segment_ids", expanding=True))
+)
+_PROFILES = (
+    select(
+        segments.c.id,
+        objects.c.profile.label("object_profile"),
+        uploads.c.profile.label("upload_profile"),
+    )
+    .join(parts, parts.c.id == segments.c.part_id)
+    .outerjoin(objects, objects.c.id == parts.c.object_id)
+    .outerjoin(uploads, uploads.c.upload_id == parts.c.upload_id)
+    .where(segments.c.id.in_(bindparam("segment_ids", expanding=True)))
+)
+_INSERT_ENTRY = insert(repair_queue)
+_UPGRADE = (
+    update(repair_queue)
+    .where(repair_queue.c.id.in_(bindparam("entry_ids", expanding=True)))
+    .values(reason=bindparam("reason"))
+)
+# surviving = the segment's placements - its queued lost fragments, for every entry of the
+# given segments in one statement (both subqueries correlate to the row being updated).
+_lost = repair_queue.alias("lost")
+_REFRESH_SURVIVING = (
+    update(repair_queue)
+    .where(repair_queue.c.segment_id.in_(bindparam("segment_ids", expanding=True)))
+    .values(
+        surviving=select(func.count())
+        .select_from(chunk_placements)
+        .where(chunk_placements.c.segment_id == repair_queue.c.segment_id)
+        .scalar_subquery()
+        - select(func.count())
+        .select_from(_lost)
+        .where(
+            _lost.c.segment_id == repair_queue.c.segment_id,
+            _lost.c.reason.in_(sorted(LOST_REASONS)),
+        )
+        .scalar_subquery()
+    )
+)
 
 
 def chunk_bytes(segment_length: int, k: int) -> int:
     return -(-segment_length // k)
 
 
-def new_care(disk_id: str, now: float) -> DiskCare:
-    return DiskCare(
-        disk_id=disk_id,
-        drain_state="",
-        drain_since=0.0,
-        verified_since=now,
-        bytes_verified=0,
-        chunks_verified=0,
-        missing_found=0,
-        corrupt_found=0,
-        orphans_found=0,
-    )
+def care_defaults(disk_id: str, now: float) -> dict[str, Any]:
+    """The columns of a new care row (its scrub clock starts ``now``)."""
+    return {
+        "disk_id": disk_id,
+        "unavailable_since": None,
+        "lost_queued_at": None,
+        "drain_state": "",
+        "drain_since": 0.0,
+        "last_shallow": None,
+        "deep_cursor": None,
+        "last_deep_finished": None,
+        "verified_since": now,
+        "bytes_verified": 0,
+        "chunks_verified": 0,
+        "missing_found": 0,
+        "corrupt_found": 0,
+        "orphans_found": 0,
+    }
 
 
-async def care_of(session: AsyncSession, disk_id: str, now: float) -> DiskCare:
-    care = await session.get(DiskCare, disk_id)
-    if care is None:
-        care = new_care(disk_id, now)
-        session.add(care)
-    return care
+def care_of(tx: Tx, disk_id: str, now: float) -> Row:
+    """A disk's care row (every column), inserted with its defaults if it has none yet."""
+    row = tx.one(_CARE, {"disk_id": disk_id})
+    if row is None:
+        tx.run(INSERT_CARE, care_defaults(disk_id, now))
+        row = tx.one(_CARE, {"disk_id": disk_id})
+        assert row is not None
+    return row
 
 
-async def disk_views(session: AsyncSession, now: float, offline_after: float) -> list[DiskView]:
-    rows = await session.execute(
-        select(Disk, Node, DiskCare.drain_state)
-        .join(Node, Node.node_id == Disk.node_id)
-        .outerjoin(DiskCare, DiskCare.disk_id == Disk.disk_id)
-    )
-    out = []
-    for disk, node, drain in rows:
-        live = node.state == "online" and node.last_heartbeat >= now - offline_after
-        out.append(
-            DiskView(
-                disk_id=disk.disk_id,
-                node_id=node.node_id,
-                node_address=node.address,
-                available=live and disk.state in ("online", "full"),
-                free_bytes=disk.free_bytes,
-                used_bytes=disk.used_bytes,
-                capacity_bytes=disk.capacity_bytes,
-                drain_state=drain or "",
-            )
+def ensure_care(tx: Tx, disk_ids: Iterable[str], now: float) -> list[str]:
+    """Insert default care rows for the disks that have none; returns those disks."""
+    wanted = sorted(set(disk_ids))
+    if not wanted:
+        return []
+    have = set(tx.scalars(_CARED, {"disk_ids": wanted}))
+    missing = [d for d in wanted if d not in have]
+    tx.run_many(INSERT_CARE, [care_defaults(d, now) for d in missing])
+    return missing
+
+
+def disk_views(tx: Tx, now: float, offline_after: float) -> list[DiskView]:
+    return [
+        DiskView(
+            disk_id=r.disk_id,
+            node_id=r.node_id,
+            node_address=r.address,
+            available=bool(r.available),
+            free_bytes=r.free_bytes,
+            used_bytes=r.used_bytes,
+            capacity_bytes=r.capacity_bytes,
+            drain_state=r.drain_state or "",
         )
-    return out
+        for r in tx.all(_DISK_VIEWS, horizon(now, offline_after))
+    ]
 
 
-async def refresh_surviving(session: AsyncSession, segment_ids: Iterable[int]) -> None:
+def refresh_surviving(tx: Tx, segment_ids: Iterable[int]) -> None:
     ids = sorted(set(segment_ids))
-    if not ids:
-        return
-    totals = pairs(
-        (
-            await session.execute(
-                select(ChunkPlacementRow.segment_id, func.count())
-                .where(ChunkPlacementRow.segment_id.in_(ids))
-                .group_by(ChunkPlacementRow.segment_id)
-            )
-        ).all()
-    )
-    lost = pairs(
-        (
-            await session.execute(
-                select(RepairEntry.segment_id, func.count())
-                .where(RepairEntry.segment_id.in_(ids), RepairEntry.reason.in_(LOST_REASONS))
-                .group_by(RepairEntry.segment_id)
-            )
-        ).all()
-    )
-    for segment_id in ids:
-        await session.execute(
-            update(RepairEntry)
-            .where(RepairEntry.segment_id == segment_id)
-            .values(surviving=totals.get(segment_id, 0) - lost.get(segment_id, 0))
-        )
+    if ids:
+        tx.run(_REFRESH_SURVIVING, {"segment_ids": ids})
 
 
-async def segment_profiles(session: AsyncSession, segment_ids: Iterable[int]) -> dict[int, Profile]:
+def segment_lengths(tx: Tx, segment_ids: Iterable[int]) -> dict[int, int]:
     ids = sorted(set(segment_ids))
     if not ids:
         return {}
-    rows = await session.execute(
-        select(Segment.id, ObjectVersion.profile, Upload.profile)
-        .join(Part, Part.id == Segment.part_id)
-        .outerjoin(ObjectVersion, ObjectVersion.id == Part.object_id)
-        .outerjoin(Upload, Upload.upload_id == Part.upload_id)
-        .where(Segment.id.in_(ids))
-    )
-    return {sid: profile_from_json(op or up) for sid, op, up in rows}
+    return {r.id: r.length for r in tx.all(_LENGTHS, {"segment_ids": ids})}
 
 
-async def enqueue_rows(
-    session: AsyncSession,
-    placements: Sequence[ChunkPlacementRow],
-    reason: str,
-    now: float,
-) -> int:
-    """Queue placements not queued yet (a lost chunk upgrades a queued move)."""
+def segment_profiles(tx: Tx, segment_ids: Iterable[int]) -> dict[int, Profile]:
+    ids = sorted(set(segment_ids))
+    if not ids:
+        return {}
+    return {
+        r.id: profile_from_json(r.object_profile or r.upload_profile)
+        for r in tx.all(_PROFILES, {"segment_ids": ids})
+    }
+
+
+def enqueue_rows(tx: Tx, placements: Sequence[Row], reason: str, now: float) -> int:
+    """Queue placements (rows of ``PLACEMENT_COLUMNS``) not queued yet (a lost chunk upgrades
+    a queued move)."""
     if not placements:
         return 0
-    seg_ids = {p.segment_id for p in placements}
-    existing = {
-        (e.segment_id, e.fragment_index): e
-        for e in await session.scalars(
-            select(RepairEntry).where(RepairEntry.segment_id.in_(sorted(seg_ids)))
-        )
+    seg_ids = sorted({p.segment_id for p in placements})
+    # (segment, fragment) -> (entry id or None when added by this call, reason)
+    existing: dict[tuple[int, int], tuple[int | None, str]] = {
+        (e.segment_id, e.fragment_index): (e.id, e.reason)
+        for e in tx.all(_QUEUED, {"segment_ids": seg_ids})
     }
-    lengths = pairs(
-        await session.execute(select(Segment.id, Segment.length).where(Segment.id.in_(seg_ids)))
-    )
-    profiles = await segment_profiles(session, seg_ids)
-    added = 0
+    lengths = segment_lengths(tx, seg_ids)
+    profiles = segment_profiles(tx, seg_ids)
+    upgrades: list[int] = []
+    rows: list[dict[str, Any]] = []
     for p in placements:
-        entry = existing.get((p.segment_id, p.fragment_index))
+        key = (p.segment_id, p.fragment_index)
+        entry = existing.get(key)
         if entry is not None:
-            if reason in LOST_REASONS and entry.reason in MOVE_REASONS:
-                entry.reason = reason  # the chunk is no longer a good source either
+            entry_id, queued_reason = entry
+            if reason in LOST_REASONS and queued_reason in MOVE_REASONS and entry_id is not None:
+                upgrades.append(entry_id)  # the chunk is no longer a good source either
+                existing[key] = (entry_id, reason)
             continue
         profile = profiles.get(p.segment_id)
         if profile is None:
             continue
-        entry = RepairEntry(
-            segment_id=p.segment_id,
-            fragment_index=p.fragment_index,
-            chunk_id=p.chunk_id,
-            disk_id=p.disk_id,
-            reason=reason,
-            surviving=profile.n,
-            chunk_bytes=chunk_bytes(lengths[p.segment_id], profile.k),
-            enqueued_at=now,
-            not_before=now,
-            attempts=0,
-            last_error="",
+        rows.append(
+            {
+                "segment_id": p.segment_id,
+                "fragment_index": p.fragment_index,
+                "chunk_id": p.chunk_id,
+                "disk_id": p.disk_id,
+                "reason": reason,
+                "surviving": profile.n,
+                "chunk_bytes": chunk_bytes(lengths[p.segment_id], profile.k),
+                "enqueued_at": now,
+                "not_before": now,
+                "attempts": 0,
+                "running_since": None,
+                "target_chunk_id": None,
+                "target_disk_id": None,
+                "last_error": "",
+            }
         )
-        session.add(entry)
-        existing[(p.segment_id, p.fragment_index)] = entry
-        added += 1
-    await session.flush()
-    await refresh_surviving(session, seg_ids)
-    return added
+        existing[key] = (None, reason)
+    if upgrades:
+        tx.run(_UPGRADE, {"entry_ids": upgrades, "reason": reason})
+    tx.run_many(_INSERT_ENTRY, rows)
+    refresh_surviving(tx, seg_ids)
+    return len(rows)
 
 
-async def gc_chunk(
-    session: AsyncSession, chunk_id: str, disk_id: str, now: float, not_before: float
-) -> None:
-    node_id = await session.scalar(select(Disk.node_id).where(Disk.disk_id == disk_id))
-    await enqueue_placements(
-        session,
-        [{"chunk_id": chunk_id, "disk_id": disk_id, "node_id": node_id or ""}],
+def gc_chunk(tx: Tx, chunk_id: str, disk_id: str, now: float, not_before: float) -> None:
+    """Queue one chunk for GC, unless a placement references it."""
+    node_id, _ = disk_locations(tx, [disk_id]).get(disk_id, ("", ""))
+    gc.queue_placements(
+        tx,
+        [{"chunk_id": chunk_id, "disk_id": disk_id, "node_id": node_id}],
         now,
         not_before,
     )

@@ -80,5 +80,5 @@ class Repository:
             uploads=Uploads(db, config.coding, config.gc_delay),
             listing=Listing(db),
             cluster=Cluster(db, config.heartbeat_interval, config.node_offline_after),
-            gc=GcQueue(db),
+            gc=GcQueue(db, config.node_offline_after),
         )

@@ -11,12 +11,12 @@ Layer: coordinator database package. Contract, each operation one transaction:
   at least 5 MiB (``EntityTooSmallError``) — then, atomically: the chosen parts become the
   new version's parts (re-pointed, not copied), parts not chosen are queued for GC, the upload
   is removed and the version becomes latest exactly as a plain commit does. ETag:
-  ``"md5(concat of the parts' binary MD5s)-N"``; checksum: see ``coordinator.checksums``.
+  ``"md5(concat of the parts' binary MD5s)-N"``; checksum: see ``wormfs.format.checksums``.
 * ``abort`` queues every part's chunks and removes the upload.
 
 Operations that lose a race on PostgreSQL (two commits of one part number, a completion
-meeting an abort, a bucket deleted meanwhile) are re-run whole by ``retry_races``; the re-run
-then answers as if it had come second (``NoSuchUploadError``, ``NoSuchBucketError``...).
+meeting an abort, a bucket deleted meanwhile) are re-run whole by ``Database.write``; the
+re-run then answers as if it had come second (``NoSuchUploadError``, ``NoSuchBucketError``...).
 """
 
 from __future__ import annotations
@@ -25,29 +25,25 @@ import binascii
 import hashlib
 import time
 from itertools import pairwise
-from typing import cast
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, null, select, update
 
 from wormfs.config import CodingConfig
-from wormfs.coordinator.checksums import default_type, multipart_checksum, same_checksum
 from wormfs.coordinator.db.convert import (
-    load_parts,
+    attribute_columns,
     part_records,
+    parts_query,
     profile_to_json,
     require_bucket,
     require_upload,
-    upload_info,
 )
-from wormfs.coordinator.db.database import Database, retry_races
-from wormfs.coordinator.db.direct import in_session
-from wormfs.coordinator.db.gc import abandon_write, enqueue_part_chunks
+from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.gc import abandon_write, queue_upload_chunks
 from wormfs.coordinator.db.manifests import read_manifest
-from wormfs.coordinator.db.models import ObjectVersion, Part, Upload
-from wormfs.coordinator.db.versions import (
-    make_room_in,
-    strip_etag,
-)
+from wormfs.coordinator.db.tables import parts, uploads
+from wormfs.coordinator.db.tx import Row, Tx
+from wormfs.coordinator.db.versions import insert_version, make_room, strip_etag
 from wormfs.coordinator.db.writes import commit_upload_part
 from wormfs.coordinator.naming import check_key
 from wormfs.errors import (
@@ -59,10 +55,14 @@ from wormfs.errors import (
     NoSuchUploadError,
     StaleLeaderError,
 )
+from wormfs.format.checksums import (
+    default_type,
+    multipart_checksum,
+    same_checksum,
+    type_supported,
+)
 from wormfs.ids import new_version_id
 from wormfs.wire.coordinator import (
-    ChecksumAlgorithm,
-    ChecksumType,
     CommitPart,
     CompleteUpload,
     CreateUpload,
@@ -74,6 +74,32 @@ from wormfs.wire.coordinator import (
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3: every part but the last
 MAX_PAGE = 1000
+
+_INSERT_UPLOAD = insert(uploads)
+_DROP_UPLOAD = delete(uploads).where(uploads.c.upload_id == bindparam("upload_id"))
+_PART_PAGE = parts_query(
+    parts.c.id.in_(
+        select(parts.c.id)
+        .where(
+            parts.c.upload_id == bindparam("upload_id"),
+            parts.c.part_number > bindparam("marker"),
+        )
+        .order_by(parts.c.part_number)
+        .limit(bindparam("limit"))
+    )
+)
+_UPLOADED = select(parts.c.part_number, parts.c.size, parts.c.etag, parts.c.checksum_value).where(
+    parts.c.upload_id == bindparam("upload_id")
+)
+_ADOPT_PARTS = (
+    update(parts)
+    .where(
+        parts.c.upload_id == bindparam("upload_id"),
+        parts.c.part_number.in_(bindparam("numbers", expanding=True)),
+    )
+    .values(object_id=bindparam("object_id"), upload_id=null())
+)
+_DROP_PARTS = delete(parts).where(parts.c.upload_id == bindparam("upload_id"))
 
 
 def multipart_etag(part_etags: list[str]) -> str:
@@ -88,7 +114,6 @@ class Uploads:
         self._coding = coding
         self._gc_delay = gc_delay
 
-    @retry_races
     async def create(self, req: CreateUpload) -> UploadInfo:
         check_key(req.key)
         checksum_type = req.checksum_type
@@ -97,32 +122,31 @@ class Uploads:
                 raise InvalidInputError("a checksum type needs a checksum algorithm")
         else:
             checksum_type = checksum_type or default_type(req.checksum_algorithm)
-            if checksum_type == "COMPOSITE" and req.checksum_algorithm == "CRC64NVME":
-                raise InvalidInputError("CRC64NVME supports only the FULL_OBJECT checksum type")
-            if checksum_type == "FULL_OBJECT" and req.checksum_algorithm in ("SHA1", "SHA256"):
-                raise InvalidInputError(f"{req.checksum_algorithm} supports only COMPOSITE")
-        upload = Upload(
-            upload_id=new_version_id(),
-            bucket=req.bucket,
-            key=req.key,
-            owner_id=req.owner_id,
-            initiated=time.time(),
-            content_type=req.content_type,
-            user_metadata=dict(req.user_metadata),
-            system_metadata=dict(req.system_metadata),
-            checksum_algorithm=req.checksum_algorithm,
-            checksum_type=checksum_type,
-            storage_class=req.storage_class,
-            profile=profile_to_json(self._coding.profile),
-        )
-        async with self._db.write() as session:
-            await require_bucket(session, req.bucket)
-            session.add(upload)
-        return upload_info(upload)
+            if not type_supported(req.checksum_algorithm, checksum_type):
+                raise InvalidInputError(
+                    f"{req.checksum_algorithm} has no {checksum_type} multipart checksum"
+                )
+        row: dict[str, Any] = {
+            "upload_id": new_version_id(),
+            "bucket": req.bucket,
+            "key": req.key,
+            "owner_id": req.owner_id,
+            "initiated": time.time(),
+            **attribute_columns(req.attributes),
+            "checksum_algorithm": req.checksum_algorithm,
+            "checksum_type": checksum_type,
+            "profile": profile_to_json(self._coding.profile),
+        }
+
+        def create(tx: Tx) -> UploadInfo:
+            require_bucket(tx, req.bucket)
+            tx.run(_INSERT_UPLOAD, row)
+            return require_upload(tx, row["upload_id"])
+
+        return await self._db.write(create)
 
     async def get(self, upload_id: str) -> UploadInfo:
-        async with self._db.read() as session:
-            return upload_info(await require_upload(session, upload_id))
+        return await self._db.read(lambda tx: require_upload(tx, upload_id))
 
     async def commit_part(self, upload_id: str, req: CommitPart) -> PartRecord:
         try:
@@ -142,8 +166,7 @@ class Uploads:
         except NoSuchUploadError:
             # The upload was completed or aborted while this part was being written: the part
             # can never be used, so its chunks are collected now rather than at expiry.
-            async with self._db.write() as session:
-                await abandon_write(session, req.write_id, time.time())
+            await self._db.write(lambda tx: abandon_write(tx, req.write_id, time.time()))
             raise
 
     async def _stored_part(self, upload_id: str, part_number: int) -> PartRecord | None:
@@ -156,9 +179,7 @@ class Uploads:
         return None
 
     async def _commit_part(self, upload_id: str, req: CommitPart) -> PartRecord:
-        return await self._db.direct_write(
-            lambda sql: commit_upload_part(sql, upload_id, req, time.time())
-        )
+        return await self._db.write(lambda tx: commit_upload_part(tx, upload_id, req, time.time()))
 
     async def list_parts(
         self, upload_id: str, marker: int = 0, max_parts: int = MAX_PAGE
@@ -166,127 +187,110 @@ class Uploads:
         if max_parts < 0 or marker < 0:
             raise InvalidInputError("marker and max_parts must not be negative")
         limit = min(max_parts, MAX_PAGE)
-        async with self._db.read() as session:
-            await require_upload(session, upload_id)
+
+        def page(tx: Tx) -> list[PartRecord]:
+            require_upload(tx, upload_id)
             if limit == 0:
-                return PartList(parts=[], is_truncated=False)
-            rows = await load_parts(
-                session, (Part.upload_id == upload_id) & (Part.part_number > marker), limit + 1
-            )
-            truncated = len(rows) > limit
-            records = await part_records(session, rows[:limit])
+                return []
+            params = {"upload_id": upload_id, "marker": marker, "limit": limit + 1}
+            return part_records(tx.all(_PART_PAGE, params))
+
+        found = await self._db.read(page)
+        truncated = len(found) > limit
+        records = found[:limit]
         return PartList(
             parts=records,
             is_truncated=truncated,
             next_marker=records[-1].part_number if truncated else None,
         )
 
-    @retry_races
     async def complete(self, upload_id: str, req: CompleteUpload) -> ObjectManifest:
         if not req.parts:
             raise InvalidInputError("a completion must name at least one part")
         numbers = [p.part_number for p in req.parts]
         if any(b <= a for a, b in pairwise(numbers)):
             raise InvalidPartOrderError("parts must be listed in ascending part-number order")
-        now = time.time()
-        async with self._db.write() as session:
-            upload = await require_upload(session, upload_id)
-            stored = {
-                p.part_number: p
-                for p in await session.scalars(select(Part).where(Part.upload_id == upload_id))
-            }
-            chosen: list[Part] = []
-            for wanted in req.parts:
-                part = stored.get(wanted.part_number)
-                if part is None or strip_etag(part.etag) != strip_etag(wanted.etag):
-                    raise InvalidPartError(
-                        f"part {wanted.part_number} was not uploaded with ETag {wanted.etag}"
-                    )
-                if (
-                    wanted.checksum
-                    and part.checksum_value
-                    and not same_checksum(wanted.checksum, part.checksum_value)
-                ):
-                    raise InvalidPartError(
-                        f"part {wanted.part_number} was uploaded with another checksum"
-                    )
-                chosen.append(part)
-            for part in chosen[:-1]:
-                if part.size < MIN_PART_SIZE:
-                    raise EntityTooSmallError(
-                        f"part {part.part_number} is {part.size} bytes; all but the last part "
-                        f"must be at least {MIN_PART_SIZE}"
-                    )
-            try:
-                etag = multipart_etag([p.etag for p in chosen])
-            except (binascii.Error, ValueError):
-                raise InvalidPartError("a part's ETag is not an MD5") from None
-            checksum = multipart_checksum(
-                cast(ChecksumAlgorithm | None, upload.checksum_algorithm),
-                cast(ChecksumType | None, upload.checksum_type),
-                [(p.checksum_value, p.size) for p in chosen],
-            )
+        gc_delay = self._gc_delay
+        return await self._db.write(lambda tx: _complete(tx, upload_id, req, time.time(), gc_delay))
 
-            await make_room_in(
-                session,
-                upload.bucket,
-                upload.key,
-                req.if_match,
-                req.if_none_match,
-                now,
-                self._gc_delay,
-            )
-            obj = ObjectVersion(
-                bucket=upload.bucket,
-                key=upload.key,
-                version_id=new_version_id(),
-                is_latest=True,
-                is_delete_marker=False,
-                size=sum(p.size for p in chosen),
-                etag=etag,
-                content_type=upload.content_type,
-                user_metadata=dict(upload.user_metadata),
-                system_metadata=dict(upload.system_metadata),
-                checksum_algorithm=checksum.algorithm if checksum else None,
-                checksum_value=checksum.value if checksum else None,
-                checksum_type=checksum.type if checksum else None,
-                profile=dict(upload.profile),
-                storage_class=upload.storage_class,
-                owner_id=upload.owner_id,
-                created=now,
-                last_modified=now,
-                state="committed",
-            )
-            session.add(obj)
-            await session.flush()
-            chosen_numbers = [p.part_number for p in chosen]
-            await session.execute(
-                update(Part)
-                .where(Part.upload_id == upload_id, Part.part_number.in_(chosen_numbers))
-                .values(object_id=obj.id, upload_id=None)
-                .execution_options(synchronize_session=False)
-            )
-            # Parts uploaded but not named in the completion: nobody can ever read them.
-            await enqueue_part_chunks(session, Part.upload_id == upload_id, now, now)
-            await session.execute(
-                delete(Part)
-                .where(Part.upload_id == upload_id)
-                .execution_options(synchronize_session=False)
-            )
-            await session.delete(upload)
-            await session.flush()
-            bucket, key, version_id = obj.bucket, obj.key, obj.version_id
-            return await in_session(
-                session, lambda sql: read_manifest(sql, bucket, key, version_id, None)
-            )
-
-    @retry_races
     async def abort(self, upload_id: str) -> None:
-        now = time.time()
-        async with self._db.write() as session:
-            upload = await require_upload(session, upload_id)
-            await enqueue_part_chunks(session, Part.upload_id == upload_id, now, now)
-            await session.delete(upload)  # parts, segments, placements cascade
+        def abort(tx: Tx) -> None:
+            require_upload(tx, upload_id)
+            now = time.time()
+            queue_upload_chunks(tx, upload_id, now, now)
+            tx.run(_DROP_UPLOAD, {"upload_id": upload_id})  # parts, segments, placements cascade
+
+        await self._db.write(abort)
+
+
+def _chosen_parts(tx: Tx, upload_id: str, req: CompleteUpload) -> list[Row]:
+    """The stored parts a completion names, checked as S3 checks them."""
+    stored = {p.part_number: p for p in tx.all(_UPLOADED, {"upload_id": upload_id})}
+    chosen = []
+    for wanted in req.parts:
+        part = stored.get(wanted.part_number)
+        if part is None or strip_etag(part.etag) != strip_etag(wanted.etag):
+            raise InvalidPartError(
+                f"part {wanted.part_number} was not uploaded with ETag {wanted.etag}"
+            )
+        if (
+            wanted.checksum
+            and part.checksum_value
+            and not same_checksum(wanted.checksum, part.checksum_value)
+        ):
+            raise InvalidPartError(f"part {wanted.part_number} was uploaded with another checksum")
+        chosen.append(part)
+    for part in chosen[:-1]:
+        if part.size < MIN_PART_SIZE:
+            raise EntityTooSmallError(
+                f"part {part.part_number} is {part.size} bytes; all but the last part "
+                f"must be at least {MIN_PART_SIZE}"
+            )
+    return chosen
+
+
+def _complete(
+    tx: Tx, upload_id: str, req: CompleteUpload, now: float, gc_delay: float
+) -> ObjectManifest:
+    upload = require_upload(tx, upload_id)
+    chosen = _chosen_parts(tx, upload_id, req)
+    try:
+        etag = multipart_etag([p.etag for p in chosen])
+    except (binascii.Error, ValueError):
+        raise InvalidPartError("a part's ETag is not an MD5") from None
+    checksum = multipart_checksum(
+        upload.checksum_algorithm,
+        upload.checksum_type,
+        [(p.checksum_value, p.size) for p in chosen],
+    )
+    make_room(tx, upload.bucket, upload.key, req.if_match, req.if_none_match, now, gc_delay)
+    manifest = ObjectManifest(
+        bucket=upload.bucket,
+        key=upload.key,
+        version_id=new_version_id(),
+        owner_id=upload.owner_id,
+        size=sum(p.size for p in chosen),
+        etag=etag,
+        last_modified=now,
+        profile=upload.profile,
+        parts=[],
+        attributes=upload.attributes,
+        checksum=checksum,
+    )
+    object_id = insert_version(tx, manifest, now)
+    tx.run(
+        _ADOPT_PARTS,
+        {
+            "upload_id": upload_id,
+            "numbers": [p.part_number for p in chosen],
+            "object_id": object_id,
+        },
+    )
+    # Parts uploaded but not named in the completion: nobody can ever read them.
+    queue_upload_chunks(tx, upload_id, now, now)
+    tx.run(_DROP_PARTS, {"upload_id": upload_id})
+    tx.run(_DROP_UPLOAD, {"upload_id": upload_id})
+    return read_manifest(tx, upload.bucket, upload.key, manifest.version_id, None)
 
 
 def _chunk_ids(part: PartRecord) -> list[str]:

@@ -6,33 +6,57 @@ Contract:
 * ``check_part`` validates a committed part against its grant: contiguous segments covering
   the part, k+m fragments per segment on k+m distinct disks, and only chunks granted to this
   write (so every committed chunk was recorded in an intent and can be collected later);
-* ``make_room`` (plain SQL, ``wormfs.coordinator.db.direct``; ``make_room_in`` from an ORM
-  transaction) prepares a key for its next current version: ``lock_key`` makes transactions
+* ``make_room`` prepares a key for its next current version: ``lock_key`` makes transactions
   that change one key's current version wait in line (PostgreSQL), ``check_conditions``
   evaluates If-Match / If-None-Match against the current version inside the commit's
   transaction, so the check and the commit are atomic, and ``retire_version`` removes the
   old version and queues its chunks for GC after ``gc_delay`` (reads that fetched the old
   manifest just before the commit can finish). Versioned buckets will demote it instead
   (``is_latest`` false) once versioning arrives.
+* ``insert_version`` is the one INSERT of an ``objects`` row (chunked and inline versions),
+  ``insert_part`` the one INSERT of a part with its segments and placements (object versions
+  and uploads alike).
+* ``IS_LATEST`` is how every statement says "the current version" (see its comment).
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, literal_column, select
 
-from wormfs.coordinator.db.direct import Sql, in_session
+from wormfs.coordinator.db.convert import attribute_columns, checksum_columns, profile_to_json
+from wormfs.coordinator.db.gc import queue_version_chunks
+from wormfs.coordinator.db.tables import chunk_placements, objects, parts, segments
+from wormfs.coordinator.db.tx import Tx
 from wormfs.errors import (
+    Condition,
     InvalidInputError,
     NoSuchKeyError,
     PreconditionFailedError,
 )
-from wormfs.layout import Profile
-from wormfs.wire.coordinator import PartRecord
+from wormfs.format.layout import Profile
+from wormfs.wire.coordinator import ObjectManifest, PartRecord
 
 MAX_PART_NUMBER = 10_000
+
+# "AND objects.is_latest", bare: only the bare column lets SQLite prove that the partial index
+# uq_objects_latest ("WHERE is_latest") applies and find the one row; Core's boolean rendering
+# ("is_latest = 1") makes it scan the bucket's run of ix_objects_listing instead. Untyped on
+# purpose: a typed boolean gets the "= 1" back.
+IS_LATEST: ColumnElement[bool] = literal_column("objects.is_latest")
+
+_LOCK_KEY = select(func.pg_advisory_xact_lock(bindparam("lock_id"))).execution_options(
+    wormfs_dialect="postgresql"  # see lock_key
+)
+_CURRENT = select(objects.c.id, objects.c.etag, objects.c.is_delete_marker).where(
+    objects.c.bucket == bindparam("bucket"), objects.c.key == bindparam("key"), IS_LATEST
+)
+_DELETE_VERSION = delete(objects).where(objects.c.id == bindparam("object_id"))
+_INSERT_VERSION = insert(objects).returning(objects.c.id)
+_INSERT_PART = insert(parts).returning(parts.c.id)
+_INSERT_SEGMENT = insert(segments).returning(segments.c.id)
+_INSERT_PLACEMENT = insert(chunk_placements)
 
 
 def strip_etag(etag: str) -> str:
@@ -76,17 +100,17 @@ def _key_lock_id(bucket: str, key: str) -> int:
     return int.from_bytes(digest, "big", signed=True)  # PostgreSQL's bigint
 
 
-def lock_key(sql: Sql, bucket: str, key: str) -> None:
+def lock_key(tx: Tx, bucket: str, key: str) -> None:
     """Serialise the transactions that change one key's current version (PostgreSQL).
 
     Without it, concurrent commits to one key all read the same current version and all but
-    one meet ``uq_objects_latest`` and re-run (``retry_races``), over and over under a burst
+    one meet ``uq_objects_latest`` and re-run (the race retry), over and over under a burst
     of overwrites. A transaction-scoped advisory lock on a hash of (bucket, key) makes them
     wait in line instead; it is released at COMMIT. (Two keys sharing a hash only wait for
     each other.) SQLite runs one writer at a time anyway.
     """
-    if sql.dialect == "postgresql":
-        sql.one("SELECT pg_advisory_xact_lock(?)", _key_lock_id(bucket, key))
+    if tx.postgres:
+        tx.scalar(_LOCK_KEY, {"lock_id": _key_lock_id(bucket, key)})
 
 
 def _etag_matches(condition: str, etag: str) -> bool:
@@ -102,42 +126,25 @@ def check_conditions(
     (412) on another ETag and (404) when there is no current object."""
     if if_none_match is not None:
         if if_none_match.strip() != "*":
-            raise InvalidInputError('only If-None-Match: "*" is supported on writes')
+            raise InvalidInputError('a write may only require that no object exists ("*")')
         if live_etag is not None:
-            raise PreconditionFailedError("an object exists at this key (If-None-Match: *)")
+            raise PreconditionFailedError(condition=Condition.NO_CURRENT_OBJECT, etag=live_etag)
     if if_match is not None:
         if live_etag is None:
-            raise NoSuchKeyError("no current object to match (If-Match)")
+            raise NoSuchKeyError("no current object for the ETag condition")
         if not _etag_matches(if_match, live_etag):
-            raise PreconditionFailedError(f"the current ETag is {live_etag} (If-Match)")
+            raise PreconditionFailedError(condition=Condition.ETAG_MATCHES, etag=live_etag)
 
 
-def queue_part_chunks(
-    sql: Sql, where: str, params: tuple[Any, ...], now: float, not_before: float
-) -> None:
-    """Queue every chunk of the parts ``p`` matching ``where`` for GC (one INSERT ... SELECT)."""
-    sql.run(
-        "INSERT INTO gc_queue (chunk_id, disk_id, node_id, enqueued_at, not_before, attempts) "
-        "SELECT c.chunk_id, c.disk_id, d.node_id, "
-        "CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION), 0 "
-        "FROM chunk_placements c JOIN segments s ON s.id = c.segment_id "
-        "JOIN parts p ON p.id = s.part_id JOIN disks d ON d.disk_id = c.disk_id "
-        f"WHERE {where}",
-        now,
-        not_before,
-        *params,
-    )
-
-
-def retire_version(sql: Sql, object_id: int, now: float, gc_delay: float) -> None:
+def retire_version(tx: Tx, object_id: int, now: float, gc_delay: float) -> None:
     """Remove a version and queue its chunks (collected after ``gc_delay``); its parts,
     segments, placements and inline bytes go with it (ON DELETE CASCADE)."""
-    queue_part_chunks(sql, "p.object_id = ?", (object_id,), now, now + gc_delay)
-    sql.run("DELETE FROM objects WHERE id = ?", object_id)
+    queue_version_chunks(tx, object_id, now, now + gc_delay)
+    tx.run(_DELETE_VERSION, {"object_id": object_id})
 
 
 def make_room(
-    sql: Sql,
+    tx: Tx,
     bucket: str,
     key: str,
     if_match: str | None,
@@ -149,29 +156,74 @@ def make_room(
     write's conditions against the current version inside this transaction (so the check
     and the commit are atomic), and retire the current version (unversioned buckets; reads
     that fetched its manifest just before can finish within ``gc_delay``)."""
-    lock_key(sql, bucket, key)
-    row = sql.one(
-        "SELECT id, etag, is_delete_marker FROM objects "
-        "WHERE bucket = ? AND key = ? AND is_latest",  # bare: see manifests._CURRENT
-        bucket,
-        key,
-    )
-    live_etag = row[1] if row is not None and not row[2] else None
+    lock_key(tx, bucket, key)
+    row = tx.one(_CURRENT, {"bucket": bucket, "key": key})
+    live_etag = row.etag if row is not None and not row.is_delete_marker else None
     check_conditions(live_etag, if_match, if_none_match)
     if row is not None:
-        retire_version(sql, int(row[0]), now, gc_delay)
+        retire_version(tx, int(row.id), now, gc_delay)
 
 
-async def make_room_in(
-    session: AsyncSession,
-    bucket: str,
-    key: str,
-    if_match: str | None,
-    if_none_match: str | None,
-    now: float,
-    gc_delay: float,
-) -> None:
-    """``make_room`` inside an ORM transaction (CompleteMultipartUpload)."""
-    await in_session(
-        session, lambda sql: make_room(sql, bucket, key, if_match, if_none_match, now, gc_delay)
+def insert_version(tx: Tx, manifest: ObjectManifest, now: float) -> int:
+    """Insert ``manifest``'s version as the key's latest (parts not included); its row id."""
+    object_id = tx.scalar(
+        _INSERT_VERSION,
+        {
+            "bucket": manifest.bucket,
+            "key": manifest.key,
+            "version_id": manifest.version_id,
+            "is_latest": True,
+            "is_delete_marker": manifest.is_delete_marker,
+            "size": manifest.size,
+            "etag": manifest.etag,
+            **attribute_columns(manifest.attributes),
+            **checksum_columns(manifest.checksum),
+            "profile": profile_to_json(manifest.profile),
+            "owner_id": manifest.owner_id,
+            "created": now,
+            "last_modified": manifest.last_modified,
+            "state": "committed",
+        },
     )
+    return int(object_id)
+
+
+def insert_part(
+    tx: Tx, record: PartRecord, now: float, object_id: int | None, upload_id: str | None
+) -> None:
+    """Insert a part of a version (``object_id``) or of an upload, with its segments and
+    chunk placements (one executemany per segment)."""
+    part_id = tx.scalar(
+        _INSERT_PART,
+        {
+            "object_id": object_id,
+            "upload_id": upload_id,
+            "part_number": record.part_number,
+            "size": record.size,
+            "etag": record.etag,
+            **checksum_columns(record.checksum),
+            "last_modified": now,
+        },
+    )
+    for seg in record.segments:
+        segment_id = tx.scalar(
+            _INSERT_SEGMENT,
+            {
+                "part_id": part_id,
+                "segment_index": seg.segment_index,
+                "offset": seg.offset,
+                "length": seg.length,
+            },
+        )
+        tx.run_many(
+            _INSERT_PLACEMENT,
+            [
+                {
+                    "segment_id": segment_id,
+                    "fragment_index": c.fragment_index,
+                    "chunk_id": c.chunk_id,
+                    "disk_id": c.disk_id,
+                }
+                for c in seg.chunks
+            ],
+        )

@@ -1,52 +1,57 @@
 """Write grants and commits in plain SQL: the statements behind every chunked PUT and part.
 
 Layer: coordinator database package; each public function is a synchronous operation of a
-``Sql`` handle (``wormfs.coordinator.db.direct``), run whole in one transaction by
-``Database.direct_write``. The repositories (``Objects``, ``Uploads``) validate their input
-first and turn the results into answers. Contract:
+``Tx``, run whole in one transaction by ``Database.write``. The repositories (``Objects``,
+``Uploads``) validate their input first and turn the results into answers. Contract:
 
-* ``disk_candidates`` lists every known disk with its node, ``online`` only if both are
-  usable right now (a disk being drained takes no new chunks).
 * ``grant_write`` checks the bucket (and, for a part, the upload), places each segment on k+m
   disks and records the write intent with every granted chunk (``pending_writes``).
 * ``take_intent`` reads a commit's intent (``ConflictError`` if it is unknown or expired:
   its chunks may be collected already) and removes it — in the commit's transaction.
 * ``commit_version`` turns a granted write into the key's current version: the conditions
   are checked and the old version retired (``versions.make_room``), the version, its parts,
-  segments and placements inserted.
+  segments and placements inserted. A failed condition (``PreconditionFailedError``, or
+  ``NoSuchKeyError`` for If-Match without a current object) means that write can never
+  commit: the same transaction drops its intent and queues its chunks, and the answer is
+  ``Refused`` carrying the error for the caller to raise.
 * ``commit_upload_part`` stores a granted part of a multipart upload, replacing (and
   queueing the chunks of) an earlier upload of the same part number.
-* ``insert_version`` is the one INSERT of an ``objects`` row (chunked and inline versions).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from msgspec.structs import replace
+from sqlalchemy import bindparam, delete, insert, select
 
 from wormfs.config import CodingConfig
-from wormfs.coordinator.db.convert import profile_from_json, profile_to_json
-from wormfs.coordinator.db.direct import Row, Sql, json_value
-from wormfs.coordinator.db.versions import check_part, make_room, queue_part_chunks
-from wormfs.coordinator.placement import DiskCandidate, place_segments
+from wormfs.coordinator.db.convert import (
+    disk_locations,
+    profile_from_json,
+    require_bucket,
+    require_upload,
+)
+from wormfs.coordinator.db.gc import queue_placements, queue_upload_chunks
+from wormfs.coordinator.db.liveness import disk_candidates
+from wormfs.coordinator.db.tables import parts, pending_writes, uploads
+from wormfs.coordinator.db.tx import Tx
+from wormfs.coordinator.db.versions import check_part, insert_part, insert_version, make_room
+from wormfs.coordinator.placement import place_segments
 from wormfs.errors import (
     ConflictError,
     InvalidInputError,
-    NoSuchBucketError,
+    NoSuchKeyError,
     NoSuchUploadError,
+    PreconditionFailedError,
 )
+from wormfs.format.layout import split_lengths
 from wormfs.ids import new_id
-from wormfs.layout import Profile, split_lengths
 from wormfs.wire.coordinator import (
     BeginWrite,
     ChunkPlacement,
     CommitObject,
     CommitPart,
-    ObjectChecksum,
     ObjectManifest,
     PartRecord,
     Segment,
@@ -58,38 +63,27 @@ from wormfs.wire.coordinator import (
 MIN_WRITE_RATE = 1024 * 1024
 
 
-def disk_candidates(sql: Sql, now: float, offline_after: float) -> list[DiskCandidate]:
-    rows = sql.all(
-        "SELECT d.disk_id, n.node_id, n.address, d.free_bytes, d.state, n.state, "
-        "n.last_heartbeat, n.rack, n.zone, dc.drain_state "
-        "FROM disks d JOIN nodes n ON n.node_id = d.node_id "
-        "LEFT JOIN disk_care dc ON dc.disk_id = d.disk_id"
-    )
-    return [
-        DiskCandidate(
-            disk_id=r[0],
-            node_id=r[1],
-            node_address=r[2],
-            free_bytes=r[3],
-            # Draining and drained disks take no new chunks (wormfs.coordinator.db.care).
-            online=r[4] == "online"
-            and r[5] == "online"
-            and r[6] >= now - offline_after
-            and not r[9],
-            rack=r[7],
-            zone=r[8],
-        )
-        for r in rows
-    ]
-
-
-def _require_bucket(sql: Sql, bucket: str) -> None:
-    if sql.one("SELECT 1 FROM buckets WHERE name = ?", bucket) is None:
-        raise NoSuchBucketError(f"bucket {bucket!r} does not exist")
+_INTENT = select(
+    pending_writes.c.version_id,
+    pending_writes.c.bucket,
+    pending_writes.c.key,
+    pending_writes.c.upload_id,
+    pending_writes.c.part_number,
+    pending_writes.c.size,
+    pending_writes.c.placements,
+).where(pending_writes.c.write_id == bindparam("write_id"))
+_DROP_INTENT = delete(pending_writes).where(pending_writes.c.write_id == bindparam("write_id"))
+_INSERT_INTENT = insert(pending_writes)
+_UPLOAD_TARGET = select(uploads.c.bucket, uploads.c.key, uploads.c.profile).where(
+    uploads.c.upload_id == bindparam("upload_id")
+)
+_DROP_UPLOAD_PART = delete(parts).where(
+    parts.c.upload_id == bindparam("upload_id"), parts.c.part_number == bindparam("part_number")
+)
 
 
 def grant_write(
-    sql: Sql,
+    tx: Tx,
     req: BeginWrite,
     coding: CodingConfig,
     now: float,
@@ -98,20 +92,18 @@ def grant_write(
     write_id: str,
     version_id: str,
 ) -> WriteGrant:
-    _require_bucket(sql, req.bucket)
+    require_bucket(tx, req.bucket)
     profile = coding.profile
     if req.upload_id is not None:
-        upload = sql.one(
-            "SELECT bucket, key, profile FROM uploads WHERE upload_id = ?", req.upload_id
-        )
+        upload = tx.one(_UPLOAD_TARGET, {"upload_id": req.upload_id})
         if upload is None:
-            raise NoSuchUploadError(f"upload {req.upload_id!r} does not exist")
-        if (upload[0], upload[1]) != (req.bucket, req.key):
-            raise NoSuchUploadError(f"upload {req.upload_id!r} is not for {req.bucket}/{req.key}")
-        profile = profile_from_json(json_value(upload[2]))
+            raise NoSuchUploadError(upload_id=req.upload_id)
+        if (upload.bucket, upload.key) != (req.bucket, req.key):
+            raise NoSuchUploadError(upload_id=req.upload_id, bucket=req.bucket, key=req.key)
+        profile = profile_from_json(upload.profile)
     lengths = split_lengths(req.size, coding.segment_size)
     placed = place_segments(
-        disk_candidates(sql, now, offline_after), lengths, profile, seed=write_id
+        disk_candidates(tx, now, offline_after), lengths, profile, seed=write_id
     )
     segments: list[Segment] = []
     offset = 0
@@ -133,19 +125,20 @@ def grant_write(
         for s in segments
         for c in s.chunks
     ]
-    sql.run(
-        "INSERT INTO pending_writes (write_id, version_id, bucket, key, upload_id, part_number, "
-        "size, created, expires_at, placements) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        write_id,
-        version_id,
-        req.bucket,
-        req.key,
-        req.upload_id,
-        req.part_number,
-        req.size,
-        now,
-        now + gc_delay + req.size / MIN_WRITE_RATE,
-        json.dumps(placements),
+    tx.run(
+        _INSERT_INTENT,
+        {
+            "write_id": write_id,
+            "version_id": version_id,
+            "bucket": req.bucket,
+            "key": req.key,
+            "upload_id": req.upload_id,
+            "part_number": req.part_number,
+            "size": req.size,
+            "created": now,
+            "expires_at": now + gc_delay + req.size / MIN_WRITE_RATE,
+            "placements": placements,
+        },
     )
     return WriteGrant(
         write_id=write_id,
@@ -167,114 +160,34 @@ class Intent:
     part_number: int
     size: int
     granted: set[tuple[str, str]]  # (chunk_id, disk_id)
+    placements: list[dict[str, str]]  # as granted: chunk_id, disk_id, node_id
 
 
-def take_intent(sql: Sql, write_id: str) -> Intent:
-    row = sql.one(
-        "SELECT version_id, bucket, key, upload_id, part_number, size, placements "
-        "FROM pending_writes WHERE write_id = ?",
-        write_id,
-    )
+@dataclass(frozen=True)
+class Refused:
+    """A commit whose condition failed: its intent is dropped and its chunks queued in the
+    same transaction; the caller raises ``error``."""
+
+    error: PreconditionFailedError | NoSuchKeyError
+
+
+def take_intent(tx: Tx, write_id: str) -> Intent:
+    row = tx.one(_INTENT, {"write_id": write_id})
     if row is None:
         raise ConflictError(
             f"write {write_id!r} is unknown or expired; its data may be collected, write again"
         )
-    sql.run("DELETE FROM pending_writes WHERE write_id = ?", write_id)
-    placements: list[dict[str, str]] = json_value(row[6])
+    tx.run(_DROP_INTENT, {"write_id": write_id})
     return Intent(
-        version_id=row[0],
-        bucket=row[1],
-        key=row[2],
-        upload_id=row[3],
-        part_number=row[4],
-        size=row[5],
-        granted={(p["chunk_id"], p["disk_id"]) for p in placements},
+        version_id=row.version_id,
+        bucket=row.bucket,
+        key=row.key,
+        upload_id=row.upload_id,
+        part_number=row.part_number,
+        size=row.size,
+        granted={(p["chunk_id"], p["disk_id"]) for p in row.placements},
+        placements=row.placements,
     )
-
-
-def _checksum_columns(checksum: ObjectChecksum | None) -> tuple[Any, Any, Any]:
-    if checksum is None:
-        return None, None, None
-    return checksum.algorithm, checksum.value, checksum.type
-
-
-def insert_version(sql: Sql, manifest: ObjectManifest, now: float) -> int:
-    """Insert ``manifest``'s version as the key's latest (parts not included); its row id."""
-    row = sql.one(
-        "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, size, etag, "
-        "content_type, user_metadata, system_metadata, checksum_algorithm, checksum_value, "
-        "checksum_type, profile, storage_class, owner_id, created, last_modified, state) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        manifest.bucket,
-        manifest.key,
-        manifest.version_id,
-        True,
-        False,
-        manifest.size,
-        manifest.etag,
-        manifest.content_type,
-        json.dumps(manifest.user_metadata),
-        json.dumps(manifest.system_metadata),
-        *_checksum_columns(manifest.checksum),
-        json.dumps(profile_to_json(manifest.profile)),
-        manifest.storage_class,
-        manifest.owner_id,
-        now,
-        manifest.last_modified,
-        "committed",
-    )
-    assert row is not None  # RETURNING always answers a row
-    return int(row[0])
-
-
-def _insert_part(
-    sql: Sql, record: PartRecord, now: float, object_id: int | None, upload_id: str | None
-) -> None:
-    row: Row | None = sql.one(
-        "INSERT INTO parts (object_id, upload_id, part_number, size, etag, checksum_algorithm, "
-        "checksum_value, checksum_type, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "RETURNING id",
-        object_id,
-        upload_id,
-        record.part_number,
-        record.size,
-        record.etag,
-        *_checksum_columns(record.checksum),
-        now,
-    )
-    assert row is not None
-    for seg in record.segments:
-        seg_row = sql.one(
-            'INSERT INTO segments (part_id, segment_index, "offset", length) '
-            "VALUES (?, ?, ?, ?) RETURNING id",
-            row[0],
-            seg.segment_index,
-            seg.offset,
-            seg.length,
-        )
-        assert seg_row is not None
-        for c in seg.chunks:
-            sql.run(
-                "INSERT INTO chunk_placements (segment_id, fragment_index, chunk_id, disk_id) "
-                "VALUES (?, ?, ?, ?)",
-                seg_row[0],
-                c.fragment_index,
-                c.chunk_id,
-                c.disk_id,
-            )
-
-
-def _locations(sql: Sql, disk_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
-    wanted = sorted(set(disk_ids))
-    if not wanted:
-        return {}
-    marks = ", ".join("?" for _ in wanted)
-    rows = sql.all(
-        "SELECT d.disk_id, n.node_id, n.address FROM disks d "
-        f"JOIN nodes n ON n.node_id = d.node_id WHERE d.disk_id IN ({marks})",
-        *wanted,
-    )
-    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def _located(record: PartRecord, locations: dict[str, tuple[str, str]], now: float) -> PartRecord:
@@ -296,8 +209,10 @@ def _located(record: PartRecord, locations: dict[str, tuple[str, str]], now: flo
     return replace(record, segments=segments, last_modified=now)
 
 
-def commit_version(sql: Sql, req: CommitObject, now: float, gc_delay: float) -> ObjectManifest:
-    intent = take_intent(sql, req.write_id)
+def commit_version(
+    tx: Tx, req: CommitObject, now: float, gc_delay: float
+) -> ObjectManifest | Refused:
+    intent = take_intent(tx, req.write_id)
     if intent.upload_id is not None or (intent.bucket, intent.key, intent.version_id) != (
         req.bucket,
         req.key,
@@ -308,12 +223,17 @@ def commit_version(sql: Sql, req: CommitObject, now: float, gc_delay: float) -> 
         )
     if intent.size != req.size:
         raise InvalidInputError(f"write was granted for {intent.size} bytes, not {req.size}")
-    _require_bucket(sql, req.bucket)
+    require_bucket(tx, req.bucket)
     for record in req.parts:
         check_part(record, req.profile, intent.granted)
-    make_room(sql, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay)
-    locations = _locations(
-        sql, (c.disk_id for p in req.parts for s in p.segments for c in s.chunks)
+    try:
+        make_room(tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay)
+    except (PreconditionFailedError, NoSuchKeyError) as failed:
+        # That write can never commit: its chunks go now (the intent is already taken).
+        queue_placements(tx, intent.placements, now, now)
+        return Refused(failed)
+    locations = disk_locations(
+        tx, (c.disk_id for p in req.parts for s in p.segments for c in s.chunks)
     )
     manifest = ObjectManifest(
         bucket=req.bucket,
@@ -325,39 +245,29 @@ def commit_version(sql: Sql, req: CommitObject, now: float, gc_delay: float) -> 
         last_modified=now,
         profile=req.profile,
         parts=[_located(p, locations, now) for p in req.parts],
-        content_type=req.content_type,
-        user_metadata=dict(req.user_metadata),
-        system_metadata=dict(req.system_metadata),
+        attributes=req.attributes,
         checksum=req.checksum,
-        storage_class=req.storage_class,
     )
-    object_id = insert_version(sql, manifest, now)
+    object_id = insert_version(tx, manifest, now)
     for record in req.parts:
-        _insert_part(sql, record, now, object_id=object_id, upload_id=None)
+        insert_part(tx, record, now, object_id=object_id, upload_id=None)
     return manifest
 
 
-def commit_upload_part(sql: Sql, upload_id: str, req: CommitPart, now: float) -> PartRecord:
+def commit_upload_part(tx: Tx, upload_id: str, req: CommitPart, now: float) -> PartRecord:
     record = req.part
-    intent = take_intent(sql, req.write_id)
+    intent = take_intent(tx, req.write_id)
     if intent.upload_id != upload_id or intent.part_number != record.part_number:
         raise InvalidInputError(
             f"write {req.write_id!r} was granted for another upload or part number"
         )
     if intent.size != record.size:
         raise InvalidInputError(f"write was granted for {intent.size} bytes, not {record.size}")
-    upload = sql.one("SELECT profile FROM uploads WHERE upload_id = ?", upload_id)
-    if upload is None:
-        raise NoSuchUploadError(f"upload {upload_id!r} does not exist")
-    profile: Profile = profile_from_json(json_value(upload[0]))
-    check_part(record, profile, intent.granted)
+    upload = require_upload(tx, upload_id)
+    check_part(record, upload.profile, intent.granted)
     # An earlier upload of this part number is replaced: its chunks can go at once, since
     # nothing reads an upload's parts before completion.
-    queue_part_chunks(
-        sql, "p.upload_id = ? AND p.part_number = ?", (upload_id, record.part_number), now, now
-    )
-    sql.run(
-        "DELETE FROM parts WHERE upload_id = ? AND part_number = ?", upload_id, record.part_number
-    )
-    _insert_part(sql, record, now, object_id=None, upload_id=upload_id)
+    queue_upload_chunks(tx, upload_id, now, now, part_number=record.part_number)
+    tx.run(_DROP_UPLOAD_PART, {"upload_id": upload_id, "part_number": record.part_number})
+    insert_part(tx, record, now, object_id=None, upload_id=upload_id)
     return replace(record, last_modified=now)

@@ -2,12 +2,12 @@
 
 Layer: coordinator database package (migrations). Two ways in:
 
-* the coordinator at start-up (``wormfs.coordinator.db.database.migrate``) runs the upgrade
-  through ``AsyncConnection.run_sync`` and hands the sync connection over in
-  ``config.attributes["connection"]``; the migration joins that connection's transaction;
+* the coordinator at start-up (``wormfs.coordinator.db.engines.migrate_sqlite`` /
+  ``migrate_postgres``) hands its sync connection over in ``config.attributes["connection"]``;
+  the migration joins that connection's transaction;
 * a developer runs ``alembic -c coordinator/migrations/alembic.ini -x url=URL upgrade head``
-  (or ``sqlalchemy.url`` in the ini); then an async engine is created here and the same
-  migration runs through ``run_sync``.
+  (or ``sqlalchemy.url`` in the ini); then the coordinator's own engine for that URL is
+  created here and the same migration runs through it.
 
 ``render_as_batch`` lets later revisions alter SQLite tables (copy-and-move) with the same
 operations that alter PostgreSQL tables in place.
@@ -20,7 +20,7 @@ import asyncio
 from alembic import context
 from sqlalchemy import Connection
 
-from wormfs.coordinator.db.database import create_engine
+from wormfs.coordinator.db import engines
 from wormfs.coordinator.db.models import Base
 
 config = context.config
@@ -39,10 +39,18 @@ def _configure(connection: Connection) -> None:
 
 
 async def _run_with_url(url: str) -> None:
-    engine = await create_engine(url)
+    if engines.is_sqlite(url):
+        sync_engine = engines.sqlite_engine(engines.sqlite_file(url))
+        try:
+            with sync_engine.connect() as conn, conn.begin():
+                _configure(conn)
+        finally:
+            sync_engine.dispose()
+        return
+    engine = engines.postgres_engine(url)
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(_configure)
+        async with engine.begin() as async_conn:
+            await async_conn.run_sync(_configure)
     finally:
         await engine.dispose()
 

@@ -25,8 +25,8 @@ from sqlalchemy import select
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.config import CodingConfig, CoordinatorConfig
 from wormfs.coordinator.app import GC, create_app, start_election
-from wormfs.coordinator.db.models import PendingWrite
 from wormfs.coordinator.db.repo import Repository
+from wormfs.coordinator.db.tables import pending_writes
 from wormfs.coordinator.handlers import REPO
 from wormfs.coordinator.tasks import GarbageCollector
 from wormfs.internal.auth import Verifier
@@ -53,7 +53,7 @@ GIB = 1024**3
 def make_config(where: Path | str, **overrides: Any) -> CoordinatorConfig:
     """A test config; ``where`` is a database URL (the ``database_url`` fixture, which runs a
     test on SQLite and on PostgreSQL) or a directory to keep a SQLite file in."""
-    url = where if isinstance(where, str) else f"sqlite+aiosqlite:///{where}/meta/wormfs.db"
+    url = where if isinstance(where, str) else f"sqlite:///{where}/meta/wormfs.db"
     base: dict[str, Any] = {
         "database_url": url,
         "coding": CodingConfig(k=4, m=2, stripe_size=STRIPE, segment_size=SEGMENT),
@@ -86,8 +86,8 @@ class Running:
         return await self.repo.gc.entries()
 
     async def pending_writes(self) -> list[str]:
-        async with self.repo.db.read() as session:
-            return list(await session.scalars(select(PendingWrite.write_id)))
+        query = select(pending_writes.c.write_id)
+        return await self.repo.db.read(lambda tx: tx.scalars(query))
 
 
 @asynccontextmanager

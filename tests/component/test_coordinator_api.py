@@ -23,7 +23,7 @@ from component.coordinator_harness import (
     running,
 )
 
-from wormfs.coordinator.db.direct import DriverSql, SqliteSql
+from wormfs.coordinator.db.tx import Tx
 from wormfs.errors import (
     BucketAlreadyExistsError,
     BucketAlreadyOwnedByYouError,
@@ -402,17 +402,15 @@ async def test_listing_rolls_up_big_prefix_in_few_queries(coord: Running) -> Non
     await put(coord.client, "big", "z", size=1)
     statements: list[str] = []
 
-    def counting(original: Any) -> Any:
-        def all_rows(self: Any, query: str, *params: Any) -> Any:
-            statements.append(query)
-            return original(self, query, *params)
+    original = Tx.all
 
-        return all_rows
+    def counting(self: Tx, statement: Any, params: Any = None) -> Any:
+        statements.append(str(statement))
+        return original(self, statement, params)
 
-    # The listing runs as plain SQL (db/direct.py): count the queries at its Sql handles.
+    # Every statement goes through a Tx (db/tx.py): count the listing's queries there.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(SqliteSql, "all", counting(SqliteSql.all))
-        patch.setattr(DriverSql, "all", counting(DriverSql.all))
+        patch.setattr(Tx, "all", counting)
         result = await coord.client.list_objects("big", delimiter="/")
     assert result.common_prefixes == ["logs/"]
     assert [o.key for o in result.objects] == ["z"]

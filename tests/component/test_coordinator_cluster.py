@@ -19,9 +19,10 @@ from component.coordinator_harness import (
     register,
     running,
 )
+from sqlalchemy import insert, select
 from waiting import eventually
 
-from wormfs.coordinator.db.models import GcEntry, Node
+from wormfs.coordinator.db.tables import gc_queue, nodes
 from wormfs.coordinator.tasks import GarbageCollector, GcPass
 from wormfs.errors import ConflictError, InsufficientDisksError, NotFoundError
 from wormfs.wire.coordinator import BeginWrite, CommitObject, Heartbeat, NodeRegistration
@@ -100,9 +101,10 @@ async def test_node_offline_after_silence(database_url: str) -> None:
         assert (await c.begin_write(BeginWrite(bucket="bkt", key="k", size=1))).segments
 
         async def marked_offline() -> bool:
-            async with r.repo.db.read() as session:
-                node = await session.get(Node, "n1")
-                return node is not None and node.state == "offline"
+            state = await r.repo.db.read(
+                lambda tx: tx.scalar(select(nodes.c.state).where(nodes.c.node_id == "n1"))
+            )
+            return bool(state == "offline")
 
         await eventually(marked_offline)
         assert (await c.list_nodes()).nodes[0].state == "offline"
@@ -186,17 +188,15 @@ async def test_gc_never_deletes_a_referenced_chunk(database_url: str) -> None:
         live = await put(c, "bkt", "k", size=100)
         chunk = live.parts[0].segments[0].chunks[0]
         # A bug elsewhere queues a live chunk: GC must drop the entry, not the chunk.
-        async with r.repo.db.write() as session:
-            session.add(
-                GcEntry(
-                    chunk_id=chunk.chunk_id,
-                    disk_id=chunk.disk_id,
-                    node_id="n1",
-                    enqueued_at=0.0,
-                    not_before=0.0,
-                    attempts=0,
-                )
-            )
+        entry = {
+            "chunk_id": chunk.chunk_id,
+            "disk_id": chunk.disk_id,
+            "node_id": "n1",
+            "enqueued_at": 0.0,
+            "not_before": 0.0,
+            "attempts": 0,
+        }
+        await r.repo.db.write(lambda tx: tx.run(insert(gc_queue), entry))
         await r.gc.run_once()
         assert node.requests == []
         assert await r.gc_entries() == []

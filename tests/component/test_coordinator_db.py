@@ -18,17 +18,13 @@ from component.coordinator_harness import (
     register,
     running,
 )
-from sqlalchemy import Connection, false, inspect, select, text, true
-from sqlalchemy.dialects import sqlite
+from component.db_helpers import on_connection
+from sqlalchemy import Connection, inspect, text
 
-from wormfs.coordinator.db.database import (
-    Database,
-    alembic_config,
-    create_engine,
-    migrate,
-    open_database,
-)
-from wormfs.coordinator.db.models import Base, ObjectVersion
+from wormfs.coordinator.db import listing, manifests
+from wormfs.coordinator.db.database import open_database
+from wormfs.coordinator.db.engines import alembic_config, upgrade
+from wormfs.coordinator.db.models import Base
 from wormfs.errors import StaleLeaderError
 from wormfs.wire.coordinator import CreateUpload, CreateUser
 
@@ -56,7 +52,7 @@ TABLES = {
 
 
 def _url(tmp_path: Path, name: str = "meta/wormfs.db") -> str:
-    return f"sqlite+aiosqlite:///{tmp_path}/{name}"
+    return f"sqlite:///{tmp_path}/{name}"
 
 
 async def test_restart_keeps_everything(database_url: str) -> None:
@@ -98,14 +94,14 @@ def _tables(connection: Connection) -> set[str]:
 async def test_upgrade_empty_database_matches_models(tmp_path: Path) -> None:
     url = _url(tmp_path, "deep/new/dir/wormfs.db")  # parent directories are created
     db = await open_database(url)
-    try:
-        async with db.engine.connect() as conn:
-            assert await conn.run_sync(_tables) == TABLES
-            assert await conn.run_sync(_schema_diff) == []
-            version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
-            assert version == "0004"
-    finally:
-        await db.close()
+    await db.close()
+
+    def inspect_schema(conn: Connection) -> None:
+        assert _tables(conn) == TABLES
+        assert _schema_diff(conn) == []
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
+
+    await on_connection(url, inspect_schema)
     assert (tmp_path / "deep/new/dir/wormfs.db").exists()
 
 
@@ -116,45 +112,46 @@ async def test_upgrade_populated_database_keeps_data(database_url: str) -> None:
         await make_bucket(r.client, "data")
         manifest = await put(r.client, "data", "k", size=1000)
     # Upgrading a populated database at head is a no-op that keeps every row.
-    engine = await create_engine(config.database_url)
-    try:
-        await migrate(engine)
-        await migrate(engine)
-        async with engine.connect() as conn:
-            assert await conn.scalar(text("SELECT count(*) FROM objects")) == 1
-            assert await conn.scalar(text("SELECT count(*) FROM chunk_placements")) == 6
-    finally:
-        await engine.dispose()
+    for _ in range(2):
+        db = await open_database(config.database_url)
+        await db.close()
+
+    def count(conn: Connection) -> tuple[int, int]:
+        return (
+            conn.scalar(text("SELECT count(*) FROM objects")) or 0,
+            conn.scalar(text("SELECT count(*) FROM chunk_placements")) or 0,
+        )
+
+    assert await on_connection(config.database_url, count) == (1, 6)
     async with running(config) as r:
         assert await r.client.get_object("data", "k") == manifest
 
 
 async def test_downgrade_and_upgrade_again(tmp_path: Path) -> None:
-    engine = await create_engine(_url(tmp_path))
-    try:
-        await migrate(engine)
+    def down_and_up(connection: Connection) -> tuple[set[str], set[str]]:
+        upgrade(connection)
+        command.downgrade(alembic_config(connection), "base")
+        empty = _tables(connection)
+        command.upgrade(alembic_config(connection), "head")
+        return empty, _tables(connection)
 
-        def down_and_up(connection: Connection) -> tuple[set[str], set[str]]:
-            command.downgrade(alembic_config(connection), "base")
-            empty = _tables(connection)
-            command.upgrade(alembic_config(connection), "head")
-            return empty, _tables(connection)
-
-        async with engine.begin() as conn:
-            empty, full = await conn.run_sync(down_and_up)
-        assert empty == {"alembic_version"}
-        assert full == TABLES
-    finally:
-        await engine.dispose()
+    empty, full = await on_connection(_url(tmp_path), down_and_up)
+    assert empty == {"alembic_version"}
+    assert full == TABLES
 
 
 async def test_sqlite_settings(tmp_path: Path) -> None:
     db = await open_database(_url(tmp_path))
     try:
-        async with db.read() as session:
-            assert (await session.scalar(text("PRAGMA journal_mode"))) == "wal"
-            assert (await session.scalar(text("PRAGMA synchronous"))) == 2  # FULL
-            assert (await session.scalar(text("PRAGMA foreign_keys"))) == 1
+        # Both of the Database's connections (reader and writer) are set up alike.
+        for run in (db.read, db.write):
+            settings = await run(
+                lambda tx: [
+                    tx.scalar(text(f"PRAGMA {name}"))
+                    for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+                ]
+            )
+            assert settings == ["wal", 2, 1, 10_000]  # synchronous 2: FULL
     finally:
         await db.close()
 
@@ -162,49 +159,49 @@ async def test_sqlite_settings(tmp_path: Path) -> None:
 async def test_leader_fencing(database_url: str) -> None:
     url = database_url
     first = await open_database(url)
-    second = Database(await create_engine(url))
+    second = await open_database(url)
+    nothing = text("SELECT 1")
     try:
         assert await first.become_leader("first") == 1
-        async with first.write():
-            pass
+        await first.write(lambda tx: tx.scalar(nothing))
         assert await second.become_leader("second") == 2
         with pytest.raises(StaleLeaderError):
-            async with first.write():
-                pass
-        async with second.write():
-            pass
-        async with first.read():  # reads are not fenced
-            pass
+            await first.write(lambda tx: tx.scalar(nothing))
+        await second.write(lambda tx: tx.scalar(nothing))
+        assert await first.read(lambda tx: tx.scalar(nothing)) == 1  # reads are not fenced
     finally:
         await first.close()
         await second.close()
 
 
+async def _plan(tmp_path: Path, statement: Any, params: dict[str, Any]) -> str:
+    """How SQLite plans one of the coordinator's statements (EXPLAIN QUERY PLAN)."""
+    url = _url(tmp_path)
+    db = await open_database(url)  # the schema at head
+    await db.close()
+
+    def explain(conn: Connection) -> str:
+        compiled = statement.compile(dialect=conn.dialect)
+        state = compiled.construct_expanded_state(params)
+        query = "EXPLAIN QUERY PLAN " + state.statement
+        rows = conn.exec_driver_sql(query, tuple(state.positional_parameters)).all()
+        return " ".join(str(row[-1]) for row in rows)
+
+    return await on_connection(url, explain)
+
+
 async def test_listing_is_an_index_range_scan(tmp_path: Path) -> None:
-    # The statement the listing issues (see db/listing.py), as SQLite plans it.
-    query = (
-        select(ObjectVersion.key)
-        .where(
-            ObjectVersion.bucket == "x",
-            ObjectVersion.is_latest == true(),
-            ObjectVersion.is_delete_marker == false(),
-            ObjectVersion.key >= "a/",
-            ObjectVersion.key < "a0",
-        )
-        .order_by(ObjectVersion.key)
-        .limit(10)
-    )
-    sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
-    db = await open_database(_url(tmp_path))
-    try:
-        async with db.read() as session:
-            plan = " ".join(
-                str(row[-1]) for row in await session.execute(text("EXPLAIN QUERY PLAN " + sql))
-            )
-    finally:
-        await db.close()
+    # The statement the listing issues for a prefix (see db/listing.py), as SQLite plans it.
+    statement = listing._OBJECT_BATCHES[">=", True]
+    plan = await _plan(tmp_path, statement, {"bucket": "x", "bound": "a/", "upper": "a0", "n": 10})
     assert (
         "ix_objects_listing (bucket=? AND is_latest=? AND is_delete_marker=? AND key>? AND key<?)"
         in plan
     )
     assert "TEMP B-TREE" not in plan  # no sort: the index gives key order
+
+
+async def test_current_version_lookup_uses_the_partial_unique_index(tmp_path: Path) -> None:
+    # GET and HEAD find the current version through uq_objects_latest: one row, no scan.
+    plan = await _plan(tmp_path, manifests._CURRENT, {"bucket": "b", "key": "k"})
+    assert "uq_objects_latest (bucket=? AND key=?)" in plan

@@ -5,7 +5,9 @@ answered with a 500."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,17 +15,15 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from component.coordinator_harness import make_bucket, make_config, put, register, running
+from component.db_helpers import on_connection
 from infra.postgres import MigratedDatabases
-from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy import Connection, func, insert, inspect, select, text
 
-from wormfs.coordinator.db.database import (
-    Database,
-    alembic_config,
-    create_engine,
-    migrate,
-    open_database,
-)
-from wormfs.coordinator.db.models import Base, ClusterMeta, User
+from wormfs.coordinator.db.database import open_database
+from wormfs.coordinator.db.engines import alembic_config
+from wormfs.coordinator.db.models import Base
+from wormfs.coordinator.db.tables import cluster_meta, users
+from wormfs.coordinator.db.tx import Tx
 from wormfs.errors import NotLeaderError, StaleLeaderError
 from wormfs.wire.coordinator import CreateUser
 
@@ -45,49 +45,47 @@ def _head(connection: Connection) -> str:
 async def test_upgrade_empty_database_matches_models(empty_database_url: str) -> None:
     db = await open_database(empty_database_url)
     try:
-        async with db.engine.connect() as conn:
-            assert await conn.run_sync(_schema_diff) == []
-            version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
-            assert version == await conn.run_sync(_head)
-            assert set(await conn.run_sync(lambda c: inspect(c).get_table_names())) >= {
-                "objects",
-                "cluster_meta",
-            }
-        async with db.read() as session:  # revision 0002 seeds the fencing row
-            meta = await session.get(ClusterMeta, 1)
-            assert meta is not None and meta.leader_epoch == 0
+        # revision 0002 seeds the fencing row
+        epoch = await db.read(lambda tx: tx.scalar(select(cluster_meta.c.leader_epoch)))
+        assert epoch == 0
     finally:
         await db.close()
+
+    def inspect_schema(conn: Connection) -> None:
+        assert _schema_diff(conn) == []
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == _head(conn)
+        assert set(inspect(conn).get_table_names()) >= {"objects", "cluster_meta"}
+
+    await on_connection(empty_database_url, inspect_schema)
 
 
 async def test_upgrade_populated_database_from_first_revision(empty_database_url: str) -> None:
     """A database written at revision 0001 (no fencing row yet) upgrades to head with every
     row kept, then serves a coordinator that sees the old data."""
-    engine = await create_engine(empty_database_url)
-    try:
 
-        def to_first(connection: Connection) -> None:
-            command.upgrade(alembic_config(connection), "0001")
+    def to_first(connection: Connection) -> None:
+        command.upgrade(alembic_config(connection), "0001")
+        connection.execute(
+            text(
+                "INSERT INTO buckets (name, owner_id, created, region, settings) "
+                "VALUES ('old-bucket', 'owner-a', 1.0, 'us-east-1', '{}')"
+            )
+        )
+        connection.execute(
+            text("INSERT INTO users (user_id, display_name, created) VALUES ('u1', 'ann', 2)")
+        )
 
-        async with engine.begin() as conn:
-            await conn.run_sync(to_first)
-            await conn.execute(
-                text(
-                    "INSERT INTO buckets (name, owner_id, created, region, settings) "
-                    "VALUES ('old-bucket', 'owner-a', 1.0, 'us-east-1', '{}')"
-                )
-            )
-            await conn.execute(
-                text("INSERT INTO users (user_id, display_name, created) VALUES ('u1', 'ann', 2)")
-            )
-        await migrate(engine)
-        await migrate(engine)  # idempotent
-        async with engine.connect() as conn:
-            assert await conn.scalar(text("SELECT count(*) FROM buckets")) == 1
-            assert await conn.scalar(text("SELECT leader_epoch FROM cluster_meta")) == 0
-            assert await conn.run_sync(_schema_diff) == []
-    finally:
-        await engine.dispose()
+    await on_connection(empty_database_url, to_first)
+    for _ in range(2):  # idempotent
+        db = await open_database(empty_database_url)
+        await db.close()
+
+    def check(conn: Connection) -> None:
+        assert conn.scalar(text("SELECT count(*) FROM buckets")) == 1
+        assert conn.scalar(text("SELECT leader_epoch FROM cluster_meta")) == 0
+        assert _schema_diff(conn) == []
+
+    await on_connection(empty_database_url, check)
     async with running(make_config(empty_database_url)) as r:
         assert (await r.client.get_bucket("old-bucket")).owner_id == "owner-a"
         assert r.repo.db.epoch == 1
@@ -95,41 +93,55 @@ async def test_upgrade_populated_database_from_first_revision(empty_database_url
         await put(r.client, "old-bucket", "new-key", size=10)
 
 
+def _add_user(user_id: str) -> Callable[[Tx], None]:
+    def add(tx: Tx) -> None:
+        tx.run(insert(users).values(user_id=user_id, display_name="x", created=time.time()))
+
+    return add
+
+
+def _user_ids(tx: Tx) -> set[str]:
+    return set(tx.scalars(select(users.c.user_id)))
+
+
+def _linger(tx: Tx, seconds: float) -> None:
+    """Keep a write transaction open for a while without holding the event loop: PostgreSQL
+    waits on the server; SQLite's operation runs on the writer thread, so it may sleep."""
+    if tx.postgres:
+        tx.scalar(select(func.pg_sleep(seconds)))
+    else:
+        time.sleep(seconds)
+
+
 async def test_late_write_of_a_deposed_leader_changes_nothing(database_url: str) -> None:
     first = await open_database(database_url)
-    second = Database(await create_engine(database_url))
+    second = await open_database(database_url)
     try:
         assert await first.become_leader("first") == 1
-        started = asyncio.Event()
-        proceed = asyncio.Event()
+        started = threading.Event()
 
-        async def slow_write() -> None:
-            async with first.write() as session:
-                session.add(User(user_id="late", display_name="late", created=time.time()))
-                await session.flush()
-                started.set()
-                await proceed.wait()  # the new leader takes over meanwhile
+        def slow_write(tx: Tx) -> None:
+            _add_user("late")(tx)
+            started.set()
+            _linger(tx, 1.0)  # the new leader takes over meanwhile
 
-        writer = asyncio.create_task(slow_write())
-        await started.wait()
+        writer = asyncio.create_task(first.write(slow_write))
+        assert await asyncio.to_thread(started.wait, 30)
+        assert await second.become_leader("second") == 2
         if first.dialect == "sqlite":
-            # SQLite has one writer: the bump waits for this transaction, which then commits
+            # SQLite has one writer: the bump waited for this transaction, which committed
             # legitimately (it began and ended before the bump).
-            proceed.set()
             await writer
-            assert await second.become_leader("second") == 2
+            assert "late" in await second.read(_user_ids)
         else:
-            assert await second.become_leader("second") == 2  # not blocked: no lock held yet
-            proceed.set()
+            # Not blocked: the writer takes its share lock only at the end, and then finds
+            # the new epoch.
             with pytest.raises(StaleLeaderError):
                 await writer
-            async with second.read() as session:
-                assert await session.get(User, "late") is None
+            assert "late" not in await second.read(_user_ids)
         with pytest.raises(StaleLeaderError):
-            async with first.write() as session:
-                session.add(User(user_id="later", display_name="x", created=time.time()))
-        async with second.read() as session:
-            assert await session.get(User, "later") is None
+            await first.write(_add_user("later"))
+        assert "later" not in await second.read(_user_ids)
     finally:
         await first.close()
         await second.close()
@@ -139,7 +151,7 @@ async def test_fencing_under_concurrent_writes(database_url: str) -> None:
     """Writes race an epoch bump: each either commits or fails with StaleLeaderError, and
     exactly the committed ones are in the database."""
     first = await open_database(database_url)
-    second = Database(await create_engine(database_url))
+    second = await open_database(database_url)
     try:
         await first.become_leader("first")
         committed: list[str] = []
@@ -147,10 +159,13 @@ async def test_fencing_under_concurrent_writes(database_url: str) -> None:
 
         async def write(i: int) -> None:
             user_id = f"u{i:04d}"
+
+            def lingering(tx: Tx) -> None:
+                _add_user(user_id)(tx)
+                _linger(tx, 0.003)
+
             try:
-                async with first.write() as session:
-                    session.add(User(user_id=user_id, display_name="x", created=time.time()))
-                    await asyncio.sleep(0.003)
+                await first.write(lingering)
             except StaleLeaderError:
                 refused.append(user_id)
             else:
@@ -166,8 +181,7 @@ async def test_fencing_under_concurrent_writes(database_url: str) -> None:
         for _ in range(5):  # ...and after it: these are fenced
             writes.append(asyncio.create_task(write(len(writes) + 5)))
         await asyncio.gather(bump, *writes)
-        async with second.read() as session:
-            present = set(await session.scalars(select(User.user_id).where(User.user_id != "")))
+        present = await second.read(_user_ids)
         assert present == set(committed)
         assert len(refused) >= 5 and len(committed) >= 5
         assert len(committed) + len(refused) == len(writes) + 5
@@ -181,19 +195,16 @@ async def test_write_gate(database_url: str) -> None:
     try:
         db.step_down("not elected")
         with pytest.raises(NotLeaderError, match="not elected"):
-            async with db.write():
-                pass
-        async with db.read():  # reads stay open
-            pass
+            await db.write(_add_user("no"))
+        assert await db.read(_user_ids) == set()  # reads stay open
         await db.become_leader("me")
         db.accept_writes()
         db.refuse_writes("suspended")
         with pytest.raises(NotLeaderError, match="suspended"):
-            async with db.write():
-                pass
+            await db.write(_add_user("no"))
         db.accept_writes()
-        async with db.write() as session:
-            session.add(User(user_id="ok", display_name="ok", created=time.time()))
+        await db.write(_add_user("ok"))
+        assert await db.read(_user_ids) == {"ok"}
     finally:
         await db.close()
 
@@ -219,13 +230,11 @@ async def test_postgres_connection_settings(postgres_databases: MigratedDatabase
     url = await postgres_databases.take()
     db = await open_database(url)
     try:
-        async with db.read() as session:
-            level = await session.scalar(text("SHOW transaction_isolation"))
-            idle = await session.scalar(text("SHOW idle_in_transaction_session_timeout"))
+        level = await db.read(lambda tx: tx.scalar(text("SHOW transaction_isolation")))
+        idle = await db.read(lambda tx: tx.scalar(text("SHOW idle_in_transaction_session_timeout")))
         assert level == "repeatable read"  # one snapshot per read transaction
         assert idle == "10s"  # a frozen coordinator cannot hold the fencing row for long
-        async with db.write() as session:
-            level = await session.scalar(text("SHOW transaction_isolation"))
+        level = await db.write(lambda tx: tx.scalar(text("SHOW transaction_isolation")))
         assert level == "read committed"
     finally:
         await db.close()

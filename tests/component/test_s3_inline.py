@@ -29,7 +29,8 @@ from component.s3_fixtures import REGION, call, error_of, read_body
 from sqlalchemy import func, select, update
 
 from wormfs.config import GatewayConfig, StorageNodeConfig
-from wormfs.coordinator.db.models import ObjectData
+from wormfs.coordinator.db.tables import object_data
+from wormfs.coordinator.db.tx import Tx
 from wormfs.gateway.app import create_app as create_gateway_app
 from wormfs.storage_node.app import create_app as create_node_app
 from wormfs.storage_node.app import start_coordinator_link
@@ -252,10 +253,13 @@ async def test_corrupt_inline_bytes_answer_500_not_wrong_bytes(stack: Stack) -> 
     data = os.urandom(4096)
     await call(s3, "put_object", Bucket="rot", Key="k", Body=data)
     # Bitrot in the metadata database: one flipped bit in the stored bytes.
-    async with stack.coordinator.repo.db.write() as session:
-        assert await session.scalar(select(func.count()).select_from(ObjectData)) == 1
-        flipped = bytes([data[0] ^ 0x01]) + data[1:]
-        await session.execute(update(ObjectData).values(data=flipped))
+    flipped = bytes([data[0] ^ 0x01]) + data[1:]
+
+    def flip(tx: Tx) -> None:
+        assert tx.scalar(select(func.count()).select_from(object_data)) == 1
+        tx.run(update(object_data).values(data=flipped))
+
+    await stack.coordinator.repo.db.write(flip)
     code, status, _ = await error_of(s3, "get_object", Bucket="rot", Key="k")
     assert (code, status) == ("InternalError", 500)
     code, status, _ = await error_of(s3, "get_object", Bucket="rot", Key="k", Range="bytes=100-199")

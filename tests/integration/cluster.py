@@ -124,7 +124,7 @@ class Cluster:
             "--port",
             "0",
             "--database-url",
-            f"sqlite+aiosqlite:///{meta / 'wormfs.db'}",
+            f"sqlite:///{meta / 'wormfs.db'}",
         ]
         if self.coordinator_config:
             config = self.root / "coordinator.toml"

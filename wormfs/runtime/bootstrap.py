@@ -94,9 +94,6 @@ def blocking_guard(*extra_modules: str | ModuleType) -> BlockBuster:
     # start-up, before anything is served: a syscall that never waits on a disk.
     for name in ("os.path.abspath", "os.getcwd"):
         guard.functions[name].can_block_in("sqlalchemy/engine/create.py", "create_engine")
-    # Known, reported, owned by the metadata-database rewrite (remove as it lands): closing
-    # the SQLite runner joins its worker threads from the loop, once, at shutdown.
-    guard.functions["threading.Lock.acquire"].can_block_in("coordinator/db/direct.py", "close")
     return guard
 
 

@@ -132,7 +132,7 @@ def _with(config: C, **changes: Any) -> C:
 
 def _coordinator_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser)
-    parser.add_argument("--database-url", help="e.g. sqlite+aiosqlite:///data/meta/wormfs.db")
+    parser.add_argument("--database-url", help="e.g. sqlite:///data/meta/wormfs.db")
     _zookeeper(parser, "elect one of several coordinators through ZooKeeper")
     parser.add_argument("--zookeeper-path", help="znode under which to elect (/wormfs)")
     parser.add_argument(

@@ -185,7 +185,7 @@ class Supervisor:
                 "--port",
                 "0",
                 "--database-url",
-                f"sqlite+aiosqlite:///{opts.data_dir / 'meta' / 'wormfs.db'}",
+                f"sqlite:///{opts.data_dir / 'meta' / 'wormfs.db'}",
             ],
         )
         disks = []

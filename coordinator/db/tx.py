@@ -1,0 +1,244 @@
+"""``Tx``: the statements of one transaction, as a repository operation sees them.
+
+Layer: coordinator database package, between ``Database`` (which opens the transaction and
+hands a ``Tx`` to the operation) and the aggregate modules (whose operations are synchronous
+functions ``fn(tx)``). Contract:
+
+* statements are SQLAlchemy Core constructs over ``tables`` with named bind parameters
+  (``bindparam("bucket")``), passed with a mapping of values; SQLAlchemy renders each for the
+  engine's dialect;
+* rows come back read by column name (``row.etag``), typed by the column (JSON decoded,
+  booleans as ``bool``) on both engines;
+* ``run`` answers the number of rows a DML statement touched; ``run_many`` executes one DML
+  statement for many parameter sets in one driver call (``executemany``);
+* driver errors reach the caller as SQLAlchemy's ``DBAPIError`` subclasses, exactly as from
+  ``Connection.execute``, so ``engines`` tells their meaning in one place.
+
+How a statement runs. SQLAlchemy's per-execution bookkeeping (cache-key walk, execution
+context, events, result metadata) costs two to three times what SQLite itself spends on a
+one-row indexed query, and the request path is made of such queries. So a statement is
+*prepared* once per dialect — compiled by SQLAlchemy, with its parameter order, the bind and
+result processors of its columns' types (``TypeEngine.bind_processor`` /
+``result_processor``, the same SQLAlchemy would apply) and a row class named after its
+columns — and then executed on the driver's cursor of the transaction's own connection.
+What preparation cannot pin down runs through ``Connection.execute`` instead, with the same
+results: expanding ``IN`` lists (their SQL depends on the list), INSERTs that need Python-side
+column defaults, textual SQL, and statements whose column names are not unique identifiers.
+
+A ``Tx`` lives as long as its transaction and only on the thread (SQLite) or greenlet
+(PostgreSQL) that runs the operation; nothing may keep it after ``fn`` returns.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Executable, Insert, Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.dml import UpdateBase
+
+Params = Mapping[str, Any]
+Processor = Callable[[Any], Any] | None
+# A row, read by column name: a named tuple for prepared statements, SQLAlchemy's ``Row`` for
+# the others. Typed loosely on purpose: its attributes are the statement's column names.
+Row = Any
+
+PREPARED_MAX = 4096  # statements kept prepared per dialect (ours are a few hundred)
+
+
+class _Prepared:
+    """One statement compiled for one dialect, ready for the driver's cursor."""
+
+    __slots__ = ("binds", "columns", "compiled", "dialect", "procs", "row", "sql")
+
+    def __init__(
+        self,
+        compiled: Any,
+        binds: tuple[tuple[str, Processor], ...],
+        row: Any,
+        columns: Any,
+        dialect: Dialect,
+    ) -> None:
+        self.compiled = compiled
+        self.sql = str(compiled)
+        self.binds = binds
+        self.row = row
+        self.columns = columns
+        self.dialect = dialect
+        self.procs: tuple[Processor, ...] | None = None  # known at the first result
+
+    def parameters(self, params: Params | None) -> tuple[Any, ...]:
+        # construct_params fills in the values the statement carries itself (literals in it).
+        values = self.compiled.construct_params(params or {})
+        return tuple(
+            proc(values[name]) if proc is not None else values[name] for name, proc in self.binds
+        )
+
+    def result_processors(self, description: Sequence[Sequence[Any]] | None) -> None:
+        """Each column's result processor, given the driver's type codes (some types, as
+        numbers on asyncpg, pick their conversion by the type the server sent)."""
+        if self.columns is None or description is None:
+            self.procs = ()
+            return
+        self.procs = tuple(
+            c.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
+            for c, d in zip(self.columns, description, strict=True)
+        )
+
+    def rows(self, fetched: Sequence[Sequence[Any]]) -> list[Any]:
+        row, procs = self.row, self.procs
+        assert procs is not None  # result_processors ran
+        if not any(procs):
+            return [row._make(r) for r in fetched]
+        return [
+            row._make([v if p is None else p(v) for p, v in zip(procs, r, strict=True)])
+            for r in fetched
+        ]
+
+
+def _columns(statement: Any) -> Any:
+    if isinstance(statement, Select):
+        return statement.selected_columns
+    if isinstance(statement, UpdateBase) and statement._returning:
+        return statement.exported_columns
+    return None
+
+
+def _prepare(statement: Any, dialect: Dialect, keys: tuple[str, ...]) -> _Prepared | None:
+    """``statement`` prepared for ``dialect``, or None if it must run through SQLAlchemy."""
+    if not isinstance(statement, Select | UpdateBase):
+        return None
+    column_keys = list(keys) if isinstance(statement, Insert) and not statement._values else None
+    compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+    if (
+        not compiled.positional
+        or compiled.post_compile_params
+        or compiled.literal_execute_params
+        or getattr(compiled, "insert_prefetch", None)
+        or getattr(compiled, "update_prefetch", None)
+    ):
+        return None
+    binds = tuple(
+        (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+        for name in compiled.positiontup or ()
+    )
+    columns = _columns(statement)
+    names: list[str] = [] if columns is None else list(columns.keys())
+    if len(set(names)) != len(names) or not all(n.isidentifier() and n[0] != "_" for n in names):
+        return None
+    return _Prepared(compiled, binds, namedtuple("Row", names), columns, dialect)
+
+
+class Tx:
+    """One transaction's statements (see the module docstring)."""
+
+    __slots__ = ("_con", "_dbapi_error", "_dialect", "_prepared", "dialect")
+
+    def __init__(self, connection: Connection, prepared: dict[Any, Any] | None = None) -> None:
+        self._con = connection
+        self._dialect = connection.dialect
+        self.dialect: str = connection.dialect.name
+        self._dbapi_error = connection.dialect.loaded_dbapi.Error
+        # Kept by whoever runs transactions on this engine (one per dialect), so that a
+        # statement is prepared once per process, not once per transaction.
+        self._prepared: dict[Any, Any] = {} if prepared is None else prepared
+
+    @property
+    def postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def _lookup(self, statement: Any, params: Params | None) -> _Prepared | None:
+        keys = tuple(params) if isinstance(statement, Insert) and params else ()
+        slot = (id(statement), keys)
+        entry = self._prepared.get(slot)
+        if entry is None or entry[0] is not statement:
+            if len(self._prepared) >= PREPARED_MAX:
+                self._prepared.clear()  # statements built per call: never let them pile up
+            # The statement is kept with its preparation: its id stays its own.
+            entry = (statement, _prepare(statement, self._dialect, keys))
+            self._prepared[slot] = entry
+        prepared: _Prepared | None = entry[1]
+        return prepared
+
+    def _failed(self, exc: Any, cursor: Any, sql: str, values: Any) -> Exception:
+        """A driver error as ``Connection.execute`` would raise it (a lost connection is
+        invalidated, so the pool does not hand it out again)."""
+        dbapi_connection = self._con.connection.dbapi_connection
+        lost = bool(self._dialect.is_disconnect(exc, dbapi_connection, cursor))
+        if lost:
+            self._con.invalidate(exc)
+        error: Exception = DBAPIError.instance(
+            sql, values, exc, self._dbapi_error, connection_invalidated=lost, dialect=self._dialect
+        )
+        return error
+
+    def _cursor(self, prepared: _Prepared, params: Params | None) -> Any:
+        values = prepared.parameters(params)
+        cursor = self._con.connection.cursor()
+        try:
+            cursor.execute(prepared.sql, values)
+        except self._dbapi_error as exc:
+            error = self._failed(exc, cursor, prepared.sql, values)
+            cursor.close()
+            raise error from exc
+        return cursor
+
+    def _fetch(self, statement: Any, params: Params | None) -> list[Row]:
+        prepared = self._lookup(statement, params)
+        if prepared is None:
+            return list(self._con.execute(statement, params).all())
+        cursor = self._cursor(prepared, params)
+        try:
+            if prepared.procs is None:
+                prepared.result_processors(cursor.description)
+            return prepared.rows(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def one(self, statement: Executable, params: Params | None = None) -> Row | None:
+        """The first row, or None."""
+        rows = self._fetch(statement, params)
+        return rows[0] if rows else None
+
+    def all(self, statement: Executable, params: Params | None = None) -> list[Row]:
+        return self._fetch(statement, params)
+
+    def scalar(self, statement: Executable, params: Params | None = None) -> Any:
+        """The first column of the first row, or None."""
+        rows = self._fetch(statement, params)
+        return rows[0][0] if rows else None
+
+    def scalars(self, statement: Executable, params: Params | None = None) -> list[Any]:
+        """The first column of every row."""
+        return [r[0] for r in self._fetch(statement, params)]
+
+    def run(self, statement: Executable, params: Params | None = None) -> int:
+        """Execute a DML statement; the number of rows it matched."""
+        prepared = self._lookup(statement, params)
+        if prepared is None:
+            return int(self._con.execute(statement, params).rowcount)
+        cursor = self._cursor(prepared, params)
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def run_many(self, statement: Executable, rows: Sequence[Params]) -> None:
+        """One DML statement for every parameter set in ``rows`` (nothing when empty)."""
+        if not rows:
+            return
+        prepared = self._lookup(statement, rows[0])
+        if prepared is None:
+            self._con.execute(statement, list(rows))
+            return
+        values = [prepared.parameters(r) for r in rows]
+        cursor = self._con.connection.cursor()
+        try:
+            cursor.executemany(prepared.sql, values)
+        except self._dbapi_error as exc:
+            raise self._failed(exc, cursor, prepared.sql, values) from exc
+        finally:
+            cursor.close()
