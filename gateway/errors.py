@@ -414,6 +414,7 @@ DOMAIN_ERRORS: Mapping[type[domain.WormError], tuple[type[S3Error], bool]] = Map
         domain.EntityTooLargeError: (EntityTooLarge, False),
         domain.BadDigestError: (BadDigest, False),
         domain.IncompleteBodyError: (IncompleteBody, False),
+        domain.CompletionMismatchError: (InvalidRequest, False),
         domain.InvalidInputError: (InvalidRequest, True),
         domain.InsufficientDisksError: (ServiceUnavailable, False),
         domain.NotEnoughFragmentsError: (ServiceUnavailable, False),
@@ -440,6 +441,27 @@ def _bad_digest_message(exc: domain.BadDigestError) -> str | None:
     if exc.algorithm is None or exc.algorithm == "md5":
         return None  # BadDigest's default, the Content-MD5 one
     return f"The {exc.algorithm.upper()} you specified did not match the calculated checksum."
+
+
+def _completion_message(exc: domain.CompletionMismatchError) -> str | None:
+    """AWS's words for a CompleteMultipartUpload that claims another object."""
+    expected, actual = exc.expected, exc.actual
+    if exc.mismatch == "checksum_type":
+        return (
+            f"The upload was created using the {expected or 'null'} checksum mode. The "
+            "complete request must use the same checksum mode."
+        )
+    if exc.mismatch == "object_size":
+        return (
+            f"The provided 'x-amz-mp-object-size' header value {actual} does not match what "
+            f"was computed: {expected}"
+        )
+    if exc.mismatch == "checksum_algorithm":
+        return (
+            "Checksum Type mismatch occurred, expected checksum Type: "
+            f"{(expected or 'null').lower()}, actual checksum Type: {(actual or 'null').lower()}"
+        )
+    return None
 
 
 def from_domain(
@@ -480,5 +502,7 @@ def from_domain(
             return PreconditionFailed(message, Condition=condition)
         if isinstance(exc, domain.BadDigestError) and s3_cls is BadDigest:
             return BadDigest(_bad_digest_message(exc))
+        if isinstance(exc, domain.CompletionMismatchError):
+            return s3_cls(_completion_message(exc))
         return s3_cls(message)
     return None

@@ -31,8 +31,8 @@ from wormfs.dataplane.writer import BodySource, ObjectWriter, WriteResult, read_
 from wormfs.errors import (
     AccessDeniedError,
     BadDigestError,
+    CompletionMismatchError,
     DigestAlgorithm,
-    InvalidInputError,
     NoSuchKeyError,
     NoSuchUploadError,
 )
@@ -101,24 +101,20 @@ def verify_completion(
         None if algorithm is None else checksums.default_type(algorithm)
     )
     if checks.checksum_type is not None and checks.checksum_type != kind:
-        raise InvalidInputError(
-            f"The upload was created using the {kind or 'null'} checksum mode. The complete "
-            "request must use the same checksum mode."
+        raise CompletionMismatchError(
+            mismatch="checksum_type", expected=kind, actual=checks.checksum_type
         )
     if checks.object_size is not None:
         size = sum(p.size for p in parts)
         if size != checks.object_size:
-            raise InvalidInputError(
-                f"The provided 'x-amz-mp-object-size' header value {checks.object_size} does "
-                f"not match what was computed: {size}"
+            raise CompletionMismatchError(
+                mismatch="object_size", expected=str(size), actual=str(checks.object_size)
             )
     if checks.checksum_algorithm is None:
         return
     if checks.checksum_algorithm != algorithm:
-        raise InvalidInputError(
-            f"Checksum Type mismatch occurred, expected checksum Type: "
-            f"{(algorithm or 'null').lower()}, actual checksum Type: "
-            f"{checks.checksum_algorithm.lower()}"
+        raise CompletionMismatchError(
+            mismatch="checksum_algorithm", expected=algorithm, actual=checks.checksum_algorithm
         )
     computed = multipart_checksum(upload, parts)
     if computed is not None and computed != checks.checksum_value:

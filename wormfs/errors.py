@@ -248,6 +248,26 @@ class BadDigestError(InvalidInputError):
         super().__init__(message)
 
 
+class CompletionMismatchError(InvalidInputError):
+    """A completion claims an object other than the one its upload and parts make."""
+
+    FIELDS = ("mismatch", "expected", "actual")
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        mismatch: Literal["checksum_type", "checksum_algorithm", "object_size"] | None = None,
+        expected: str | None = None,
+        actual: str | None = None,
+    ) -> None:
+        self.mismatch, self.expected, self.actual = mismatch, expected, actual
+        if not message and mismatch is not None:
+            what = mismatch.replace("_", " ")
+            message = f"the completion's {what} is {actual}, the upload's is {expected}"
+        super().__init__(message)
+
+
 class IncompleteBodyError(InvalidInputError):
     """The body ended before the announced length."""
 

@@ -99,6 +99,13 @@ def test_domain_mapping_fields_and_messages() -> None:
         failed = s3.from_domain(domain.PreconditionFailedError(condition=condition))
         assert failed is not None and failed.fields == {"Condition": header}
         assert failed.text == s3.PreconditionFailed.message
+    size = s3.from_domain(
+        domain.CompletionMismatchError(mismatch="object_size", expected="10", actual="11")
+    )
+    assert size is not None and size.code == "InvalidRequest"
+    assert size.text == (
+        "The provided 'x-amz-mp-object-size' header value 11 does not match what was computed: 10"
+    )
     # Internal-only errors are not mapped: the app answers 500 and logs them.
     for internal in (domain.CorruptChunkError(), domain.AuthError(), domain.WormError()):
         assert s3.from_domain(internal) is None
@@ -114,9 +121,10 @@ def test_domain_errors_speak_the_domain_and_cross_the_wire_with_their_fields() -
         domain.BucketNotEmptyError(bucket="b"),
         domain.PreconditionFailedError(condition=domain.Condition.ETAG_MATCHES, etag='"e"'),
         domain.BadDigestError(algorithm="md5", expected="x", computed="y"),
+        domain.CompletionMismatchError(mismatch="checksum_type", expected="COMPOSITE"),
     ]
     for error in errors:
-        for word in ("Content-MD5", "If-Match", "If-None-Match", "you specified"):
+        for word in ("Content-MD5", "If-Match", "If-None-Match", "you specified", "x-amz"):
             assert word not in error.message
         again = raise_error_body(error_body(error), error.http_status)
         assert type(again) is type(error)

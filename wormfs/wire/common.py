@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -28,6 +28,8 @@ class ErrorFields(msgspec.Struct, frozen=True, omit_defaults=True):
     algorithm: DigestAlgorithm | None = None
     expected: str | None = None
     computed: str | None = None
+    mismatch: Literal["checksum_type", "checksum_algorithm", "object_size"] | None = None
+    actual: str | None = None
 
 
 class ErrorBody(msgspec.Struct, frozen=True):
