@@ -493,7 +493,7 @@ def from_domain(
             return NoSuchKey(message, Key=key)
         if s3_cls is NoSuchUpload:
             return NoSuchUpload(message, UploadId=upload_id)
-        if s3_cls is BucketAlreadyOwnedByYou or s3_cls is BucketAlreadyExists:
+        if s3_cls in (BucketAlreadyOwnedByYou, BucketAlreadyExists, BucketNotEmpty):
             return s3_cls(message, BucketName=bucket)
         if s3_cls is InvalidRange:
             return InvalidRange()

@@ -39,8 +39,10 @@ _DELETE = delete(buckets).where(buckets.c.name == bindparam("name"))
 
 def _exists_error(name: str, owner_id: str, requester: str) -> Exception:
     if owner_id == requester:
-        return BucketAlreadyOwnedByYouError(f"you already own bucket {name!r}")
-    return BucketAlreadyExistsError(f"bucket {name!r} exists and belongs to someone else")
+        return BucketAlreadyOwnedByYouError(f"you already own bucket {name!r}", bucket=name)
+    return BucketAlreadyExistsError(
+        f"bucket {name!r} exists and belongs to someone else", bucket=name
+    )
 
 
 def _create(tx: Tx, name: str, req: CreateBucket, now: float) -> BucketInfo:
@@ -65,7 +67,7 @@ def _delete(tx: Tx, name: str) -> None:
     has_objects = tx.scalar(_HAS_OBJECTS, {"name": name})
     if has_objects or tx.scalar(_HAS_UPLOADS, {"name": name}):
         what = "objects" if has_objects else "multipart uploads"
-        raise BucketNotEmptyError(f"bucket {name!r} still holds {what}")
+        raise BucketNotEmptyError(f"bucket {name!r} still holds {what}", bucket=name)
     tx.run(_DELETE, {"name": name})
 
 

@@ -84,6 +84,8 @@ def test_domain_mapping_fields_and_messages() -> None:
     # The error's own fields win over the request's; AWS's words come from the table.
     key = s3.from_domain(domain.NoSuchKeyError(bucket="b", key="own"), key="k")
     assert key is not None and key.fields == {"Key": "own"}
+    not_empty = s3.from_domain(domain.BucketNotEmptyError(bucket="full"), bucket="full")
+    assert not_empty is not None and not_empty.fields == {"BucketName": "full"}
     upload = s3.from_domain(domain.NoSuchUploadError(upload_id="u1"))
     assert upload is not None and upload.fields == {"UploadId": "u1"}
     md5 = s3.from_domain(domain.BadDigestError(algorithm="md5", expected="a", computed="b"))
