@@ -15,7 +15,7 @@ import time
 
 from sqlalchemy import bindparam, delete, exists, insert, select
 
-from wormfs.coordinator.db.convert import BUCKET_INFO, bucket_from_row, bucket_info
+from wormfs.coordinator.db.convert import BUCKET_INFO, bucket_from_row, bucket_info, bucket_owner
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.tables import buckets, objects, uploads
 from wormfs.coordinator.db.tx import Tx
@@ -28,7 +28,6 @@ from wormfs.errors import (
 )
 from wormfs.wire.coordinator import BucketInfo, BucketList, CreateBucket
 
-_OWNER = select(buckets.c.owner_id).where(buckets.c.name == bindparam("name"))
 _INSERT = insert(buckets)
 _ALL = BUCKET_INFO.order_by(buckets.c.name)
 _OWNED_BY = BUCKET_INFO.where(buckets.c.owner_id == bindparam("owner_id")).order_by(buckets.c.name)
@@ -46,7 +45,7 @@ def _exists_error(name: str, owner_id: str, requester: str) -> Exception:
 
 
 def _create(tx: Tx, name: str, req: CreateBucket, now: float) -> BucketInfo:
-    owner = tx.scalar(_OWNER, {"name": name})
+    owner = bucket_owner(tx, name)
     if owner is not None:
         raise _exists_error(name, owner, req.owner_id)
     tx.run(

@@ -129,12 +129,18 @@ def bucket_info(tx: Tx, name: str) -> BucketInfo:
     return bucket_from_row(row)
 
 
+def bucket_owner(tx: Tx, name: str) -> str | None:
+    """The bucket's owner id; None if there is no such bucket."""
+    owner = tx.scalar(_BUCKET_OWNER, {"name": name})
+    return None if owner is None else str(owner)
+
+
 def require_bucket(tx: Tx, name: str) -> str:
     """The bucket's owner id; ``NoSuchBucketError`` if there is no such bucket."""
-    owner = tx.scalar(_BUCKET_OWNER, {"name": name})
+    owner = bucket_owner(tx, name)
     if owner is None:
         raise NoSuchBucketError(bucket=name)
-    return str(owner)
+    return owner
 
 
 # ---- uploads ----------------------------------------------------------------------------------

@@ -58,10 +58,9 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -156,13 +155,11 @@ class Database:
         self._refusal: str | None = None  # why writes are refused right now; None: accepted
         self._sqlite: SqliteLanes | None = None
         self._postgres: _PostgresRunner | None = None
-        self._dispose: Callable[[], Any] = lambda: None
 
     @classmethod
-    def over_sqlite(cls, engine: Any) -> Database:
+    def over_sqlite(cls, engine: Engine) -> Database:
         db = cls("sqlite")
         db._sqlite = SqliteLanes(engine, db)
-        db._dispose = engine.dispose
         return db
 
     @classmethod
@@ -255,7 +252,6 @@ class Database:
     async def close(self) -> None:
         if self._sqlite is not None:
             await self._sqlite.close()
-            await asyncio.to_thread(self._dispose)
         if self._postgres is not None:
             await self._postgres.close()
 

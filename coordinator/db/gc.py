@@ -96,8 +96,9 @@ _REFERENCED = select(chunk_placements.c.chunk_id).where(
     chunk_placements.c.chunk_id.in_(bindparam("chunk_ids", expanding=True))
 )
 _INSERT_ENTRY = insert(gc_queue)
-_INTENT = select(pending_writes).where(pending_writes.c.write_id == bindparam("write_id"))
-_DROP_INTENT = delete(pending_writes).where(pending_writes.c.write_id == bindparam("write_id"))
+# A write intent by id, and its removal: shared with the commits (db/writes.py take_intent).
+INTENT = select(pending_writes).where(pending_writes.c.write_id == bindparam("write_id"))
+DROP_INTENT = delete(pending_writes).where(pending_writes.c.write_id == bindparam("write_id"))
 _EXPIRED = (
     select(pending_writes)
     .where(pending_writes.c.expires_at <= bindparam("now"))
@@ -182,11 +183,11 @@ def queue_placements(
 
 def abandon_write(tx: Tx, write_id: str, now: float) -> bool:
     """Drop a write intent and queue its chunks (a write that can never commit)."""
-    pending = tx.one(_INTENT, {"write_id": write_id})
+    pending = tx.one(INTENT, {"write_id": write_id})
     if pending is None:
         return False
     queue_placements(tx, pending.placements, now, now)
-    tx.run(_DROP_INTENT, {"write_id": write_id})
+    tx.run(DROP_INTENT, {"write_id": write_id})
     return True
 
 
@@ -201,7 +202,7 @@ def _expire(tx: Tx, now: float, limit: int) -> int:
             len(pending.placements),
         )
         queue_placements(tx, pending.placements, now, now)
-        tx.run(_DROP_INTENT, {"write_id": pending.write_id})
+        tx.run(DROP_INTENT, {"write_id": pending.write_id})
     return len(expired)
 
 

@@ -109,7 +109,8 @@ class _Lane:
 
 
 class SqliteLanes:
-    """A reader thread and a group-committing writer thread over one SQLite engine."""
+    """A reader thread and a group-committing writer thread over one SQLite engine (which
+    ``close`` disposes of)."""
 
     def __init__(self, engine: Engine, gate: Gate) -> None:
         self._engine = engine
@@ -200,3 +201,4 @@ class SqliteLanes:
         # Joining the (idle) threads is still a wait: not on the loop.
         await asyncio.to_thread(self._reader.shutdown, wait=True)
         await asyncio.to_thread(self._writer.shutdown, wait=True)
+        await asyncio.to_thread(self._engine.dispose)

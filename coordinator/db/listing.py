@@ -181,11 +181,14 @@ _SUMMARY = select(
 
 
 def _batches(
-    base: Select[Any], key: ColumnElement[str], order: Sequence[ColumnElement[Any]]
+    base: Select[Any],
+    key: ColumnElement[str],
+    order: Sequence[ColumnElement[Any]],
+    ops: Sequence[str] = ("", ">", ">="),
 ) -> dict[tuple[str, bool], Select[Any]]:
-    """A listing's batch statements, one per (bound operator, has upper bound)."""
+    """A listing's batch statements, one per (bound operator in ``ops``, has upper bound)."""
     out = {}
-    for op in ("", ">", ">="):
+    for op in ops:
         for upper in (False, True):
             query = base
             if op == ">":
@@ -287,18 +290,16 @@ UploadBound = tuple[Literal[">", ">="], str, str]
 _UPLOADS = select(uploads).where(uploads.c.bucket == bindparam("bucket"))
 _UPLOAD_ORDER = [uploads.c.key, uploads.c.upload_id]
 _UPLOAD_BATCHES = _batches(_UPLOADS, uploads.c.key, _UPLOAD_ORDER)
-_UPLOAD_BATCHES_AFTER = {
-    upper: query
-    for (op, upper), query in _batches(
-        _UPLOADS.where(
-            tuple_(uploads.c.key, uploads.c.upload_id)
-            > tuple_(bindparam("bound"), bindparam("bound_id"))
-        ),
-        uploads.c.key,
-        _UPLOAD_ORDER,
-    ).items()
-    if op == ""
-}
+# Past (key, upload id): the bound is in the base statement, so no bound operator.
+_UPLOAD_BATCHES_AFTER = _batches(
+    _UPLOADS.where(
+        tuple_(uploads.c.key, uploads.c.upload_id)
+        > tuple_(bindparam("bound"), bindparam("bound_id"))
+    ),
+    uploads.c.key,
+    _UPLOAD_ORDER,
+    ops=("",),
+)
 
 
 def _upload_page(
@@ -317,7 +318,7 @@ def _upload_page(
         if bound is None:
             query = _UPLOAD_BATCHES["", upper is not None]
         elif bound[0] == ">" and bound[2]:
-            query = _UPLOAD_BATCHES_AFTER[upper is not None]
+            query = _UPLOAD_BATCHES_AFTER["", upper is not None]
             params.update(bound=bound[1], bound_id=bound[2])
         else:
             query = _UPLOAD_BATCHES[bound[0], upper is not None]

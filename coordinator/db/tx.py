@@ -52,7 +52,7 @@ PREPARED_MAX = 4096  # statements kept prepared per dialect (ours are a few hund
 class _Prepared:
     """One statement compiled for one dialect, ready for the driver's cursor."""
 
-    __slots__ = ("binds", "columns", "compiled", "dialect", "procs", "row", "sql")
+    __slots__ = ("binds", "columns", "compiled", "convert", "dialect", "procs", "row", "sql")
 
     def __init__(
         self,
@@ -69,6 +69,7 @@ class _Prepared:
         self.columns = columns
         self.dialect = dialect
         self.procs: tuple[Processor, ...] | None = None  # known at the first result
+        self.convert = False  # whether any column has a processor
 
     def parameters(self, params: Params | None) -> tuple[Any, ...]:
         # construct_params fills in the values the statement carries itself (literals in it).
@@ -87,11 +88,12 @@ class _Prepared:
             c.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
             for c, d in zip(self.columns, description, strict=True)
         )
+        self.convert = any(self.procs)
 
     def rows(self, fetched: Sequence[Sequence[Any]]) -> list[Any]:
         row, procs = self.row, self.procs
         assert procs is not None  # result_processors ran
-        if not any(procs):
+        if not self.convert:
             return [row._make(r) for r in fetched]
         return [
             row._make([v if p is None else p(v) for p, v in zip(procs, r, strict=True)])

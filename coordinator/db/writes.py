@@ -23,18 +23,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from msgspec.structs import replace
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, insert
 
 from wormfs.config import CodingConfig
 from wormfs.coordinator.db.convert import (
     disk_locations,
-    profile_from_json,
     require_bucket,
     require_upload,
 )
-from wormfs.coordinator.db.gc import queue_placements, queue_upload_chunks
+from wormfs.coordinator.db.gc import DROP_INTENT, INTENT, queue_placements, queue_upload_chunks
 from wormfs.coordinator.db.liveness import disk_candidates
-from wormfs.coordinator.db.tables import parts, pending_writes, uploads
+from wormfs.coordinator.db.tables import parts, pending_writes
 from wormfs.coordinator.db.tx import Tx
 from wormfs.coordinator.db.versions import check_part, insert_part, insert_version, make_room
 from wormfs.coordinator.placement import place_segments
@@ -63,20 +62,7 @@ from wormfs.wire.coordinator import (
 MIN_WRITE_RATE = 1024 * 1024
 
 
-_INTENT = select(
-    pending_writes.c.version_id,
-    pending_writes.c.bucket,
-    pending_writes.c.key,
-    pending_writes.c.upload_id,
-    pending_writes.c.part_number,
-    pending_writes.c.size,
-    pending_writes.c.placements,
-).where(pending_writes.c.write_id == bindparam("write_id"))
-_DROP_INTENT = delete(pending_writes).where(pending_writes.c.write_id == bindparam("write_id"))
 _INSERT_INTENT = insert(pending_writes)
-_UPLOAD_TARGET = select(uploads.c.bucket, uploads.c.key, uploads.c.profile).where(
-    uploads.c.upload_id == bindparam("upload_id")
-)
 _DROP_UPLOAD_PART = delete(parts).where(
     parts.c.upload_id == bindparam("upload_id"), parts.c.part_number == bindparam("part_number")
 )
@@ -95,12 +81,10 @@ def grant_write(
     require_bucket(tx, req.bucket)
     profile = coding.profile
     if req.upload_id is not None:
-        upload = tx.one(_UPLOAD_TARGET, {"upload_id": req.upload_id})
-        if upload is None:
-            raise NoSuchUploadError(upload_id=req.upload_id)
+        upload = require_upload(tx, req.upload_id)
         if (upload.bucket, upload.key) != (req.bucket, req.key):
             raise NoSuchUploadError(upload_id=req.upload_id, bucket=req.bucket, key=req.key)
-        profile = profile_from_json(upload.profile)
+        profile = upload.profile
     lengths = split_lengths(req.size, coding.segment_size)
     placed = place_segments(
         disk_candidates(tx, now, offline_after), lengths, profile, seed=write_id
@@ -172,12 +156,12 @@ class Refused:
 
 
 def take_intent(tx: Tx, write_id: str) -> Intent:
-    row = tx.one(_INTENT, {"write_id": write_id})
+    row = tx.one(INTENT, {"write_id": write_id})
     if row is None:
         raise ConflictError(
             f"write {write_id!r} is unknown or expired; its data may be collected, write again"
         )
-    tx.run(_DROP_INTENT, {"write_id": write_id})
+    tx.run(DROP_INTENT, {"write_id": write_id})
     return Intent(
         version_id=row.version_id,
         bucket=row.bucket,
