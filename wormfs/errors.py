@@ -278,6 +278,83 @@ class CorruptChunkError(WormError):
     http_status = 422
 
 
+# --- the file namespace (the mount's directory tree over a bucket's keys) ---------------------
+class _EntryError(WormError):
+    """Base of the namespace errors: ``key`` is the path (a key, without a trailing slash)."""
+
+    FIELDS = ("bucket", "key")
+
+    def __init__(
+        self, message: str = "", *, bucket: str | None = None, key: str | None = None
+    ) -> None:
+        self.bucket, self.key = bucket, key
+        what = (type(self).__doc__ or "").strip().rstrip(".")
+        super().__init__(message or (f"{what}: {key!r} in bucket {bucket!r}" if key else ""))
+
+
+class NoSuchEntryError(_EntryError, NotFoundError):
+    """No file or directory has that path."""
+
+    http_status = 404
+
+
+class EntryExistsError(_EntryError, ConflictError):
+    """A file or directory with that path already exists."""
+
+    http_status = 409
+
+
+class DirectoryNotEmptyError(_EntryError, ConflictError):
+    """The directory still holds entries."""
+
+    http_status = 409
+
+
+class NotADirectoryEntryError(_EntryError, ConflictError):
+    """A component of the path, or the entry itself, is a file where a directory is needed."""
+
+    http_status = 409
+
+
+class IsADirectoryEntryError(_EntryError, ConflictError):
+    """The entry is a directory where a file is needed."""
+
+    http_status = 409
+
+
+class InvalidMoveError(_EntryError, InvalidInputError):
+    """A directory cannot be moved inside itself, nor the root moved at all."""
+
+    http_status = 400
+
+
+class NameTooLongError(_EntryError, InvalidInputError):
+    """A path component is longer than 255 bytes, or the path longer than 4,095."""
+
+    http_status = 400
+
+
+class NoSuchAttributeError(_EntryError, NotFoundError):
+    """The entry has no extended attribute of that name."""
+
+    http_status = 404
+
+
+class AttributeExistsError(_EntryError, ConflictError):
+    """The extended attribute exists and the caller asked to create it."""
+
+    http_status = 409
+
+
+class StaleVersionError(_EntryError, ConflictError):
+    """The file's current version is not the one the write was based on."""
+
+    # Someone else committed (or deleted) the key since the writer read its base version;
+    # nothing was changed. The mount answers ESTALE and keeps the writer's bytes.
+
+    http_status = 409
+
+
 # --- capacity and availability -------------------------------------------------------------
 class UnavailableError(WormError):
     """A needed peer or resource is not available right now."""

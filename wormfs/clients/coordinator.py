@@ -59,7 +59,8 @@ def _seg(value: str, error: type[WormError] = InvalidInputError) -> str:
     return value
 
 
-def _bucket(name: str) -> str:
+def bucket_segment(name: str) -> str:
+    """A bucket name as a path segment (``InvalidBucketNameError`` if it cannot be one)."""
     return _seg(name, InvalidBucketNameError)
 
 
@@ -135,13 +136,15 @@ class CoordinatorClient:
         return await self.http.call("GET", "/v1/buckets", BucketList, query=query)
 
     async def create_bucket(self, name: str, request: CreateBucket) -> BucketInfo:
-        return await self.http.call("PUT", f"/v1/buckets/{_bucket(name)}", BucketInfo, body=request)
+        return await self.http.call(
+            "PUT", f"/v1/buckets/{bucket_segment(name)}", BucketInfo, body=request
+        )
 
     async def get_bucket(self, name: str) -> BucketInfo:
-        return await self.http.call("GET", f"/v1/buckets/{_bucket(name)}", BucketInfo)
+        return await self.http.call("GET", f"/v1/buckets/{bucket_segment(name)}", BucketInfo)
 
     async def delete_bucket(self, name: str) -> None:
-        await self.http.request("DELETE", f"/v1/buckets/{_bucket(name)}")
+        await self.http.request("DELETE", f"/v1/buckets/{bucket_segment(name)}")
 
     async def list_objects(
         self,
@@ -160,7 +163,7 @@ class CoordinatorClient:
             if value:
                 query[name] = value
         return await self.http.call(
-            "GET", f"/v1/buckets/{_bucket(bucket)}/objects", ObjectList, query=query
+            "GET", f"/v1/buckets/{bucket_segment(bucket)}/objects", ObjectList, query=query
         )
 
     # ---- objects ------------------------------------------------------------------------------
@@ -180,7 +183,7 @@ class CoordinatorClient:
         coordinator first checks that this user owns the bucket (``AccessDeniedError``)."""
         return await self.http.call(
             "GET",
-            f"/v1/buckets/{_bucket(bucket)}/object",
+            f"/v1/buckets/{bucket_segment(bucket)}/object",
             ObjectManifest,
             query=_object_query(key, version_id, owner_id),
         )
@@ -190,7 +193,7 @@ class CoordinatorClient:
     ) -> DeleteResult:
         return await self.http.call(
             "DELETE",
-            f"/v1/buckets/{_bucket(bucket)}/object",
+            f"/v1/buckets/{bucket_segment(bucket)}/object",
             DeleteResult,
             query=_object_query(key, version_id, owner_id),
         )
@@ -242,7 +245,7 @@ class CoordinatorClient:
             if value:
                 query[name] = value
         return await self.http.call(
-            "GET", f"/v1/buckets/{_bucket(bucket)}/uploads", UploadList, query=query
+            "GET", f"/v1/buckets/{bucket_segment(bucket)}/uploads", UploadList, query=query
         )
 
 

@@ -48,6 +48,7 @@ from wormfs.format.checksums import ChecksumAlgorithm as ChecksumAlgorithm
 from wormfs.format.checksums import ChecksumType as ChecksumType
 from wormfs.format.checksums import ObjectChecksum as ObjectChecksum
 from wormfs.format.layout import Profile
+from wormfs.wire.fs import FsWrite
 from wormfs.wire.storage import DiskInfo
 
 
@@ -220,6 +221,7 @@ class CommitObject(msgspec.Struct, frozen=True):
     # Conditional PUT, checked atomically with the commit.
     if_match: str | None = None
     if_none_match: str | None = None  # only "*" is meaningful
+    fs: FsWrite | None = None  # a write made by the mount (``wormfs.wire.fs``)
 
 
 # Objects of at most this many bytes may be stored inline: their bytes live in the metadata
@@ -244,6 +246,7 @@ class PutInline(msgspec.Struct, frozen=True):
     checksum: ObjectChecksum | None = None
     if_match: str | None = None
     if_none_match: str | None = None
+    fs: FsWrite | None = None  # a write made by the mount (``wormfs.wire.fs``)
 
 
 class ObjectManifest(msgspec.Struct, frozen=True):
