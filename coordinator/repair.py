@@ -32,7 +32,8 @@ from collections.abc import Awaitable, Callable
 from wormfs.clients.repair import NodeRepairClient
 from wormfs.config import DurabilityConfig
 from wormfs.coordinator.db.care import DiskCareRepo
-from wormfs.coordinator.db.repair import RepairJob, RepairQueue
+from wormfs.coordinator.db.repair import RepairQueue
+from wormfs.coordinator.db.repair_claim import RepairJob
 from wormfs.coordinator.jobs import job_failed
 from wormfs.errors import WormError
 from wormfs.wire.repair import ReasonCount, RebuildSource, RebuildTask, RepairStatus

@@ -10,14 +10,8 @@ method one transaction through ``Database.read`` / ``Database.write``. Contract:
 * ``enqueue_disk`` / ``enqueue_chunks`` add placements to the queue (idempotent: one row per
   segment and fragment index) and refresh every touched segment's ``surviving`` count, the
   queue's risk order.
-* ``claim`` takes due entries, fewest surviving fragments first, and plans each one in the
-  same transaction: its sources (chunks of the segment on available disks and not themselves
-  lost) and its target disk (among ``liveness.disk_candidates``, chosen by
-  ``wormfs.coordinator.repair_plan``; a missing, corrupt or inconsistent chunk on a healthy
-  disk is rebuilt on that same disk under a new id; targets of other running rebuilds of the
-  segment count as taken); the target chunk id is recorded
-  before any byte is written, so an orphan scan never takes it for garbage. A planned move
-  (drain, rebalance) with no better disk is dropped; a lost chunk with none waits.
+* ``claim`` takes due entries, riskiest first, and plans each one in the same transaction
+  (``repair_claim``).
 * ``complete`` switches the placement to the new chunk atomically and queues the old chunk
   for GC, unless the segment changed meanwhile (object deleted or overwritten, or the
   placement already moved): then the new chunk is queued for GC instead and nothing else
@@ -28,19 +22,21 @@ method one transaction through ``Database.read`` / ``Database.write``. Contract:
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 
 from wormfs.coordinator.db.database import Database
-from wormfs.coordinator.db.liveness import disk_candidates
+from wormfs.coordinator.db.repair_claim import (
+    OF_SEGMENTS,
+    RISK_ORDER,
+    Deferred,
+    RepairJob,
+    claim,
+)
 from wormfs.coordinator.db.repair_rows import (
-    IN_PLACE_REASONS,
     INSERT_CARE,
-    LOST_REASONS,
     MOVE_REASONS,
     PLACEMENT_COLUMNS,
     DiskView,
@@ -55,10 +51,8 @@ from wormfs.coordinator.db.repair_rows import (
 )
 from wormfs.coordinator.db.tables import chunk_placements, disk_care, repair_queue, segments
 from wormfs.coordinator.db.tx import Row, Tx
-from wormfs.coordinator.placement import DiskCandidate
-from wormfs.coordinator.repair_plan import SourceChunk, choose_sources, choose_target
+from wormfs.coordinator.repair_plan import SourceChunk
 from wormfs.format.layout import Profile
-from wormfs.ids import new_id
 from wormfs.wire.repair import QueueEntry
 
 # UPDATE statements name their WHERE parameters apart from the columns they set
@@ -89,9 +83,6 @@ _ON_DISK = select(*PLACEMENT_COLUMNS).where(chunk_placements.c.disk_id == bindpa
 _OF_CHUNKS = select(*PLACEMENT_COLUMNS).where(
     chunk_placements.c.chunk_id.in_(bindparam("chunk_ids", expanding=True))
 )
-_OF_SEGMENTS = select(*PLACEMENT_COLUMNS).where(
-    chunk_placements.c.segment_id.in_(bindparam("segment_ids", expanding=True))
-)
 _MOVABLE = (
     select(*PLACEMENT_COLUMNS, segments.c.length)
     .join(segments, segments.c.id == chunk_placements.c.segment_id)
@@ -108,31 +99,6 @@ _MOVABLE = (
     .limit(bindparam("limit"))
 )
 _RUNNING = select(repair_queue).where(repair_queue.c.running_since.is_not(None))
-_RISK_ORDER = (repair_queue.c.surviving, repair_queue.c.enqueued_at, repair_queue.c.id)
-_DUE = (
-    select(repair_queue)
-    .where(repair_queue.c.running_since.is_(None), repair_queue.c.not_before <= bindparam("now"))
-    .order_by(*_RISK_ORDER)
-    .limit(bindparam("limit"))
-)
-_SEGMENT_ENTRIES = select(
-    repair_queue.c.segment_id,
-    repair_queue.c.fragment_index,
-    repair_queue.c.reason,
-    repair_queue.c.target_disk_id,
-).where(repair_queue.c.segment_id.in_(bindparam("segment_ids", expanding=True)))
-_DROP_ENTRIES = delete(repair_queue).where(
-    repair_queue.c.id.in_(bindparam("entry_ids", expanding=True))
-)
-_START = (
-    update(repair_queue)
-    .where(repair_queue.c.id == bindparam("entry_id"))
-    .values(
-        running_since=bindparam("running_since"),
-        target_chunk_id=bindparam("target_chunk_id"),
-        target_disk_id=bindparam("target_disk_id"),
-    )
-)
 _DEFER = (
     update(repair_queue)
     .where(repair_queue.c.id == bindparam("entry_id"))
@@ -182,36 +148,7 @@ _COUNTS = select(
     func.coalesce(func.sum(repair_queue.c.chunk_bytes), 0).label("nbytes"),
     func.min(repair_queue.c.surviving).label("fewest"),
 ).group_by(repair_queue.c.reason)
-_ENTRIES = select(repair_queue).order_by(*_RISK_ORDER).limit(bindparam("limit"))
-
-
-@dataclass(frozen=True)
-class RepairJob:
-    """One claimed entry, planned: rebuild ``fragment_index`` from ``sources`` onto target."""
-
-    entry_id: int
-    segment_id: int
-    fragment_index: int
-    old_chunk_id: str
-    old_disk_id: str
-    reason: str
-    chunk_bytes: int
-    profile: Profile
-    segment_length: int
-    sources: list[SourceChunk]
-    target_disk_id: str
-    target_node_id: str
-    target_address: str
-    target_chunk_id: str
-    attempts: int
-
-
-@dataclass(frozen=True)
-class Deferred:
-    """A claimed entry that cannot run now (too few sources, or no target disk)."""
-
-    entry_id: int
-    why: str
+_ENTRIES = select(repair_queue).order_by(*RISK_ORDER).limit(bindparam("limit"))
 
 
 def _track_availability(tx: Tx, now: float, grace: float, offline_after: float) -> list[str]:
@@ -337,7 +274,7 @@ def _segment_sources(
     profiles = segment_profiles(tx, seg_ids)
     lengths = segment_lengths(tx, seg_ids)
     placed: dict[int, list[Row]] = {}
-    for p in tx.all(_OF_SEGMENTS, {"segment_ids": sorted(set(seg_ids))}):
+    for p in tx.all(OF_SEGMENTS, {"segment_ids": sorted(set(seg_ids))}):
         placed.setdefault(p.segment_id, []).append(p)
     out = []
     for seg_id in seg_ids:
@@ -433,156 +370,7 @@ class RepairQueue:
         """Due entries, riskiest first, each planned and marked running."""
         if limit <= 0:
             return [], []
-        return await self._db.write(lambda tx: self._claim(tx, now, limit))
-
-    def _claim(self, tx: Tx, now: float, limit: int) -> tuple[list[RepairJob], list[Deferred]]:
-        entries = tx.all(_DUE, {"now": now, "limit": limit})
-        if not entries:
-            return [], []
-        seg_ids = sorted({e.segment_id for e in entries})
-        views = {v.disk_id: v for v in disk_views(tx, now, self._offline_after)}
-        # Draining and drained disks are not writable (liveness.DISK_WRITABLE): no target.
-        candidates = disk_candidates(tx, now, self._offline_after)
-        by_disk = {c.disk_id: c for c in candidates}
-        placements: dict[int, list[Row]] = {}
-        for p in tx.all(_OF_SEGMENTS, {"segment_ids": seg_ids}):
-            placements.setdefault(p.segment_id, []).append(p)
-        queued: dict[tuple[int, int], str] = {}
-        # Disks that running rebuilds of these segments are writing to: taken as well.
-        incoming: dict[int, list[str]] = {}
-        for e in tx.all(_SEGMENT_ENTRIES, {"segment_ids": seg_ids}):
-            queued[(e.segment_id, e.fragment_index)] = e.reason
-            if e.target_disk_id:
-                incoming.setdefault(e.segment_id, []).append(e.target_disk_id)
-        lengths = segment_lengths(tx, seg_ids)
-        profiles = segment_profiles(tx, seg_ids)
-        used = {
-            d: v.used_bytes / v.capacity_bytes if v.capacity_bytes else 1.0
-            for d, v in views.items()
-        }
-        jobs: list[RepairJob] = []
-        deferred: list[Deferred] = []
-        dropped: list[int] = []
-        reserved: Counter[str] = Counter()  # disks picked by this claim, per segment-free
-        for entry in entries:
-            plan = self._plan(
-                entry,
-                placements.get(entry.segment_id, []),
-                queued,
-                views,
-                candidates,
-                by_disk,
-                profiles.get(entry.segment_id),
-                lengths.get(entry.segment_id, 0),
-                used if entry.reason == "rebalance" else None,
-                reserved,
-                incoming.get(entry.segment_id, []),
-            )
-            if isinstance(plan, Deferred):
-                if entry.reason == "rebalance":
-                    dropped.append(entry.id)  # a move is optional: no better disk, no move
-                else:
-                    deferred.append(plan)
-                continue
-            incoming.setdefault(entry.segment_id, []).append(plan.target_disk_id)
-            reserved[plan.target_disk_id] += plan.chunk_bytes
-            jobs.append(plan)
-        if dropped:
-            tx.run(_DROP_ENTRIES, {"entry_ids": dropped})
-        tx.run_many(
-            _START,
-            [
-                {
-                    "entry_id": job.entry_id,
-                    "running_since": now,
-                    "target_chunk_id": job.target_chunk_id,
-                    "target_disk_id": job.target_disk_id,
-                }
-                for job in jobs
-            ],
-        )
-        return jobs, deferred
-
-    def _plan(
-        self,
-        entry: Row,
-        placed: list[Row],
-        queued: dict[tuple[int, int], str],
-        views: dict[str, DiskView],
-        candidates: list[DiskCandidate],
-        by_disk: dict[str, DiskCandidate],
-        profile: Profile | None,
-        length: int,
-        used: dict[str, float] | None,
-        reserved: Counter[str],
-        incoming: list[str],
-    ) -> RepairJob | Deferred:
-        if profile is None:
-            return Deferred(entry.id, "segment has no profile")
-        sources: list[SourceChunk] = []
-        for p in placed:
-            view = views.get(p.disk_id)
-            reason = queued.get((p.segment_id, p.fragment_index))
-            if view is None or not view.available or reason in LOST_REASONS:
-                continue
-            sources.append(
-                SourceChunk(
-                    p.fragment_index, p.chunk_id, p.disk_id, view.node_id, view.node_address
-                )
-            )
-        readable = {s.fragment_index for s in sources}
-        if entry.fragment_index not in readable and len(sources) < profile.k:
-            return Deferred(
-                entry.id, f"only {len(sources)} of the {profile.k} fragments needed are readable"
-            )
-        others = [
-            by_disk[p.disk_id]
-            for p in placed
-            if p.fragment_index != entry.fragment_index and p.disk_id in by_disk
-        ] + [by_disk[d] for d in incoming if d in by_disk]
-        need = entry.chunk_bytes + 64 * 1024
-        adjusted = [
-            c
-            if not reserved[c.disk_id]
-            else replace(c, free_bytes=c.free_bytes - reserved[c.disk_id])
-            for c in candidates
-        ]
-        target: DiskCandidate | None = None
-        home = next((c for c in adjusted if c.disk_id == entry.disk_id), None)
-        if entry.reason in IN_PLACE_REASONS and home is not None and home.can_take(need):
-            # A bad chunk on a healthy disk is rebuilt beside itself (as a new chunk id): the
-            # placement stays as balanced as it was, and the old chunk goes to GC at once.
-            target = home
-        if target is None:
-            target = choose_target(
-                adjusted,
-                [p.disk_id for p in placed] + incoming,
-                others,
-                need,
-                seed=f"{entry.segment_id}/{entry.fragment_index}/{entry.attempts}",
-                used_fraction=used,
-            )
-        if target is None:
-            return Deferred(entry.id, "no usable disk outside the segment's disks")
-        if used is not None and used.get(target.disk_id, 1.0) >= used.get(entry.disk_id, 0.0):
-            return Deferred(entry.id, "no emptier disk to move to")
-        return RepairJob(
-            entry_id=entry.id,
-            segment_id=entry.segment_id,
-            fragment_index=entry.fragment_index,
-            old_chunk_id=entry.chunk_id,
-            old_disk_id=entry.disk_id,
-            reason=entry.reason,
-            chunk_bytes=entry.chunk_bytes,
-            profile=profile,
-            segment_length=length,
-            sources=choose_sources(sources, entry.fragment_index),
-            target_disk_id=target.disk_id,
-            target_node_id=target.node_id,
-            target_address=target.node_address,
-            target_chunk_id=new_id(),
-            attempts=entry.attempts,
-        )
+        return await self._db.write(lambda tx: claim(tx, now, limit, self._offline_after))
 
     async def defer(self, deferred: Sequence[Deferred], retry_at: float) -> None:
         if not deferred:
