@@ -27,6 +27,7 @@ from wormfs.clients.repair import ChunkReporter
 from wormfs.clients.storage import StorageClient
 from wormfs.dataplane.hashing import StreamDigests
 from wormfs.dataplane.reader import ObjectReader, Piece
+from wormfs.dataplane.store import one_part, store_part
 from wormfs.dataplane.writer import BodySource, ObjectWriter, WriteResult, read_exact
 from wormfs.errors import (
     AccessDeniedError,
@@ -47,7 +48,6 @@ from wormfs.gateway.service import (
 )
 from wormfs.wire.coordinator import (
     AccessKeyInfo,
-    BeginWrite,
     BucketInfo,
     ChecksumAlgorithm,
     ChecksumType,
@@ -202,14 +202,17 @@ class ObjectService:
         part_number: int = 1,
     ) -> tuple[WriteGrant, WriteResult]:
         """Store ``size`` bytes durably; returns the coordinator's grant and what was written."""
-        grant = await self._coordinator.begin_write(
-            BeginWrite(
-                bucket=bucket, key=key, size=size, upload_id=upload_id, part_number=part_number
-            )
+        return await store_part(
+            self._coordinator,
+            self._writer,
+            bucket,
+            key,
+            size,
+            body,
+            _digests(algorithm),
+            upload_id=upload_id,
+            part_number=part_number,
         )
-        digests = _digests(algorithm)
-        result = await self._writer.write(grant, bucket, key, part_number, size, body, digests)
-        return grant, result
 
     @staticmethod
     def _verify(
@@ -305,10 +308,7 @@ class ObjectService:
         conditions: PutConditions,
     ) -> ObjectManifest:
         """Commit a one-part object written with ``grant``."""
-        etag = f'"{result.digests.md5_hex}"'
-        part = PartRecord(
-            part_number=1, size=result.size, etag=etag, segments=result.segments, checksum=checksum
-        )
+        part = one_part(result, checksum)
         return await self._coordinator.commit_object(
             CommitObject(
                 write_id=grant.write_id,
@@ -317,7 +317,7 @@ class ObjectService:
                 version_id=grant.version_id,
                 owner_id=principal.user_id,
                 size=result.size,
-                etag=etag,
+                etag=part.etag,
                 profile=grant.profile,
                 parts=[part],
                 attributes=attributes,

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import sys
-from pathlib import Path
 
 import aiohttp
 
-from wormfs import config as cfg
 from wormfs.cli.admin_durability import TOPICS, add_durability_arguments, run_durability
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.clients.repair import DurabilityClient
 from wormfs.errors import WormError
+from wormfs.runtime.locate import data_dir_of, locate
 from wormfs.wire.coordinator import CreateUser
 
 
@@ -44,17 +41,7 @@ def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _locate(args: argparse.Namespace) -> tuple[str, bytes]:
-    data_dir = Path(args.data_dir or os.environ.get("WORMFS_DATA_DIR") or "./data")
-    url = args.coordinator_url
-    if not url:
-        ready = data_dir / "run" / "coordinator.json"
-        if not ready.exists():
-            raise cfg.ConfigError([f"no running cluster found under {data_dir} (no {ready})"])
-        url = json.loads(ready.read_text())["address"]
-    secret_file = data_dir / "cluster.secret"
-    if not os.environ.get(cfg.CLUSTER_SECRET_ENV) and not secret_file.exists():
-        raise cfg.ConfigError([f"set {cfg.CLUSTER_SECRET_ENV} or point --data-dir at the cluster"])
-    return str(url), cfg.cluster_secret(secret_file)
+    return locate(data_dir_of(args.data_dir), args.coordinator_url)
 
 
 async def _admin(args: argparse.Namespace, url: str, secret: bytes) -> int:

@@ -78,8 +78,16 @@ def cmd_server(args: argparse.Namespace) -> int:
             gateway_workers=args.workers,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
+            mounts=args.mount,
         )
     )
+
+
+def cmd_mount(args: argparse.Namespace) -> int:
+    from wormfs.fuse.mount import run_mount
+    from wormfs.fuse.options import MountOptions
+
+    return run_mount(MountOptions.from_args(args))
 
 
 def cmd_admin(args: argparse.Namespace) -> int:
@@ -109,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--s3-address", help="HOST:PORT, overrides WORMFS_S3_ADDRESS")
     server.add_argument("--workers", type=int, help="gateway worker processes (default: cores)")
     add_tls_arguments(server, " (overrides WORMFS_TLS_CERT)", " (overrides WORMFS_TLS_KEY)")
+    server.add_argument(
+        "--mount",
+        action="append",
+        default=[],
+        metavar="BUCKET=DIR",
+        help="also mount BUCKET (created for the root user if missing) on DIR; repeatable",
+    )
     server.add_argument("--log-level", default="INFO")
     server.set_defaults(func=cmd_server)
 
@@ -116,6 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(daemon.name, help=daemon.help, description=daemon.description)
         daemon.add_arguments(command)
         command.set_defaults(func=functools.partial(cmd_daemon, daemon))
+
+    mount = sub.add_parser(
+        "mount",
+        help="mount a bucket as a POSIX file system (FUSE), in the foreground",
+        description="Shows BUCKET (or the keys under PREFIX) as files and directories: "
+        "what S3 clients write appears in the mount, what is written in the mount is an "
+        "ordinary object. The cluster is found through the data dir of `wormfs server`, or "
+        "--coordinator-url with WORMFS_CLUSTER_SECRET. Runs until unmounted (fusermount3 -u) "
+        "or SIGINT/SIGTERM, which commit every open file, then unmount. See docs/fuse.md.",
+    )
+    from wormfs.fuse.options import add_mount_arguments
+
+    add_mount_arguments(mount)
+    mount.set_defaults(func=cmd_mount)
 
     admin = sub.add_parser(
         "admin",

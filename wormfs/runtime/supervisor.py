@@ -1,13 +1,16 @@
 """``wormfs server``: a whole single-machine cluster as child processes, in the foreground.
 
 Layer: runtime. Starts, in order, a coordinator on SQLite, one storage node over six data
-directories and the S3 gateway workers (sharing one port with SO_REUSEPORT; HTTPS when given a
-certificate and key); each child writes a ready file with its real address, so internal ports
-are picked free (port 0). The cluster secret and the root credentials are generated once and
-kept in the data dir (mode 0600), or taken from the environment. SIGINT/SIGTERM stop the
-children in reverse order (gateways, nodes, coordinator) and wait for them; if any child dies
-on its own, the rest are stopped and the server exits non-zero. Only the PIDs it started are
-ever signalled.
+directories, the S3 gateway workers (sharing one port with SO_REUSEPORT; HTTPS when given a
+certificate and key) and, with ``--mount BUCKET=DIR``, one ``wormfs mount`` per bucket once the
+cluster serves (the bucket is created for the root user if it does not exist; a bucket owned by
+someone else makes the mount refuse, which stops the server). Each child writes a ready file
+with its real address, so internal ports are picked free (port 0). The cluster secret and the
+root credentials are generated once and kept in the data dir (mode 0600), or taken from the
+environment. SIGINT/SIGTERM stop the children in reverse order (mounts, which commit their
+open files and unmount, gateways, nodes, coordinator) and wait for them; if any child dies on
+its own, the rest are stopped and the server exits non-zero, except a mount that was
+unmounted from outside and exited 0. Only the PIDs it started are ever signalled.
 
 Data dir layout::
 
@@ -16,6 +19,7 @@ Data dir layout::
     meta/wormfs.db       coordinator metadata (SQLite, WAL)
     disk1 .. disk6       storage node data directories
     run/*.json           ready files of the running children (address, pid)
+    cache/BUCKET/        the mounts' write-back spools and conflict copies
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ import string
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from wormfs import config as cfg
 from wormfs.internal.auth import sign
@@ -56,6 +62,8 @@ class ServerOptions:
     # HTTPS for S3 when both are set (PEM paths; WORMFS_TLS_CERT / WORMFS_TLS_KEY).
     tls_cert: str = ""
     tls_key: str = ""
+    # ``--mount BUCKET=DIR``: FUSE mounts started once the cluster serves (wormfs.fuse).
+    mounts: tuple[tuple[str, Path], ...] = ()
 
     @classmethod
     def from_env(
@@ -65,6 +73,7 @@ class ServerOptions:
         gateway_workers: int | None,
         tls_cert: str | None = None,
         tls_key: str | None = None,
+        mounts: list[str] | None = None,
     ) -> ServerOptions:
         root = Path(data_dir or os.environ.get("WORMFS_DATA_DIR") or "./data").resolve()
         address = s3_address or os.environ.get("WORMFS_S3_ADDRESS") or "127.0.0.1:9000"
@@ -79,9 +88,18 @@ class ServerOptions:
         cert = str(Path(cert).resolve()) if cert else ""
         key = str(Path(key).resolve()) if key else ""
         problems = cfg.tls_problems(cert, key)
+        parsed: list[tuple[str, Path]] = []
+        for value in mounts or ():
+            bucket, _, directory = value.partition("=")
+            if not bucket or not directory:
+                problems.append(f"--mount {value!r} is not BUCKET=DIR")
+            else:
+                parsed.append((bucket, Path(directory).resolve()))
         if problems:
             raise cfg.ConfigError(problems)
-        return cls(root, host, int(port), workers, access, secret_key, generated, cert, key)
+        return cls(
+            root, host, int(port), workers, access, secret_key, generated, cert, key, tuple(parsed)
+        )
 
 
 def root_credentials(data_dir: Path) -> tuple[str, str, bool]:
@@ -112,6 +130,8 @@ class Child:
     process: subprocess.Popen[bytes]
     ready_file: Path
     address: str = ""
+    # A mount may end on its own (unmounted from outside) without stopping the cluster.
+    optional: bool = False
 
 
 @dataclass
@@ -157,22 +177,68 @@ class Supervisor:
             time.sleep(0.05)
         raise RuntimeError(f"{child.name} did not become ready")
 
+    def call(self, coordinator: str, method: str, path: str, body: object = None) -> Any:
+        """One signed request to the coordinator; its JSON answer (``OSError`` on failure)."""
+        headers = sign(self.secret, method, path)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(
+            coordinator + path, data=data, headers=headers, method=method
+        )
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return json.loads(resp.read() or b"null")
+
     def wait_disks(self, coordinator: str, wanted: int) -> None:
         """Wait until the coordinator sees ``wanted`` online disks (writes need k+m)."""
         deadline = time.monotonic() + READY_TIMEOUT
-        path = "/v1/health"
         while time.monotonic() < deadline and not self.stopping:
-            request = urllib.request.Request(
-                coordinator + path, headers=sign(self.secret, "GET", path)
-            )
             try:
-                with urllib.request.urlopen(request, timeout=5) as resp:
-                    if int(json.loads(resp.read()).get("disks_online", 0)) >= wanted:
-                        return
+                health = self.call(coordinator, "GET", "/v1/health")
+                if int(health.get("disks_online", 0)) >= wanted:
+                    return
             except OSError:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"the coordinator did not see {wanted} online disks")
+
+    def ensure_bucket(self, coordinator: str, bucket: str) -> None:
+        """Create ``bucket`` for the root user unless it exists (a mount of someone else's
+        bucket is then refused by the mount itself, which stops the server)."""
+        path = f"/v1/buckets/{bucket}"
+        try:
+            self.call(coordinator, "GET", path)
+            return
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                raise RuntimeError(
+                    f"bucket {bucket}: the coordinator answered {exc.code}"
+                ) from None
+        key = self.call(coordinator, "GET", f"/v1/access-keys/{self.options.access_key}")
+        self.call(coordinator, "PUT", path, {"owner_id": key["user_id"]})
+        log.info("created bucket %s for the root user (to mount it)", bucket)
+
+    def start_mounts(self, coordinator: str) -> None:
+        opts = self.options
+        for bucket, directory in opts.mounts:
+            self.ensure_bucket(coordinator, bucket)
+            directory.mkdir(parents=True, exist_ok=True)
+            child = self.start(
+                f"mount-{bucket}",
+                [
+                    "mount",
+                    bucket,
+                    str(directory),
+                    "--coordinator-url",
+                    coordinator,
+                    "--data-dir",
+                    str(opts.data_dir),
+                    "--cache-dir",
+                    str(opts.data_dir / "cache"),
+                ],
+            )
+            child.optional = True
 
     def run(self) -> int:
         opts = self.options
@@ -214,6 +280,7 @@ class Supervisor:
                     *self.tls_args(),
                 ],
             )
+        self.start_mounts(coordinator.address)
         self.banner()
         return self.watch()
 
@@ -232,6 +299,7 @@ class Supervisor:
             f"  Access key:   {opts.access_key}",
             f"  Secret key:   {opts.secret_key}",
             f"  Data dir:     {opts.data_dir}",
+            *(f"  Mounted:      {bucket} on {directory}" for bucket, directory in opts.mounts),
             "",
             f"  export AWS_ACCESS_KEY_ID={opts.access_key}",
             f"  export AWS_SECRET_ACCESS_KEY={opts.secret_key}",
@@ -244,8 +312,13 @@ class Supervisor:
 
     def watch(self) -> int:
         while not self.stopping:
-            for child in self.children:
+            for child in list(self.children):
                 if child.process.poll() is not None:
+                    if child.optional and child.process.returncode == 0:
+                        log.info("%s ended (unmounted)", child.name)
+                        self.children.remove(child)
+                        child.ready_file.unlink(missing_ok=True)
+                        continue
                     log.error(
                         "%s exited unexpectedly with %s", child.name, child.process.returncode
                     )

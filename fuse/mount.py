@@ -1,0 +1,199 @@
+"""``wormfs mount``: the mount process, from its options to a clean unmount.
+
+Layer: fuse (the component's entry, called by ``wormfs.cli``). Contract: ``run_mount(options)``
+finds the cluster (``wormfs.runtime.locate``: the data dir of ``wormfs server``, or
+``--coordinator-url`` with ``WORMFS_CLUSTER_SECRET``), resolves the user it acts for
+(``--user``: an access key or a user id; default the root user), and refuses with a clear
+message and exit status 1 when the coordinator cannot be reached, the bucket does not exist or
+belongs to someone else, or the prefix names a file. Then it mounts (pyfuse3 in asyncio mode
+on one uvloop loop, with ``default_permissions``, ``fsname=wormfs:BUCKET``,
+``subtype=wormfs``), writes the ready file if asked, and serves in the foreground until
+unmounted (``fusermount3 -u``, ``umount``), or SIGINT/SIGTERM, which commit every dirty open
+file durably, then unmount. Without pyfuse3 installed it says so and exits 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from wormfs import config as cfg
+from wormfs.clients.coordinator import CoordinatorClient
+from wormfs.clients.fs import FsClient
+from wormfs.clients.storage import StorageClient
+from wormfs.errors import AccessDeniedError, NoSuchAccessKeyError, NoSuchEntryError, WormError
+from wormfs.fuse.options import MountOptions
+from wormfs.runtime.bootstrap import (
+    blocking_guard_from_environment,
+    setup_logging,
+    write_ready_file,
+)
+from wormfs.runtime.locate import locate, root_access_key
+
+if TYPE_CHECKING:
+    from wormfs.fuse.files import Files
+    from wormfs.fuse.operations import Operations
+
+log = logging.getLogger(__name__)
+
+
+class MountRefused(Exception):
+    """The mount cannot start; the message says why."""
+
+
+async def resolve_owner(coordinator: CoordinatorClient, options: MountOptions) -> str:
+    """The user id the mount acts for."""
+    wanted = options.user or root_access_key(options.data_dir)
+    if not wanted:
+        raise MountRefused("give --user (an access key or user id): no root user is known here")
+    try:
+        return (await coordinator.get_access_key(wanted)).user_id
+    except NoSuchAccessKeyError:
+        users = (await coordinator.list_users()).users
+        if any(user.user_id == wanted for user in users):
+            return wanted
+        raise MountRefused(f"no user or access key {wanted!r}") from None
+
+
+async def check_target(fs: FsClient, coordinator: CoordinatorClient, options: MountOptions) -> None:
+    bucket = await coordinator.get_bucket(options.bucket)
+    if bucket.owner_id != fs.owner_id:
+        raise MountRefused(f"bucket {options.bucket} belongs to another user")
+    if options.prefix:
+        try:
+            entry = await fs.entry(options.prefix)
+        except NoSuchEntryError:
+            return  # an empty directory until something is written below it
+        if entry.kind != "dir":
+            raise MountRefused(f"{options.bucket}:{options.prefix} is a file, not a directory")
+    else:
+        await fs.entry("")  # the coordinator serves the file namespace
+
+
+async def _serve(options: MountOptions, url: str, secret: bytes) -> int:
+    # Imported here: pyfuse3 is an optional dependency (``run_mount`` checked it is there).
+    from wormfs.fuse.attributes import Defaults
+    from wormfs.fuse.content import ClusterContent
+    from wormfs.fuse.files import Files
+    from wormfs.fuse.inodes import InodeTable
+    from wormfs.fuse.operations import Operations
+
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30)
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+        coordinator = CoordinatorClient(
+            session, url, secret, zookeeper_hosts=options.zookeeper_hosts
+        )
+        try:
+            try:
+                owner = await resolve_owner(coordinator, options)
+                fs = FsClient(coordinator, options.bucket, owner)
+                await check_target(fs, coordinator, options)
+            except AccessDeniedError:
+                raise MountRefused(f"bucket {options.bucket} belongs to another user") from None
+            except WormError as exc:
+                raise MountRefused(f"{exc.code}: {exc.message}") from None
+            storage = StorageClient(session, secret)
+            content = ClusterContent(
+                coordinator, storage, options.bucket, owner, options.inline_max
+            )
+            table = InodeTable()
+            defaults = Defaults(
+                uid=options.uid,
+                gid=options.gid,
+                umask=options.umask,
+                attr_timeout=options.attr_timeout,
+                entry_timeout=options.entry_timeout,
+            )
+            holder: list[Operations] = []
+            files = Files(
+                content,
+                options.cache_dir / options.bucket,
+                options.bucket,
+                lambda ino: holder[0].key_of(ino),
+            )
+            ops = Operations(fs, files, table, defaults, options.prefix, options.read_only)
+            holder.append(ops)
+            return await _run_mounted(ops, files, options)
+        finally:
+            await coordinator.close()
+
+
+async def _run_mounted(ops: Operations, files: Files, options: MountOptions) -> int:
+    import pyfuse3 as fuse
+    import pyfuse3.asyncio as fuse_asyncio
+
+    fuse_asyncio.enable()
+    try:
+        fuse.init(ops, str(options.mountpoint), options.fuse_option_set())
+    except RuntimeError as exc:
+        raise MountRefused(f"could not mount on {options.mountpoint}: {exc}") from None
+    log.info(
+        "mounted %s%s on %s",
+        options.bucket,
+        f":{options.prefix}" if options.prefix else "",
+        options.mountpoint,
+    )
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+
+    async def stop() -> None:
+        log.info("stopping: committing open files, then unmounting")
+        await files.commit_all()
+        fuse.terminate()
+
+    def on_signal() -> None:
+        if not stopping:
+            stopping.append(loop.create_task(stop()))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    if options.ready_file is not None:
+        info: dict[str, object] = {"address": str(options.mountpoint), "pid": os.getpid()}
+        await asyncio.to_thread(write_ready_file, options.ready_file, info)
+    unmount = True
+    try:
+        await fuse.main(min_tasks=1, max_tasks=99)
+        unmount = bool(stopping)  # unmounted from outside: nothing left to unmount
+        await files.commit_all()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        fuse.close(unmount=unmount)
+        log.info("unmounted %s", options.mountpoint)
+    return 0
+
+
+def run_mount(options: MountOptions) -> int:
+    """The mount process (see the module doc); returns the exit status."""
+    try:
+        import pyfuse3
+        import pyfuse3.asyncio  # noqa: F401
+    except ImportError as exc:
+        print(
+            f"wormfs mount: pyfuse3 is not installed ({exc}); install the fuse extra "
+            "(pip install 'wormfs[fuse]', which needs libfuse3-dev and pkg-config)",
+            file=sys.stderr,
+        )
+        return 2
+    import uvloop
+
+    setup_logging("mount", options.log_level)
+    url, secret = locate(options.data_dir, options.coordinator_url)
+    guard = blocking_guard_from_environment(os.environ)
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(_serve(options, url, secret))
+    except MountRefused as exc:
+        print(f"wormfs mount: {exc}", file=sys.stderr)
+        return 1
+    except cfg.ConfigError:
+        raise
+    finally:
+        if guard is not None:
+            guard.deactivate()
