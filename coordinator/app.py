@@ -5,7 +5,8 @@ Layer: coordinator, the top. Contract:
 * ``create_app(config, secret)`` builds the application: the internal middleware
   (authentication with the cluster secret, domain errors as ``ErrorBody``), with ZooKeeper the
   leader gate (``leadership.leader_gate``: followers answer ``NotLeaderError``), the routes of
-  ``wormfs.wire.coordinator`` (``handlers``), and three cleanup contexts:
+  ``wormfs.wire.coordinator`` (``handlers``) and of ``wormfs.wire.fs`` (``fs_handlers``), and
+  three cleanup contexts:
   1. the metadata database: open (SQLite parent directories created), ``alembic upgrade
      head``; alone, take the leader epoch and make sure the root user (and the configured
      root key) exists; with ZooKeeper, refuse writes until elected; the engine is disposed
@@ -40,6 +41,7 @@ from wormfs.coordinator.db.repo import Repository
 from wormfs.coordinator.durability import Durability
 from wormfs.coordinator.durability_api import DURABILITY, add_durability_routes
 from wormfs.coordinator.election import ELECTION, Election
+from wormfs.coordinator.fs_handlers import add_fs_routes
 from wormfs.coordinator.handlers import REPO, add_routes
 from wormfs.coordinator.leadership import LeaderJobs, Office, leader_gate
 from wormfs.coordinator.tasks import GarbageCollector, liveness_loop, liveness_period
@@ -138,6 +140,7 @@ async def create_app(config: CoordinatorConfig, secret: bytes) -> web.Applicatio
     app.cleanup_ctx.append(_background_ctx)
     app.cleanup_ctx.append(_election_ctx)
     add_routes(app)
+    add_fs_routes(app)
     add_durability_routes(app)
     return app
 

@@ -3,8 +3,9 @@
 Layer: coordinator, below the repositories. Bucket names follow S3's general-purpose bucket
 rules (3-63 characters of lowercase letters, digits, dots and hyphens; starting and ending with
 a letter or digit; no two adjacent dots; not shaped like an IPv4 address; none of the reserved
-prefixes and suffixes) -> ``InvalidBucketNameError``. Keys are 1-1024 bytes of UTF-8 ->
-``InvalidKeyError``.
+prefixes and suffixes) -> ``InvalidBucketNameError``. Keys are 1-5120 bytes of UTF-8 ->
+``InvalidKeyError``: S3 requests are held to 1,024 bytes by the gateway, paths made through the
+mount may be longer (``wormfs.wire.fs.MAX_PATH`` plus a mount's prefix).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 
 from wormfs.errors import InvalidBucketNameError, InvalidKeyError
 
-MAX_KEY_BYTES = 1024
+MAX_KEY_BYTES = 5120  # the stored key columns' length (db/models.py KEY_BYTES)
 
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _IPV4_RE = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
@@ -49,7 +50,7 @@ def bucket_name_problem(name: str) -> str:
 
 
 def check_key(key: str) -> None:
-    """Raise ``InvalidKeyError`` unless ``key`` is 1..1024 bytes of UTF-8."""
+    """Raise ``InvalidKeyError`` unless ``key`` is 1..5120 bytes of UTF-8."""
     if not key:
         raise InvalidKeyError("object key must not be empty")
     try:

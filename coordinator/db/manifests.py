@@ -11,7 +11,8 @@ GET, HEAD, small PUT and DELETE, so each is one or two indexed queries. Contract
   segments and placements in one query, or its bytes when it is stored inline
   (``NoSuchKeyError`` for a missing key or, without a version id, a delete marker).
 * ``put_inline`` makes a small object, bytes included, the key's current version in one
-  transaction: conditions checked and the old version retired (``versions.make_room``).
+  transaction: conditions checked and the old version retired (``versions.make_room``); a
+  write of the mount (``fs``) is checked against its base version and keeps its inode.
 * ``delete_version`` removes the current (or a given) version, queueing its chunks;
   deleting a missing key succeeds.
 """
@@ -28,10 +29,13 @@ from wormfs.coordinator.db.convert import (
     profile_from_json,
     require_bucket,
 )
-from wormfs.coordinator.db.tables import object_data, objects, parts
+from wormfs.coordinator.db.inodes import fs_attributes, put_inode
+from wormfs.coordinator.db.tables import inodes, object_data, objects, parts
 from wormfs.coordinator.db.tx import Row, Tx
 from wormfs.coordinator.db.versions import (
+    INODE_OF,
     IS_LATEST,
+    drop_inode,
     insert_version,
     lock_key,
     make_room,
@@ -73,7 +77,12 @@ _VERSION = select(
     objects.c.is_delete_marker,
     objects.c.is_latest,
     object_data.c.data,
-).select_from(objects.outerjoin(object_data, object_data.c.object_id == objects.c.id))
+    inodes.c.id.label("inode"),  # set when the version's inode has a row (see db/inodes.py)
+).select_from(
+    objects.outerjoin(object_data, object_data.c.object_id == objects.c.id).outerjoin(
+        inodes, inodes.c.id == INODE_OF
+    )
+)
 _KEY = (objects.c.bucket == bindparam("bucket")) & (objects.c.key == bindparam("key"))
 _CURRENT = _VERSION.where(_KEY, IS_LATEST)
 _BY_ID = _VERSION.where(_KEY, objects.c.version_id == bindparam("version_id"))
@@ -136,7 +145,8 @@ def put_inline(
             f"({req.size}, got {len(req.data)})"
         )
     owned_bucket(tx, req.bucket, req.owner_id)
-    make_room(tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay)
+    fs = req.fs
+    make_room(tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay, fs)
     manifest = ObjectManifest(
         bucket=req.bucket,
         key=req.key,
@@ -147,11 +157,13 @@ def put_inline(
         last_modified=now,
         profile=profile,
         parts=[],
-        attributes=req.attributes,
+        attributes=req.attributes if fs is None else fs_attributes(req.attributes, fs.attrs),
         checksum=req.checksum,
     )
-    object_id = insert_version(tx, manifest, now)
+    object_id = insert_version(tx, manifest, now, None if fs is None else fs.ino - 1)
     tx.run(_INSERT_DATA, {"object_id": object_id, "data": req.data})
+    if fs is not None:
+        put_inode(tx, fs.ino - 1, req.bucket, fs.attrs, int(now * 1_000_000_000))
     return manifest
 
 
@@ -171,6 +183,7 @@ def delete_version(
         return DeleteResult(version_id=version_id)
     was_latest = bool(row.is_latest)
     retire_version(tx, int(row.id), now, gc_delay)
+    drop_inode(tx, row.inode)
     if was_latest and version_id is not None:
         # Deleting the current version by id makes the next newest one current
         # (version ids are time-ordered).

@@ -45,7 +45,11 @@ def _ordered_text(length: int) -> TypeEngine[str]:
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 RowId = BigInteger().with_variant(Integer(), "sqlite")
-KeyText = _ordered_text(1024)  # S3 keys are at most 1024 bytes of UTF-8
+# S3 keys are at most 1024 bytes of UTF-8; paths made through the mount may hold up to 4095
+# bytes (wormfs.wire.fs.MAX_PATH) plus a mount's prefix. SQLite ignores lengths, so the column
+# is widened on PostgreSQL only (revision 0005), and SQLite's stays as it was created.
+KEY_BYTES = 5120
+KeyText = String(1024).with_variant(String(KEY_BYTES, collation="C"), "postgresql")
 BucketName = _ordered_text(63)
 Id = String(64)  # ids: 32 hex (ids.new_id), user ids: 64 hex (S3 canonical ids)
 
@@ -169,6 +173,10 @@ class ObjectVersion(Base):
     last_modified: Mapped[float] = mapped_column(Double)
     # "committed" today; room for states such as "restoring" without a schema change.
     state: Mapped[str] = mapped_column(String(16), default="committed")
+    # The file this version belongs to (revision 0005): NULL means the version's own ``id``.
+    # A version the mount commits names the inode of the version it replaced, so the file's
+    # inode number (``ino`` = inode id + 1) survives every write and every rename.
+    inode_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
 
     parts: Mapped[list[Part]] = relationship(
         back_populates="object", passive_deletes=True, lazy="raise", order_by="Part.part_number"
@@ -188,6 +196,40 @@ class ObjectData(Base):
         RowId, ForeignKey("objects.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# ---- the file namespace: POSIX attributes (revision 0005) --------------------------------------
+class Inode(Base):
+    """The POSIX attributes of a file or directory marker, once the mount (or an xattr) set
+    them. ``id`` is the inode id the version already had (``coalesce(objects.inode_id,
+    objects.id)``), so creating the row never changes an inode number; the row goes when the
+    last version naming it goes."""
+
+    __tablename__ = "inodes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    bucket: Mapped[str] = mapped_column(BucketName)
+    mode: Mapped[int] = mapped_column(Integer)  # st_mode, file type bits included
+    uid: Mapped[int] = mapped_column(BigInteger)
+    gid: Mapped[int] = mapped_column(BigInteger)
+    nlink: Mapped[int] = mapped_column(Integer)
+    rdev: Mapped[int] = mapped_column(BigInteger)
+    atime_ns: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    ctime_ns: Mapped[int] = mapped_column(BigInteger)
+    btime_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class Xattr(Base):
+    """One extended attribute of an inode (``user.foo`` -> bytes)."""
+
+    __tablename__ = "xattrs"
+
+    inode_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("inodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 # ---- multipart uploads ------------------------------------------------------------------------

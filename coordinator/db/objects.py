@@ -26,6 +26,7 @@ whole by ``Database.write``.
 
 from __future__ import annotations
 
+import stat
 import time
 
 from wormfs.config import CodingConfig
@@ -50,8 +51,14 @@ from wormfs.wire.coordinator import (
     PutInline,
     WriteGrant,
 )
+from wormfs.wire.fs import FsWrite
 
 MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, S3's largest object
+
+
+def _check_fs(fs: FsWrite | None) -> None:
+    if fs is not None and (fs.ino < 2 or stat.S_ISDIR(fs.attrs.mode)):
+        raise InvalidInputError("a write of the mount names a file's ino (>= 2)")
 
 
 class Objects:
@@ -80,6 +87,7 @@ class Objects:
         )
 
     async def commit(self, req: CommitObject) -> ObjectManifest:
+        _check_fs(req.fs)
         if sum(p.size for p in req.parts) != req.size:
             raise InvalidInputError("the parts' sizes do not add up to the object's size")
         numbers = [p.part_number for p in req.parts]
@@ -116,6 +124,7 @@ class Objects:
 
     async def put_inline(self, req: PutInline) -> ObjectManifest:
         check_key(req.key)
+        _check_fs(req.fs)
         profile = self._coding.profile
         gc_delay = self._gc_delay
         return await self._db.write(lambda tx: put_inline(tx, req, profile, time.time(), gc_delay))

@@ -11,6 +11,7 @@ domain errors (see the module of each repository for its contract):
     listing   object and upload listings   (db/listing.py)
     cluster   nodes and disks              (db/cluster.py)
     gc        gc queue, write expiry       (db/gc.py)
+    namespace the mount's file namespace   (db/namespace_repo.py)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from wormfs.coordinator.db.cluster import Cluster
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.gc import GcQueue
 from wormfs.coordinator.db.identity import Identity
+from wormfs.coordinator.db.namespace_repo import Namespace
 from wormfs.coordinator.db.objects import Objects
 from wormfs.coordinator.db.uploads import Uploads
 from wormfs.wire.coordinator import ObjectList, UploadList
@@ -69,6 +71,7 @@ class Repository:
     listing: Listing
     cluster: Cluster
     gc: GcQueue
+    namespace: Namespace
 
     @classmethod
     def build(cls, db: Database, config: CoordinatorConfig) -> Repository:
@@ -81,4 +84,5 @@ class Repository:
             listing=Listing(db),
             cluster=Cluster(db, config.heartbeat_interval, config.node_offline_after),
             gc=GcQueue(db, config.node_offline_after),
+            namespace=Namespace(db, config.coding, config.gc_delay, config.node_offline_after),
         )

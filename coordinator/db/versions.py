@@ -12,7 +12,9 @@ Contract:
   transaction, so the check and the commit are atomic, and ``retire_version`` removes the
   old version and queues its chunks for GC after ``gc_delay`` (reads that fetched the old
   manifest just before the commit can finish). Versioned buckets will demote it instead
-  (``is_latest`` false) once versioning arrives.
+  (``is_latest`` false) once versioning arrives. For a write of the mount it also checks
+  the ``FsWrite`` base version (``StaleVersionError``); otherwise the replaced version's
+  inode row goes with its last name (``drop_inode``).
 * ``insert_version`` is the one INSERT of an ``objects`` row (chunked and inline versions),
   ``insert_part`` the one INSERT of a part with its segments and placements (object versions
   and uploads alike).
@@ -23,20 +25,34 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, literal_column, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
 
 from wormfs.coordinator.db.convert import attribute_columns, checksum_columns, profile_to_json
 from wormfs.coordinator.db.gc import queue_version_chunks
-from wormfs.coordinator.db.tables import chunk_placements, objects, parts, segments
+from wormfs.coordinator.db.tables import chunk_placements, inodes, objects, parts, segments
 from wormfs.coordinator.db.tx import Tx
 from wormfs.errors import (
     Condition,
     InvalidInputError,
     NoSuchKeyError,
     PreconditionFailedError,
+    StaleVersionError,
 )
 from wormfs.format.layout import Profile
 from wormfs.wire.coordinator import ObjectManifest, PartRecord
+from wormfs.wire.fs import FsWrite
 
 MAX_PART_NUMBER = 10_000
 
@@ -49,8 +65,31 @@ IS_LATEST: ColumnElement[bool] = literal_column("objects.is_latest")
 _LOCK_KEY = select(func.pg_advisory_xact_lock(bindparam("lock_id"))).execution_options(
     wormfs_dialect="postgresql"  # see lock_key
 )
-_CURRENT = select(objects.c.id, objects.c.etag, objects.c.is_delete_marker).where(
-    objects.c.bucket == bindparam("bucket"), objects.c.key == bindparam("key"), IS_LATEST
+# The inode a version belongs to: its own id unless it names another (see models.Inode).
+# (Type-coerced: a bare function would itself be a statement, and the statement test would
+# find it among the module's constants.)
+INODE_OF: ColumnElement[int] = type_coerce(
+    func.coalesce(objects.c.inode_id, objects.c.id), BigInteger()
+)
+_CURRENT = (
+    select(
+        objects.c.id,
+        objects.c.etag,
+        objects.c.is_delete_marker,
+        objects.c.version_id,
+        INODE_OF.label("inode_of"),
+        inodes.c.id.label("inode"),  # set only if the version's inode has a row
+    )
+    .select_from(objects.outerjoin(inodes, inodes.c.id == INODE_OF))
+    .where(objects.c.bucket == bindparam("bucket"), objects.c.key == bindparam("key"), IS_LATEST)
+)
+# An inode row no version names any more (the last name of a file went: S3 overwrite or
+# DELETE, unlink, rename over it); its xattrs go with it (ON DELETE CASCADE).
+_DROP_INODE = delete(inodes).where(
+    inodes.c.id == bindparam("inode"),
+    ~exists().where(
+        or_(objects.c.inode_id == bindparam("inode"), objects.c.id == bindparam("inode"))
+    ),
 )
 _DELETE_VERSION = delete(objects).where(objects.c.id == bindparam("object_id"))
 _INSERT_VERSION = insert(objects).returning(objects.c.id)
@@ -143,6 +182,13 @@ def retire_version(tx: Tx, object_id: int, now: float, gc_delay: float) -> None:
     tx.run(_DELETE_VERSION, {"object_id": object_id})
 
 
+def drop_inode(tx: Tx, inode: int | None) -> None:
+    """After a version of ``inode`` was retired: remove the inode row if no version names it
+    any more. None (the version had no inode row): nothing to do, no statement."""
+    if inode is not None:
+        tx.run(_DROP_INODE, {"inode": inode})
+
+
 def make_room(
     tx: Tx,
     bucket: str,
@@ -151,21 +197,36 @@ def make_room(
     if_none_match: str | None,
     now: float,
     gc_delay: float,
+    fs: FsWrite | None = None,
 ) -> None:
     """Before a new version of ``key`` becomes latest: wait for the key's lock, check the
     write's conditions against the current version inside this transaction (so the check
     and the commit are atomic), and retire the current version (unversioned buckets; reads
-    that fetched its manifest just before can finish within ``gc_delay``)."""
+    that fetched its manifest just before can finish within ``gc_delay``).
+
+    A write of the mount (``fs``) must be based on the current version (none, when
+    ``base_version_id`` is None) of the same inode, else ``StaleVersionError``; the new
+    version keeps that inode. Any other write makes a new file: the replaced version's inode
+    row goes unless something else names it."""
     lock_key(tx, bucket, key)
     row = tx.one(_CURRENT, {"bucket": bucket, "key": key})
-    live_etag = row.etag if row is not None and not row.is_delete_marker else None
-    check_conditions(live_etag, if_match, if_none_match)
+    live = None if row is None or row.is_delete_marker else row
+    if fs is not None:
+        based = None if live is None else live.version_id
+        if based != fs.base_version_id or (live is not None and live.inode_of != fs.ino - 1):
+            raise StaleVersionError(bucket=bucket, key=key)
+    check_conditions(None if live is None else live.etag, if_match, if_none_match)
     if row is not None:
         retire_version(tx, int(row.id), now, gc_delay)
+        if fs is None or row.inode != fs.ino - 1:
+            drop_inode(tx, row.inode)
 
 
-def insert_version(tx: Tx, manifest: ObjectManifest, now: float) -> int:
-    """Insert ``manifest``'s version as the key's latest (parts not included); its row id."""
+def insert_version(
+    tx: Tx, manifest: ObjectManifest, now: float, inode_id: int | None = None
+) -> int:
+    """Insert ``manifest``'s version as the key's latest (parts not included); its row id.
+    ``inode_id``: the inode it belongs to, None for a new file (its own id)."""
     object_id = tx.scalar(
         _INSERT_VERSION,
         {
@@ -183,6 +244,7 @@ def insert_version(tx: Tx, manifest: ObjectManifest, now: float) -> int:
             "created": now,
             "last_modified": manifest.last_modified,
             "state": "committed",
+            "inode_id": inode_id,
         },
     )
     return int(object_id)

@@ -13,7 +13,10 @@ Layer: coordinator database package; each public function is a synchronous opera
   segments and placements inserted. A failed condition (``PreconditionFailedError``, or
   ``NoSuchKeyError`` for If-Match without a current object) means that write can never
   commit: the same transaction drops its intent and queues its chunks, and the answer is
-  ``Refused`` carrying the error for the caller to raise.
+  ``Refused`` carrying the error for the caller to raise. A write of the mount (``fs``) must
+  be based on the key's current version (``StaleVersionError``, refused the same way); its
+  version keeps the file's inode, whose row takes the write's attributes, and its user
+  metadata carries their s3fs projection.
 * ``commit_upload_part`` stores a granted part of a multipart upload, replacing (and
   queueing the chunks of) an earlier upload of the same part number.
 """
@@ -32,6 +35,7 @@ from wormfs.coordinator.db.convert import (
     require_upload,
 )
 from wormfs.coordinator.db.gc import DROP_INTENT, INTENT, queue_placements, queue_upload_chunks
+from wormfs.coordinator.db.inodes import fs_attributes, put_inode
 from wormfs.coordinator.db.liveness import disk_candidates
 from wormfs.coordinator.db.tables import parts, pending_writes
 from wormfs.coordinator.db.tx import Tx
@@ -43,6 +47,7 @@ from wormfs.errors import (
     NoSuchKeyError,
     NoSuchUploadError,
     PreconditionFailedError,
+    StaleVersionError,
 )
 from wormfs.format.layout import split_lengths
 from wormfs.ids import new_id
@@ -152,7 +157,7 @@ class Refused:
     """A commit whose condition failed: its intent is dropped and its chunks queued in the
     same transaction; the caller raises ``error``."""
 
-    error: PreconditionFailedError | NoSuchKeyError
+    error: PreconditionFailedError | NoSuchKeyError | StaleVersionError
 
 
 def take_intent(tx: Tx, write_id: str) -> Intent:
@@ -210,9 +215,10 @@ def commit_version(
     require_bucket(tx, req.bucket)
     for record in req.parts:
         check_part(record, req.profile, intent.granted)
+    fs = req.fs
     try:
-        make_room(tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay)
-    except (PreconditionFailedError, NoSuchKeyError) as failed:
+        make_room(tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay, fs)
+    except (PreconditionFailedError, NoSuchKeyError, StaleVersionError) as failed:
         # That write can never commit: its chunks go now (the intent is already taken).
         queue_placements(tx, intent.placements, now, now)
         return Refused(failed)
@@ -229,12 +235,14 @@ def commit_version(
         last_modified=now,
         profile=req.profile,
         parts=[_located(p, locations, now) for p in req.parts],
-        attributes=req.attributes,
+        attributes=req.attributes if fs is None else fs_attributes(req.attributes, fs.attrs),
         checksum=req.checksum,
     )
-    object_id = insert_version(tx, manifest, now)
+    object_id = insert_version(tx, manifest, now, None if fs is None else fs.ino - 1)
     for record in req.parts:
         insert_part(tx, record, now, object_id=object_id, upload_id=None)
+    if fs is not None:
+        put_inode(tx, fs.ino - 1, req.bucket, fs.attrs, int(now * 1_000_000_000))
     return manifest
 
 

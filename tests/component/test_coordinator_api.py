@@ -213,7 +213,7 @@ async def test_write_errors(coord: Running) -> None:
     with pytest.raises(InvalidKeyError):
         await c.begin_write(BeginWrite(bucket="bkt", key="", size=1))
     with pytest.raises(InvalidKeyError):
-        await c.begin_write(BeginWrite(bucket="bkt", key="x" * 1025, size=1))
+        await c.begin_write(BeginWrite(bucket="bkt", key="x" * 5121, size=1))
     with pytest.raises(NoSuchBucketError):
         await c.get_object("nope", "k")
 

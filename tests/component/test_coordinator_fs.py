@@ -1,0 +1,405 @@
+"""The file namespace (``/v1/fs``, ``wormfs.wire.fs``) through the real coordinator over HTTP
+with the real ``FsClient``, on SQLite and PostgreSQL: look-ups and directory pages over S3
+objects and implicit directories, mkdir/create/remove with every error, writes of the mount
+(``FsWrite``) with their base-version check and stable inode numbers, the POSIX <-> S3
+metadata projection both ways, setattr, rename (files, whole directories, exchange), xattrs
+and stats."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from component.coordinator_harness import (
+    Running,
+    make_bucket,
+    make_config,
+    put,
+    register,
+    running,
+)
+
+from wormfs.clients.fs import FsClient
+from wormfs.errors import (
+    AccessDeniedError,
+    DirectoryNotEmptyError,
+    EntryExistsError,
+    InvalidInputError,
+    IsADirectoryEntryError,
+    NameTooLongError,
+    NoSuchBucketError,
+    NoSuchEntryError,
+    NotADirectoryEntryError,
+    StaleVersionError,
+)
+from wormfs.wire.coordinator import (
+    ObjectAttributes,
+    ObjectManifest,
+    PutInline,
+)
+from wormfs.wire.fs import DIRECTORY_TYPE, FsEntry, FsWrite, PosixAttrs
+
+pytestmark = pytest.mark.timeout(90)
+
+OWNER = "owner-a"
+T = 1_700_000_000_123_456_789
+
+
+def attrs(mode: int = stat.S_IFREG | 0o640, t: int = T, uid: int = 1000, **kw: int) -> PosixAttrs:
+    return PosixAttrs(
+        mode=mode, uid=uid, gid=kw.pop("gid", 100), atime_ns=t, mtime_ns=t, ctime_ns=t, **kw
+    )
+
+
+DIR = attrs(stat.S_IFDIR | 0o750)
+
+
+@dataclass
+class Fs:
+    r: Running
+    fs: FsClient
+
+    async def put(
+        self,
+        key: str,
+        data: bytes = b"x",
+        meta: dict[str, str] | None = None,
+        fs: FsWrite | None = None,
+    ) -> ObjectManifest:
+        """An inline PUT as the gateway makes it (with ``fs``: as the mount does)."""
+        return await self.r.client.put_inline(
+            PutInline(
+                bucket="bkt",
+                key=key,
+                owner_id=OWNER,
+                size=len(data),
+                etag='"' + hashlib.md5(data).hexdigest() + '"',
+                data=data,
+                attributes=ObjectAttributes(user_metadata=meta or {}),
+                fs=fs,
+            )
+        )
+
+    async def names(self, directory: str = "", limit: int = 1000) -> list[str]:
+        out: list[str] = []
+        token = None
+        while True:
+            page = await self.fs.entries(directory, token, limit)
+            out += [e.name + ("/" if e.kind == "dir" else "") for e in page.entries]
+            token = page.next_token
+            if token is None:
+                return out
+
+    async def keys(self) -> list[str]:
+        return [o.key for o in (await self.r.client.list_objects("bkt")).objects]
+
+
+@pytest.fixture
+async def env(database_url: str) -> AsyncIterator[Fs]:
+    async with running(make_config(database_url, node_offline_after=3600.0)) as r:
+        await register(r.client, "node-1", 6)
+        await make_bucket(r.client, "bkt", owner=OWNER)
+        yield Fs(r, FsClient(r.client, "bkt", OWNER))
+
+
+# ---- look-ups and directory pages -------------------------------------------------------------
+async def test_s3_objects_and_implicit_directories(env: Fs) -> None:
+    for key in ("a/b/c.txt", "a/d", "top", "x/", "bad//name", "a/./dot"):
+        await env.put(key)
+    root = await env.fs.entry("")
+    assert (root.kind, root.ino, root.path) == ("dir", 1, "")
+    a = await env.fs.entry("a")
+    assert (a.kind, a.ino, a.attrs, a.version_id) == ("dir", 0, None, None)
+    x = await env.fs.entry("x")  # explicit: the marker
+    assert x.kind == "dir" and x.ino >= 2 and x.version_id is not None
+    top = await env.fs.entry("top")
+    assert (top.kind, top.size, top.nlink, top.attrs) == ("file", 1, 1, None)
+    assert top.ino >= 2 and top.etag == md5_etag_of(b"x")
+    assert await env.names() == ["a/", "bad/", "top", "x/"]
+    assert await env.names("a") == ["b/", "d"]  # "a/./dot" is not a path: skipped
+    assert await env.names("bad") == []  # "bad//name": an empty component
+    assert await env.names("x") == []  # the marker is not an entry of its own directory
+    with pytest.raises(NoSuchEntryError):
+        await env.fs.entry("nope")
+    with pytest.raises(NoSuchEntryError):
+        await env.fs.entries("nope")
+    with pytest.raises(NotADirectoryEntryError):
+        await env.fs.entries("top")
+
+
+def md5_etag_of(data: bytes) -> str:
+    return '"' + hashlib.md5(data).hexdigest() + '"'
+
+
+async def test_dir_wins_over_a_file_of_the_same_name(env: Fs) -> None:
+    for key in ("d", "d.txt", "d-1", "d/inner", "e", "e/"):
+        await env.put(key)
+    assert (await env.fs.entry("d")).kind == "dir"
+    assert (await env.fs.entry("e")).kind == "dir"
+    assert await env.names() == ["d-1", "d.txt", "d/", "e/"]
+    for limit in (1, 2, 3):
+        assert await env.names(limit=limit) == ["d-1", "d.txt", "d/", "e/"]
+
+
+async def test_pages_carry_attrs_and_never_skip_or_repeat(env: Fs) -> None:
+    await env.fs.mkdir("dir", DIR)
+    for i in range(30):
+        await env.fs.create(f"dir/f{i:02}", attrs(), b"%d" % i)
+    for i in range(5):
+        await env.fs.mkdir(f"dir/sub{i}", DIR)
+    await env.put("dir/implicit/deep")
+    page = await env.fs.entries("dir", limit=7)
+    assert len(page.entries) == 7 and page.next_token is not None
+    assert all(e.attrs is not None and e.ino >= 2 for e in page.entries)
+    seen = [e.name for e in page.entries]
+    token = page.next_token
+    # Concurrent changes between pages: a name before the cursor and one after it.
+    await env.fs.remove("dir/f01", directory=False)
+    await env.fs.create("dir/f99", attrs())
+    while token is not None:
+        page = await env.fs.entries("dir", token, limit=7)
+        seen += [e.name for e in page.entries]
+        token = page.next_token
+    expected = [f"f{i:02}" for i in range(30)] + ["f99", "implicit"] + [f"sub{i}" for i in range(5)]
+    assert seen == expected
+    listed = {e.name: e for e in (await env.fs.entries("dir")).entries}
+    assert listed["implicit"].ino == 0 and listed["sub0"].kind == "dir"
+    assert listed["sub0"].attrs == DIR
+    assert listed["f05"].attrs == attrs() and listed["f05"].size == 1
+    assert listed["f05"] == await env.fs.entry("dir/f05")
+    with pytest.raises(InvalidInputError):
+        await env.fs.entries("dir", "not-a-token")
+
+
+# ---- mkdir, create, remove --------------------------------------------------------------------
+async def test_mkdir_and_create(env: Fs) -> None:
+    d = await env.fs.mkdir("docs", DIR)
+    assert (d.kind, d.path, d.name, d.nlink, d.attrs) == ("dir", "docs", "docs", 2, DIR)
+    manifest = await env.r.client.get_object("bkt", "docs/")
+    assert manifest.size == 0 and manifest.attributes.content_type == DIRECTORY_TYPE
+    f = await env.fs.create("docs/readme", attrs(), b"hello")
+    assert (f.kind, f.size, f.attrs, f.nlink) == ("file", 5, attrs(), 1)
+    assert (await env.r.client.get_object("bkt", "docs/readme")).inline == b"hello"
+    link = await env.fs.create("docs/link", attrs(stat.S_IFLNK | 0o777), b"readme")
+    assert link.attrs is not None and stat.S_ISLNK(link.attrs.mode)
+    dev = await env.fs.create("docs/dev", attrs(stat.S_IFCHR | 0o600, rdev=0x0501))
+    assert dev.attrs is not None and dev.attrs.rdev == 0x0501
+    fifo = await env.fs.create("docs/fifo", attrs(stat.S_IFIFO | 0o600))
+    assert fifo.attrs is not None and stat.S_ISFIFO(fifo.attrs.mode)
+    assert len({f.ino, link.ino, dev.ino, fifo.ino, d.ino}) == 5
+    assert await env.names("docs") == ["dev", "fifo", "link", "readme"]
+
+    with pytest.raises(EntryExistsError):
+        await env.fs.mkdir("docs", DIR)
+    with pytest.raises(EntryExistsError):
+        await env.fs.create("docs", attrs())
+    with pytest.raises(EntryExistsError):
+        await env.fs.mkdir("docs/readme", DIR)
+    with pytest.raises(EntryExistsError):
+        await env.fs.create("docs/readme", attrs())
+    with pytest.raises(NoSuchEntryError) as missing:
+        await env.fs.create("nope/file", attrs())
+    assert missing.value.key == "nope"
+    with pytest.raises(NotADirectoryEntryError) as file_parent:
+        await env.fs.mkdir("docs/readme/sub", DIR)
+    assert file_parent.value.key == "docs/readme"
+    with pytest.raises(InvalidInputError):
+        await env.fs.mkdir("plain", attrs())  # no S_IFDIR
+    with pytest.raises(InvalidInputError):
+        await env.fs.create("dir-typed", DIR)
+    with pytest.raises(InvalidInputError):
+        await env.fs.create("a//b", attrs())
+    with pytest.raises(NameTooLongError):
+        await env.fs.create("n" * 256, attrs())
+    long_path = "/".join(["p" * 200] * 6)  # 1,205 bytes: longer than any S3 key
+    for depth in range(1, 6):
+        await env.fs.mkdir("/".join(["p" * 200] * depth), DIR)
+    assert (await env.fs.create(long_path, attrs(), b"deep")).size == 4
+    assert (await env.fs.entry(long_path)).kind == "file"
+
+
+async def test_remove(env: Fs) -> None:
+    await env.fs.mkdir("d", DIR)
+    await env.fs.create("d/f", attrs(), b"data")
+    with pytest.raises(IsADirectoryEntryError):
+        await env.fs.remove("d", directory=False)
+    with pytest.raises(NotADirectoryEntryError):
+        await env.fs.remove("d/f", directory=True)
+    with pytest.raises(DirectoryNotEmptyError):
+        await env.fs.remove("d", directory=True)
+    with pytest.raises(NoSuchEntryError):
+        await env.fs.remove("d/none", directory=False)
+    await env.fs.remove("d/f", directory=False)
+    assert await env.names("d") == []
+    await env.fs.remove("d", directory=True)
+    with pytest.raises(NoSuchEntryError):
+        await env.fs.entry("d")
+    assert await env.keys() == []
+
+
+async def test_removing_the_last_entry_keeps_an_implicit_directory(env: Fs) -> None:
+    await env.put("imp/only")
+    assert (await env.fs.entry("imp")).ino == 0
+    await env.fs.remove("imp/only", directory=False)
+    kept = await env.fs.entry("imp")
+    assert kept.kind == "dir" and kept.ino >= 2  # now explicit: its marker was made
+    assert await env.keys() == ["imp/"]
+    await env.fs.remove("imp", directory=True)
+    assert await env.keys() == []
+
+
+async def test_removed_versions_go_to_gc(env: Fs) -> None:
+    grant, manifest = await chunked(env, "big", 10_000)
+    assert not await env.r.gc_entries()
+    await env.fs.remove("big", directory=False)
+    queued = {c for c, _, _ in await env.r.gc_entries()}
+    assert queued == {c.chunk_id for s in manifest.parts[0].segments for c in s.chunks}
+    del grant
+
+
+async def chunked(
+    env: Fs, key: str, size: int, fs: FsWrite | None = None
+) -> tuple[None, ObjectManifest]:
+    """A chunked write as the gateway (or, with ``fs``, the mount) makes it."""
+    return None, await put(env.r.client, "bkt", key, size, OWNER, fs=fs)
+
+
+async def test_ownership_and_missing_bucket(env: Fs) -> None:
+    other = FsClient(env.r.client, "bkt", "someone-else")
+    with pytest.raises(AccessDeniedError):
+        await other.entry("")
+    with pytest.raises(AccessDeniedError):
+        await other.mkdir("d", DIR)
+    with pytest.raises(AccessDeniedError):
+        await other.entries("")
+    missing = FsClient(env.r.client, "nobucket", OWNER)
+    with pytest.raises(NoSuchBucketError):
+        await missing.entry("")
+    with pytest.raises(NoSuchBucketError):
+        await missing.create("f", attrs())
+
+
+# ---- writes of the mount ----------------------------------------------------------------------
+async def test_fs_writes_check_the_base_version_and_keep_the_ino(env: Fs) -> None:
+    made = await env.fs.create("f", attrs(), b"v0")
+    newer = attrs(t=T + 5)
+    inline = await env.put(
+        "f", b"v1", fs=FsWrite(ino=made.ino, base_version_id=made.version_id, attrs=newer)
+    )
+    after = await env.fs.entry("f")
+    assert (after.ino, after.version_id, after.size, after.attrs) == (
+        made.ino,
+        inline.version_id,
+        2,
+        newer,
+    )
+    assert inline.attributes.user_metadata["mtime"] == "1700000000.123456794"
+    # A stale base (the version before) is refused and changes nothing.
+    with pytest.raises(StaleVersionError):
+        await env.put(
+            "f", b"v2", fs=FsWrite(ino=made.ino, base_version_id=made.version_id, attrs=newer)
+        )
+    with pytest.raises(StaleVersionError):  # the key has a current version
+        await env.put("f", b"v2", fs=FsWrite(ino=made.ino, base_version_id=None, attrs=newer))
+    with pytest.raises(StaleVersionError):  # another file's ino
+        await env.put(
+            "f",
+            b"v2",
+            fs=FsWrite(ino=made.ino + 100, base_version_id=inline.version_id, attrs=newer),
+        )
+    # Chunked commits alike: the ino stays, a stale commit is refused and its chunks queued.
+    _, chunk = await chunked(
+        env, "f", 5000, FsWrite(ino=made.ino, base_version_id=inline.version_id, attrs=newer)
+    )
+    assert (await env.fs.entry("f")).ino == made.ino
+    with pytest.raises(StaleVersionError):
+        await chunked(
+            env, "f", 5000, FsWrite(ino=made.ino, base_version_id=inline.version_id, attrs=newer)
+        )
+    assert (await env.fs.entry("f")).version_id == chunk.version_id
+    # A new file through a commit: no current version at the key.
+    new = await env.put(
+        "g", b"new", fs=FsWrite(ino=made.ino + 50, base_version_id=None, attrs=newer)
+    )
+    assert (await env.fs.entry("g")).ino == made.ino + 50 and new.size == 3
+    with pytest.raises(InvalidInputError):
+        await env.put("h", b"", fs=FsWrite(ino=1, base_version_id=None, attrs=newer))
+
+
+async def test_an_s3_overwrite_is_a_new_file(env: Fs) -> None:
+    made = await env.fs.create("f", attrs(), b"v0")
+    await env.put("f", b"s3")
+    after = await env.fs.entry("f")
+    # A new file: the mount's attributes went with the old one. (Its number is new on
+    # PostgreSQL; SQLite may hand the number of the row just deleted to the next one, as a
+    # file system reuses the inode number of a deleted file.)
+    assert after.attrs is None and after.version_id != made.version_id
+    with pytest.raises(StaleVersionError):  # the mount's write based on the old file
+        await env.put(
+            "f", b"v2", fs=FsWrite(ino=made.ino, base_version_id=made.version_id, attrs=attrs())
+        )
+    # S3 DELETE of a file the mount made.
+    again = await env.fs.create("g", attrs(), b"")
+    await env.r.client.delete_object("bkt", "g", owner_id=OWNER)
+    with pytest.raises(NoSuchEntryError):
+        await env.fs.entry("g")
+    del again
+
+
+# ---- the projection both ways -----------------------------------------------------------------
+async def test_s3_metadata_shows_as_attributes(env: Fs) -> None:
+    await env.put("s3fs", meta={"mode": "33261", "uid": "7", "gid": "8", "mtime": "1600000000.5"})
+    await env.put("rclone", meta={"mtime": "2020-09-13T12:26:40.25Z", "mode": "0100600"})
+    await env.put(
+        "gcs",
+        meta={
+            "goog-reserved-posix-mode": "100444",
+            "goog-reserved-posix-uid": "3",
+            "goog-reserved-file-mtime": "1600000000",
+        },
+    )
+    await env.put("plain", meta={"color": "red"})
+    await env.put("dir/", meta={"mode": str(stat.S_IFDIR | 0o700)})
+    s3fs = (await env.fs.entry("s3fs")).attrs
+    assert s3fs == PosixAttrs(
+        mode=stat.S_IFREG | 0o755,
+        uid=7,
+        gid=8,
+        atime_ns=1_600_000_000_500_000_000,
+        mtime_ns=1_600_000_000_500_000_000,
+        ctime_ns=1_600_000_000_500_000_000,
+    )
+    rclone = (await env.fs.entry("rclone")).attrs
+    assert rclone is not None and rclone.mode == stat.S_IFREG | 0o600
+    assert rclone.mtime_ns == 1_600_000_000_250_000_000
+    gcs = (await env.fs.entry("gcs")).attrs
+    assert gcs is not None and (gcs.mode, gcs.uid, gcs.mtime_ns) == (
+        stat.S_IFREG | 0o444,
+        3,
+        1_600_000_000 * 10**9,
+    )
+    assert (await env.fs.entry("plain")).attrs is None
+    d = (await env.fs.entry("dir")).attrs
+    assert d is not None and d.mode == stat.S_IFDIR | 0o700
+    listed = {e.name: e.attrs for e in (await env.fs.entries("")).entries}
+    assert listed["s3fs"] == s3fs and listed["plain"] is None
+
+
+async def test_created_files_carry_the_s3fs_projection(env: Fs) -> None:
+    await env.fs.create("f", attrs(stat.S_IFREG | 0o600, uid=5, gid=6))
+    meta = (await env.r.client.get_object("bkt", "f")).attributes.user_metadata
+    assert meta == {
+        "mode": str(stat.S_IFREG | 0o600),
+        "uid": "5",
+        "gid": "6",
+        "mtime": "1700000000.123456789",
+        "ctime": "1700000000.123456789",
+        "atime": "1700000000.123456789",
+    }
+
+
+def _entry_kinds(entries: list[FsEntry]) -> dict[str, str]:
+    return {e.name: e.kind for e in entries}
