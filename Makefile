@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints.txt
 export PYTHONSAFEPATH := 1
 
-# System packages the test suite needs (installed with apt-get when running as root).
-APT_TEST_PACKAGES := python3-venv python3-dev gcc ca-certificates s3cmd rclone postgresql zookeeper default-jre-headless
+# System packages the test suite needs (installed with apt-get when running as root); fuse3,
+# libfuse3-dev and pkg-config build and run pyfuse3 (the mount's tests), s3fs reads its files.
+APT_TEST_PACKAGES := python3-venv python3-dev gcc ca-certificates s3cmd rclone postgresql zookeeper default-jre-headless \
+    fuse3 libfuse3-dev pkg-config s3fs
 
 .PHONY: run test lint typecheck pytest system-deps venv lock clean bench
 
@@ -22,7 +24,7 @@ $(VENV)/.installed-run: $(BIN)/python pyproject.toml setup.py $(CONSTRAINTS)
 	@touch $@
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml setup.py $(CONSTRAINTS)
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,postgres,zookeeper]'
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,postgres,zookeeper,fuse]'
 	@touch $@ $(VENV)/.installed-run
 
 venv: $(VENV)/.installed-run
@@ -65,7 +67,7 @@ bench: $(VENV)/.installed-run
 # Regenerate the constraints file from a fresh resolve of every extra.
 lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
-	.lockvenv/bin/pip install -q -e '.[test,postgres,zookeeper,load]'
+	.lockvenv/bin/pip install -q -e '.[test,postgres,zookeeper,load,fuse]'
 	.lockvenv/bin/pip freeze --exclude-editable | grep -v '^-e' > $(CONSTRAINTS)
 	rm -rf .lockvenv
 

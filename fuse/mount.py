@@ -130,7 +130,8 @@ async def _run_mounted(ops: Operations, files: Files, options: MountOptions) -> 
 
     fuse_asyncio.enable()
     try:
-        fuse.init(ops, str(options.mountpoint), options.fuse_option_set())
+        # Mounting is blocking work (the mount syscall, or fusermount3): off the loop.
+        await asyncio.to_thread(fuse.init, ops, str(options.mountpoint), options.fuse_option_set())
     except RuntimeError as exc:
         raise MountRefused(f"could not mount on {options.mountpoint}: {exc}") from None
     log.info(
@@ -164,7 +165,7 @@ async def _run_mounted(ops: Operations, files: Files, options: MountOptions) -> 
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-        fuse.close(unmount=unmount)
+        await asyncio.to_thread(fuse.close, unmount)
         log.info("unmounted %s", options.mountpoint)
     return 0
 

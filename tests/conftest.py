@@ -3,8 +3,9 @@
 PostgreSQL (the same tests, one code path).
 
 Every test also gets its tier marker from its folder (``pytest_collection_modifyitems``), so
-``pytest -m unit`` (or ``component``, ``integration``) runs one tier alone; ``slow`` stays a
-per-test mark.
+``pytest -m unit`` (or ``component``, ``integration``, ``fuse``) runs one tier alone; ``slow``
+stays a per-test mark. tests/fuse/ is the ``fuse`` tier: real mounts over a real cluster, their
+logs scanned as integration tests' are.
 
 Component and integration tests run under the event-loop blocking guard
 (``wormfs.runtime.bootstrap.blocking_guard``, invariant 5): in this process around each test, and in
@@ -49,6 +50,7 @@ TIERS = {
     "component": "component",
     "integration": "integration",
     "s3compat": "integration",
+    "fuse": "fuse",
 }
 
 
@@ -83,7 +85,8 @@ def scan_process_logs(request: pytest.FixtureRequest) -> Iterator[None]:
     a harness stopped at teardown has written its last lines by the time they are read.
     """
     yield
-    if request.node.get_closest_marker("integration") is None:
+    node = request.node
+    if node.get_closest_marker("integration") is None and node.get_closest_marker("fuse") is None:
         return
     allowed = [
         str(pattern)
