@@ -3,7 +3,8 @@
 Layer: fuse. Contract: ``entry_attributes`` fills every field the kernel reads. An entry with
 POSIX attributes stored (``attrs``) shows them; one without (an object an S3 client wrote, an
 implicit directory) shows the mount's defaults: ``--uid``/``--gid``, mode 0666 (files) or 0777
-(directories) less ``--umask``, and all three times from ``last_modified``. Directories have
+(directories) less ``--umask``, and all three times from ``last_modified`` (an implicit
+directory, which has none, shows the time the mount started). Directories have
 nlink 2; ``st_blocks`` counts 512-byte blocks of the size. ``Defaults`` also carries the
 entry and attribute timeouts (1 s unless set): how stale the kernel's view of an S3 change
 may be.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyfuse3
 
@@ -29,6 +30,8 @@ class Defaults:
     umask: int = 0o022
     attr_timeout: float = 1.0
     entry_timeout: float = 1.0
+    # The time shown for what has none (implicit directories): when the mount started.
+    started_ns: int = field(default_factory=time.time_ns)
 
     def mode(self, kind: str) -> int:
         if kind == "dir":
@@ -44,7 +47,7 @@ def posix_of(entry: FsEntry, defaults: Defaults) -> PosixAttrs:
     """The entry's POSIX attributes, the mount's defaults where none are stored."""
     if entry.attrs is not None:
         return entry.attrs
-    ns = int(entry.last_modified * 1e9)
+    ns = int(entry.last_modified * 1e9) or defaults.started_ns
     return PosixAttrs(
         mode=defaults.mode(entry.kind),
         uid=defaults.uid,

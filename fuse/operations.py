@@ -474,27 +474,44 @@ class Operations(pyfuse3.Operations):
             raise _fail(errno.ENOTSUP)
         return text
 
+    def _xattr_key(self, inode: int, changing: bool) -> str | None:
+        """The key whose xattrs ``inode`` has; None for the bucket's root, which has none."""
+        if changing:
+            self._writable()
+        key = self.key(self._path(inode))
+        if key == "" and changing:
+            raise _fail(errno.ENOTSUP)
+        return key or None
+
+    async def _xattrs(self, inode: int) -> dict[str, bytes]:
+        key = self._xattr_key(inode, changing=False)
+        return {} if key is None else (await self.fs.xattrs(key)).values
+
     @guarded
     async def getxattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> bytes:
         wanted = self._xattr_name(name)
-        values = (await self.fs.xattrs(self.key(self._path(inode)))).values
+        values = await self._xattrs(inode)
         if wanted not in values:
             raise _fail(errno.ENODATA)
         return values[wanted]
 
     @guarded
     async def listxattr(self, inode: int, ctx: pyfuse3.RequestContext) -> list[bytes]:
-        values = (await self.fs.xattrs(self.key(self._path(inode)))).values
+        values = await self._xattrs(inode)
         return [n.encode("utf-8", "surrogateescape") for n in sorted(values)]
 
     @guarded
     async def setxattr(
         self, inode: int, name: bytes, value: bytes, ctx: pyfuse3.RequestContext
     ) -> None:
-        self._writable()
-        await self.fs.set_xattr(self.key(self._path(inode)), self._xattr_name(name), value)
+        wanted = self._xattr_name(name)
+        key = self._xattr_key(inode, changing=True)
+        assert key is not None
+        await self.fs.set_xattr(key, wanted, value)
 
     @guarded
     async def removexattr(self, inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:
-        self._writable()
-        await self.fs.remove_xattr(self.key(self._path(inode)), self._xattr_name(name))
+        wanted = self._xattr_name(name)
+        key = self._xattr_key(inode, changing=True)
+        assert key is not None
+        await self.fs.remove_xattr(key, wanted)
