@@ -14,7 +14,7 @@ from wormfs.coordinator.db.namespace_repo import Namespace
 from wormfs.coordinator.handlers import REPO
 from wormfs.errors import InvalidInputError
 from wormfs.internal.http import json_response, read_json
-from wormfs.wire.fs import MakeEntry, RemoveEntry
+from wormfs.wire.fs import MakeEntry, RemoveEntry, RenameEntry, SetAttributes, SetXattr
 
 
 def _fs(request: web.Request) -> Namespace:
@@ -72,6 +72,38 @@ async def remove(request: web.Request) -> web.Response:
     return _no_content()
 
 
+async def set_attributes(request: web.Request) -> web.Response:
+    req = await read_json(request, SetAttributes)
+    return json_response(await _fs(request).setattr(_bucket(request), req))
+
+
+async def rename(request: web.Request) -> web.Response:
+    req = await read_json(request, RenameEntry)
+    await _fs(request).rename(_bucket(request), req)
+    return _no_content()
+
+
+async def xattrs(request: web.Request) -> web.Response:
+    owner, path = _query(request, "owner_id"), _query(request, "path")
+    return json_response(await _fs(request).xattrs(_bucket(request), owner, path))
+
+
+async def set_xattr(request: web.Request) -> web.Response:
+    req = await read_json(request, SetXattr)
+    await _fs(request).set_xattr(_bucket(request), req)
+    return _no_content()
+
+
+async def remove_xattr(request: web.Request) -> web.Response:
+    owner, path, name = (_query(request, n) for n in ("owner_id", "path", "name"))
+    await _fs(request).remove_xattr(_bucket(request), owner, path, name)
+    return _no_content()
+
+
+async def stats(request: web.Request) -> web.Response:
+    return json_response(await _fs(request).stats())
+
+
 def add_fs_routes(app: web.Application) -> None:
     base = "/v1/fs/{bucket}"
     app.router.add_routes(
@@ -81,5 +113,11 @@ def add_fs_routes(app: web.Application) -> None:
             web.post(f"{base}/mkdir", mkdir),
             web.post(f"{base}/create", create),
             web.post(f"{base}/remove", remove),
+            web.post(f"{base}/setattr", set_attributes),
+            web.post(f"{base}/rename", rename),
+            web.get(f"{base}/xattrs", xattrs),
+            web.post(f"{base}/xattrs", set_xattr),
+            web.delete(f"{base}/xattrs", remove_xattr),
+            web.get("/v1/fs/stats", stats),
         ]
     )

@@ -13,10 +13,21 @@ from __future__ import annotations
 import time
 
 from wormfs.config import CodingConfig
-from wormfs.coordinator.db import namespace
+from wormfs.coordinator.db import namespace, namespace_attrs, namespace_moves
 from wormfs.coordinator.db.database import Database
 from wormfs.errors import InvalidInputError
-from wormfs.wire.fs import FsEntry, FsEntryList, MakeEntry, RemoveEntry, check_path
+from wormfs.wire.fs import (
+    FsEntry,
+    FsEntryList,
+    FsStats,
+    MakeEntry,
+    RemoveEntry,
+    RenameEntry,
+    SetAttributes,
+    SetXattr,
+    XattrSet,
+    check_path,
+)
 
 
 def checked(bucket: str, path: str) -> str:
@@ -70,4 +81,44 @@ class Namespace:
         profile, gc_delay = self._coding.profile, self._gc_delay
         await self._db.write(
             lambda tx: namespace.remove(tx, bucket, req, profile, time.time(), gc_delay)
+        )
+
+    async def rename(self, bucket: str, req: RenameEntry) -> None:
+        checked(bucket, req.source)
+        checked(bucket, req.target)
+        profile, gc_delay = self._coding.profile, self._gc_delay
+        await self._db.write(
+            lambda tx: namespace_moves.rename(tx, bucket, req, profile, time.time(), gc_delay)
+        )
+
+    async def setattr(self, bucket: str, req: SetAttributes) -> FsEntry:
+        checked(bucket, req.path)
+        profile = self._coding.profile
+        return await self._db.write(
+            lambda tx: namespace_attrs.setattr_entry(tx, bucket, req, profile, time.time())
+        )
+
+    async def xattrs(self, bucket: str, owner_id: str, path: str) -> XattrSet:
+        checked(bucket, path)
+        return await self._db.read(lambda tx: namespace_attrs.xattrs_of(tx, bucket, owner_id, path))
+
+    async def set_xattr(self, bucket: str, req: SetXattr) -> None:
+        checked(bucket, req.path)
+        namespace_attrs.check_xattr(req.name, req.value)
+        profile = self._coding.profile
+        await self._db.write(
+            lambda tx: namespace_attrs.set_xattr(tx, bucket, req, profile, time.time())
+        )
+
+    async def remove_xattr(self, bucket: str, owner_id: str, path: str, name: str) -> None:
+        checked(bucket, path)
+        namespace_attrs.check_xattr(name)
+        await self._db.write(
+            lambda tx: namespace_attrs.remove_xattr(tx, bucket, owner_id, path, name)
+        )
+
+    async def stats(self) -> FsStats:
+        profile, offline_after = self._coding.profile, self._offline_after
+        return await self._db.read(
+            lambda tx: namespace_attrs.stats(tx, profile, time.time(), offline_after)
         )

@@ -7,6 +7,7 @@ and stats."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import stat
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 from component.coordinator_harness import (
+    GIB,
     Running,
     make_bucket,
     make_config,
@@ -21,15 +23,21 @@ from component.coordinator_harness import (
     register,
     running,
 )
+from sqlalchemy import func, insert, select
 
 from wormfs.clients.fs import FsClient
+from wormfs.coordinator.db.tables import objects
+from wormfs.coordinator.db.tx import Tx
 from wormfs.errors import (
     AccessDeniedError,
+    AttributeExistsError,
     DirectoryNotEmptyError,
     EntryExistsError,
     InvalidInputError,
+    InvalidMoveError,
     IsADirectoryEntryError,
     NameTooLongError,
+    NoSuchAttributeError,
     NoSuchBucketError,
     NoSuchEntryError,
     NotADirectoryEntryError,
@@ -403,3 +411,245 @@ async def test_created_files_carry_the_s3fs_projection(env: Fs) -> None:
 
 def _entry_kinds(entries: list[FsEntry]) -> dict[str, str]:
     return {e.name: e.kind for e in entries}
+
+
+# ---- setattr ----------------------------------------------------------------------------------
+async def test_setattr_changes_attrs_and_the_projection(env: Fs) -> None:
+    made = await env.fs.create("f", attrs(stat.S_IFREG | 0o600))
+    changed = await env.fs.setattr("f", T + 9, mode=0o4755 | stat.S_IFDIR, uid=42)
+    assert changed.attrs is not None and changed.ino == made.ino
+    assert changed.attrs.mode == stat.S_IFREG | 0o4755  # the file type never changes
+    assert (changed.attrs.uid, changed.attrs.gid, changed.attrs.ctime_ns) == (42, 100, T + 9)
+    timed = await env.fs.setattr("f", T + 10, atime_ns=5, mtime_ns=6)
+    assert timed.attrs is not None and (timed.attrs.atime_ns, timed.attrs.mtime_ns) == (5, 6)
+    meta = (await env.r.client.get_object("bkt", "f")).attributes.user_metadata
+    assert (meta["mode"], meta["uid"], meta["mtime"], meta["ctime"]) == (
+        str(stat.S_IFREG | 0o4755),
+        "42",
+        "0.000000006",
+        "1700000000.123456799",
+    )
+    # An S3 object the mount never touched: the attributes appear, other metadata stays.
+    await env.put("s3", meta={"color": "red", "mode": "33188"})
+    s3 = await env.fs.setattr("s3", T, mode=0o700)
+    assert s3.attrs is not None and s3.attrs.mode == stat.S_IFREG | 0o700
+    meta = (await env.r.client.get_object("bkt", "s3")).attributes.user_metadata
+    assert meta["color"] == "red" and meta["mode"] == str(stat.S_IFREG | 0o700)
+    # An implicit directory becomes explicit.
+    await env.put("imp/x")
+    d = await env.fs.setattr("imp", T, mode=0o711, gid=9)
+    assert d.kind == "dir" and d.ino >= 2 and d.attrs is not None
+    assert (d.attrs.mode, d.attrs.gid) == (stat.S_IFDIR | 0o711, 9)
+    assert "imp/" in await env.keys()
+    assert (await env.fs.setattr("", T, mode=0o700)).ino == 1  # the root: the mount's own
+    with pytest.raises(NoSuchEntryError):
+        await env.fs.setattr("nope", T, mode=0o700)
+
+
+# ---- rename -----------------------------------------------------------------------------------
+async def test_rename_files(env: Fs) -> None:
+    a = await env.fs.create("a", attrs(), b"A")
+    b = await env.fs.create("b", attrs(), b"B")
+    await env.fs.mkdir("d", DIR)
+    await env.fs.rename("a", "d/a2")
+    moved = await env.fs.entry("d/a2")
+    assert (moved.ino, moved.version_id, moved.attrs) == (a.ino, a.version_id, attrs())
+    assert (await env.r.client.get_object("bkt", "d/a2")).inline == b"A"
+    with pytest.raises(NoSuchEntryError):
+        await env.fs.entry("a")
+    # Over a file: the target's version is retired (its data to GC), the source keeps its ino.
+    _, big = await chunked(env, "big", 5000)
+    await env.fs.rename("b", "big")
+    assert (await env.fs.entry("big")).ino == b.ino
+    queued = {c for c, _, _ in await env.r.gc_entries()}
+    assert {c.chunk_id for s in big.parts[0].segments for c in s.chunks} <= queued
+    await env.fs.rename("big", "big")  # onto itself: nothing happens
+    assert (await env.fs.entry("big")).ino == b.ino
+    with pytest.raises(EntryExistsError):
+        await env.fs.rename("d/a2", "big", noreplace=True)
+    with pytest.raises(IsADirectoryEntryError):
+        await env.fs.rename("big", "d")
+    with pytest.raises(NoSuchEntryError) as no_source:
+        await env.fs.rename("gone", "x")
+    assert no_source.value.key == "gone"
+    with pytest.raises(NoSuchEntryError) as no_parent:
+        await env.fs.rename("big", "nodir/x")
+    assert no_parent.value.key == "nodir"
+    with pytest.raises(NotADirectoryEntryError):
+        await env.fs.rename("d/a2", "big/x")
+    with pytest.raises(InvalidMoveError):
+        await env.fs.rename("big", "")
+
+
+async def test_rename_directories(env: Fs) -> None:
+    await env.fs.mkdir("src", DIR)
+    await env.fs.mkdir("src/sub", DIR)
+    f = await env.fs.create("src/sub/f", attrs(), b"F")
+    marker = await env.fs.entry("src")
+    await env.fs.rename("src", "dst")
+    assert await env.keys() == ["dst/", "dst/sub/", "dst/sub/f"]
+    assert (await env.fs.entry("dst")).ino == marker.ino
+    assert (await env.fs.entry("dst/sub/f")).ino == f.ino
+    # Over an empty directory; not over a non-empty one, nor a file; never into itself.
+    await env.fs.mkdir("empty", DIR)
+    await env.fs.rename("dst", "empty")
+    assert await env.names("empty") == ["sub/"]
+    await env.fs.mkdir("full", DIR)
+    await env.fs.create("full/x", attrs())
+    with pytest.raises(DirectoryNotEmptyError):
+        await env.fs.rename("empty", "full")
+    await env.fs.create("file", attrs())
+    with pytest.raises(NotADirectoryEntryError):
+        await env.fs.rename("empty", "file")
+    with pytest.raises(InvalidMoveError):
+        await env.fs.rename("empty", "empty/sub/deeper")
+    with pytest.raises(InvalidMoveError):
+        await env.fs.rename("", "elsewhere")
+    # An implicit directory moves too, and its old parent stays (as an explicit directory).
+    await env.put("p/imp/one")
+    await env.put("p/imp/two")
+    await env.fs.rename("p/imp", "moved")
+    assert await env.names("moved") == ["one", "two"]
+    assert (await env.fs.entry("p")).kind == "dir"
+    assert "p/" in await env.keys()
+
+
+async def test_rename_exchange(env: Fs) -> None:
+    a = await env.fs.create("a", attrs(), b"A")
+    b = await env.fs.create("b", attrs(), b"B")
+    await env.fs.rename("a", "b", exchange=True)
+    assert (await env.fs.entry("a")).ino == b.ino and (await env.fs.entry("b")).ino == a.ino
+    await env.fs.mkdir("d", DIR)
+    await env.fs.create("d/in", attrs())
+    d = await env.fs.entry("d")
+    await env.fs.rename("d", "a", exchange=True)  # a directory and a file swap
+    assert (await env.fs.entry("a")).kind == "dir" and (await env.fs.entry("a")).ino == d.ino
+    assert (await env.fs.entry("d")).ino == b.ino
+    assert await env.names("a") == ["in"]
+    await env.fs.mkdir("e", DIR)
+    await env.fs.create("e/other", attrs())
+    await env.fs.rename("a", "e", exchange=True)  # two directories
+    assert await env.names("a") == ["other"] and await env.names("e") == ["in"]
+    with pytest.raises(NoSuchEntryError):
+        await env.fs.rename("a", "missing", exchange=True)
+    with pytest.raises(InvalidMoveError):
+        await env.fs.rename("e", "e/in", exchange=True)
+    with pytest.raises(InvalidMoveError):
+        await env.fs.rename("e/in", "e", exchange=True)
+    assert not [k for k in await env.keys() if k.startswith(".wormfs")]
+
+
+async def test_a_big_directory_renames_in_one_transaction(env: Fs) -> None:
+    count = 10_000
+    repo = env.r.repo
+    await env.fs.mkdir("big", DIR)
+    first = await env.fs.create("big/first", attrs(), b"1")
+    await repo.db.write(lambda tx: bulk_insert(tx, "big/", count - 2))
+    assert await repo.db.read(lambda tx: count_under(tx, "big/")) == count  # with the marker
+
+    seen: list[tuple[int, int]] = []
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        while not done.is_set():
+            seen.append(
+                await repo.db.read(lambda tx: (count_under(tx, "big/"), count_under(tx, "moved/")))
+            )
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    await env.fs.rename("big", "moved")
+    done.set()
+    await watcher
+    # Every snapshot saw the whole directory at one place or the other.
+    assert all(snap in ((count, 0), (0, count)) for snap in seen), set(seen)
+    assert await repo.db.read(lambda tx: (count_under(tx, "big/"), count_under(tx, "moved/"))) == (
+        0,
+        count,
+    )
+    assert (await env.fs.entry("moved/first")).ino == first.ino
+    page = await env.fs.entries("moved", limit=1000)
+    assert len(page.entries) == 1000 and page.next_token is not None
+    assert (await env.fs.entry("moved/k09997")).kind == "file"
+
+
+def bulk_insert(tx: Tx, prefix: str, count: int) -> None:
+    """``count`` empty objects under ``prefix``, straight into the table (S3 PUTs' rows)."""
+    base = {
+        "bucket": "bkt",
+        "is_latest": True,
+        "is_delete_marker": False,
+        "size": 0,
+        "etag": md5_etag_of(b""),
+        "content_type": "binary/octet-stream",
+        "user_metadata": {},
+        "system_metadata": {},
+        "checksum_algorithm": None,
+        "checksum_value": None,
+        "checksum_type": None,
+        "profile": {"codec": "x", "k": 4, "m": 2, "stripe_size": 4096},
+        "storage_class": "STANDARD",
+        "owner_id": OWNER,
+        "created": 1.0,
+        "last_modified": 1.0,
+        "state": "committed",
+        "inode_id": None,
+    }
+    rows = [{**base, "key": f"{prefix}k{i:05}", "version_id": f"v{i:031}"} for i in range(count)]
+    tx.run_many(insert(objects), rows)
+
+
+def count_under(tx: Tx, prefix: str) -> int:
+    query = select(func.count()).where(
+        objects.c.bucket == "bkt", objects.c.key >= prefix, objects.c.key < prefix[:-1] + "0"
+    )
+    return int(tx.scalar(query))
+
+
+# ---- xattrs and stats -------------------------------------------------------------------------
+async def test_xattrs(env: Fs) -> None:
+    await env.put("s3-object")
+    assert (await env.fs.xattrs("s3-object")).values == {}
+    before = await env.fs.entry("s3-object")
+    await env.fs.set_xattr("s3-object", "user.a", b"\x00\xff")
+    await env.fs.set_xattr("s3-object", "user.b", b"2")
+    after = await env.fs.entry("s3-object")
+    assert after.ino == before.ino  # the inode row took the number the file had
+    assert (await env.fs.xattrs("s3-object")).values == {"user.a": b"\x00\xff", "user.b": b"2"}
+    with pytest.raises(AttributeExistsError):
+        await env.fs.set_xattr("s3-object", "user.a", b"x", mode="create")
+    with pytest.raises(NoSuchAttributeError):
+        await env.fs.set_xattr("s3-object", "user.c", b"x", mode="replace")
+    await env.fs.set_xattr("s3-object", "user.a", b"new", mode="replace")
+    await env.fs.set_xattr("s3-object", "user.c", b"3", mode="create")
+    await env.fs.remove_xattr("s3-object", "user.b")
+    with pytest.raises(NoSuchAttributeError):
+        await env.fs.remove_xattr("s3-object", "user.b")
+    assert (await env.fs.xattrs("s3-object")).values == {"user.a": b"new", "user.c": b"3"}
+    # They follow the file through a rename, and go with it.
+    await env.fs.rename("s3-object", "renamed")
+    assert (await env.fs.xattrs("renamed")).values == {"user.a": b"new", "user.c": b"3"}
+    await env.put("renamed", b"s3 overwrite")
+    assert (await env.fs.xattrs("renamed")).values == {}
+    # An implicit directory gets its marker; a missing entry has none.
+    await env.put("imp/x")
+    await env.fs.set_xattr("imp", "user.dir", b"d")
+    assert (await env.fs.xattrs("imp")).values == {"user.dir": b"d"}
+    with pytest.raises(NoSuchEntryError):
+        await env.fs.xattrs("nope")
+    with pytest.raises(NoSuchAttributeError):
+        await env.fs.remove_xattr("imp/x", "user.none")
+    with pytest.raises(InvalidInputError):
+        await env.fs.set_xattr("imp/x", "", b"")
+    with pytest.raises(InvalidInputError):
+        await env.fs.set_xattr("imp/x", "user.big", b"x" * (64 * 1024 + 1))
+
+
+async def test_stats(env: Fs) -> None:
+    await env.put("one")
+    await env.fs.create("two", attrs())
+    stats = await env.fs.stats()
+    # node-1's six disks: 200 GiB capacity, 100 GiB free each, at 4+2.
+    assert stats.capacity_bytes == 6 * 200 * GIB * 4 // 6
+    assert stats.free_bytes == 6 * 100 * GIB * 4 // 6
+    assert stats.files == 2

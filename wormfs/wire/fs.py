@@ -27,10 +27,13 @@ directory is a key prefix: *explicit* when its marker object ``path + "/"`` (zer
 a file and a directory is the directory. ``mkdir`` makes a marker; ``rmdir`` removes one only
 if nothing is below it, in one transaction.
 
-**Inodes.** ``ino`` (>= 2; 1 is the mount's root) is stable for the life of a file, across
-mounts and coordinators, through renames and through every version the mount commits; an S3
-PUT or DELETE on a key rebinds or unbinds that key alone (an S3 overwrite is a new file, as
-unlink + create would make). Implicit directories have no ino (0): the mount numbers them.
+**Inodes.** ``ino`` (>= 2; 1 is the mount's root, which ``entry("")`` answers) is stable for
+the life of a file, across mounts and coordinators, through renames and through every version
+the mount commits; an S3 PUT or DELETE on a key rebinds or unbinds that key alone (an S3
+overwrite is a new file, as unlink + create would make, and the mount's attributes and xattrs
+go with the old one). Implicit directories have no ino (0) and ``last_modified`` 0: the mount
+numbers and dates them. As on any file system, the number of a file that is gone may be
+given to a later one (on SQLite, the next version made may reuse the newest deleted row's).
 
 **POSIX attributes** (``PosixAttrs``) are stored by the coordinator beside the object and
 projected into the object's user metadata as s3fs-fuse writes them (``mode`` in decimal with
@@ -42,7 +45,24 @@ times from ``last_modified``.
 **File contents** are written as any object is (``BeginWrite`` + ``CommitObject``, or
 ``PutInline``), with ``fs`` (an ``FsWrite``) on the commit: the ino the new version belongs to,
 the version it was based on (the commit fails with ``StaleVersionError`` if that is no longer
-current: a concurrent S3 PUT or another mount won) and the attributes to store with it.
+the key's current version, or the current version belongs to another ino: a concurrent S3 PUT
+or another mount won; a refused chunked commit's chunks are collected) and the attributes to
+store with it (and project into its user metadata). With ``base_version_id`` None the key must
+have no current version and the version takes ``ino`` as given. Keys may be up to 5,120 bytes
+(``MAX_PATH`` plus a mount's prefix). A write begun under a path that a rename then moves
+commits under the path it was begun with.
+
+**Directory pages** (``entries``) are in key order, a subdirectory sorting as ``name/`` (so
+``d.txt`` comes before the directory ``d``). Keys that are not paths below the directory
+(``a//b``, ``a/./b``) are skipped, and so are a directory's own marker and a file hidden by a
+directory of the same name; a page may therefore hold fewer than ``limit`` (at most 1,000)
+entries, even none, before the end: only ``next_token`` None ends the listing. Resuming with a
+token never skips or repeats an entry that exists throughout, whatever is created or removed
+meanwhile.
+
+**The root** has no marker: its attributes are the mount's own (``setattr`` of ``""`` changes
+nothing and answers the root), it has no xattrs (setting one is ``InvalidInputError``), it
+cannot be removed (rmdir: ``InvalidMoveError``, unlink: ``IsADirectoryEntryError``) or renamed.
 
 Errors: ``NoSuchEntryError`` (ENOENT), ``EntryExistsError`` (EEXIST),
 ``DirectoryNotEmptyError`` (ENOTEMPTY), ``NotADirectoryEntryError`` (ENOTDIR),
