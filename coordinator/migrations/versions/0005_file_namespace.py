@@ -77,7 +77,8 @@ def downgrade() -> None:
         for table in KEY_TABLES:
             op.alter_column(table, "key", type_=_key(1024), existing_type=_key(5120))
     op.drop_index(op.f("ix_objects_inode_id"), table_name="objects")
-    with op.batch_alter_table("objects") as batch:
-        batch.drop_column("inode_id")
+    # In place on both engines (SQLite 3.35+ drops a column itself): a batch copy of objects
+    # would drop the old table, and with foreign keys on that cascades to its parts and bytes.
+    op.drop_column("objects", "inode_id")
     op.drop_table("xattrs")
     op.drop_table("inodes")
