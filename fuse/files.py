@@ -93,6 +93,9 @@ class Files:
         self._handles: dict[int, Handle] = {}
         self._states: dict[int, WriteState] = {}
         self._next_fh = 1
+        # Opens that create a write state await the spool's creation: one at a time, so two
+        # concurrent opens of one inode share one state.
+        self._opening = asyncio.Lock()
 
     # ---- what other operations ask ------------------------------------------------------------
     def state(self, ino: int) -> WriteState | None:
@@ -125,20 +128,21 @@ class Files:
         return fh
 
     async def _writer(self, ino: int, key: str, entry: FsEntry, attrs: PosixAttrs) -> WriteState:
-        state = self._states.get(ino)
-        if state is None:
-            spool = await Spool.create(self._cache_dir / "spool")
-            state = self._states[ino] = WriteState(
-                ino=ino,
-                key=key,
-                spool=spool,
-                base_version_id=entry.version_id,
-                base_size=entry.size,
-                attrs=attrs,
-                filled=entry.size == 0,
-            )
-        state.writers += 1
-        return state
+        async with self._opening:
+            state = self._states.get(ino)
+            if state is None:
+                spool = await Spool.create(self._cache_dir / "spool")
+                state = self._states[ino] = WriteState(
+                    ino=ino,
+                    key=key,
+                    spool=spool,
+                    base_version_id=entry.version_id,
+                    base_size=entry.size,
+                    attrs=attrs,
+                    filled=entry.size == 0,
+                )
+            state.writers += 1
+            return state
 
     async def release(self, fh: int) -> None:
         handle = self._handles.pop(fh, None)

@@ -35,12 +35,15 @@ def _read_all(fd: int, size: int) -> bytes:
 
 
 def _copy(fd: int, size: int, target: Path) -> None:
+    """Durably, and whole or not at all: written beside ``target``, fsynced, renamed."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("wb") as out:
+    partial = target.with_name(f".{target.name}.partial")
+    with partial.open("wb") as out:
         for piece in _chunks(fd, size):
             out.write(piece)
         out.flush()
         os.fsync(out.fileno())
+    os.replace(partial, target)
 
 
 class Spool:
