@@ -264,10 +264,11 @@ def make_marker(
     attrs: PosixAttrs | None,
     profile: Profile,
     now: float,
+    content_type: str | None = None,
 ) -> int:
     """Make directory ``path`` explicit: its marker, with its inode row if ``attrs``."""
     meta = projected({}, attrs) if attrs is not None else {}
-    attributes = ObjectAttributes(content_type=DIRECTORY_TYPE, user_metadata=meta)
+    attributes = ObjectAttributes(content_type=content_type or DIRECTORY_TYPE, user_metadata=meta)
     object_id = make_version(tx, bucket, marker_key(path), owner_id, attributes, b"", profile, now)
     if attrs is not None:
         put_inode(tx, object_id, bucket, attrs, int(now * NS))
@@ -312,7 +313,7 @@ def mkdir(
     if not stat.S_ISDIR(req.attrs.mode):
         raise InvalidInputError("mkdir makes directories: the mode must have S_IFDIR")
     _make_room(tx, bucket, req.path, marker_key(req.path), now, gc_delay)
-    make_marker(tx, bucket, req.path, req.owner_id, req.attrs, profile, now)
+    make_marker(tx, bucket, req.path, req.owner_id, req.attrs, profile, now, req.content_type)
     return to_entry(req.path, require(tx, bucket, req.path))
 
 

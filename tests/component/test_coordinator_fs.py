@@ -653,3 +653,31 @@ async def test_stats(env: Fs) -> None:
     assert stats.capacity_bytes == 6 * 200 * GIB * 4 // 6
     assert stats.free_bytes == 6 * 100 * GIB * 4 // 6
     assert stats.files == 2
+
+
+# ---- concurrency ------------------------------------------------------------------------------
+async def test_concurrent_makes_of_one_name_leave_one_entry(env: Fs) -> None:
+    makes = [env.fs.create("same", attrs(), b"%d" % i) for i in range(4)]
+    makes += [env.fs.mkdir("same", DIR) for _ in range(4)]
+    results = await asyncio.gather(*makes, return_exceptions=True)
+    made = [r for r in results if isinstance(r, FsEntry)]
+    assert len(made) == 1, results
+    assert all(isinstance(r, EntryExistsError) for r in results if r not in made)
+    assert await env.fs.entry("same") == made[0]
+
+
+async def test_rmdir_and_a_create_inside_never_both_win(env: Fs) -> None:
+    for round_ in range(6):
+        path = f"d{round_}"
+        await env.fs.mkdir(path, DIR)
+        rmdir, create = await asyncio.gather(
+            env.fs.remove(path, directory=True),
+            env.fs.create(f"{path}/x", attrs()),
+            return_exceptions=True,
+        )
+        if isinstance(create, FsEntry):
+            assert isinstance(rmdir, DirectoryNotEmptyError)
+            assert await env.names(path) == ["x"]
+        else:
+            assert rmdir is None and isinstance(create, NoSuchEntryError)
+            assert f"{path}/" not in await env.keys()
