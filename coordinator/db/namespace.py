@@ -284,9 +284,14 @@ def retire(tx: Tx, row: Row, now: float, gc_delay: float) -> None:
 def keep_parent(
     tx: Tx, bucket: str, path: str, owner_id: str, profile: Profile, now: float
 ) -> None:
-    """After ``path`` left its parent: an implicit parent left empty gets its marker."""
+    """After ``path`` left its parent: an implicit parent left empty gets its marker. The
+    parent's marker key is locked first (PostgreSQL), so two removals of its last entries
+    take turns and the second one sees the first's."""
     parent = parent_path(path)
-    if parent and not any_below(tx, bucket, parent):
+    if not parent:
+        return
+    lock_key(tx, bucket, marker_key(parent))
+    if not any_below(tx, bucket, parent):
         make_marker(tx, bucket, parent, owner_id, None, profile, now)
 
 

@@ -681,3 +681,13 @@ async def test_rmdir_and_a_create_inside_never_both_win(env: Fs) -> None:
         else:
             assert rmdir is None and isinstance(create, NoSuchEntryError)
             assert f"{path}/" not in await env.keys()
+
+
+async def test_concurrent_unlinks_of_the_last_entries_keep_the_directory(env: Fs) -> None:
+    for round_ in range(4):
+        names = [f"imp{round_}/f{i}" for i in range(3)]
+        for name in names:
+            await env.put(name)
+        await asyncio.gather(*(env.fs.remove(name, directory=False) for name in names))
+        assert (await env.fs.entry(f"imp{round_}")).kind == "dir"
+        assert f"imp{round_}/" in await env.keys()
