@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +35,12 @@ FILES = ("f0", "f1", "f2", "f3")
 @dataclass(frozen=True)
 class S3Side:
     """S3 operations on the bucket the target mounts: ``put(key, data)`` and ``delete(key)``,
-    and ``settle()``, called after each, which returns once the target shows the change."""
+    and ``settle(key)``, called after each, which returns once the target shows the change
+    (by path too, not only in listings: a cached lookup may show the old entry a while)."""
 
     put: Callable[[str, bytes], None]
     delete: Callable[[str], None]
-    settle: Callable[[], None]
+    settle: Callable[[str], None]
 
 
 def _parents() -> st.SearchStrategy[str]:
@@ -58,8 +60,9 @@ def outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
         return ("errno", errno.errorcode.get(exc.errno or 0, exc.errno))
 
 
-def snapshot(root: Path) -> dict[str, tuple[str, int, int, bytes]]:
-    """Every entry under ``root``: relative path -> (type, size, permission bits, contents)."""
+def snapshot(root: Path, contents: bool = True) -> dict[str, tuple[str, int, int, bytes]]:
+    """Every entry under ``root``: relative path -> (type, size, permission bits, contents;
+    ``b""`` without ``contents``)."""
     out: dict[str, tuple[str, int, int, bytes]] = {}
     for directory, dirnames, filenames in os.walk(root):
         base = Path(directory)
@@ -73,20 +76,25 @@ def snapshot(root: Path) -> dict[str, tuple[str, int, int, bytes]]:
                 "file",
                 st_.st_size,
                 stat.S_IMODE(st_.st_mode),
-                path.read_bytes(),
+                path.read_bytes() if contents else b"",
             )
     return out
 
 
-class _Trees:
-    """The two roots, and one function per operation that applies it under a root."""
+class Trees:
+    """The two roots; ``both`` applies one operation under each and compares the outcomes.
+    ``succeeded`` counts, per operation, the steps that succeeded on both sides (a run whose
+    operations all failed alike would prove little)."""
 
     def __init__(self, target: Path, reference: Path) -> None:
         self.roots = (target, reference)
+        self.succeeded: Counter[str] = Counter()
 
-    def both(self, op: Callable[[Path], Any]) -> None:
+    def both(self, name: str, op: Callable[[Path], Any]) -> None:
         got = [outcome(lambda root=root: op(root)) for root in self.roots]
-        assert got[0] == got[1], f"target {got[0]} != reference {got[1]}"
+        assert got[0] == got[1], f"{name}: target {got[0]} != reference {got[1]}"
+        if got[0][0] == "ok":
+            self.succeeded[name] += 1
 
 
 def _create(path: Path, data: bytes) -> int:
@@ -114,65 +122,93 @@ def _fsync(path: Path) -> None:
 
 
 def make_machine(
-    target: Path, reference: Path, s3: S3Side | None = None
+    target: Path, reference: Path, s3: S3Side | None = None, trees: Trees | None = None
 ) -> type[RuleBasedStateMachine]:
-    """A state machine class over these two (existing, empty) directories."""
-    trees = _Trees(target, reference)
+    """A state machine class over these two (existing, empty) directories; pass ``trees`` to
+    read its ``succeeded`` counts afterwards."""
+    trees = trees if trees is not None else Trees(target, reference)
+
+    def pick(data: st.DataObject, kind: str) -> str:
+        """A path for the next step: mostly an entry that exists (of ``kind``) or a new name
+        in an existing directory, sometimes any path at all (ENOENT, ENOTDIR, EISDIR...)."""
+        entries = {p: e[0] for p, e in snapshot(reference, contents=False).items()}
+        how = data.draw(st.sampled_from(["existing", "existing", "new", "new", "any"]))
+        existing = sorted(p for p, k in entries.items() if kind in ("any", k))
+        if how == "existing" and existing:
+            return data.draw(st.sampled_from(existing))
+        if how == "new":
+            parent = data.draw(
+                st.sampled_from(["", *sorted(p for p, k in entries.items() if k == "dir")])
+            )
+            names = {"file": FILES, "dir": DIRS, "any": DIRS + FILES}[kind]
+            name = data.draw(st.sampled_from(names))
+            return f"{parent}/{name}" if parent else name
+        return data.draw(paths(kind))
 
     class FileSystemModel(RuleBasedStateMachine):
-        @rule(path=paths("file"), data=st.binary(max_size=300))
-        def create(self, path: str, data: bytes) -> None:
-            trees.both(lambda root: _create(root / path, data))
+        @rule(data=st.data(), body=st.binary(max_size=300))
+        def create(self, data: st.DataObject, body: bytes) -> None:
+            path = pick(data, "file")
+            trees.both("create", lambda root: _create(root / path, body))
 
-        @rule(
-            path=paths("file"), offset=st.integers(0, 400), data=st.binary(min_size=1, max_size=200)
-        )
-        def write_at(self, path: str, offset: int, data: bytes) -> None:
-            trees.both(lambda root: _write_at(root / path, offset, data))
+        @rule(data=st.data(), offset=st.integers(0, 400), body=st.binary(min_size=1, max_size=200))
+        def write_at(self, data: st.DataObject, offset: int, body: bytes) -> None:
+            path = pick(data, "file")
+            trees.both("write_at", lambda root: _write_at(root / path, offset, body))
 
-        @rule(path=paths("file"), size=st.integers(0, 600))
-        def truncate(self, path: str, size: int) -> None:
-            trees.both(lambda root: os.truncate(root / path, size))
+        @rule(data=st.data(), size=st.integers(0, 600))
+        def truncate(self, data: st.DataObject, size: int) -> None:
+            path = pick(data, "file")
+            trees.both("truncate", lambda root: os.truncate(root / path, size))
 
-        @rule(source=paths(), target_=paths())
-        def rename(self, source: str, target_: str) -> None:
-            trees.both(lambda root: os.rename(root / source, root / target_))
+        @rule(data=st.data())
+        def rename(self, data: st.DataObject) -> None:
+            source, target_ = pick(data, "any"), pick(data, "any")
+            trees.both("rename", lambda root: os.rename(root / source, root / target_))
 
-        @rule(path=paths("file"))
-        def unlink(self, path: str) -> None:
-            trees.both(lambda root: os.unlink(root / path))
+        @rule(data=st.data())
+        def unlink(self, data: st.DataObject) -> None:
+            path = pick(data, "file")
+            trees.both("unlink", lambda root: os.unlink(root / path))
 
-        @rule(path=paths("dir"))
-        def mkdir(self, path: str) -> None:
-            trees.both(lambda root: os.mkdir(root / path, 0o755))
+        @rule(data=st.data())
+        def mkdir(self, data: st.DataObject) -> None:
+            path = pick(data, "dir")
+            trees.both("mkdir", lambda root: os.mkdir(root / path, 0o755))
 
-        @rule(path=paths("dir"))
-        def rmdir(self, path: str) -> None:
-            trees.both(lambda root: os.rmdir(root / path))
+        @rule(data=st.data())
+        def rmdir(self, data: st.DataObject) -> None:
+            path = pick(data, "dir")
+            trees.both("rmdir", lambda root: os.rmdir(root / path))
 
-        @rule(path=paths(), mode=st.sampled_from([0o600, 0o640, 0o644, 0o700, 0o755]))
-        def chmod(self, path: str, mode: int) -> None:
-            trees.both(lambda root: os.chmod(root / path, mode))
+        @rule(data=st.data(), mode=st.sampled_from([0o600, 0o640, 0o644, 0o700, 0o755]))
+        def chmod(self, data: st.DataObject, mode: int) -> None:
+            path = pick(data, "any")
+            trees.both("chmod", lambda root: os.chmod(root / path, mode))
 
-        @rule(path=paths("file"))
-        def fsync(self, path: str) -> None:
-            trees.both(lambda root: _fsync(root / path))
+        @rule(data=st.data())
+        def fsync(self, data: st.DataObject) -> None:
+            path = pick(data, "file")
+            trees.both("fsync", lambda root: _fsync(root / path))
 
         if s3 is not None:
 
-            @rule(path=paths("file"), data=st.binary(max_size=300))
-            def s3_put(self, path: str, data: bytes) -> None:
+            @rule(data=st.data(), body=st.binary(max_size=300))
+            def s3_put(self, data: st.DataObject, body: bytes) -> None:
+                path = pick(data, "file")
                 # Only where the reference can hold it the same way: the parent exists as a
                 # directory and the name is no directory (in the bucket a directory wins).
                 ref = reference / path
                 if not ref.parent.is_dir() or ref.is_dir():
                     return
-                s3.put(path, data)
-                ref.write_bytes(data)
-                s3.settle()
+                s3.put(path, body)
+                ref.write_bytes(body)
+                s3.settle(path)
+                trees.succeeded["s3_put"] += 1
 
-            @rule(path=paths("file"))
-            def s3_delete(self, path: str) -> None:
+            @rule(data=st.data())
+            def s3_delete(self, data: st.DataObject) -> None:
+                path = pick(data, "file")
                 ref = reference / path
                 # Every directory here was made by mkdir (a marker object), so deleting the
                 # last key below one never takes the directory with it.
@@ -180,7 +216,8 @@ def make_machine(
                     return
                 s3.delete(path)
                 ref.unlink()
-                s3.settle()
+                s3.settle(path)
+                trees.succeeded["s3_delete"] += 1
 
         @invariant()
         def trees_agree(self) -> None:
