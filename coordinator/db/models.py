@@ -207,7 +207,8 @@ class Inode(Base):
 
     __tablename__ = "inodes"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # RowId: on SQLite the rowid itself (no second index), as ids of objects are.
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=False)
     bucket: Mapped[str] = mapped_column(BucketName)
     mode: Mapped[int] = mapped_column(Integer)  # st_mode, file type bits included
     uid: Mapped[int] = mapped_column(BigInteger)
@@ -226,7 +227,7 @@ class Xattr(Base):
     __tablename__ = "xattrs"
 
     inode_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("inodes.id", ondelete="CASCADE"), primary_key=True
+        RowId, ForeignKey("inodes.id", ondelete="CASCADE"), primary_key=True
     )
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)

@@ -34,7 +34,12 @@ def _key(length: int) -> sa.String:
 def upgrade() -> None:
     op.create_table(
         "inodes",
-        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column(
             "bucket",
             sa.String(length=63).with_variant(sa.String(length=63, collation="C"), "postgresql"),
@@ -53,7 +58,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "xattrs",
-        sa.Column("inode_id", sa.BigInteger(), nullable=False),
+        sa.Column("inode_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("value", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
