@@ -16,6 +16,8 @@ Layer: coordinator database package. Contract (S3's ListObjectsV2 and ListMultip
 * one read transaction per page, so a page is one consistent snapshot. Both listings share
   one walk, a generator that asks for batches of rows past a bound; each listing's bounds
   pick one of a few prepared statements (``_OBJECT_BATCHES``, ``_UPLOAD_BATCHES``).
+  ``walk_keys`` (over statements made by ``key_batches``) is the object listing's walk,
+  shared with the file namespace's directory pages (``db/namespace.py``).
 """
 
 from __future__ import annotations
@@ -72,7 +74,9 @@ def _page_size(value: int, what: str) -> int:
 
 
 @dataclass
-class _Walk(Generic[R]):
+class Walk(Generic[R]):
+    """A page of a walk: the rows kept and the common prefixes, each in key order."""
+
     items: list[R] = field(default_factory=list)
     prefixes: list[str] = field(default_factory=list)
     truncated: bool = False
@@ -80,7 +84,7 @@ class _Walk(Generic[R]):
 
 
 # A walk asks for batches: (bound, how many rows); it is sent the rows and returns the page.
-Steps = Generator[tuple[B | None, int], list[R], _Walk[R]]
+Steps = Generator[tuple[B | None, int], list[R], Walk[R]]
 
 
 def _walk(
@@ -105,7 +109,7 @@ def _walk(
     bounded; a useful batch lets the next grow. Each batch asks for one row more than the page
     still needs, so a page usually learns whether it is truncated without another query.
     """
-    out: _Walk[R] = _Walk()
+    out: Walk[R] = Walk()
     bound = start
     count = 0
     skipping: str | None = None  # the last common prefix returned: its keys are passed over
@@ -150,13 +154,13 @@ def _walk(
             batch = max(ROLLUP_BATCH, batch // 4)
 
 
-def _run(steps: Steps[B, R], fetch: Callable[[B | None, int], Sequence[R]]) -> _Walk[R]:
+def _run(steps: Steps[B, R], fetch: Callable[[B | None, int], Sequence[R]]) -> Walk[R]:
     try:
         request = next(steps)
         while True:
             request = steps.send(list(fetch(*request)))
     except StopIteration as done:
-        return cast(_Walk[R], done.value)
+        return cast(Walk[R], done.value)
 
 
 # ---- objects ---------------------------------------------------------------------------------
@@ -180,7 +184,7 @@ _SUMMARY = select(
 )
 
 
-def _batches(
+def key_batches(
     base: Select[Any],
     key: ColumnElement[str],
     order: Sequence[ColumnElement[Any]],
@@ -201,27 +205,30 @@ def _batches(
     return out
 
 
-_OBJECT_BATCHES = _batches(_SUMMARY, objects.c.key, [objects.c.key])
+_OBJECT_BATCHES = key_batches(_SUMMARY, objects.c.key, [objects.c.key])
 
 
-def _object_page(
+def walk_keys(
     tx: Tx,
+    batches: dict[tuple[str, bool], Select[Any]],
     bucket: str,
     start: KeyBound | None,
     upper: str | None,
     prefix: str,
     delimiter: str,
     limit: int,
-) -> _Walk[Row]:
-    require_bucket(tx, bucket)
+) -> Walk[Row]:
+    """One page of current versions (rows of ``batches``, made by ``key_batches`` over a
+    statement on ``objects`` with a ``bucket`` parameter) rolled up at ``delimiter``: the
+    walk of the object listing, and of the file namespace's directory pages."""
 
     def fetch(bound: KeyBound | None, n: int) -> Sequence[Row]:
-        query = _OBJECT_BATCHES[bound[0] if bound else "", upper is not None]
+        query = batches[bound[0] if bound else "", upper is not None]
         params = {"bucket": bucket, "bound": bound[1] if bound else None, "upper": upper, "n": n}
         return tx.all(query, params)
 
     if not limit:
-        return _Walk()
+        return Walk()
     steps: Steps[KeyBound, Row] = _walk(
         key_of=lambda row: cast(str, row.key),
         after=lambda row: (">", row.key),
@@ -232,6 +239,19 @@ def _object_page(
         limit=limit,
     )
     return _run(steps, fetch)
+
+
+def _object_page(
+    tx: Tx,
+    bucket: str,
+    start: KeyBound | None,
+    upper: str | None,
+    prefix: str,
+    delimiter: str,
+    limit: int,
+) -> Walk[Row]:
+    require_bucket(tx, bucket)
+    return walk_keys(tx, _OBJECT_BATCHES, bucket, start, upper, prefix, delimiter, limit)
 
 
 async def list_objects(
@@ -289,9 +309,9 @@ async def list_objects(
 UploadBound = tuple[Literal[">", ">="], str, str]
 _UPLOADS = select(uploads).where(uploads.c.bucket == bindparam("bucket"))
 _UPLOAD_ORDER = [uploads.c.key, uploads.c.upload_id]
-_UPLOAD_BATCHES = _batches(_UPLOADS, uploads.c.key, _UPLOAD_ORDER)
+_UPLOAD_BATCHES = key_batches(_UPLOADS, uploads.c.key, _UPLOAD_ORDER)
 # Past (key, upload id): the bound is in the base statement, so no bound operator.
-_UPLOAD_BATCHES_AFTER = _batches(
+_UPLOAD_BATCHES_AFTER = key_batches(
     _UPLOADS.where(
         tuple_(uploads.c.key, uploads.c.upload_id)
         > tuple_(bindparam("bound"), bindparam("bound_id"))
@@ -310,7 +330,7 @@ def _upload_page(
     prefix: str,
     delimiter: str,
     limit: int,
-) -> _Walk[Row]:
+) -> Walk[Row]:
     require_bucket(tx, bucket)
 
     def fetch(bound: UploadBound | None, n: int) -> Sequence[Row]:
@@ -326,7 +346,7 @@ def _upload_page(
         return tx.all(query, params)
 
     if not limit:
-        return _Walk()
+        return Walk()
     steps: Steps[UploadBound, Row] = _walk(
         key_of=lambda u: cast(str, u.key),
         after=lambda u: (">", u.key, u.upload_id),

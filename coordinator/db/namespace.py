@@ -39,7 +39,7 @@ from msgspec.structs import replace
 from sqlalchemy import bindparam, exists, select, true
 
 from wormfs.coordinator.db.inodes import entry_attrs, projected, put_inode
-from wormfs.coordinator.db.listing import MAX_PAGE, KeyBound, Steps, _batches, _run, _walk
+from wormfs.coordinator.db.listing import MAX_PAGE, KeyBound, key_batches, walk_keys
 from wormfs.coordinator.db.listing import prefix_end as prefix_end
 from wormfs.coordinator.db.manifests import owned_bucket
 from wormfs.coordinator.db.tables import inodes, object_data, objects
@@ -125,7 +125,7 @@ _SHADOWED = (
     .label("shadowed")
 )
 _CHILDREN = ENTRY.add_columns(_SHADOWED).where(*_LIVE)
-_CHILD_BATCHES = _batches(_CHILDREN, objects.c.key, [objects.c.key])
+_CHILD_BATCHES = key_batches(_CHILDREN, objects.c.key, [objects.c.key])
 _INSERT_DATA = object_data.insert()
 
 
@@ -407,21 +407,7 @@ def entries(
     # Past the directory's own marker (the key equal to the prefix).
     start: KeyBound | None = _bound(token, prefix) if token else (">", prefix) if prefix else None
 
-    def fetch(bound: KeyBound | None, n: int) -> Sequence[Row]:
-        query = _CHILD_BATCHES[bound[0] if bound else "", upper is not None]
-        params = {"bucket": bucket, "bound": bound[1] if bound else None, "upper": upper, "n": n}
-        return tx.all(query, params)
-
-    steps: Steps[KeyBound, Row] = _walk(
-        key_of=lambda row: cast(str, row.key),
-        after=lambda row: (">", row.key),
-        seek=lambda key: (">=", key),
-        start=start,
-        prefix=prefix,
-        delimiter="/",
-        limit=limit,
-    )
-    walk = _run(steps, fetch)
+    walk = walk_keys(tx, _CHILD_BATCHES, bucket, start, upper, prefix, "/", limit)
     markers = rows_at(tx, bucket, walk.prefixes)
     found: list[tuple[str, str, Found]] = []  # (key, name, what)
     for row in walk.items:
