@@ -26,7 +26,7 @@ from component.coordinator_harness import (
 from sqlalchemy import func, insert, select
 
 from wormfs.clients.fs import FsClient
-from wormfs.coordinator.db.tables import objects
+from wormfs.coordinator.db.tables import inodes, objects
 from wormfs.coordinator.db.tx import Tx
 from wormfs.errors import (
     AccessDeniedError,
@@ -355,6 +355,9 @@ async def test_an_s3_overwrite_is_a_new_file(env: Fs) -> None:
     with pytest.raises(NoSuchEntryError):
         await env.fs.entry("g")
     del again
+    # Both inode rows went with their files' last names.
+    rows = await env.r.repo.db.read(lambda tx: tx.scalar(select(func.count()).select_from(inodes)))
+    assert rows == 0
 
 
 # ---- the projection both ways -----------------------------------------------------------------
