@@ -44,6 +44,12 @@ def _fail(code: int) -> pyfuse3.FUSEError:
     return pyfuse3.FUSEError(code)
 
 
+def _invalidate_entry(parent: int, name: bytes) -> None:
+    # Asynchronous: pyfuse3's notifier thread tells the kernel (a synchronous call from a
+    # handler can deadlock against the request being answered).
+    pyfuse3.invalidate_entry_async(parent, name, ignore_enoent=True)
+
+
 @dataclass
 class DirHandle:
     """One open directory: the entries read so far (ordinals are stable offsets)."""
@@ -68,7 +74,10 @@ class Operations(pyfuse3.Operations):
         prefix: str = "",
         read_only: bool = False,
         reply: ReaddirReply | None = None,
+        invalidate: Callable[[int, bytes], None] | None = None,
     ) -> None:
+        """``reply`` and ``invalidate`` are pyfuse3's ``readdir_reply`` and a call of
+        ``invalidate_entry_async`` unless given (unit tests run without a kernel)."""
         super().__init__()
         self.fs = fs
         self.files = files
@@ -77,6 +86,7 @@ class Operations(pyfuse3.Operations):
         self.prefix = prefix.strip("/")
         self.read_only = read_only
         self._reply: ReaddirReply = reply or pyfuse3.readdir_reply
+        self._invalidate = invalidate or _invalidate_entry
         self._last: dict[int, FsEntry] = {}  # the last entry seen per known ino
         self._dirs: dict[int, DirHandle] = {}
         self._next_dir = 1
@@ -126,8 +136,19 @@ class Operations(pyfuse3.Operations):
 
     def _made(self, path: str, entry: FsEntry) -> pyfuse3.EntryAttributes:
         ino = self.table.number(entry.ino, path)
-        self.table.learn(ino, path)
+        self._learn(ino, path)
         return self._attrs(ino, entry)
+
+    def _learn(self, ino: int, path: str) -> None:
+        """Count a reference the kernel took. An ino the kernel knows under another name now
+        names this path (moved by someone else, or the number of a file deleted through S3
+        given to a new one): the kernel's entry for the old name is dropped, so it cannot
+        reach this file by it."""
+        old = self.table.path(ino)
+        if old is not None and old != path and ino != ROOT:
+            parent = self.table.find(parent_path(old)) if "/" in old else ROOT
+            self._invalidate(parent, old.rpartition("/")[2].encode("utf-8"))
+        self.table.learn(ino, path)
 
     def _new_attrs(self, mode: int, ctx: pyfuse3.RequestContext, rdev: int = 0) -> PosixAttrs:
         ns = now_ns()
@@ -365,7 +386,7 @@ class Operations(pyfuse3.Operations):
         entry = await self.fs.create(self.key(path), attrs)
         ino = self.table.number(entry.ino, path)
         fh = await self.files.open(ino, self.key(path), entry, attrs, flags & ~os.O_TRUNC)
-        self.table.learn(ino, path)
+        self._learn(ino, path)
         return self._file_info(fh), self._attrs(ino, entry)
 
     @guarded
@@ -428,7 +449,7 @@ class Operations(pyfuse3.Operations):
             attr = self._attrs(ino, entry)
             if not self._reply(token, entry.name.encode("utf-8"), attr, position + 1):
                 return
-            self.table.learn(ino, child)
+            self._learn(ino, child)
             position += 1
 
     def _dot_attrs(self, ino: int) -> pyfuse3.EntryAttributes:

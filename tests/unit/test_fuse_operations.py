@@ -48,6 +48,7 @@ class Mount:
         self.content = FakeContent(self.ns)
         self.table = InodeTable()
         self.replies = Replies()
+        self.invalidated: list[tuple[int, bytes]] = []
         holder: list[Operations] = []
         self.files = Files(
             self.content, tmp_path / "cache", "bucket", lambda ino: holder[0].key_of(ino)
@@ -60,6 +61,7 @@ class Mount:
             prefix=prefix,
             read_only=read_only,
             reply=self.replies,
+            invalidate=lambda parent, name: self.invalidated.append((parent, name)),
         )
         holder.append(self.ops)
 
@@ -313,3 +315,14 @@ async def test_prefix_and_read_only(tmp_path: Path) -> None:
 async def test_statfs(mount: Mount) -> None:
     data = await mount.ops.statfs(CTX)
     assert data.f_blocks * data.f_frsize == 1 << 40 and data.f_namemax == 255
+
+
+async def test_a_reused_ino_drops_the_kernels_old_name(mount: Mount) -> None:
+    old = mount.ns.put("d/old", b"1")
+    attr = await mount.lookup("d/old")
+    del mount.ns.files["d/old"]  # an S3 DELETE ...
+    mount.ns.files["d/new"] = old  # ... and the number given to a new file
+    d = await mount.lookup("d")
+    assert (await mount.ops.lookup(d.st_ino, b"new", CTX)).st_ino == attr.st_ino
+    assert mount.invalidated == [(d.st_ino, b"old")]
+    assert mount.table.path(attr.st_ino) == "d/new"
