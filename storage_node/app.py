@@ -234,7 +234,11 @@ async def verify_chunk(request: web.Request) -> web.Response:
 async def _disks_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG_KEY]
     disks = await asyncio.to_thread(
-        DiskSet.open, config.disks, config.state_dir, config.reserved_bytes
+        DiskSet.open,
+        config.disks,
+        config.state_dir,
+        config.reserved_bytes,
+        adopt=config.adopt_disks,
     )
     app[DISKS_KEY] = disks
     app[STORE_KEY] = ChunkStore(disks)

@@ -12,6 +12,13 @@ Contract:
   recorded. An unmounted disk (an empty mount point) therefore stays offline instead of
   quietly filling the root file system.
 * An exclusive ``flock`` on ``.wormfs-disk.lock`` keeps two processes from serving one disk.
+* ``adopt`` (``adopt_disks`` in the node's config; ``wormfs server`` sets it, since it splits
+  its data directories among its nodes and the split changes with ``--nodes``): a disk whose
+  marker names another node is taken over once its lock is held: the marker is rewritten with
+  this node's id (the disk id and the chunks stay), and the coordinator, which places chunks
+  on disk ids, moves the disk to this node when it is reported. A node that adopts never
+  infers its own id from the disks' markers (they may name a sibling), so without a node id
+  file it is a new node.
 * Any ``OSError`` during I/O takes the disk offline (``fail``), after which every operation on
   it raises ``DiskOfflineError``; the node keeps serving its other disks. ``probe`` brings an
   offline disk back once its marker reads fine and a small write + fsync succeeds.
@@ -140,8 +147,9 @@ class NodeState:
         self.suspect = suspect
 
     @classmethod
-    def load(cls, state_dir: Path, disk_paths: list[Path]) -> NodeState:
-        """Read (or create once) the node id; a lost id file is rebuilt from the disks' markers."""
+    def load(cls, state_dir: Path, disk_paths: list[Path], adopt: bool = False) -> NodeState:
+        """Read (or create once) the node id; a lost id file is rebuilt from the disks' markers
+        (unless the node ``adopt``s disks: then their markers say nothing of its identity)."""
         id_file = state_dir / NODE_ID_FILE
         known: dict[str, str] = {}
         try:
@@ -161,7 +169,7 @@ class NodeState:
         # No id: if the disks agree on an owner, this is that node (its state was lost or is
         # not mounted); otherwise it is a new node.
         owners = {m.node_id for m in (_read_marker_quietly(p) for p in disk_paths) if m}
-        if len(owners) == 1:
+        if len(owners) == 1 and not adopt:
             node_id = owners.pop()
             if state_dir in disk_paths and _read_marker_quietly(state_dir) is None:
                 return cls(state_dir, node_id, known, writable=False, suspect=state_dir)
@@ -300,6 +308,20 @@ class Disk:
             raise
         self._lock_fd = fd
 
+    def adopt(self, marker: DiskMarker) -> None:
+        """Take over a disk that ``marker`` says belongs to another node: lock it first (so a
+        node still serving it keeps it), then rewrite the marker with this node's id."""
+        self._take_lock()
+        adopted = msgspec.structs.replace(marker, node_id=self.node_id)
+        write_durable(self.path / MARKER_NAME, msgspec.json.encode(adopted))
+        log.warning(
+            "disk %s (%s) moved from node %s to this node %s",
+            self.disk_id,
+            self.path,
+            marker.node_id,
+            self.node_id,
+        )
+
     def check_marker(self) -> None:
         """Raise unless the marker names this disk and this node."""
         marker = read_marker(self.path)
@@ -428,9 +450,14 @@ def _placeholder_id(node_id: str, path: Path) -> str:
 
 
 def open_disk(
-    path: Path, state: NodeState, reserved_bytes: int, threads: int = DEFAULT_THREADS_PER_DISK
+    path: Path,
+    state: NodeState,
+    reserved_bytes: int,
+    threads: int = DEFAULT_THREADS_PER_DISK,
+    adopt: bool = False,
 ) -> Disk:
-    """Identify the directory at ``path`` (initialising it if it is new) and open it."""
+    """Identify the directory at ``path`` (initialising it if it is new, taking it over from
+    another node if ``adopt``) and open it."""
     known_id = state.known.get(str(path))
 
     def offline(reason: BaseException | str, disk_id: str | None = None) -> Disk:
@@ -459,11 +486,18 @@ def open_disk(
             marker = _initialise(path, state.node_id)
         except OSError as exc:
             return offline(exc)
+    disk = Disk(path, state.node_id, marker.disk_id, reserved_bytes, threads)
     if marker.node_id != state.node_id:
-        return offline(f"disk belongs to node {marker.node_id}", marker.disk_id)
+        if not adopt:
+            disk.fail(f"disk belongs to node {marker.node_id}")
+            return disk
+        try:
+            disk.adopt(marker)
+        except (OSError, DiskUnusable) as exc:
+            disk.fail(exc, "adopt")
+            return disk
     with contextlib.suppress(OSError):
         state.remember(path, marker.disk_id)
-    disk = Disk(path, state.node_id, marker.disk_id, reserved_bytes, threads)
     disk.open()
     return disk
 
@@ -501,14 +535,15 @@ class DiskSet:
         state_dir: str = "",
         reserved_bytes: int = 0,
         threads: int = DEFAULT_THREADS_PER_DISK,
+        adopt: bool = False,
     ) -> DiskSet:
         """Open every configured disk (blocking). Bad disks are offline, never fatal."""
         disk_paths = [Path(p).absolute() for p in paths]
         if not disk_paths:
             raise DiskUnusable("no disks configured")
         state_path = Path(state_dir).absolute() if state_dir else disk_paths[0]
-        state = NodeState.load(state_path, disk_paths)
-        disks = [open_disk(p, state, reserved_bytes, threads) for p in disk_paths]
+        state = NodeState.load(state_path, disk_paths, adopt)
+        disks = [open_disk(p, state, reserved_bytes, threads, adopt) for p in disk_paths]
         return cls(state.node_id, disks)
 
     def get(self, disk_id: str) -> Disk:

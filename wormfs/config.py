@@ -149,6 +149,9 @@ class StorageNodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     zone: str = ""
     heartbeat_interval: float = 5.0
     reserved_bytes: int = 64 * MIB  # a disk with less free space than this refuses writes
+    # Take over disks whose marker names another node (``wormfs server`` does: it splits its
+    # data directories among its nodes anew when ``--nodes`` changes); see storage_node.disks.
+    adopt_disks: bool = False
 
 
 class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

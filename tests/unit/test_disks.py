@@ -196,3 +196,48 @@ def test_unmounted_first_disk_holding_node_state_stays_offline(disk_paths: list[
             assert all(d.online for d in disks.all()[1:])
         finally:
             disks.close()
+
+
+def test_adopting_node_takes_over_a_disk_of_another_node(
+    disk_paths: list[Path], tmp_path: Path
+) -> None:
+    """``adopt`` (wormfs server splitting its directories anew): the disk keeps its id and its
+    chunks, its marker names the new node, and a node without an id file is a new node even
+    though the disks' markers agree on their owner."""
+    first = open_disks(disk_paths)
+    old_node, disk_ids = first.node_id, [d.disk_id for d in first.all()]
+    (first.all()[1].chunks_dir / "000").mkdir()
+    first.close()
+    state = tmp_path / "node2"
+    second = DiskSet.open([str(p) for p in disk_paths[1:]], str(state), adopt=True)
+    try:
+        assert second.node_id != old_node
+        assert [d.disk_id for d in second.all()] == disk_ids[1:]
+        assert all(d.online for d in second.all())
+        marker = msgspec.json.decode((disk_paths[1] / MARKER_NAME).read_bytes(), type=DiskMarker)
+        assert (marker.node_id, marker.disk_id) == (second.node_id, disk_ids[1])
+        assert (disk_paths[1] / "chunks" / "000").is_dir()
+        # A node still serving a disk keeps it: another cannot adopt it meanwhile.
+        third = DiskSet.open([str(disk_paths[1])], str(tmp_path / "node3"), adopt=True)
+        try:
+            assert not third.all()[0].online and "in use" in third.all()[0].error
+            marker = msgspec.json.decode(
+                (disk_paths[1] / MARKER_NAME).read_bytes(), type=DiskMarker
+            )
+            assert marker.node_id == second.node_id
+        finally:
+            third.close()
+    finally:
+        second.close()
+    # And it moves back the same way.
+    back = open_disks(disk_paths)
+    try:
+        assert back.node_id == old_node
+        assert not back.all()[1].online  # without adopt: "belongs to node ..."
+    finally:
+        back.close()
+    back = DiskSet.open([str(p) for p in disk_paths], adopt=True)
+    try:
+        assert back.node_id == old_node and all(d.online for d in back.all())
+    finally:
+        back.close()

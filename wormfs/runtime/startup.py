@@ -164,6 +164,12 @@ def _storage_node_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", help="node state directory (default: the first disk)")
     parser.add_argument("--heartbeat-interval", type=float, help="seconds between heartbeats")
     parser.add_argument("--reserved-bytes", type=int, help="free space a disk keeps back")
+    parser.add_argument(
+        "--adopt-disks",
+        action="store_true",
+        default=None,
+        help="take over disks whose marker names another node (wormfs server sets it)",
+    )
 
 
 def _storage_node_config(
@@ -179,6 +185,7 @@ def _storage_node_config(
         state_dir=args.state_dir,
         heartbeat_interval=args.heartbeat_interval,
         reserved_bytes=args.reserved_bytes,
+        adopt_disks=args.adopt_disks,
     )
 
 
