@@ -5,8 +5,8 @@ finds the cluster (``wormfs.runtime.locate``: the data dir of ``wormfs server``,
 ``--coordinator-url`` with ``WORMFS_CLUSTER_SECRET``), resolves the user it acts for
 (``--user``: an access key or a user id; default the root user), and refuses with a clear
 message and exit status 1 when the coordinator cannot be reached, the bucket does not exist or
-belongs to someone else, or the prefix names a file. Then it mounts (pyfuse3 in asyncio mode
-on one uvloop loop, with ``default_permissions``, ``fsname=wormfs:BUCKET``,
+belongs to someone else, or the prefix is missing or names a file. Then it mounts (pyfuse3 in
+asyncio mode on one uvloop loop, with ``default_permissions``, ``fsname=wormfs:BUCKET``,
 ``subtype=wormfs``), writes the ready file if asked, and serves in the foreground until
 unmounted (``fusermount3 -u``, ``umount``), or SIGINT/SIGTERM, which commit every dirty open
 file durably, then unmount. Without pyfuse3 installed it says so and exits 2.
@@ -69,7 +69,10 @@ async def check_target(fs: FsClient, coordinator: CoordinatorClient, options: Mo
         try:
             entry = await fs.entry(options.prefix)
         except NoSuchEntryError:
-            return  # an empty directory until something is written below it
+            raise MountRefused(
+                f"{options.bucket}:{options.prefix} does not exist: make the directory first "
+                f"(mkdir in a mount of {options.bucket}, or an S3 PUT of {options.prefix}/)"
+            ) from None
         if entry.kind != "dir":
             raise MountRefused(f"{options.bucket}:{options.prefix} is a file, not a directory")
     else:

@@ -79,3 +79,22 @@ def test_sigterm_commits_open_files_and_unmounts(cluster: Cluster, s3: Any, tmp_
         assert got == b"written, never closed"
     finally:
         mounted.stop()
+
+
+def test_prefix_mounts_show_the_keys_below_it(cluster: Cluster, s3: Any, tmp_path: Path) -> None:
+    missing = Mounted(cluster, f"{BUCKET}:no/such/prefix", tmp_path / "p", tmp_path / "p.log")
+    assert "does not exist" in refused(missing)
+    s3.put_object(Bucket=BUCKET, Key="pre/sub/f", Body=b"below the prefix")
+    s3.put_object(Bucket=BUCKET, Key="pre/file", Body=b"a file")
+    as_file = Mounted(cluster, f"{BUCKET}:pre/file", tmp_path / "q", tmp_path / "q.log")
+    assert "is a file" in refused(as_file)
+    mounted = Mounted(cluster, f"{BUCKET}:pre", tmp_path / "pre", tmp_path / "pre.log")
+    mounted.start()
+    try:
+        assert sorted(os.listdir(mounted.mountpoint)) == ["file", "sub"]
+        assert (mounted.mountpoint / "sub" / "f").read_bytes() == b"below the prefix"
+        (mounted.mountpoint / "sub" / "new").write_bytes(b"written under the prefix")
+        got = s3.get_object(Bucket=BUCKET, Key="pre/sub/new")["Body"].read()
+        assert got == b"written under the prefix"
+    finally:
+        assert mounted.stop() == 0
