@@ -1,5 +1,6 @@
-"""``wormfs admin``: users and access keys of a running cluster, and its durability jobs
-(repair, scrub, drains, rebalance: ``wormfs.cli.admin_durability``).
+"""``wormfs admin``: users and access keys of a running cluster, its durability jobs
+(repair, scrub, drains, rebalance: ``wormfs.cli.admin_durability``) and its status (the
+coordinator's health and the processes of ``wormfs server``: ``wormfs.cli.admin_status``).
 
 Layer: cli (a client of the coordinator's internal API). The coordinator is found
 through the ready file of a ``wormfs server`` data dir, or given with ``--coordinator-url``;
@@ -14,7 +15,9 @@ import sys
 
 import aiohttp
 
+from wormfs import config as cfg
 from wormfs.cli.admin_durability import TOPICS, add_durability_arguments, run_durability
+from wormfs.cli.admin_status import run_status
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.clients.repair import DurabilityClient
 from wormfs.errors import WormError
@@ -38,6 +41,10 @@ def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
     remove = user_sub.add_parser("remove", help="remove a user and its access keys")
     remove.add_argument("user_id")
     add_durability_arguments(sub)
+    sub.add_parser(
+        "status",
+        help="the coordinator's health, and the processes of `wormfs server` with their restarts",
+    )
 
 
 def _locate(args: argparse.Namespace) -> tuple[str, bytes]:
@@ -73,6 +80,12 @@ async def _admin(args: argparse.Namespace, url: str, secret: bytes) -> int:
 
 
 def run_admin(args: argparse.Namespace) -> int:
+    if args.admin_command == "status":
+        try:
+            found: tuple[str | None, bytes | None] = _locate(args)
+        except cfg.ConfigError:
+            found = (None, None)  # the server's status may still say why
+        return run_status(data_dir_of(args.data_dir), *found)
     url, secret = _locate(args)
     try:
         return asyncio.run(_admin(args, url, secret))

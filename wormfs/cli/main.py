@@ -79,6 +79,10 @@ def cmd_server(args: argparse.Namespace) -> int:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             mounts=args.mount,
+            nodes=args.nodes,
+            disks=args.disks,
+            log_level=args.log_level,
+            max_restarts=args.max_restarts,
         )
     )
 
@@ -105,13 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     server = sub.add_parser(
         "server",
         help="run a whole single-machine cluster in the foreground",
-        description="Start a coordinator (SQLite), one storage node over 6 data directories "
+        description="Start a coordinator (SQLite), storage nodes over 6 data directories "
         "and the S3 gateway, like `minio server /data{1...6}`. Data lives under "
         "WORMFS_DATA_DIR (default ./data); S3 listens on WORMFS_S3_ADDRESS (default "
         "127.0.0.1:9000), over HTTPS with --tls-cert/--tls-key (or WORMFS_TLS_CERT / "
         "WORMFS_TLS_KEY). Root credentials come from WORMFS_ROOT_ACCESS_KEY / "
         "WORMFS_ROOT_SECRET_KEY or are generated once and kept in the data dir. Ctrl-C or "
-        "SIGTERM stops every process cleanly; a restart keeps the data.",
+        "SIGTERM stops every process cleanly; a restart keeps the data. A process that dies "
+        "is started again (backoff from 0.5 s to 10 s); one that dies more than "
+        "--max-restarts times in 60 s stops the server (exit 1). A second server on the same "
+        "data dir or S3 address is refused.",
     )
     server.add_argument("--data-dir", help="overrides WORMFS_DATA_DIR")
     server.add_argument("--s3-address", help="HOST:PORT, overrides WORMFS_S3_ADDRESS")
@@ -124,7 +131,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BUCKET=DIR",
         help="also mount BUCKET (created for the root user if missing) on DIR; repeatable",
     )
-    server.add_argument("--log-level", default="INFO")
+    server.add_argument(
+        "--nodes",
+        type=int,
+        help="storage-node processes; the data directories are split among them (default 1)",
+    )
+    server.add_argument(
+        "--disks",
+        type=int,
+        help="data directories disk1..diskD (default 6, or as many as the data dir has)",
+    )
+    server.add_argument(
+        "--max-restarts",
+        type=int,
+        help="restarts of one process allowed within 60 s before the server gives up "
+        "(default 5; 0: the first death stops the server)",
+    )
+    server.add_argument(
+        "--log-level", default="INFO", help="of the server and every process it starts"
+    )
     server.set_defaults(func=cmd_server)
 
     for daemon in DAEMONS:

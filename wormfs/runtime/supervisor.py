@@ -1,29 +1,55 @@
 """``wormfs server``: a whole single-machine cluster as child processes, in the foreground.
 
-Layer: runtime. Starts, in order, a coordinator on SQLite, one storage node over six data
-directories, the S3 gateway workers (sharing one port with SO_REUSEPORT; HTTPS when given a
-certificate and key) and, with ``--mount BUCKET=DIR``, one ``wormfs mount`` per bucket once the
-cluster serves (the bucket is created for the root user if it does not exist; a bucket owned by
-someone else makes the mount refuse, which stops the server). Each child writes a ready file
-with its real address, so internal ports are picked free (port 0). The cluster secret and the
-root credentials are generated once and kept in the data dir (mode 0600), or taken from the
-environment. SIGINT/SIGTERM stop the children in reverse order (mounts, which commit their
-open files and unmount, gateways, nodes, coordinator) and wait for them; if any child dies on
-its own, the rest are stopped and the server exits non-zero, except a mount that was
-unmounted from outside and exited 0. Only the PIDs it started are ever signalled.
+Layer: runtime. Before it starts anything, the server claims its data dir (a lock held for its
+life) and its S3 address (refused if anything listens there already): ``wormfs.runtime.claims``;
+a refusal is a sentence and a non-zero exit. Then it starts, in order, a coordinator on SQLite,
+``--nodes`` storage nodes (default 1) over ``--disks`` data directories (default 6), the S3
+gateway workers (sharing one port with SO_REUSEPORT; HTTPS when given a certificate and key)
+and, with ``--mount BUCKET=DIR``, one ``wormfs mount`` per bucket once the cluster serves (the
+bucket is created for the root user if it does not exist; a bucket owned by someone else makes
+the mount refuse, which stops the server). Each child writes a ready file with its real
+address, so internal ports are picked free (port 0) at the first start and kept across
+restarts. Every child logs at the server's ``--log-level``. The cluster secret and the root
+credentials are generated once and kept in the data dir (mode 0600), or taken from the
+environment.
+
+Once the cluster serves, a child that dies is started again (``wormfs.runtime.children``:
+backoff from 0.5 s to 10 s, at most ``--max-restarts`` restarts of one child in 60 s, then the
+server gives up: it stops the rest and exits 1), each death and restart logged with the
+child's role, PID and exit status or signal, and counted in ``run/server.json`` (``wormfs
+admin status`` shows it). A mount that was unmounted from outside and exited 0 just ends. A
+child that fails while the cluster starts stops the server (exit 1).
+
+The children run in their own process group (a terminal's Ctrl-C reaches only the server)
+and get SIGTERM if the server itself dies. SIGINT/SIGTERM stop them in reverse order (mounts,
+which commit their open files and unmount, gateways, nodes, coordinator) and wait for them;
+nothing is restarted once stopping began. Only the PIDs it started are ever signalled.
+
+Storage nodes: the data directories are split among the nodes in runs (6 over 3 nodes: disk1-2,
+disk3-4, disk5-6). Node 1 keeps its identity on its first disk, disk1 (where a single node
+always kept it); node i > 1 in ``node{i}/``. The nodes are started with ``--adopt-disks``: when
+``--nodes`` changes, a directory that moves to another node is taken over by it (its disk id
+and chunks stay; the coordinator places chunks on disk ids and moves the disk to the node that
+reports it). A node no longer started stays listed by the coordinator, offline, without disks.
+``--disks`` can grow (new directories join as new disks); it cannot drop directories the data
+dir already has.
 
 Data dir layout::
 
+    server.lock          held by the running server (its PID inside)
     cluster.secret       the internal HMAC secret
     credentials.json     generated root access key and secret (when not given in the env)
     meta/wormfs.db       coordinator metadata (SQLite, WAL)
-    disk1 .. disk6       storage node data directories
+    disk1 .. diskD       storage node data directories
+    node2 .. nodeN       identity of storage nodes 2..N (node 1's is on disk1)
     run/*.json           ready files of the running children (address, pid)
+    run/server.json      the server's status: children, their PIDs, restarts, last exits
     cache/BUCKET/        the mounts' write-back spools and conflict copies
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -42,12 +68,16 @@ from typing import Any
 
 from wormfs import config as cfg
 from wormfs.internal.auth import sign
+from wormfs.runtime.children import Child, RestartPolicy, describe_exit, write_status
+from wormfs.runtime.claims import ServerRefused, claim_address, lock_data_dir
 
 log = logging.getLogger(__name__)
 
 DISKS = 6
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
+POLL = 0.1
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -64,6 +94,10 @@ class ServerOptions:
     tls_key: str = ""
     # ``--mount BUCKET=DIR``: FUSE mounts started once the cluster serves (wormfs.fuse).
     mounts: tuple[tuple[str, Path], ...] = ()
+    nodes: int = 1  # storage-node processes
+    disks: int = DISKS  # data directories, split among the nodes
+    log_level: str = "INFO"  # the server's and every child's
+    max_restarts: int = RestartPolicy.max_restarts  # of one child within 60 s
 
     @classmethod
     def from_env(
@@ -74,13 +108,17 @@ class ServerOptions:
         tls_cert: str | None = None,
         tls_key: str | None = None,
         mounts: list[str] | None = None,
+        *,
+        nodes: int | None = None,
+        disks: int | None = None,
+        log_level: str = "INFO",
+        max_restarts: int | None = None,
     ) -> ServerOptions:
         root = Path(data_dir or os.environ.get("WORMFS_DATA_DIR") or "./data").resolve()
         address = s3_address or os.environ.get("WORMFS_S3_ADDRESS") or "127.0.0.1:9000"
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
             raise cfg.ConfigError([f"S3 address {address!r} is not HOST:PORT"])
-        access, secret_key, generated = root_credentials(root)
         workers = gateway_workers or min(os.cpu_count() or 1, 4)
         cert = tls_cert or os.environ.get("WORMFS_TLS_CERT", "")
         key = tls_key or os.environ.get("WORMFS_TLS_KEY", "")
@@ -95,11 +133,73 @@ class ServerOptions:
                 problems.append(f"--mount {value!r} is not BUCKET=DIR")
             else:
                 parsed.append((bucket, Path(directory).resolve()))
+        existing = existing_disks(root)
+        disk_count = disks if disks is not None else max(DISKS, existing)
+        node_count = 1 if nodes is None else nodes
+        problems += layout_problems(node_count, disk_count, existing)
+        restarts = RestartPolicy.max_restarts if max_restarts is None else max_restarts
+        if restarts < 0:
+            problems.append("--max-restarts must not be negative")
         if problems:
             raise cfg.ConfigError(problems)
+        access, secret_key, generated = root_credentials(root)
         return cls(
-            root, host, int(port), workers, access, secret_key, generated, cert, key, tuple(parsed)
+            root,
+            host,
+            int(port),
+            workers,
+            access,
+            secret_key,
+            generated,
+            cert,
+            key,
+            tuple(parsed),
+            nodes=node_count,
+            disks=disk_count,
+            log_level=log_level,
+            max_restarts=restarts,
         )
+
+
+def existing_disks(data_dir: Path) -> int:
+    """How many data directories (disk1, disk2, ...) the data dir has already."""
+    count = 0
+    while (data_dir / f"disk{count + 1}").is_dir():
+        count += 1
+    return count
+
+
+def layout_problems(nodes: int, disks: int, existing: int) -> list[str]:
+    coding = cfg.CodingConfig()
+    width = coding.k + coding.m
+    problems = []
+    if disks < width:
+        problems.append(
+            f"--disks must be at least {width}: the {coding.k}+{coding.m} profile puts each "
+            "segment's chunks on that many disks"
+        )
+    if disks < existing:
+        problems.append(
+            f"the data dir has {existing} data directories (disk1..disk{existing}); --disks "
+            f"{disks} would stop serving the rest and their chunks: give --disks {existing} "
+            "or more (drain a disk with `wormfs admin disk drain` before removing it)"
+        )
+    if not 1 <= nodes <= disks:
+        problems.append(f"--nodes must be between 1 and the number of disks ({disks})")
+    return problems
+
+
+def node_disks(data_dir: Path, nodes: int, disks: int) -> list[list[Path]]:
+    """The data directories of each node: ``disks`` split into ``nodes`` runs, the first
+    ones one longer when they do not divide evenly (7 over 3: 3, 2, 2)."""
+    paths = [data_dir / f"disk{i}" for i in range(1, disks + 1)]
+    size, extra = divmod(disks, nodes)
+    runs, at = [], 0
+    for i in range(nodes):
+        length = size + (1 if i < extra else 0)
+        runs.append(paths[at : at + length])
+        at += length
+    return runs
 
 
 def root_credentials(data_dir: Path) -> tuple[str, str, bool]:
@@ -124,26 +224,50 @@ def root_credentials(data_dir: Path) -> tuple[str, str, bool]:
     return access, secret_key, True
 
 
-@dataclass
-class Child:
-    name: str
-    process: subprocess.Popen[bytes]
-    ready_file: Path
-    address: str = ""
-    # A mount may end on its own (unmounted from outside) without stopping the cluster.
-    optional: bool = False
+def _die_with_parent(parent: int) -> None:
+    """In a child before exec: SIGTERM when the server dies, even by SIGKILL (Linux)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the server died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def clear_stale_mount(mountpoint: Path) -> None:
+    """Lazily unmount what a mount process that died left behind ("not connected")."""
+    try:
+        subprocess.run(
+            ["fusermount3", "-u", "-z", str(mountpoint)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("could not unmount %s before restarting its mount: %s", mountpoint, exc)
 
 
 @dataclass
 class Supervisor:
     options: ServerOptions
     secret: bytes
+    lock_fd: int = -1  # the data dir's lock, handed down to every child
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    started: float = field(default_factory=time.time)
 
     @property
     def run_dir(self) -> Path:
         return self.options.data_dir / "run"
+
+    @property
+    def status_file(self) -> Path:
+        return self.run_dir / "server.json"
+
+    @property
+    def endpoint(self) -> str:
+        opts = self.options
+        return f"{'https' if opts.tls_cert else 'http'}://{opts.s3_host}:{opts.s3_port}"
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -154,28 +278,58 @@ class Supervisor:
         env["PYTHONSAFEPATH"] = "1"
         return env
 
-    def start(self, name: str, args: list[str]) -> Child:
-        ready = self.run_dir / f"{name}.json"
-        ready.unlink(missing_ok=True)
-        cmd = [sys.executable, "-m", "wormfs.cli", *args, "--ready-file", str(ready)]
-        process = subprocess.Popen(cmd, env=self._env())
-        child = Child(name, process, ready)
-        self.children.append(child)
-        child.address = self.wait_ready(child)
-        log.info("%s ready at %s (pid %d)", name, child.address, process.pid)
-        return child
+    def publish(self) -> None:
+        write_status(self.status_file, self.started, self.endpoint, self.children)
 
-    def wait_ready(self, child: Child) -> str:
+    # ---- starting children -------------------------------------------------------------------
+    def spawn(self, child: Child) -> None:
+        child.ready_file.unlink(missing_ok=True)
+        cmd = [sys.executable, "-m", "wormfs.cli", *child.args]
+        cmd += ["--ready-file", str(child.ready_file), "--log-level", self.options.log_level]
+        parent = os.getpid()
+        child.process = subprocess.Popen(
+            cmd,
+            env=self._env(),
+            process_group=0,
+            preexec_fn=lambda: _die_with_parent(parent),
+            pass_fds=(self.lock_fd,) if self.lock_fd >= 0 else (),
+        )
+        child.state = "starting"
+        child.started_at = time.monotonic()
+        self.publish()
+
+    def poll_ready(self, child: Child) -> bool:
+        """Whether ``child`` has published its ready file (then it is marked running)."""
+        assert child.process is not None
+        try:
+            info = json.loads(child.ready_file.read_text())
+        except (OSError, ValueError):
+            return False
+        if info.get("pid") != child.process.pid:
+            return False
+        child.bound(str(info["address"]), int(info.get("port", 0)))
+        self.publish()
+        return True
+
+    def start(
+        self, name: str, args: list[str], *, sticky_port: bool = False, optional: bool = False
+    ) -> Child:
+        """Start a child and wait until it is ready (``RuntimeError`` if it is not)."""
+        child = Child(name, args, self.run_dir / f"{name}.json", optional, sticky_port)
+        self.children.append(child)
+        self.spawn(child)
+        assert child.process is not None
         deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline and not self.stopping:
+        while not self.stopping:
             if child.process.poll() is not None:
-                raise RuntimeError(f"{child.name} exited with {child.process.returncode}")
-            if child.ready_file.exists():
-                info = json.loads(child.ready_file.read_text())
-                if info.get("pid") == child.process.pid:
-                    return str(info["address"])
+                raise RuntimeError(f"{name} {describe_exit(child.process.returncode)}")
+            if self.poll_ready(child):
+                log.info("%s ready at %s (pid %d)", name, child.address, child.process.pid)
+                return child
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not become ready in {READY_TIMEOUT:.0f} s")
             time.sleep(0.05)
-        raise RuntimeError(f"{child.name} did not become ready")
+        return child
 
     def call(self, coordinator: str, method: str, path: str, body: object = None) -> Any:
         """One signed request to the coordinator; its JSON answer (``OSError`` on failure)."""
@@ -201,7 +355,8 @@ class Supervisor:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"the coordinator did not see {wanted} online disks")
+        if not self.stopping:
+            raise RuntimeError(f"the coordinator did not see {wanted} online disks")
 
     def ensure_bucket(self, coordinator: str, bucket: str) -> None:
         """Create ``bucket`` for the root user unless it exists (a mount of someone else's
@@ -222,6 +377,8 @@ class Supervisor:
     def start_mounts(self, coordinator: str) -> None:
         opts = self.options
         for bucket, directory in opts.mounts:
+            if self.stopping:
+                return
             self.ensure_bucket(coordinator, bucket)
             directory.mkdir(parents=True, exist_ok=True)
             child = self.start(
@@ -237,8 +394,45 @@ class Supervisor:
                     "--cache-dir",
                     str(opts.data_dir / "cache"),
                 ],
+                optional=True,
             )
-            child.optional = True
+            child.mountpoint = directory
+
+    def start_nodes(self, coordinator: str) -> None:
+        opts = self.options
+        for i, disks in enumerate(node_disks(opts.data_dir, opts.nodes, opts.disks), 1):
+            if self.stopping:
+                return
+            args = ["storage-node", "--port", "0", "--coordinator-url", coordinator]
+            for disk in disks:
+                disk.mkdir(exist_ok=True)
+                args += ["--disk", str(disk)]
+            if i > 1:
+                state = opts.data_dir / f"node{i}"
+                state.mkdir(exist_ok=True)
+                args += ["--state-dir", str(state)]
+            self.start(f"storage-node-{i}", [*args, "--adopt-disks"], sticky_port=True)
+
+    def start_gateways(self, coordinator: str) -> None:
+        opts = self.options
+        for worker in range(1, opts.gateway_workers + 1):
+            if self.stopping:
+                return
+            self.start(
+                f"gateway-{worker}",
+                [
+                    "gateway",
+                    "--host",
+                    opts.s3_host,
+                    "--port",
+                    str(opts.s3_port),
+                    "--coordinator-url",
+                    coordinator,
+                    "--workers",
+                    str(opts.gateway_workers),
+                    *self.tls_args(),
+                ],
+            )
 
     def run(self) -> int:
         opts = self.options
@@ -253,35 +447,18 @@ class Supervisor:
                 "--database-url",
                 f"sqlite:///{opts.data_dir / 'meta' / 'wormfs.db'}",
             ],
+            sticky_port=True,
         )
-        disks = []
-        for i in range(1, DISKS + 1):
-            disk = opts.data_dir / f"disk{i}"
-            disk.mkdir(exist_ok=True)
-            disks += ["--disk", str(disk)]
-        self.start(
-            "storage-node-1",
-            ["storage-node", "--port", "0", "--coordinator-url", coordinator.address, *disks],
-        )
-        self.wait_disks(coordinator.address, DISKS)
-        for worker in range(1, opts.gateway_workers + 1):
-            self.start(
-                f"gateway-{worker}",
-                [
-                    "gateway",
-                    "--host",
-                    opts.s3_host,
-                    "--port",
-                    str(opts.s3_port),
-                    "--coordinator-url",
-                    coordinator.address,
-                    "--workers",
-                    str(opts.gateway_workers),
-                    *self.tls_args(),
-                ],
-            )
-        self.start_mounts(coordinator.address)
-        self.banner()
+        if not self.stopping:
+            self.start_nodes(coordinator.address)
+        if not self.stopping:
+            self.wait_disks(coordinator.address, opts.disks)
+        if not self.stopping:
+            self.start_gateways(coordinator.address)
+        if not self.stopping:
+            self.start_mounts(coordinator.address)
+        if not self.stopping:
+            self.banner()
         return self.watch()
 
     def tls_args(self) -> list[str]:
@@ -290,8 +467,8 @@ class Supervisor:
 
     def banner(self) -> None:
         opts = self.options
-        scheme = "https" if opts.tls_cert else "http"
-        endpoint = f"{scheme}://{opts.s3_host}:{opts.s3_port}"
+        endpoint = self.endpoint
+        nodes = "1 storage node" if opts.nodes == 1 else f"{opts.nodes} storage nodes"
         lines = [
             "",
             "WormFS is running.",
@@ -299,6 +476,7 @@ class Supervisor:
             f"  Access key:   {opts.access_key}",
             f"  Secret key:   {opts.secret_key}",
             f"  Data dir:     {opts.data_dir}",
+            f"  Storage:      {nodes} over {opts.disks} disks",
             *(f"  Mounted:      {bucket} on {directory}" for bucket, directory in opts.mounts),
             "",
             f"  export AWS_ACCESS_KEY_ID={opts.access_key}",
@@ -310,46 +488,120 @@ class Supervisor:
         ]
         print("\n".join(lines), flush=True)
 
+    # ---- watching: restarts ------------------------------------------------------------------
     def watch(self) -> int:
+        """Restart children that die until stopped (0), or give up (1)."""
         while not self.stopping:
+            now = time.monotonic()
             for child in list(self.children):
-                if child.process.poll() is not None:
-                    if child.optional and child.process.returncode == 0:
-                        log.info("%s ended (unmounted)", child.name)
-                        self.children.remove(child)
-                        child.ready_file.unlink(missing_ok=True)
-                        continue
-                    log.error(
-                        "%s exited unexpectedly with %s", child.name, child.process.returncode
-                    )
+                if self.stopping:
+                    break
+                if child.process is None:
+                    if now >= child.restart_at:
+                        self.restart(child, now)
+                    continue
+                code = child.process.poll()
+                if code is None:
+                    self.check_starting(child, now)
+                elif not self.died(child, code, now):
                     self.stop()
                     return 1
-            time.sleep(0.2)
+            time.sleep(POLL)
         self.stop()
         return 0
+
+    def check_starting(self, child: Child, now: float) -> None:
+        """A restarted child that became ready is logged; one that never does is killed (its
+        death then counts as any other)."""
+        if child.state != "starting" or child.process is None:
+            return
+        if self.poll_ready(child):
+            log.warning(
+                "%s restarted: ready at %s (pid %d; %d restarts)",
+                child.name,
+                child.address,
+                child.process.pid,
+                child.restarts,
+            )
+        elif now - child.started_at > READY_TIMEOUT:
+            log.warning("%s (pid %d) did not become ready; killing it", child.name, child.pid)
+            child.process.kill()
+
+    def died(self, child: Child, code: int, now: float) -> bool:
+        """Handle ``child``'s death; False: the restart limit is reached, give up."""
+        pid = child.pid
+        if child.optional and code == 0:
+            log.info("%s (pid %d) ended (unmounted)", child.name, pid)
+            self.children.remove(child)
+            child.ready_file.unlink(missing_ok=True)
+            self.publish()
+            return True
+        delay = self.policy.delay(child, now)
+        if delay is None:
+            log.error(
+                "%s (pid %d) %s, after %d restarts in the last %.0f s: giving up; "
+                "stopping the cluster",
+                child.name,
+                pid,
+                describe_exit(code),
+                len(child.recent),
+                self.policy.window,
+            )
+            return False
+        child.died(code, delay, now)
+        log.warning(
+            "%s (pid %d) %s; restarting it in %.1f s", child.name, pid, child.last_exit, delay
+        )
+        child.ready_file.unlink(missing_ok=True)
+        self.publish()
+        return True
+
+    def restart(self, child: Child, now: float) -> None:
+        if child.mountpoint is not None:
+            clear_stale_mount(child.mountpoint)
+        child.restarted(now)
+        self.spawn(child)
+        log.warning("%s started again (pid %d)", child.name, child.pid)
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
 
     def stop(self) -> None:
-        """Stop children in reverse start order: gateways, nodes, then the coordinator."""
+        """Stop children in reverse start order: mounts, gateways, nodes, the coordinator."""
+        self.stopping = True
         for child in reversed(self.children):
-            if child.process.poll() is None:
-                child.process.send_signal(signal.SIGTERM)
+            process = child.process
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
                 try:
-                    child.process.wait(STOP_TIMEOUT)
+                    process.wait(STOP_TIMEOUT)
                 except subprocess.TimeoutExpired:
                     log.warning("%s did not stop in %ss; killing it", child.name, STOP_TIMEOUT)
-                    child.process.kill()
-                    child.process.wait()
+                    process.kill()
+                    process.wait()
+            child.state = "stopped"
             child.ready_file.unlink(missing_ok=True)
+        self.status_file.unlink(missing_ok=True)
         log.info("all processes stopped")
 
 
 def run_server(options: ServerOptions) -> int:
-    options.data_dir.mkdir(parents=True, exist_ok=True)
+    """Claim the data dir and the address, then run the cluster; the exit status."""
+    try:
+        lock_fd = lock_data_dir(options.data_dir)
+    except ServerRefused as exc:
+        print(f"wormfs server: {exc}", file=sys.stderr, flush=True)
+        return 1
+    try:
+        claim = claim_address(options.s3_host, options.s3_port)
+    except ServerRefused as exc:
+        os.close(lock_fd)
+        print(f"wormfs server: {exc}", file=sys.stderr, flush=True)
+        return 1
     secret = cfg.cluster_secret(options.data_dir / "cluster.secret")
-    supervisor = Supervisor(options, secret)
+    supervisor = Supervisor(
+        options, secret, lock_fd, policy=RestartPolicy(max_restarts=options.max_restarts)
+    )
     signal.signal(signal.SIGTERM, supervisor.request_stop)
     signal.signal(signal.SIGINT, supervisor.request_stop)
     try:
@@ -358,3 +610,6 @@ def run_server(options: ServerOptions) -> int:
         log.error("%s", exc)
         supervisor.stop()
         return 1
+    finally:
+        claim.close()
+        os.close(lock_fd)

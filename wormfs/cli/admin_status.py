@@ -1,0 +1,89 @@
+"""``wormfs admin status``: is the cluster up, and has any of its processes been restarted?
+
+Layer: cli. Prints the coordinator's health (leader or not, storage nodes and disks online),
+then, for a ``wormfs server`` data dir, the server's status file ``run/server.json``
+(``wormfs.runtime.children``): each child process with its PID, state, restarts and how it
+last ended. The coordinator itself knows nothing of the server; a restart shows only here and
+in the server's log. Exit status 1 when the coordinator does not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from wormfs.clients.coordinator import CoordinatorClient
+from wormfs.errors import WormError
+
+HEALTH_TIMEOUT = 10.0
+
+
+def read_server_status(data_dir: Path) -> dict[str, Any] | None:
+    """The server's status file, or None when no ``wormfs server`` runs over ``data_dir``."""
+    try:
+        status: dict[str, Any] = json.loads((data_dir / "run" / "server.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return status
+
+
+def _ago(stamp: float, now: float) -> str:
+    seconds = max(0, int(now - stamp))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"
+
+
+def show_server(status: dict[str, Any], now: float) -> list[str]:
+    children = status.get("children", [])
+    restarted = sum(1 for c in children if c.get("restarts"))
+    lines = [
+        f"server:       pid {status.get('pid')}, started {_ago(status.get('started', now), now)}, "
+        f"S3 at {status.get('endpoint')}; "
+        + (f"{restarted} of {len(children)} processes restarted" if restarted else "no restarts")
+    ]
+    for child in children:
+        line = f"  {child['name']:<18} pid {child.get('pid') or '-':<8} {child['state']:<11}"
+        if child.get("restarts"):
+            line += (
+                f" restarts {child['restarts']}, last {_ago(child['last_restart'] or now, now)}"
+                f" ({child.get('last_exit')})"
+            )
+        lines.append(line)
+    return lines
+
+
+async def coordinator_health(url: str, secret: bytes) -> str:
+    """The coordinator's health as one line; raises when it does not answer."""
+    async with aiohttp.ClientSession() as session:
+        client = CoordinatorClient(session, url, secret, failover_timeout=HEALTH_TIMEOUT)
+        health = await asyncio.wait_for(client.health(), HEALTH_TIMEOUT)
+    role = "leader" if health.leader else "not the leader"
+    return (
+        f"coordinator:  {url} ({role}), {health.nodes_online} storage nodes and "
+        f"{health.disks_online} disks online"
+    )
+
+
+def run_status(data_dir: Path, url: str | None, secret: bytes | None) -> int:
+    code = 0
+    if url is None or secret is None:
+        print("coordinator:  not found (no run/coordinator.json: not running, or restarting)")
+        code = 1
+    else:
+        try:
+            print(asyncio.run(coordinator_health(url, secret)))
+        except (WormError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            print(f"coordinator:  {url} does not answer ({exc})")
+            code = 1
+    status = read_server_status(data_dir)
+    if status is not None:
+        print("\n".join(show_server(status, time.time())))
+    return code
