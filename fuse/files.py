@@ -58,6 +58,7 @@ class WriteState:
     filled: bool  # the spool holds the base version's bytes (or replaced them all)
     dirty: bool = False
     writers: int = 0
+    base_manifest: ObjectManifest | None = None  # fetched for reads before the spool is filled
     attributes: ObjectAttributes = field(default_factory=ObjectAttributes)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -103,12 +104,6 @@ class Files:
 
     def handle(self, fh: int) -> Handle:
         return self._handles[fh]
-
-    def set_attrs(self, ino: int, attrs: PosixAttrs) -> None:
-        """chmod/chown/utimens reached the coordinator: the next commit must keep them."""
-        state = self._states.get(ino)
-        if state is not None:
-            state.attrs = attrs
 
     # ---- open and close -----------------------------------------------------------------------
     async def open(self, ino: int, key: str, entry: FsEntry, attrs: PosixAttrs, flags: int) -> int:
@@ -165,9 +160,16 @@ class Files:
                     target,
                 )
         finally:
+            await self._drop(state)
+
+    async def _drop(self, state: WriteState) -> None:
+        """Forget a write state no handle uses (one opened meanwhile keeps it)."""
+        async with self._opening:
+            if state.writers > 0:
+                return
             if self._states.get(state.ino) is state:
                 del self._states[state.ino]
-            await state.spool.close()
+        await state.spool.close()
 
     async def temporary(self, ino: int, key: str, entry: FsEntry, attrs: PosixAttrs) -> WriteState:
         """A write state for a change without an open file (``truncate(2)`` by path)."""
@@ -175,10 +177,7 @@ class Files:
 
     async def done_temporary(self, state: WriteState) -> None:
         state.writers -= 1
-        if state.writers == 0:
-            if self._states.get(state.ino) is state:
-                del self._states[state.ino]
-            await state.spool.close()
+        await self._drop(state)
 
     # ---- data ---------------------------------------------------------------------------------
     async def read(self, fh: int, offset: int, size: int) -> bytes:
@@ -189,8 +188,16 @@ class Files:
                 if state.filled:
                     return await state.spool.read(offset, size)
                 return await self._read_base(state, offset, size)
-        assert handle.manifest is not None
+        if handle.manifest is None:
+            # Opened while another handle was writing, which has closed since: its version.
+            handle.manifest = await self.content.manifest(self._current_key_of(handle.ino), None)
         return await self._read_pinned(handle, handle.manifest, offset, size)
+
+    def _current_key_of(self, ino: int) -> str:
+        key = self._key_of(ino)
+        if key is None:
+            raise StaleVersionError(bucket=self._bucket, key=str(ino))
+        return key
 
     async def _read_pinned(
         self, handle: Handle, manifest: ObjectManifest, offset: int, size: int
@@ -211,14 +218,18 @@ class Files:
         end = min(offset + size, state.base_size)
         if offset >= end:
             return b""
-        manifest = await self.content.manifest(self._current_key(state), state.base_version_id)
-        return await self.content.read(manifest, offset, end)
+        if state.base_manifest is None:
+            key = self._current_key(state)
+            state.base_manifest = await self.content.manifest(key, state.base_version_id)
+        return await self.content.read(state.base_manifest, offset, end)
 
     async def _fill(self, state: WriteState) -> None:
         """Bring the base version's bytes into the spool (before a partial change)."""
         if state.filled:
             return
-        manifest = await self.content.manifest(self._current_key(state), state.base_version_id)
+        manifest = state.base_manifest or await self.content.manifest(
+            self._current_key(state), state.base_version_id
+        )
         offset = 0
         while offset < manifest.size:
             end = min(offset + WINDOW, manifest.size)
@@ -297,6 +308,7 @@ class Files:
                 raise
             state.base_version_id = manifest.version_id
             state.base_size = manifest.size
+            state.base_manifest = None
             state.dirty = False
 
     async def commit_all(self) -> None:

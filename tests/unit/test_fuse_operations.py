@@ -326,3 +326,13 @@ async def test_a_reused_ino_drops_the_kernels_old_name(mount: Mount) -> None:
     assert (await mount.ops.lookup(d.st_ino, b"new", CTX)).st_ino == attr.st_ino
     assert mount.invalidated == [(d.st_ino, b"old")]
     assert mount.table.path(attr.st_ino) == "d/new"
+
+
+async def test_a_reader_opened_while_writing_reads_the_committed_bytes(mount: Mount) -> None:
+    fi, attr = await mount.ops.create(ROOT, b"f", 0o644, os.O_WRONLY, CTX)
+    reader = await mount.ops.open(attr.st_ino, os.O_RDONLY, CTX)
+    await mount.ops.write(fi.fh, 0, b"fresh")
+    assert await mount.ops.read(reader.fh, 0, 10) == b"fresh"  # the spool, while open
+    await mount.ops.release(fi.fh)
+    assert await mount.ops.read(reader.fh, 0, 10) == b"fresh"  # the committed version
+    await mount.ops.release(reader.fh)
