@@ -61,3 +61,18 @@ def test_mkdir_makes_a_directory_marker(root: Path, mount: Mounted, s3: Any) -> 
     marker = s3.head_object(Bucket=BUCKET, Key=prefix + "empty/")
     assert marker["ContentLength"] == 0
     assert marker["ContentType"] == "application/x-directory"
+
+
+def test_a_file_deleted_through_s3_stays_gone_whatever_comes_next(
+    root: Path, mount: Mounted, s3: Any
+) -> None:
+    old = root / "old"
+    old.write_bytes(b"old")
+    os.truncate(old, 75)
+    s3.delete_object(Bucket=BUCKET, Key=key_of(mount, old))
+    wait_until(lambda: not old.exists(), VISIBLE_WITHIN, message="DELETE seen")
+    new = root / "new"
+    new.write_bytes(b"")  # may be given the deleted file's number
+    with pytest.raises(FileNotFoundError):
+        os.truncate(old, 330)
+    assert new.read_bytes() == b"" and sorted(os.listdir(root)) == ["new"]
