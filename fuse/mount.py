@@ -116,7 +116,7 @@ async def _serve(options: MountOptions, url: str, secret: bytes) -> int:
             holder: list[Operations] = []
             files = Files(
                 content,
-                options.cache_dir / options.bucket,
+                options.cache_dir,
                 options.bucket,
                 lambda ino: holder[0].key_of(ino),
             )

@@ -44,7 +44,7 @@ Data dir layout::
     node2 .. nodeN       identity of storage nodes 2..N (node 1's is on disk1)
     run/*.json           ready files of the running children (address, pid)
     run/server.json      the server's status: children, their PIDs, restarts, last exits
-    cache/BUCKET/        the mounts' write-back spools and conflict copies
+    cache/               the mounts' write-back spools and conflict copies (conflicts/BUCKET/...)
 """
 
 from __future__ import annotations
