@@ -47,6 +47,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def terminate(
+    process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20.0
+) -> bool:
+    """Send ``sig`` to a process the harness started and wait for it, SIGKILL to that PID
+    after ``timeout``; whether it ended without the SIGKILL."""
+    if process.poll() is not None:
+        return True
+    process.send_signal(sig)
+    try:
+        process.wait(timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return False
+
+
 @dataclass
 class Proc:
     name: str
@@ -202,13 +219,7 @@ class Cluster:
     def stop_proc(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         proc = self.procs[name]
         assert proc.process is not None
-        if proc.process.poll() is None:
-            proc.process.send_signal(sig)
-            try:
-                proc.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.process.kill()
-                proc.process.wait()
+        terminate(proc.process, sig, timeout)
         return int(proc.process.returncode)
 
     def stop(self) -> dict[str, int]:
