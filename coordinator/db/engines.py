@@ -26,8 +26,11 @@ Layer: coordinator database package, below ``Database``. Written once here for b
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
@@ -136,9 +139,28 @@ def upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
+@contextmanager
+def sqlite_migration(engine: Engine) -> Iterator[Connection]:
+    """A connection in one write transaction with foreign keys off, for migrations.
+
+    A migration that rebuilds a table (SQLite's create-copy-drop-rename, the only way to change
+    some declarations) must not have the DROP cascade to the rows that refer to the old table;
+    the migration checks ``PRAGMA foreign_key_check`` before it commits. The pragma is a no-op
+    inside a transaction, so it is set on the driver connection before BEGIN and restored
+    after, whatever happens."""
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
+        raw = cast(sqlite3.Connection, conn.connection.dbapi_connection)
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
+
+
 def migrate_sqlite(engine: Engine) -> None:
     """Bring a SQLite file to the newest revision (idempotent; blocking: run it off the loop)."""
-    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+    with sqlite_migration(engine) as conn:
         upgrade(conn)
 
 

@@ -150,6 +150,9 @@ class ObjectVersion(Base):
             sqlite_where=text("is_latest"),
             postgresql_where=text("is_latest"),
         ),
+        # Ids are never reused (revision 0006): while a version has no inode row its id is its
+        # file's inode number, which must never name a second file.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)

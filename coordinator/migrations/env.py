@@ -42,7 +42,7 @@ async def _run_with_url(url: str) -> None:
     if engines.is_sqlite(url):
         sync_engine = engines.sqlite_engine(engines.sqlite_file(url))
         try:
-            with sync_engine.connect() as conn, conn.begin():
+            with engines.sqlite_migration(sync_engine) as conn:
                 _configure(conn)
         finally:
             sync_engine.dispose()

@@ -101,7 +101,7 @@ async def test_upgrade_empty_database_matches_models(tmp_path: Path) -> None:
     def inspect_schema(conn: Connection) -> None:
         assert _tables(conn) == TABLES
         assert _schema_diff(conn) == []
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0005"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0006"
 
     await on_connection(url, inspect_schema)
     assert (tmp_path / "deep/new/dir/wormfs.db").exists()
@@ -137,9 +137,88 @@ async def test_downgrade_and_upgrade_again(tmp_path: Path) -> None:
         command.upgrade(alembic_config(connection), "head")
         return empty, _tables(connection)
 
-    empty, full = await on_connection(_url(tmp_path), down_and_up)
+    empty, full = await on_connection(_url(tmp_path), down_and_up, migrating=True)
     assert empty == {"alembic_version"}
     assert full == TABLES
+
+
+async def test_upgrade_to_0006_keeps_every_row_and_ids_are_never_reused(tmp_path: Path) -> None:
+    """0006 rebuilds ``objects`` on SQLite (AUTOINCREMENT): parts and inline bytes that refer to
+    its rows survive the rebuild (no cascade), and the id of a deleted newest version is never
+    handed out again (it was the file's inode number)."""
+    url = _url(tmp_path)
+
+    def at_0005(conn: Connection) -> None:
+        command.upgrade(alembic_config(conn), "0005")
+        conn.execute(
+            text(
+                "INSERT INTO buckets (name, owner_id, created, region, settings) "
+                "VALUES ('b', 'o', 1.0, 'us-east-1', '{}')"
+            )
+        )
+        for n in (1, 2, 3):
+            conn.execute(
+                text(
+                    "INSERT INTO objects (id, bucket, key, version_id, is_latest, "
+                    "is_delete_marker, size, etag, content_type, user_metadata, "
+                    "system_metadata, profile, storage_class, owner_id, created, "
+                    "last_modified, state) VALUES (:id, 'b', :key, :v, 1, 0, 1, 'e', 't', "
+                    "'{}', '{}', '{}', 'STANDARD', 'o', 1.0, 1.0, 'committed')"
+                ),
+                {"id": n, "key": f"k{n}", "v": f"v{n}"},
+            )
+        conn.execute(text("INSERT INTO object_data (object_id, data) VALUES (1, x'41')"))
+        conn.execute(
+            text(
+                "INSERT INTO parts (object_id, part_number, size, etag, last_modified) "
+                "VALUES (2, 1, 1, 'e', 1.0)"
+            )
+        )
+
+    await on_connection(url, at_0005, migrating=True)
+
+    def to_head(conn: Connection) -> tuple[int, int, int, str]:
+        upgrade(conn)
+        return (
+            conn.scalar(text("SELECT count(*) FROM objects")) or 0,
+            conn.scalar(text("SELECT count(*) FROM parts")) or 0,
+            conn.scalar(text("SELECT count(*) FROM object_data")) or 0,
+            conn.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'objects'")) or "",
+        )
+
+    objects, parts, inline, table_sql = await on_connection(url, to_head, migrating=True)
+    assert (objects, parts, inline) == (3, 1, 1)
+    assert "AUTOINCREMENT" in table_sql
+
+    def reuse(conn: Connection) -> tuple[list[Any], int]:
+        assert _schema_diff(conn) == []
+        conn.execute(text("DELETE FROM objects WHERE id = 3"))  # the newest version goes
+        conn.execute(
+            text(
+                "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, "
+                "size, etag, content_type, user_metadata, system_metadata, profile, "
+                "storage_class, owner_id, created, last_modified, state) VALUES ('b', 'new', "
+                "'v4', 1, 0, 1, 'e', 't', '{}', '{}', '{}', 'STANDARD', 'o', 1.0, 1.0, "
+                "'committed')"
+            )
+        )
+        indexes = sorted(r.name for r in conn.execute(text("PRAGMA index_list(objects)")))
+        return indexes, conn.scalar(text("SELECT id FROM objects WHERE key = 'new'")) or 0
+
+    indexes, new_id = await on_connection(url, reuse)
+    assert new_id == 4  # not 3 again
+    assert {"ix_objects_listing", "uq_objects_latest", "ix_objects_inode_id"} <= set(indexes)
+
+    def down(conn: Connection) -> tuple[int, int, str]:
+        command.downgrade(alembic_config(conn), "0005")
+        return (
+            conn.scalar(text("SELECT count(*) FROM objects")) or 0,
+            conn.scalar(text("SELECT count(*) FROM parts")) or 0,
+            conn.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'objects'")) or "",
+        )
+
+    objects, parts, table_sql = await on_connection(url, down, migrating=True)
+    assert (objects, parts) == (3, 1) and "AUTOINCREMENT" not in table_sql
 
 
 async def test_sqlite_settings(tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ async def test_upgrade_populated_database_from_first_revision(empty_database_url
             text("INSERT INTO users (user_id, display_name, created) VALUES ('u1', 'ann', 2)")
         )
 
-    await on_connection(empty_database_url, to_first)
+    await on_connection(empty_database_url, to_first, migrating=True)
     for _ in range(2):  # idempotent
         db = await open_database(empty_database_url)
         await db.close()
