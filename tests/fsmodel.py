@@ -41,6 +41,9 @@ class S3Side:
     put: Callable[[str, bytes], None]
     delete: Callable[[str], None]
     settle: Callable[[str], None]
+    # An S3 PUT makes a new file with the target's default mode (an overwrite too: the old
+    # file's attributes do not carry over), so the reference gets it as well.
+    default_mode: int = 0o644
 
 
 def _parents() -> st.SearchStrategy[str]:
@@ -203,6 +206,7 @@ def make_machine(
                     return
                 s3.put(path, body)
                 ref.write_bytes(body)
+                ref.chmod(s3.default_mode)
                 s3.settle(path)
                 trees.succeeded["s3_put"] += 1
 
