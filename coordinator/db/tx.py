@@ -23,9 +23,11 @@ result processors of its columns' types (``TypeEngine.bind_processor`` /
 decoded by msgspec rather than ``json.loads``, to the same values, several times faster) and a
 row class named after its columns — and then executed on the driver's cursor of the
 transaction's own connection.
-What preparation cannot pin down runs through ``Connection.execute`` instead, with the same
-results: expanding ``IN`` lists (their SQL depends on the list), INSERTs that need Python-side
-column defaults, textual SQL, and statements whose column names are not unique identifiers.
+An expanding ``IN`` list's SQL depends on the list's length, so such a statement is rendered
+by SQLAlchemy once per combination of lengths and kept so. What preparation cannot pin down
+runs through ``Connection.execute`` instead, with the same results: ``IN`` lists of tuples,
+INSERTs that need Python-side column defaults, textual SQL, DML with an expanding list run for
+many parameter sets, and statements whose column names are not unique identifiers.
 
 A ``Tx`` lives as long as its transaction and only on the thread (SQLite) or greenlet
 (PostgreSQL) that runs the operation; nothing may keep it after ``fn`` returns.
@@ -47,6 +49,7 @@ from sqlalchemy.sql.dml import UpdateBase
 
 Params = Mapping[str, Any]
 Processor = Callable[[Any], Any] | None
+_Slot = tuple[str, int, Processor]  # a positional value: parameter, index in its list or -1
 # A row, read by column name: a named tuple for prepared statements, SQLAlchemy's ``Row`` for
 # the others. Typed loosely on purpose: its attributes are the statement's column names.
 Row = Any
@@ -64,6 +67,8 @@ class _Prepared:
         "compiled",
         "converters",
         "dialect",
+        "expanding",
+        "expansions",
         "from_params",
         "procs",
         "row",
@@ -84,6 +89,11 @@ class _Prepared:
         self.row = row
         self.columns = columns
         self.dialect = dialect
+        # The expanding parameters (``IN`` lists): their SQL depends on the lists' lengths, so
+        # each combination of lengths gets its SQL and value slots, rendered by SQLAlchemy
+        # once (``expansions``; None: one SQLAlchemy cannot give slots for, e.g. tuples).
+        self.expanding = tuple(compiled.bind_names[b] for b in compiled.post_compile_params)
+        self.expansions: dict[tuple[int, ...], tuple[str, tuple[_Slot, ...]] | None] = {}
         self.procs: tuple[Processor, ...] | None = None  # known at the first result
         # (column index, processor) of the columns that have one, in order
         self.converters: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
@@ -96,6 +106,45 @@ class _Prepared:
             and compiled.binds[name].callable is None
             for name, _ in binds
         )
+
+    def bound(self, params: Params | None) -> tuple[str, tuple[Any, ...]] | None:
+        """The SQL and its positional values for ``params`` (None: run it through SQLAlchemy)."""
+        if not self.expanding:
+            return self.sql, self.parameters(params)
+        if params is None or not all(
+            isinstance(params.get(n), list | tuple) for n in self.expanding
+        ):
+            return None
+        lengths = tuple(len(params[n]) for n in self.expanding)
+        if lengths not in self.expansions:
+            if len(self.expansions) >= PREPARED_MAX:
+                self.expansions.clear()
+            self.expansions[lengths] = self._expand(params)
+        plan = self.expansions[lengths]
+        if plan is None:
+            return None
+        sql, slots = plan
+        values = self.compiled.construct_params(params)
+        return sql, tuple(
+            (values[name] if index < 0 else values[name][index])
+            if proc is None
+            else proc(values[name] if index < 0 else values[name][index])
+            for name, index, proc in slots
+        )
+
+    def _expand(self, params: Params) -> tuple[str, tuple[_Slot, ...]] | None:
+        state = self.compiled.construct_expanded_state(params)
+        where: dict[str, tuple[str, int]] = {}
+        for name, expanded in state.parameter_expansion.items():
+            if len(expanded) != len(params[name]):  # not one value per element (tuples)
+                return None
+            for index, one in enumerate(expanded):
+                where[one] = (name, index)
+        slots = tuple(
+            (*where.get(one, (one, -1)), state.processors.get(one))
+            for one in state.positiontup or ()
+        )
+        return state.statement, slots
 
     def parameters(self, params: Params | None) -> tuple[Any, ...]:
         if self.from_params and params is not None:
@@ -180,7 +229,7 @@ def _prepare(statement: Any, dialect: Dialect, keys: tuple[str, ...]) -> _Prepar
     compiled = statement.compile(dialect=dialect, column_keys=column_keys)
     if (
         not compiled.positional
-        or compiled.post_compile_params
+        or not all(b.expanding and not b.literal_execute for b in compiled.post_compile_params)
         or compiled.literal_execute_params
         or getattr(compiled, "insert_prefetch", None)
         or getattr(compiled, "update_prefetch", None)
@@ -241,22 +290,22 @@ class Tx:
         )
         return error
 
-    def _cursor(self, prepared: _Prepared, params: Params | None) -> Any:
-        values = prepared.parameters(params)
+    def _cursor(self, sql: str, values: tuple[Any, ...]) -> Any:
         cursor = self._driver.cursor()
         try:
-            cursor.execute(prepared.sql, values)
+            cursor.execute(sql, values)
         except self._dbapi_error as exc:
-            error = self._failed(exc, cursor, prepared.sql, values)
+            error = self._failed(exc, cursor, sql, values)
             cursor.close()
             raise error from exc
         return cursor
 
     def _fetch(self, statement: Any, params: Params | None) -> list[Row]:
         prepared = self._lookup(statement, params)
-        if prepared is None:
+        bound = None if prepared is None else prepared.bound(params)
+        if prepared is None or bound is None:
             return list(self._con.execute(statement, params).all())
-        cursor = self._cursor(prepared, params)
+        cursor = self._cursor(*bound)
         try:
             if prepared.procs is None:
                 prepared.result_processors(cursor.description)
@@ -284,9 +333,10 @@ class Tx:
     def run(self, statement: Executable, params: Params | None = None) -> int:
         """Execute a DML statement; the number of rows it matched."""
         prepared = self._lookup(statement, params)
-        if prepared is None:
+        bound = None if prepared is None else prepared.bound(params)
+        if prepared is None or bound is None:
             return int(self._con.execute(statement, params).rowcount)
-        cursor = self._cursor(prepared, params)
+        cursor = self._cursor(*bound)
         try:
             return int(cursor.rowcount)
         finally:
@@ -297,7 +347,7 @@ class Tx:
         if not rows:
             return
         prepared = self._lookup(statement, rows[0])
-        if prepared is None:
+        if prepared is None or prepared.expanding:  # the SQL would differ from row to row
             self._con.execute(statement, list(rows))
             return
         values = [prepared.parameters(r) for r in rows]
