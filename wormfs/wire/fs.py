@@ -32,8 +32,8 @@ the life of a file, across mounts and coordinators, through renames and through 
 the mount commits; an S3 PUT or DELETE on a key rebinds or unbinds that key alone (an S3
 overwrite is a new file, as unlink + create would make, and the mount's attributes and xattrs
 go with the old one). Implicit directories have no ino (0) and ``last_modified`` 0: the mount
-numbers and dates them. As on any file system, the number of a file that is gone may be
-given to a later one (on SQLite, the next version made may reuse the newest deleted row's).
+numbers and dates them. The number of a file that is gone is never given to another (a
+mount's kernel may still hold it): version row ids only grow, on SQLite too (revision 0006).
 
 **POSIX attributes** (``PosixAttrs``) are stored by the coordinator beside the object and
 projected into the object's user metadata as s3fs-fuse writes them (``mode`` in decimal with
