@@ -56,7 +56,7 @@ def show_server(status: dict[str, Any], now: float) -> list[str]:
                 f" restarts {child['restarts']}, last {_ago(child['last_restart'] or now, now)}"
                 f" ({child.get('last_exit')})"
             )
-        lines.append(line)
+        lines.append(line.rstrip())
     return lines
 
 
@@ -66,10 +66,12 @@ async def coordinator_health(url: str, secret: bytes) -> str:
         client = CoordinatorClient(session, url, secret, failover_timeout=HEALTH_TIMEOUT)
         health = await asyncio.wait_for(client.health(), HEALTH_TIMEOUT)
     role = "leader" if health.leader else "not the leader"
-    return (
-        f"coordinator:  {url} ({role}), {health.nodes_online} storage nodes and "
-        f"{health.disks_online} disks online"
-    )
+    nodes = _count(health.nodes_online, "storage node")
+    return f"coordinator:  {url} ({role}), {nodes} and {_count(health.disks_online, 'disk')} online"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def run_status(data_dir: Path, url: str | None, secret: bytes | None) -> int:
