@@ -77,15 +77,19 @@ _VERSION = select(
     objects.c.is_delete_marker,
     objects.c.is_latest,
     object_data.c.data,
-    inodes.c.id.label("inode"),  # set when the version's inode has a row (see db/inodes.py)
-).select_from(
-    objects.outerjoin(object_data, object_data.c.object_id == objects.c.id).outerjoin(
-        inodes, inodes.c.id == INODE_OF
-    )
-)
+).select_from(objects.outerjoin(object_data, object_data.c.object_id == objects.c.id))
 _KEY = (objects.c.bucket == bindparam("bucket")) & (objects.c.key == bindparam("key"))
+_BY_VERSION = objects.c.version_id == bindparam("version_id")
 _CURRENT = _VERSION.where(_KEY, IS_LATEST)
-_BY_ID = _VERSION.where(_KEY, objects.c.version_id == bindparam("version_id"))
+_BY_ID = _VERSION.where(_KEY, _BY_VERSION)
+# What a delete needs of the version it removes: no bytes, but the inode row (set when the
+# version's inode has one, see db/inodes.py), which goes with the file's last name. Reads do
+# not join it: a GET has no use for it.
+_DOOMED = select(objects.c.id, objects.c.is_latest, inodes.c.id.label("inode")).select_from(
+    objects.outerjoin(inodes, inodes.c.id == INODE_OF)
+)
+_DOOMED_CURRENT = _DOOMED.where(_KEY, IS_LATEST)
+_DOOMED_BY_ID = _DOOMED.where(_KEY, _BY_VERSION)
 _PARTS = parts_query(parts.c.object_id == bindparam("object_id"))
 _INSERT_DATA = object_data.insert()
 _NEWEST = select(objects.c.id).where(_KEY).order_by(objects.c.version_id.desc()).limit(1)
@@ -98,11 +102,15 @@ def owned_bucket(tx: Tx, bucket: str, owner_id: str | None) -> None:
         raise AccessDeniedError(f"bucket {bucket} belongs to another user")
 
 
-def _find(tx: Tx, bucket: str, key: str, version_id: str | None) -> Row | None:
+def _find(
+    tx: Tx, bucket: str, key: str, version_id: str | None, doomed: bool = False
+) -> Row | None:
+    """The version asked for: its manifest columns, or with ``doomed`` what a delete needs."""
+    current, by_id = (_DOOMED_CURRENT, _DOOMED_BY_ID) if doomed else (_CURRENT, _BY_ID)
     # Without versioning every object is S3's "null" version, i.e. the current one.
     if version_id is None or version_id == NULL_VERSION:
-        return tx.one(_CURRENT, {"bucket": bucket, "key": key})
-    return tx.one(_BY_ID, {"bucket": bucket, "key": key, "version_id": version_id})
+        return tx.one(current, {"bucket": bucket, "key": key})
+    return tx.one(by_id, {"bucket": bucket, "key": key, "version_id": version_id})
 
 
 def _manifest(tx: Tx, row: Row) -> ObjectManifest:
@@ -178,7 +186,7 @@ def delete_version(
 ) -> DeleteResult:
     owned_bucket(tx, bucket, owner_id)
     lock_key(tx, bucket, key)
-    row = _find(tx, bucket, key, version_id)
+    row = _find(tx, bucket, key, version_id, doomed=True)
     if row is None:
         return DeleteResult(version_id=version_id)
     was_latest = bool(row.is_latest)
