@@ -147,7 +147,7 @@ def test_admin_status_shows_the_restarts(
     child.process = None
     child.died(-signal.SIGKILL, 0.5, 0.0)
     child.restarted(0.5)
-    status = {"pid": 42, "started": 0.0, "endpoint": "http://127.0.0.1:9000"}
+    status = {"pid": os.getpid(), "started": 0.0, "endpoint": "http://127.0.0.1:9000"}
     lines = show_server({**status, "children": [child.status()]}, child.last_restart + 3)
     assert "1 of 1 processes restarted" in lines[0]
     assert "gateway-1" in lines[1] and "restarts 1, last 3 s ago (killed by signal 9" in lines[1]
@@ -156,4 +156,4 @@ def test_admin_status_shows_the_restarts(
     (tmp_path / "run" / "server.json").write_text(json.dumps({**status, "children": []}))
     assert main(["admin", "--data-dir", str(tmp_path), "status"]) == 1
     out = capsys.readouterr().out
-    assert "coordinator:  not found" in out and "server:       pid 42" in out
+    assert "coordinator:  not found" in out and f"server:       pid {os.getpid()}" in out

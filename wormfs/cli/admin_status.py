@@ -4,13 +4,15 @@ Layer: cli. Prints the coordinator's health (leader or not, storage nodes and di
 then, for a ``wormfs server`` data dir, the server's status file ``run/server.json``
 (``wormfs.runtime.children``): each child process with its PID, state, restarts and how it
 last ended. The coordinator itself knows nothing of the server; a restart shows only here and
-in the server's log. Exit status 1 when the coordinator does not answer.
+in the server's log. Exit status 1 when the coordinator does not answer, or the server whose
+status file is there is gone (killed: its children stop with it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import aiohttp
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.errors import WormError
 
-HEALTH_TIMEOUT = 10.0
+HEALTH_TIMEOUT = 5.0
 
 
 def read_server_status(data_dir: Path) -> dict[str, Any] | None:
@@ -86,6 +88,21 @@ def run_status(data_dir: Path, url: str | None, secret: bytes | None) -> int:
             print(f"coordinator:  {url} does not answer ({exc})")
             code = 1
     status = read_server_status(data_dir)
+    if status is not None and not _alive(status.get("pid")):
+        print(f"server:       not running (pid {status.get('pid')} is gone; its status is stale)")
+        return 1
     if status is not None:
         print("\n".join(show_server(status, time.time())))
     return code
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
