@@ -276,9 +276,20 @@ class Files:
 
     # ---- commits ------------------------------------------------------------------------------
     async def flush(self, fh: int) -> None:
+        """close(2) of a descriptor: commit what this handle may have written."""
         handle = self._handles.get(fh)
         if handle is not None and handle.state is not None:
             await self.commit(handle.state)
+
+    async def sync(self, fh: int) -> None:
+        """fsync(2)/fdatasync(2): the file's unsaved writes, whichever handle made them (a
+        descriptor opened only for reading may be the one fsynced)."""
+        handle = self._handles.get(fh)
+        if handle is None:
+            return
+        state = handle.state or self._states.get(handle.ino)
+        if state is not None:
+            await self.commit(state)
 
     async def commit(self, state: WriteState) -> None:
         """Store a dirty spool as the inode's new version (durable and committed on return)."""

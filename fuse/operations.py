@@ -403,7 +403,7 @@ class Operations(pyfuse3.Operations):
 
     @guarded
     async def fsync(self, fh: int, datasync: bool) -> None:
-        await self.files.flush(fh)
+        await self.files.sync(fh)
 
     @guarded
     async def release(self, fh: int) -> None:

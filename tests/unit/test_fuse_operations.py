@@ -336,3 +336,15 @@ async def test_a_reader_opened_while_writing_reads_the_committed_bytes(mount: Mo
     await mount.ops.release(fi.fh)
     assert await mount.ops.read(reader.fh, 0, 10) == b"fresh"  # the committed version
     await mount.ops.release(reader.fh)
+
+
+async def test_fsync_of_a_read_only_descriptor_commits_the_files_writes(mount: Mount) -> None:
+    fi, attr = await mount.ops.create(ROOT, b"f", 0o644, os.O_WRONLY, CTX)
+    await mount.ops.write(fi.fh, 0, b"unsaved")
+    reader = await mount.ops.open(attr.st_ino, os.O_RDONLY, CTX)
+    await mount.ops.flush(reader.fh)  # closing a reader commits nothing of the writer's
+    assert mount.ns.files["f"].data == b""
+    await mount.ops.fsync(reader.fh, False)
+    assert mount.ns.files["f"].data == b"unsaved"
+    await mount.ops.release(reader.fh)
+    await mount.ops.release(fi.fh)
