@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,3 +155,26 @@ def test_listing_sizes_and_types(root: Path) -> None:
         for e in os.scandir(root)
     }
     assert kinds == {"dir": (True, False, 0), "small": (False, False, 5), "sym": (False, True, 5)}
+
+
+def test_locks_exclude_processes_on_one_mount(root: Path) -> None:
+    # Kernel-local (pyfuse3 has no lock handlers): held between processes of this mount.
+    f = root / "locked"
+    f.write_bytes(b"x")
+    with f.open("rb") as first, f.open("rb") as second:
+        fcntl.flock(first, fcntl.LOCK_EX)
+        raises(errno.EWOULDBLOCK, fcntl.flock, second, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(first, fcntl.LOCK_UN)
+        fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with f.open("r+b") as held:
+        fcntl.lockf(held, fcntl.LOCK_EX)
+        probe = (
+            "import fcntl, sys\n"
+            "f = open(sys.argv[1], 'r+b')\n"
+            "try:\n"
+            "    fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+            "except OSError as e:\n"
+            "    sys.exit(e.errno)\n"
+        )
+        other = subprocess.run([sys.executable, "-c", probe, str(f)], timeout=30, check=False)
+        assert other.returncode in (errno.EAGAIN, errno.EACCES)
