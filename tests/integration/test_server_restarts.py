@@ -7,12 +7,14 @@ SIGKILL while a client writes and reads: S3 answers again within 10 s (the measu
 printed), the child is restarted and counted in the server's status, and every acknowledged
 object reads back with its bytes. Servers of their own: a child killed past the restart limit
 makes the server give up (exit 1, every child stopped); ``--nodes 3 --disks 6`` over a data dir
-first served by one node takes the disks over, and survives a node killed with SIGKILL.
+first served by one node takes the disks over, and survives a node killed with SIGKILL; and
+SIGINT while a child waits for its restart stops everything, restarting nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -176,3 +178,28 @@ def test_three_nodes_take_over_the_disks_and_survive_a_node_killed(tmp_path: Pat
         assert server.child("storage-node-2")["pid"] != killed
     finally:
         assert server.stop() == 0, server.log_text()
+
+
+def test_sigint_while_a_child_waits_for_its_restart_stops_everything(tmp_path: Path) -> None:
+    """No restart once stopping began: the child killed just before Ctrl-C stays dead, the
+    rest stop cleanly, exit 0."""
+    server = Server(tmp_path, ["--workers", "1"]).start()
+    try:
+        killed = server.kill_child("storage-node-1")
+        wait_until(
+            lambda: server.child("storage-node-1")["state"] == "restarting",
+            10,
+            interval=0.01,
+            message="the death noticed",
+        )
+        assert server.process is not None
+        server.process.send_signal(signal.SIGINT)
+        code = server.process.wait(60)
+    finally:
+        server.stop()
+    assert code == 0, server.log_text()
+    log = server.log_text()
+    assert f"storage-node-1 (pid {killed}) killed by signal 9 (SIGKILL)" in log
+    assert "storage-node-1 started again" not in log
+    assert "all processes stopped" in log
+    assert server.running_children() == []
