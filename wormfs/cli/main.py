@@ -109,16 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     server = sub.add_parser(
         "server",
         help="run a whole single-machine cluster in the foreground",
-        description="Start a coordinator (SQLite), storage nodes over 6 data directories "
-        "and the S3 gateway, like `minio server /data{1...6}`. Data lives under "
+        description="Start a coordinator (SQLite), storage nodes (--nodes, default 1) over "
+        "data directories (--disks, default 6) and the S3 gateway, like `minio server "
+        "/data{1...6}`. Data lives under "
         "WORMFS_DATA_DIR (default ./data); S3 listens on WORMFS_S3_ADDRESS (default "
         "127.0.0.1:9000), over HTTPS with --tls-cert/--tls-key (or WORMFS_TLS_CERT / "
         "WORMFS_TLS_KEY). Root credentials come from WORMFS_ROOT_ACCESS_KEY / "
         "WORMFS_ROOT_SECRET_KEY or are generated once and kept in the data dir. Ctrl-C or "
         "SIGTERM stops every process cleanly; a restart keeps the data. A process that dies "
-        "is started again (backoff from 0.5 s to 10 s); one that dies more than "
-        "--max-restarts times in 60 s stops the server (exit 1). A second server on the same "
-        "data dir or S3 address is refused.",
+        "is started again (backoff from 0.5 s to 10 s); one that dies again after "
+        "--max-restarts restarts within 60 s stops the server (exit 1). A second server on "
+        "the same data dir or S3 address is refused.",
     )
     server.add_argument("--data-dir", help="overrides WORMFS_DATA_DIR")
     server.add_argument("--s3-address", help="HOST:PORT, overrides WORMFS_S3_ADDRESS")
