@@ -97,6 +97,7 @@ def seen(path: Path, wanted: tuple[int, int, int, int], timeout: float) -> None:
 
 MTIME_NS = 1_700_000_001_123_456_789  # a time with every sub-second digit set
 ATIME_NS = 1_700_000_000_250_000_000
+NS = 1_000_000_000
 
 
 def test_what_the_mount_makes_s3fs_sees(root: Path, mount: Mounted, s3fs: S3fs) -> None:
@@ -202,6 +203,40 @@ def rfc3339_ns(text: str) -> int:
     fraction = rest.rstrip("Z") if rest else ""
     seconds = int(datetime.fromisoformat(whole.rstrip("Z") + "+00:00").timestamp())
     return seconds * 1_000_000_000 + int(fraction.ljust(9, "0")[:9] or "0")
+
+
+def test_renames_either_way_keep_the_attributes(root: Path, mount: Mounted, s3fs: S3fs) -> None:
+    """A rename through the mount (one transaction) and through s3fs (copy and delete, its
+    headers copied) keep mode, owner and mtime, for files and whole directories."""
+    other = twin(s3fs, mount, root)
+    (root / "a").write_bytes(b"renamed twice")
+    os.chmod(root / "a", 0o612)
+    os.chown(root / "a", 5, 6)
+    os.utime(root / "a", ns=(ATIME_NS, MTIME_NS))
+    (root / "tree" / "sub").mkdir(parents=True)
+    (root / "tree" / "sub" / "leaf").write_bytes(b"leaf")
+    os.chmod(root / "tree", 0o700)
+    os.utime(root / "tree", ns=(ATIME_NS, MTIME_NS))
+    wanted = {"a": attrs(root / "a"), "tree": attrs(root / "tree")}
+    wanted["tree/sub/leaf"] = attrs(root / "tree" / "sub" / "leaf")
+
+    wait_until(lambda: (other / "a").exists(), S3FS_SEES_WITHIN, message="a in s3fs")
+    os.rename(other / "a", other / "b")
+    os.rename(other / "tree", other / "tree2")
+    seen(root / "b", wanted["a"], VISIBLE_WITHIN)
+    # s3fs remakes a renamed directory's marker with its mtime in whole seconds.
+    seen(root / "tree2", (*wanted["tree"][:3], MTIME_NS // NS * NS), VISIBLE_WITHIN)
+    seen(root / "tree2" / "sub" / "leaf", wanted["tree/sub/leaf"], VISIBLE_WITHIN)
+    gone = [root / "a", root / "tree"]  # the old names, once the kernel asks again
+    wait_until(lambda: not any(p.exists() for p in gone), VISIBLE_WITHIN, message="old names")
+
+    os.rename(root / "b", root / "c")
+    os.rename(root / "tree2", root / "tree3")
+    seen(other / "c", wanted["a"], S3FS_SEES_WITHIN)
+    seen(other / "tree3", (*wanted["tree"][:3], MTIME_NS // NS * NS), S3FS_SEES_WITHIN)
+    seen(other / "tree3" / "sub" / "leaf", wanted["tree/sub/leaf"], S3FS_SEES_WITHIN)
+    assert (other / "c").read_bytes() == b"renamed twice"
+    assert sorted(os.listdir(other)) == ["c", "tree3"]
 
 
 @pytest.mark.skipif(shutil.which("rclone") is None, reason="rclone is not installed")
