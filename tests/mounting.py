@@ -4,7 +4,8 @@
 ``Mounted`` starts ``python -m wormfs.cli mount BUCKET DIR`` against the cluster's coordinator
 (the cluster secret and root keys in its environment, as ``wormfs server`` gives them), waits
 until the directory is a mount point, and always cleans up: ``fusermount3 -u``, then ``-z``
-(lazy) if still mounted, then SIGTERM and SIGKILL of its own PID. Its log is scanned like the
+(lazy) if still mounted (the dead mount a killed process leaves too), then SIGTERM and SIGKILL
+of its own PID. Its log is scanned like the
 cluster's (``log_files``).
 
 ``fuse_available()`` skips a test where ``/dev/fuse`` is missing, unless ``CI`` is set: under CI
@@ -38,10 +39,21 @@ def fuse_available() -> None:
     pytest.skip(reason)
 
 
+def in_mount_table(path: Path) -> bool:
+    """Whether ``path`` is a mount point, that of a dead FUSE mount too: ``os.path.ismount``
+    says False for one, as its ``lstat`` fails ("Transport endpoint is not connected")."""
+    # /proc/self/mounts escapes these characters of a path as octal.
+    escaped = str(path)
+    for char in "\\ \t\n":
+        escaped = escaped.replace(char, f"\\{ord(char):03o}")
+    with open("/proc/self/mounts") as table:
+        return any(line.split()[1] == escaped for line in table)
+
+
 def unmount(path: Path) -> None:
-    """Unmount ``path`` if it is mounted: politely, then lazily."""
+    """Unmount ``path`` if it is mounted (a dead mount too): politely, then lazily."""
     for args in (["fusermount3", "-u", str(path)], ["fusermount3", "-u", "-z", str(path)]):
-        if not os.path.ismount(path):
+        if not in_mount_table(path):
             return
         subprocess.run(args, capture_output=True, timeout=30, check=False)
 

@@ -42,7 +42,7 @@ from typing import Any
 import pytest
 from integration.cluster import Cluster
 from integration.durability_helpers import fast_cluster, placements
-from mounting import BUCKET, Mounted, fuse_available
+from mounting import BUCKET, Mounted, fuse_available, in_mount_table
 from waiting import wait_until
 
 pytestmark = pytest.mark.fuse
@@ -85,18 +85,6 @@ BOUNDED = 15.0  # seconds: no call into the mount may take longer while somethin
 KILLED_MOUNT_ERRNOS = (errno.ENOTCONN, errno.ECONNABORTED)
 
 
-def in_mount_table(path: Path) -> bool:
-    """Whether ``path`` is mounted, a dead FUSE mount too (``os.path.ismount`` says False for
-    one: its ``lstat`` fails with ENOTCONN)."""
-    text = Path("/proc/self/mounts").read_text()
-    return any(line.split()[1] == str(path) for line in text.splitlines())
-
-
-def lazy_unmount(path: Path) -> None:
-    if in_mount_table(path):
-        subprocess.run(["fusermount3", "-u", "-z", str(path)], capture_output=True, timeout=30)
-
-
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     fuse_available()
@@ -110,7 +98,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 @pytest.fixture
 def mounts(faulty: Cluster, tmp_path: Path) -> Iterator[Callable[[], Mounted]]:
     """Start mounts of the bucket on one mount point (a remount after a kill); every one is
-    stopped by its PID and a dead one's mount lazily removed, however the test ended."""
+    stopped by its PID and unmounted (a dead one's too), however the test ended."""
     started: list[Mounted] = []
 
     def start() -> Mounted:
@@ -121,7 +109,6 @@ def mounts(faulty: Cluster, tmp_path: Path) -> Iterator[Callable[[], Mounted]]:
     yield start
     for mounted in started:
         mounted.stop()
-        lazy_unmount(mounted.mountpoint)
 
 
 @dataclass
@@ -338,7 +325,7 @@ def test_kill_9_of_the_mount_during_writes_and_fsyncs(
         os.stat(folder / "a name never looked up")
     assert info.value.errno == errno.ENOTCONN
     assert in_mount_table(mounted.mountpoint)
-    lazy_unmount(mounted.mountpoint)
+    subprocess.run(["fusermount3", "-u", "-z", str(mounted.mountpoint)], check=True, timeout=30)
     assert not in_mount_table(mounted.mountpoint)
 
     remounted = mounts()
