@@ -5,11 +5,11 @@
 (the cluster secret and root keys in its environment, as ``wormfs server`` gives them), waits
 until the directory is a mount point, and always cleans up: ``fusermount3 -u``, then ``-z``
 (lazy) if still mounted (the dead mount a killed process leaves too), then SIGTERM and SIGKILL
-of its own PID. Its log is scanned like the
-cluster's (``log_files``).
+of its own PID. Its log is scanned like the cluster's (``log_files``).
 
 ``fuse_available()`` skips a test where ``/dev/fuse`` is missing, unless ``CI`` is set: under CI
 the test command installs FUSE, so a missing device is a broken set-up and the test fails.
+``missing(reason)`` does the same for any other tool a test needs (s3fs, rclone).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from integration.cluster import Cluster
@@ -30,13 +31,16 @@ MOUNT_TIMEOUT = 30.0
 BUCKET = "fuse-bucket"
 
 
-def fuse_available() -> None:
-    if os.path.exists("/dev/fuse") and shutil.which("fusermount3"):
-        return
-    reason = "FUSE is not available here (/dev/fuse or fusermount3 missing)"
+def missing(reason: str) -> NoReturn:
+    """Skip the test for something missing here, or fail it under CI (where it is installed)."""
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{reason} (required under CI)", pytrace=False)
     pytest.skip(reason)
+
+
+def fuse_available() -> None:
+    if not (os.path.exists("/dev/fuse") and shutil.which("fusermount3")):
+        missing("FUSE is not available here (/dev/fuse or fusermount3 missing)")
 
 
 def in_mount_table(path: Path) -> bool:

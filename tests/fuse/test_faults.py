@@ -13,8 +13,8 @@ the garbage of interrupted writes is collected.
     attempt the kill interrupted (through the mount and through S3 GET);
   - m = 2 storage nodes are killed: synced files still read back right (a reader runs
     throughout), fsyncs fail with EIO while the coordinator still counts the nodes and after
-    it knows them offline, inline files still commit; with the nodes back, a retried fsync
-    commits;
+    it knows them offline, inline files still commit; with m + 1 down, reads of erasure-coded
+    files fail with EIO; with the nodes back, a retried fsync commits;
   - the coordinator is killed and restarted on its port: every call that needs it fails with
     EIO at once, and the same mount works again once it is back (a retried fsync, the loop).
   After each, no write intent is left, the GC queue is empty and the disks hold exactly the
@@ -114,9 +114,10 @@ def mounts(faulty: Cluster, tmp_path: Path) -> Iterator[Callable[[], Mounted]]:
 @dataclass
 class Workload:
     """A write + fsync loop over many files (small ones, inline and erasure-coded, and a few
-    of a few MiB), writes at random offsets, run in a thread. It keeps what each file must hold:
-    ``synced``, the bytes up to the last fsync that returned; ``attempt``, the bytes of an
-    attempt that did not return (killed, or failed), which may or may not have committed.
+    of a few MiB), writes at random offsets, run in a thread; three steps in ten commit by
+    close alone. It keeps what each file must hold: ``synced``, the bytes up to the last fsync
+    or close that returned; ``attempt``, the bytes of an attempt that did not return (killed,
+    or failed), which may or may not have committed.
     A file whose attempt failed is left alone afterwards (``retired``), until ``revive`` if it
     was its open that failed."""
 
@@ -128,9 +129,9 @@ class Workload:
     attempt: dict[str, bytes] = field(default_factory=dict)
     errors: list[tuple[str, str, int, float]] = field(default_factory=list)  # name, call, errno, s
     retired: set[str] = field(default_factory=set)
-    fsyncs: int = 0
-    big_fsyncs: int = 0
-    in_fsync: str = ""  # the file whose fsync is running
+    commits: int = 0  # fsyncs, or closes that committed, that returned
+    big_commits: int = 0
+    in_commit: str = ""  # the file whose fsync or committing close is running
     slowest: float = 0.0  # the longest call (seconds)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -146,7 +147,7 @@ class Workload:
         self.retired = {n for n in self.retired if n in self.attempt}
 
     def run(self) -> None:
-        rng = random.Random(self.seed + 1 + self.fsyncs)
+        rng = random.Random(self.seed + 1 + self.commits)
         while not self.stop.is_set():
             live = [n for n in self.sizes if n not in self.retired]
             if not live:
@@ -161,7 +162,7 @@ class Workload:
                 new.extend(bytes(max(0, offset - len(new))))
                 new[offset : offset + len(data)] = data
             self.attempt[name] = bytes(new)
-            if not self._step(name, writes) and self.stop_on_error:
+            if not self._step(name, writes, by_close=rng.random() < 0.3) and self.stop_on_error:
                 return
 
     def _call(self, name: str, call: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -174,7 +175,8 @@ class Workload:
         finally:
             self.slowest = max(self.slowest, time.monotonic() - start)
 
-    def _step(self, name: str, writes: list[tuple[int, bytes]]) -> bool:
+    def _step(self, name: str, writes: list[tuple[int, bytes]], by_close: bool) -> bool:
+        """Open, write, then fsync and close, or only close (which commits then)."""
         path = self.folder / name
         try:
             fd = self._call(name, "open", os.open, path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -182,25 +184,32 @@ class Workload:
             self.attempt.pop(name)  # nothing was written
             self.retired.add(name)
             return False
-        ok = True
+        failed = False
         try:
             for offset, data in writes:
                 self._call(name, "pwrite", os.pwrite, fd, data, offset)
-            self.in_fsync = name
-            self._call(name, "fsync", os.fsync, fd)
-            self.synced[name] = self.attempt.pop(name)
-            self.fsyncs += 1
-            self.big_fsyncs += name.startswith("big")
+            self.in_commit = name
+            if not by_close:
+                self._call(name, "fsync", os.fsync, fd)
+                self._acknowledged(name)
         except OSError:
-            ok = False
-            self.retired.add(name)
+            failed = True
         finally:
-            self.in_fsync = ""
             try:
                 self._call(name, "close", os.close, fd)
+                if name in self.attempt and not failed:
+                    self._acknowledged(name)
             except OSError:
-                ok = False
-        return ok
+                failed = True
+            self.in_commit = ""
+        if failed:
+            self.retired.add(name)
+        return not failed
+
+    def _acknowledged(self, name: str) -> None:
+        self.synced[name] = self.attempt.pop(name)
+        self.commits += 1
+        self.big_commits += name.startswith("big")
 
     def check(self, read: Callable[[str], bytes | None], where: str) -> None:
         """Every file holds its synced bytes, or those of its unconfirmed attempt, whole."""
@@ -303,7 +312,11 @@ def test_kill_9_of_the_mount_during_writes_and_fsyncs(
     # Kill while a large file's commit is in flight, once a good number have returned.
     wait_until(
         lambda: (
-            (workload.fsyncs >= 20 and workload.big_fsyncs >= 2 and workload.in_fsync[:3] == "big")
+            (
+                workload.commits >= 20
+                and workload.big_commits >= 2
+                and workload.in_commit[:3] == "big"
+            )
             or not thread.is_alive()
         ),
         120,
@@ -398,7 +411,7 @@ def test_kill_9_of_m_storage_nodes_during_writes_and_reads(
     reading.start()
     workload, thread = start_workload(mounted.mountpoint / "nodes", seed=7, stop_on_error=False)
     try:
-        wait_until(lambda: workload.fsyncs >= 10, 120, message="10 fsyncs")
+        wait_until(lambda: workload.commits >= 10, 120, message="10 commits")
         pending_data = os.urandom(MIB)
         pending = os.open(mounted.mountpoint / "pending", os.O_CREAT | os.O_WRONLY, 0o644)
         os.write(pending, pending_data)
@@ -415,8 +428,8 @@ def test_kill_9_of_m_storage_nodes_during_writes_and_reads(
         )
         code, took = timed_errno(lambda: os.fsync(pending))
         assert (code, took < BOUNDED) == (errno.EIO, True), (code, took)
-        fsyncs = workload.fsyncs
-        wait_until(lambda: workload.fsyncs > fsyncs, BOUNDED, message="an inline fsync")
+        commits = workload.commits
+        wait_until(lambda: workload.commits > commits, BOUNDED, message="an inline commit")
         # Synced files read back right with m nodes gone, while the writes went on.
         rounds = reader.rounds
         wait_until(lambda: reader.rounds > rounds + 1, BOUNDED * 2, message="two rounds of reads")
@@ -425,8 +438,16 @@ def test_kill_9_of_m_storage_nodes_during_writes_and_reads(
         assert any(e[1] == "fsync" for e in workload.errors), workload.errors
         workload.check(read_mount(workload.folder), "with m nodes down, through the mount")
         workload.check(read_s3(faulty, "nodes"), "with m nodes down, through S3")
+        # One node more, m + 1: erasure-coded files cannot be read, and say so with EIO.
+        reader.stop.set()
+        reading.join(BOUNDED * 2)
+        faulty.kill_node(faulty.nodes - M)
+        for name in ("coded", "large"):
+            code, took = timed_errno((frozen / name).read_bytes)
+            assert (code, took < BOUNDED) == (errno.EIO, True), (name, code, took)
+        assert (frozen / "inline").read_bytes() == files["inline"]
     finally:
-        for node in range(faulty.nodes - M + 1, faulty.nodes + 1):
+        for node in range(faulty.nodes - M, faulty.nodes + 1):
             faulty.restart_node(node)
         reader.stop.set()
         reading.join(BOUNDED * 2)
@@ -461,7 +482,7 @@ def test_the_coordinator_killed_and_restarted_during_writes(
     (top / "before").write_bytes(b"committed before the kill")
     workload, thread = start_workload(top / "coordinator", seed=5, stop_on_error=False)
     try:
-        wait_until(lambda: workload.fsyncs >= 10, 120, message="10 fsyncs")
+        wait_until(lambda: workload.commits >= 10, 120, message="10 commits")
         pending_data = os.urandom(MIB)
         pending = os.open(top / "pending", os.O_CREAT | os.O_WRONLY, 0o644)
         os.write(pending, pending_data)
@@ -490,11 +511,11 @@ def test_the_coordinator_killed_and_restarted_during_writes(
     check_failures(workload)
     workload.revive()
     workload.stop.clear()
-    fsyncs = workload.fsyncs
+    commits = workload.commits
     thread = threading.Thread(target=workload.run, name="workload", daemon=True)
     thread.start()
     try:
-        wait_until(lambda: workload.fsyncs >= fsyncs + 10, 120, message="10 more fsyncs")
+        wait_until(lambda: workload.commits >= commits + 10, 120, message="10 more commits")
     finally:
         finish(workload, thread)
     check_failures(workload)

@@ -27,15 +27,12 @@ from typing import Any
 
 import pytest
 from integration.cluster import ACCESS_KEY, SECRET_KEY, Cluster
-from mounting import BUCKET, Mounted
+from mounting import BUCKET, Mounted, missing
 from s3compat.support import run_client
 from s3compat.test_clients_rclone import rclone_command
 from waiting import wait_until
 
-pytestmark = [
-    pytest.mark.fuse,
-    pytest.mark.skipif(shutil.which("s3fs") is None, reason="s3fs is not installed"),
-]
+pytestmark = pytest.mark.fuse
 
 VISIBLE_WITHIN = 1.5  # seconds: the mount's entry and attribute timeouts are 1 s
 S3FS_SEES_WITHIN = 5.0  # s3fs: its 1 s stat cache plus the kernel's 1 s attribute cache
@@ -67,6 +64,8 @@ class S3fs(Mounted):
 def s3fs(
     cluster: Cluster, s3: Any, mount: Mounted, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[S3fs]:
+    if shutil.which("s3fs") is None:
+        missing("s3fs is not installed (make test installs it)")
     work = tmp_path_factory.mktemp("s3fs")
     mounted = S3fs(cluster, BUCKET, work / "mnt", work / "s3fs.out")
     try:
@@ -239,11 +238,12 @@ def test_renames_either_way_keep_the_attributes(root: Path, mount: Mounted, s3fs
     assert sorted(os.listdir(other)) == ["c", "tree3"]
 
 
-@pytest.mark.skipif(shutil.which("rclone") is None, reason="rclone is not installed")
 def test_rclone_sees_the_mounts_mtimes(
     root: Path, mount: Mounted, cluster: Cluster, tmp_path: Path
 ) -> None:
     """rclone reads s3fs's ``mtime`` header, to the nanosecond."""
+    if shutil.which("rclone") is None:
+        missing("rclone is not installed (make test installs it)")
     (root / "written").write_bytes(os.urandom(100 * 1024))
     (root / "dated").write_bytes(b"dated")
     os.utime(root / "dated", ns=(ATIME_NS, MTIME_NS))
