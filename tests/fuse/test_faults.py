@@ -302,6 +302,25 @@ def finish(workload: Workload, thread: threading.Thread) -> None:
     assert not thread.is_alive(), "the workload hangs in a call into the mount"
 
 
+def during_a_large_commit(workload: Workload, thread: threading.Thread, commits: int) -> None:
+    """Return once ``commits`` have returned, two of large files, and a large file's commit
+    (erasure-coded: chunks written, then the commit) is running."""
+    wait_until(
+        lambda: (
+            (
+                workload.commits >= commits
+                and workload.big_commits >= 2
+                and workload.in_commit[:3] == "big"
+            )
+            or not thread.is_alive()
+        ),
+        120,
+        interval=0.01,
+        message="a large file's commit running",
+    )
+    assert thread.is_alive(), workload.errors
+
+
 @pytest.mark.slow
 def test_kill_9_of_the_mount_during_writes_and_fsyncs(
     faulty: Cluster, mounts: Callable[[], Mounted], tmp_path: Path
@@ -310,20 +329,7 @@ def test_kill_9_of_the_mount_during_writes_and_fsyncs(
     folder = mounted.mountpoint / "killed"
     workload, thread = start_workload(folder, seed=12, stop_on_error=True)
     # Kill while a large file's commit is in flight, once a good number have returned.
-    wait_until(
-        lambda: (
-            (
-                workload.commits >= 20
-                and workload.big_commits >= 2
-                and workload.in_commit[:3] == "big"
-            )
-            or not thread.is_alive()
-        ),
-        120,
-        interval=0.01,
-        message="a large file's fsync running",
-    )
-    assert thread.is_alive(), workload.errors
+    during_a_large_commit(workload, thread, 20)
     assert mounted.process is not None
     os.kill(mounted.process.pid, signal.SIGKILL)
     thread.join(BOUNDED)
@@ -331,6 +337,9 @@ def test_kill_9_of_the_mount_during_writes_and_fsyncs(
     assert workload.errors, "the workload did not notice the kill"
     assert {e[2] for e in workload.errors} <= set(KILLED_MOUNT_ERRNOS), workload.errors
     assert mounted.process.wait(10) == -signal.SIGKILL
+    # Its spools were unlinked when made: the crash leaves none behind.
+    spools = mounted.log_path.parent / f"{mounted.mountpoint.name}-cache" / "spool"
+    assert not [p for p in spools.rglob("*") if p.is_file()]
 
     # The kernel keeps the dead mount ("Transport endpoint is not connected") until it is
     # lazily unmounted (what the kernel has cached for 1 s may still be answered).
@@ -481,12 +490,18 @@ def test_the_coordinator_killed_and_restarted_during_writes(
     top = mounted.mountpoint
     (top / "before").write_bytes(b"committed before the kill")
     workload, thread = start_workload(top / "coordinator", seed=5, stop_on_error=False)
+    before = os.open(top / "before", os.O_RDONLY)  # its version is pinned at open
+    pending_data = os.urandom(MIB)
+    pending = os.open(top / "pending", os.O_CREAT | os.O_WRONLY, 0o644)
+    os.write(pending, pending_data)
     try:
-        wait_until(lambda: workload.commits >= 10, 120, message="10 commits")
-        pending_data = os.urandom(MIB)
-        pending = os.open(top / "pending", os.O_CREAT | os.O_WRONLY, 0o644)
-        os.write(pending, pending_data)
+        during_a_large_commit(workload, thread, 10)
         faulty.stop_proc("coordinator", signal.SIGKILL)
+        # A file open for reading reads on (its version was fetched at open), or says EIO.
+        try:
+            assert os.pread(before, 100, 0) == b"committed before the kill"
+        except OSError as exc:
+            assert exc.errno == errno.EIO, exc
         # While it is down, whatever needs it fails with EIO, at once.
         for what, call in [
             ("fsync", lambda: os.fsync(pending)),
@@ -505,6 +520,7 @@ def test_the_coordinator_killed_and_restarted_during_writes(
     # the loop goes on with every file whose last attempt is known not to have committed.
     wait_until(lambda: timed_errno(lambda: os.fsync(pending))[0] is None, 30, message="fsync")
     os.close(pending)
+    os.close(before)
     os.mkdir(top / "made-after")
     assert (top / "before").read_bytes() == b"committed before the kill"
     finish(workload, thread)
