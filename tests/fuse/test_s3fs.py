@@ -1,7 +1,7 @@
 """Cross-protocol with other tools: Debian's s3fs-fuse mounts the same bucket through WormFS's
 S3 gateway, beside WormFS's own mount, and rclone lists it.
 
-What the mount writes (modes, owners, times, symlinks, directories, bytes) s3fs shows the
+What the mount writes (modes, owners, times, symlinks, fifos, directories, bytes) s3fs shows the
 same, and what s3fs writes the mount shows the same: both go by s3fs's ``x-amz-meta-mode``,
 ``-uid``, ``-gid`` and ``-mtime`` headers (the coordinator projects the mount's attributes to
 them and reads them back, ``wormfs.format.posix``), symlinks are objects whose body is the
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,11 +115,13 @@ def test_what_the_mount_makes_s3fs_sees(root: Path, mount: Mounted, s3fs: S3fs) 
     os.chown(root / "full", 1001, 1002)
     os.symlink("full/inner", root / "link")
     os.symlink("/an/absolute/target/" + "x" * 200, root / "long-link")
+    os.mkfifo(root / "fifo", 0o640)  # its type is in the mode s3fs reads
 
     other = twin(s3fs, mount, root)
     wait_until(lambda: other.is_dir(), S3FS_SEES_WITHIN, message="the test dir in s3fs")
-    assert sorted(os.listdir(other)) == ["empty", "full", "large", "link", "long-link", "small"]
-    for name in ("small", "large", "empty", "full", "link", "long-link"):
+    names = ["empty", "fifo", "full", "large", "link", "long-link", "small"]
+    assert sorted(os.listdir(other)) == names
+    for name in names:
         seen(other / name, attrs(root / name), S3FS_SEES_WITHIN)
     assert attrs(other / "small") == (0o100640, 1234, 5678, MTIME_NS)
     assert (other / "small").read_bytes() == small
@@ -160,15 +163,17 @@ def test_what_s3fs_makes_the_mount_sees(root: Path, mount: Mounted, s3fs: S3fs) 
     os.chown(other / "dir" / "empty", 1500, 1600)
     (other / "dir" / "in").write_bytes(b"in a dir")
     os.symlink("dir/in", other / "link")
+    os.mkfifo(other / "fifo", 0o620)
 
     # Each name is new to the mount: a lookup miss is not cached, so it shows at once, and
     # its attributes are those s3fs wrote (its headers, read by the coordinator).
-    for name in ("file", "tiny", "dir", "dir/empty", "dir/in", "link"):
+    for name in ("file", "tiny", "dir", "dir/empty", "dir/in", "link", "fifo"):
         seen(root / name, attrs(other / name), VISIBLE_WITHIN)
     assert attrs(root / "file") == (0o100600, 4321, 8765, MTIME_NS)
     assert (root / "file").read_bytes() == data
     assert (root / "tiny").read_bytes() == b"tiny"
-    assert sorted(os.listdir(root)) == ["dir", "file", "link", "tiny"]
+    assert sorted(os.listdir(root)) == ["dir", "fifo", "file", "link", "tiny"]
+    assert stat.S_ISFIFO(os.lstat(root / "fifo").st_mode)
     assert sorted(os.listdir(root / "dir")) == ["empty", "in"]
     assert os.listdir(root / "dir" / "empty") == []
     assert os.readlink(root / "link") == "dir/in"
