@@ -131,11 +131,13 @@ def make_machine(
     read its ``succeeded`` counts afterwards."""
     trees = trees if trees is not None else Trees(target, reference)
 
-    def pick(data: st.DataObject, kind: str) -> str:
+    def pick(data: st.DataObject, kind: str, existing_only: bool = False) -> str:
         """A path for the next step: mostly an entry that exists (of ``kind``) or a new name
-        in an existing directory, sometimes any path at all (ENOENT, ENOTDIR, EISDIR...)."""
+        in an existing directory, sometimes any path at all (ENOENT, ENOTDIR, EISDIR...);
+        with ``existing_only`` an existing entry whenever there is one."""
         entries = {p: e[0] for p, e in snapshot(reference, contents=False).items()}
-        how = data.draw(st.sampled_from(["existing", "existing", "new", "new", "any"]))
+        choices = ["existing"] if existing_only else ["existing"] * 3 + ["new", "any"]
+        how = data.draw(st.sampled_from(choices))
         existing = sorted(p for p, k in entries.items() if kind in ("any", k))
         if how == "existing" and existing:
             return data.draw(st.sampled_from(existing))
@@ -148,80 +150,93 @@ def make_machine(
             return f"{parent}/{name}" if parent else name
         return data.draw(paths(kind))
 
+    # One operation per entry: each draws its own arguments. A single rule picks among them
+    # uniformly (hypothesis' choice among many rules is far from uniform, and some operations
+    # would hardly ever run).
+    def create(data: st.DataObject) -> None:
+        path, body = pick(data, "file"), data.draw(st.binary(max_size=300))
+        trees.both("create", lambda root: _create(root / path, body))
+
+    def write_at(data: st.DataObject) -> None:
+        path = pick(data, "file")
+        offset = data.draw(st.integers(0, 400))
+        body = data.draw(st.binary(min_size=1, max_size=200))
+        trees.both("write_at", lambda root: _write_at(root / path, offset, body))
+
+    def truncate(data: st.DataObject) -> None:
+        path, size = pick(data, "file"), data.draw(st.integers(0, 600))
+        trees.both("truncate", lambda root: os.truncate(root / path, size))
+
+    def rename(data: st.DataObject) -> None:
+        source, target_ = pick(data, "any", existing_only=True), pick(data, "any")
+        trees.both("rename", lambda root: os.rename(root / source, root / target_))
+
+    def unlink(data: st.DataObject) -> None:
+        path = pick(data, "file")
+        trees.both("unlink", lambda root: os.unlink(root / path))
+
+    def mkdir(data: st.DataObject) -> None:
+        path = pick(data, "dir")
+        trees.both("mkdir", lambda root: os.mkdir(root / path, 0o755))
+
+    def rmdir(data: st.DataObject) -> None:
+        path = pick(data, "dir")
+        trees.both("rmdir", lambda root: os.rmdir(root / path))
+
+    def chmod(data: st.DataObject) -> None:
+        path = pick(data, "any")
+        mode = data.draw(st.sampled_from([0o600, 0o640, 0o644, 0o700, 0o755]))
+        trees.both("chmod", lambda root: os.chmod(root / path, mode))
+
+    def fsync(data: st.DataObject) -> None:
+        path = pick(data, "file")
+        trees.both("fsync", lambda root: _fsync(root / path))
+
+    def s3_put(data: st.DataObject) -> None:
+        assert s3 is not None
+        path, body = pick(data, "file"), data.draw(st.binary(max_size=300))
+        # Only where the reference can hold it the same way: the parent exists as a
+        # directory and the name is no directory (in the bucket a directory wins).
+        ref = reference / path
+        if not ref.parent.is_dir() or ref.is_dir():
+            return
+        s3.put(path, body)
+        ref.write_bytes(body)
+        ref.chmod(s3.default_mode)
+        s3.settle(path)
+        trees.succeeded["s3_put"] += 1
+
+    def s3_delete(data: st.DataObject) -> None:
+        assert s3 is not None
+        path = pick(data, "file")
+        ref = reference / path
+        # Every directory here was made by mkdir (a marker object), so deleting the last
+        # key below one never takes the directory with it.
+        if not ref.is_file():
+            return
+        s3.delete(path)
+        ref.unlink()
+        s3.settle(path)
+        trees.succeeded["s3_delete"] += 1
+
+    operations: dict[str, Callable[[st.DataObject], None]] = {
+        "create": create,
+        "write_at": write_at,
+        "truncate": truncate,
+        "rename": rename,
+        "unlink": unlink,
+        "mkdir": mkdir,
+        "rmdir": rmdir,
+        "chmod": chmod,
+        "fsync": fsync,
+    }
+    if s3 is not None:
+        operations.update(s3_put=s3_put, s3_delete=s3_delete)
+
     class FileSystemModel(RuleBasedStateMachine):
-        @rule(data=st.data(), body=st.binary(max_size=300))
-        def create(self, data: st.DataObject, body: bytes) -> None:
-            path = pick(data, "file")
-            trees.both("create", lambda root: _create(root / path, body))
-
-        @rule(data=st.data(), offset=st.integers(0, 400), body=st.binary(min_size=1, max_size=200))
-        def write_at(self, data: st.DataObject, offset: int, body: bytes) -> None:
-            path = pick(data, "file")
-            trees.both("write_at", lambda root: _write_at(root / path, offset, body))
-
-        @rule(data=st.data(), size=st.integers(0, 600))
-        def truncate(self, data: st.DataObject, size: int) -> None:
-            path = pick(data, "file")
-            trees.both("truncate", lambda root: os.truncate(root / path, size))
-
-        @rule(data=st.data())
-        def rename(self, data: st.DataObject) -> None:
-            source, target_ = pick(data, "any"), pick(data, "any")
-            trees.both("rename", lambda root: os.rename(root / source, root / target_))
-
-        @rule(data=st.data())
-        def unlink(self, data: st.DataObject) -> None:
-            path = pick(data, "file")
-            trees.both("unlink", lambda root: os.unlink(root / path))
-
-        @rule(data=st.data())
-        def mkdir(self, data: st.DataObject) -> None:
-            path = pick(data, "dir")
-            trees.both("mkdir", lambda root: os.mkdir(root / path, 0o755))
-
-        @rule(data=st.data())
-        def rmdir(self, data: st.DataObject) -> None:
-            path = pick(data, "dir")
-            trees.both("rmdir", lambda root: os.rmdir(root / path))
-
-        @rule(data=st.data(), mode=st.sampled_from([0o600, 0o640, 0o644, 0o700, 0o755]))
-        def chmod(self, data: st.DataObject, mode: int) -> None:
-            path = pick(data, "any")
-            trees.both("chmod", lambda root: os.chmod(root / path, mode))
-
-        @rule(data=st.data())
-        def fsync(self, data: st.DataObject) -> None:
-            path = pick(data, "file")
-            trees.both("fsync", lambda root: _fsync(root / path))
-
-        if s3 is not None:
-
-            @rule(data=st.data(), body=st.binary(max_size=300))
-            def s3_put(self, data: st.DataObject, body: bytes) -> None:
-                path = pick(data, "file")
-                # Only where the reference can hold it the same way: the parent exists as a
-                # directory and the name is no directory (in the bucket a directory wins).
-                ref = reference / path
-                if not ref.parent.is_dir() or ref.is_dir():
-                    return
-                s3.put(path, body)
-                ref.write_bytes(body)
-                ref.chmod(s3.default_mode)
-                s3.settle(path)
-                trees.succeeded["s3_put"] += 1
-
-            @rule(data=st.data())
-            def s3_delete(self, data: st.DataObject) -> None:
-                path = pick(data, "file")
-                ref = reference / path
-                # Every directory here was made by mkdir (a marker object), so deleting the
-                # last key below one never takes the directory with it.
-                if not ref.is_file():
-                    return
-                s3.delete(path)
-                ref.unlink()
-                s3.settle(path)
-                trees.succeeded["s3_delete"] += 1
+        @rule(data=st.data(), name=st.sampled_from(sorted(operations)))
+        def step(self, data: st.DataObject, name: str) -> None:
+            operations[name](data)
 
         @invariant()
         def trees_agree(self) -> None:

@@ -28,8 +28,11 @@ def test_random_io_matches_a_shadow_across_remounts(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_many_thousands_of_operations_per_seed(root: Path, mount: Mounted, s3: Any) -> None:
-    _exercise(root, mount, s3, True, rounds=5, operations=4000)
+    # 10,000 operations on one seed's file; every commit rewrites the whole file today, so
+    # this takes about two minutes on two cores.
+    _exercise(root, mount, s3, True, rounds=5, operations=2000)
 
 
 def _exercise(
