@@ -2,7 +2,8 @@
 on a reference directory of a local file system, which must agree step by step.
 
 Layer: test support (not installed). ``make_machine(target, reference, s3=None)`` builds a
-hypothesis ``RuleBasedStateMachine`` whose rules each apply one operation to both trees —
+hypothesis ``RuleBasedStateMachine`` whose one rule applies an operation, chosen uniformly, to
+both trees —
 create, write at an offset, truncate, rename (files and directories, over existing targets),
 unlink, mkdir, rmdir, chmod, fsync, and, given an ``S3Side``, S3 PUTs and DELETEs of the same
 keys (the reference applies them as file writes and unlinks) — and compare the outcome (the
