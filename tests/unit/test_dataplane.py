@@ -140,7 +140,12 @@ async def test_range_reads_only_needed_blocks() -> None:
     storage.opened.clear()
     start = SEGMENT + 3 * PROFILE.stripe_size + 5
     assert await _read(storage, manifest, start, start + 10) == data[start : start + 10]
-    # One segment, k data fragments, starting at block 3; no parity touched.
+    # One segment, block 3 of the one data fragment holding the bytes.
+    assert storage.opened == [("disk0", 3)]
+    storage.opened.clear()
+    end = start + PROFILE.stripe_size // 2
+    assert await _read(storage, manifest, start, end) == data[start:end]
+    # Across fragments: k data fragments, starting at block 3; no parity touched.
     assert sorted(storage.opened) == [(f"disk{i}", 3) for i in range(4)]
 
 

@@ -64,10 +64,7 @@ async def finishes(read: Awaitable[bytes]) -> bytes:
 
 
 async def read_all(reader: ObjectReader, manifest: object, size: int) -> bytes:
-    out = bytearray()
-    async for piece in reader.read(manifest, 0, size):  # type: ignore[arg-type]
-        out += piece
-    return bytes(out)
+    return await ranged(reader, manifest, 0, size)
 
 
 async def test_a_hanging_open_is_hedged_with_parity() -> None:
@@ -114,3 +111,46 @@ async def test_a_hedge_that_hangs_too_is_hedged_again() -> None:
     storage.slow_open |= {chunks[2].chunk_id, chunks[4].chunk_id}  # a data and the 1st parity
     reader = ObjectReader(storage, hedge_after=0.1)  # type: ignore[arg-type]
     assert await finishes(read_all(reader, manifest, len(data))) == data
+
+
+async def ranged(reader: ObjectReader, manifest: object, start: int, end: int) -> bytes:
+    out = bytearray()
+    async for piece in reader.read(manifest, start, end):  # type: ignore[arg-type]
+        out += piece
+    return bytes(out)
+
+
+async def test_a_read_within_one_data_fragment_asks_that_fragment_alone() -> None:
+    storage = FakeStorage()
+    data = os.urandom(3 * PROFILE.stripe_size + 10)
+    manifest = await _store(storage, data)
+    reader = ObjectReader(storage)  # type: ignore[arg-type]
+    payload = PROFILE.stripe_size // PROFILE.k
+    # 4 KiB inside fragment 2 of stripe 1: one open, of that fragment's disk, at block 1.
+    start = PROFILE.stripe_size + 2 * payload + 100
+    storage.opened.clear()
+    assert await ranged(reader, manifest, start, start + 4096) == data[start : start + 4096]
+    chunk = manifest.parts[0].segments[0].chunks[2]
+    assert storage.opened == [(chunk.disk_id, 1)]
+    # Across two fragments, or the short last stripe read whole: k opens as before.
+    for lo, hi in ((payload - 10, payload + 10), (len(data) - 5, len(data))):
+        storage.opened.clear()
+        assert await ranged(reader, manifest, lo, hi) == data[lo:hi]
+        assert len(storage.opened) == PROFILE.k
+
+
+async def test_a_small_read_whose_fragment_is_gone_or_slow_reads_k_others() -> None:
+    storage = SlowStorage()
+    data = os.urandom(2 * PROFILE.stripe_size)
+    manifest = await _store(storage, data)
+    chunks = manifest.parts[0].segments[0].chunks
+    del storage.blocks[(chunks[1].disk_id, chunks[1].chunk_id)]
+    storage.slow_open.add(chunks[3].chunk_id)
+    reports: list[ReportedChunk] = []
+    reader = ObjectReader(storage, reporter=reports.extend, hedge_after=0.1)  # type: ignore[arg-type]
+    payload = PROFILE.stripe_size // PROFILE.k
+    for index in (1, 3):
+        start = index * payload + 7
+        got = await finishes(ranged(reader, manifest, start, start + 100))
+        assert got == data[start : start + 100]
+    assert (chunks[1].chunk_id, "missing") in {(r.chunk_id, r.problem) for r in reports}

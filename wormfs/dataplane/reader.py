@@ -11,6 +11,12 @@ k. Fewer than k readable fragments raises ``NotEnoughFragmentsError``.
 The next stripe's fragments are fetched while the current one is decoded (executor), so the
 network and the codec overlap; at most two stripes of fragments are held per request.
 
+A range that lies within one data fragment of one stripe (a small read: 4 KiB of a 1 MiB
+stripe lies in one of its k 256 KiB payloads) is read from that fragment alone: one block from
+one node instead of k. When that fragment does not answer at once (an error, or nothing within
+the hedge delay) the range is read as any other, from k fragments, which reports a missing or
+corrupt fragment for repair.
+
 An inline object (``manifest.inline``, at most 256 KiB kept in the metadata) is served from the
 manifest without any storage-node traffic, after its bytes are verified against the ETag (their
 MD5, invariant 3): a mismatch raises ``CorruptChunkError`` rather than yield wrong bytes.
@@ -341,11 +347,47 @@ class ObjectReader:
             if part_start >= end:
                 break
 
+    async def _one_fragment(
+        self, codec: Codec, segment: Segment, block: int, stripe_len: int, skip: int, length: int
+    ) -> Piece | None:
+        """Bytes ``[skip, skip + length)`` of stripe ``block`` from the one data fragment that
+        holds them, or None when they span fragments or that fragment does not answer."""
+        payload = codec.fragment_size(stripe_len) - codec.fragment_header
+        index = skip // payload
+        if payload <= 0 or index >= codec.k or (skip + length - 1) // payload != index:
+            return None
+        placement = next((c for c in segment.chunks if c.fragment_index == index), None)
+        if placement is None:
+            return None
+        try:
+            async with asyncio.timeout(self._hedge_after):
+                async with self._storage.open_chunk(
+                    placement.node_address, placement.disk_id, placement.chunk_id, block, block
+                ) as reader:
+                    fragment = await reader.read_block(block)
+        except _SOURCE_ERRORS as exc:
+            # The full read tries this fragment again (data fragments first) and reports it.
+            log.debug("fragment %d of segment %d: %r", index, segment.segment_index, exc)
+            return None
+        lo = codec.fragment_header + skip - index * payload
+        if len(fragment) < lo + length:
+            return None
+        return memoryview(fragment)[lo : lo + length]
+
     async def _read_segment(
         self, profile: Profile, segment: Segment, start: int, end: int
     ) -> AsyncIterator[Piece]:
         codec = get_codec(profile.codec, profile.k, profile.m)
         span = stripes_for_range(segment.length, profile.stripe_size, start, end)
+        if span.first == span.last and codec.k > 1:
+            stripe_len = stripe_length(segment.length, profile.stripe_size, span.first)
+            if span.length < stripe_len:
+                piece = await self._one_fragment(
+                    codec, segment, span.first, stripe_len, span.skip, span.length
+                )
+                if piece is not None:
+                    yield piece
+                    return
         sources = SegmentSources(
             self._storage,
             segment,
