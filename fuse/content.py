@@ -6,6 +6,7 @@ Layer: fuse, over ``wormfs.dataplane`` and the coordinator client. Contract (``C
   read as the mount's user (the coordinator checks ownership);
 * ``read(manifest, start, end)`` is bytes ``[start, end)`` of it through ``ObjectReader``
   (verified; missing or corrupt chunks are reported for repair as the gateway does);
+  ``stream`` yields the same bytes in pieces of at most a stripe, as they are decoded;
 * ``commit(key, spool, fs, attributes)`` stores the spool's bytes as a new version and returns
   only once they are durable and committed: ``PutInline`` when they fit ``inline_max``, else
   ``store_part`` (BeginWrite + ObjectWriter) and ``CommitObject``; either carries ``fs``, so the
@@ -18,6 +19,7 @@ Unit tests put a fake of this interface under the mount's operations.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 from wormfs.clients.coordinator import CoordinatorClient
@@ -36,6 +38,10 @@ class Content(Protocol):
     async def manifest(self, key: str, version_id: str | None) -> ObjectManifest: ...
 
     async def read(self, manifest: ObjectManifest, start: int, end: int) -> bytes: ...
+
+    def stream(
+        self, manifest: ObjectManifest, start: int, end: int
+    ) -> AsyncIterator[bytes | memoryview]: ...
 
     async def commit(
         self, key: str, spool: Spool, fs: FsWrite, attributes: ObjectAttributes
@@ -65,6 +71,11 @@ class ClusterContent:
 
     async def read(self, manifest: ObjectManifest, start: int, end: int) -> bytes:
         return b"".join([piece async for piece in self._reader.read(manifest, start, end)])
+
+    def stream(
+        self, manifest: ObjectManifest, start: int, end: int
+    ) -> AsyncIterator[bytes | memoryview]:
+        return self._reader.read(manifest, start, end)
 
     async def commit(
         self, key: str, spool: Spool, fs: FsWrite, attributes: ObjectAttributes

@@ -3,8 +3,9 @@
 Layer: fuse, over ``Content`` (the data plane) and ``Spool``. Contract:
 
 * ``open`` gives a file handle. A handle opened for reading pins the version that was current
-  at open: all its reads are of that one version, whatever S3 clients do meanwhile (read in
-  windows of ``WINDOW`` bytes, kept per handle, so sequential reads cost one fetch per MiB).
+  at open: all its reads are of that one version, whatever S3 clients do meanwhile. They go
+  through a ``ReadCache`` shared by every handle (``wormfs.fuse.readcache``: decoded 1 MiB
+  windows keyed by version, bounded, with read-ahead for sequential readers).
 * The first handle opened for writing on an inode creates its ``WriteState``: a spool based on
   the version current at open (``base_version_id``). Without ``O_TRUNC`` the old bytes are
   fetched into the spool before the first partial write or truncate; with it the spool starts
@@ -36,13 +37,12 @@ import msgspec
 from wormfs.errors import StaleVersionError
 from wormfs.fuse.attributes import now_ns
 from wormfs.fuse.content import Content
+from wormfs.fuse.readcache import ReadCache, Stream
 from wormfs.fuse.spool import Spool
 from wormfs.wire.coordinator import ObjectAttributes, ObjectManifest
 from wormfs.wire.fs import FsEntry, FsWrite, PosixAttrs
 
 log = logging.getLogger(__name__)
-
-WINDOW = 1024 * 1024  # bytes fetched per read miss of a handle
 
 
 @dataclass
@@ -59,6 +59,7 @@ class WriteState:
     dirty: bool = False
     writers: int = 0
     base_manifest: ObjectManifest | None = None  # fetched for reads before the spool is filled
+    stream: Stream = field(default_factory=Stream)  # those reads' position (read-ahead)
     attributes: ObjectAttributes = field(default_factory=ObjectAttributes)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -73,8 +74,7 @@ class Handle:
     manifest: ObjectManifest | None  # the pinned version (readers without a write state)
     state: WriteState | None  # set on handles opened for writing
     append: bool = False
-    window_start: int = 0
-    window: bytes = b""
+    stream: Stream = field(default_factory=Stream)
 
 
 class Files:
@@ -88,6 +88,7 @@ class Files:
         """``key_of(ino)``: the inode's current key (None once unlinked), asked at each commit
         and base read, so renames of open files are followed."""
         self.content = content
+        self.cache = ReadCache(content.stream)
         self._key_of = key_of
         self._cache_dir = cache_dir
         self._bucket = bucket
@@ -180,7 +181,7 @@ class Files:
         await self._drop(state)
 
     # ---- data ---------------------------------------------------------------------------------
-    async def read(self, fh: int, offset: int, size: int) -> bytes:
+    async def read(self, fh: int, offset: int, size: int) -> bytes | memoryview:
         handle = self._handles[fh]
         state = handle.state or self._states.get(handle.ino)
         if state is not None:
@@ -201,27 +202,24 @@ class Files:
 
     async def _read_pinned(
         self, handle: Handle, manifest: ObjectManifest, offset: int, size: int
-    ) -> bytes:
-        end = min(offset + size, manifest.size)
-        if offset >= end:
-            return b""
-        lo, hi = handle.window_start, handle.window_start + len(handle.window)
-        if not (lo <= offset and end <= hi):
-            start = offset - offset % WINDOW if size <= WINDOW else offset
-            stop = min(max(start + WINDOW, end), manifest.size)
-            handle.window = await self.content.read(manifest, start, stop)
-            handle.window_start = start
-            lo = start
-        return handle.window[offset - lo : end - lo]
+    ) -> bytes | memoryview:
+        if manifest.inline is not None:
+            # In the manifest already: no store traffic, nothing worth caching.
+            end = min(offset + size, manifest.size)
+            return await self.content.read(manifest, offset, end) if offset < end else b""
+        return await self.cache.read(manifest, handle.stream, offset, size)
 
-    async def _read_base(self, state: WriteState, offset: int, size: int) -> bytes:
+    async def _read_base(self, state: WriteState, offset: int, size: int) -> bytes | memoryview:
         end = min(offset + size, state.base_size)
         if offset >= end:
             return b""
         if state.base_manifest is None:
             key = self._current_key(state)
             state.base_manifest = await self.content.manifest(key, state.base_version_id)
-        return await self.content.read(state.base_manifest, offset, end)
+        manifest = state.base_manifest
+        if manifest.inline is not None:
+            return await self.content.read(manifest, offset, end)
+        return await self.cache.read(manifest, state.stream, offset, end - offset)
 
     async def _fill(self, state: WriteState) -> None:
         """Bring the base version's bytes into the spool (before a partial change)."""
@@ -230,11 +228,11 @@ class Files:
         manifest = state.base_manifest or await self.content.manifest(
             self._current_key(state), state.base_version_id
         )
+        # One streamed read (the reader fetches the next stripe while this one is written).
         offset = 0
-        while offset < manifest.size:
-            end = min(offset + WINDOW, manifest.size)
-            await state.spool.write(offset, await self.content.read(manifest, offset, end))
-            offset = end
+        async for piece in self.content.stream(manifest, 0, manifest.size):
+            await state.spool.write(offset, bytes(piece))
+            offset += len(piece)
         state.filled = True
 
     async def write(self, fh: int, offset: int, data: bytes) -> int:
@@ -321,6 +319,10 @@ class Files:
             state.base_size = manifest.size
             state.base_manifest = None
             state.dirty = False
+
+    async def close(self) -> None:
+        """Stop background reads (at unmount)."""
+        await self.cache.close()
 
     async def commit_all(self) -> None:
         """Commit every dirty spool (at unmount or SIGTERM); failures are logged."""

@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
+import time
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -41,6 +43,51 @@ if TYPE_CHECKING:
     from wormfs.fuse.operations import Operations
 
 log = logging.getLogger(__name__)
+
+# The kernel's read-ahead for the mount (the FUSE connection's bdi), in KiB: enough to keep a
+# few 128 KiB reads in flight, so a sequential reader's next requests arrive while the mount
+# answers the current one. The kernel's default for FUSE is 128.
+READ_AHEAD_KB = 1024
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def _device_of(mountpoint: str, mountinfo: str) -> str | None:
+    """``MAJOR:MINOR`` of the mount at ``mountpoint`` (the last one there), from the text of
+    /proc/self/mountinfo; asking the mount itself (stat) would wait on this very process."""
+    device = None
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) < 5:
+            continue
+        # The kernel escapes space, tab, newline and backslash as \ooo (octal).
+        if _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), fields[4]) == mountpoint:
+            device = fields[2]
+    return device
+
+
+def raise_read_ahead(mountpoint: str, kib: int = READ_AHEAD_KB, settle: float = 0.2) -> bool:
+    """Set the mount's bdi ``read_ahead_kb`` (root only; False when it could not be set).
+
+    Blocking (a thread's work). Called once the mount answered the kernel's INIT, which lowers
+    the value to what was negotiated: it waits ``settle`` seconds, writes, and writes again if
+    the value was lowered meanwhile (the INIT answered later than expected)."""
+    try:
+        with open("/proc/self/mountinfo") as fh:
+            device = _device_of(mountpoint, fh.read())
+        if device is None:
+            return False
+        path = f"/sys/class/bdi/{device}/read_ahead_kb"
+        for _ in range(3):
+            time.sleep(settle)
+            with open(path, "w") as fh:
+                fh.write(f"{kib}\n")
+            time.sleep(settle)
+            with open(path) as fh:
+                if int(fh.read()) >= kib:
+                    return True
+    except (OSError, ValueError) as exc:
+        log.debug("could not raise the read-ahead of %s: %r", mountpoint, exc)
+    return False
 
 
 class MountRefused(Exception):
@@ -157,6 +204,18 @@ async def _run_mounted(ops: Operations, files: Files, options: MountOptions) -> 
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    background: set[asyncio.Future[None]] = set()
+
+    async def read_ahead() -> None:
+        if await asyncio.to_thread(raise_read_ahead, str(options.mountpoint)):
+            log.debug("read-ahead of %s set to %d KiB", options.mountpoint, READ_AHEAD_KB)
+
+    def initialized() -> None:
+        task = loop.create_task(read_ahead())
+        background.add(task)
+        task.add_done_callback(background.discard)
+
+    ops.on_init = initialized
     if options.ready_file is not None:
         info: dict[str, object] = {"address": str(options.mountpoint), "pid": os.getpid()}
         await asyncio.to_thread(write_ready_file, options.ready_file, info)
@@ -168,6 +227,7 @@ async def _run_mounted(ops: Operations, files: Files, options: MountOptions) -> 
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        await files.close()
         await asyncio.to_thread(fuse.close, unmount)
         log.info("unmounted %s", options.mountpoint)
     return 0

@@ -19,6 +19,7 @@ import os
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import msgspec
 import pyfuse3
@@ -90,6 +91,16 @@ class Operations(pyfuse3.Operations):
         self._last: dict[int, FsEntry] = {}  # the last entry seen per known ino
         self._dirs: dict[int, DirHandle] = {}
         self._next_dir = 1
+        # Called once the kernel's INIT is answered (the mount raises its read-ahead then).
+        self.on_init: Callable[[], None] | None = None
+
+    def init(self) -> None:
+        # Must never raise (pyfuse3 has no request to answer here).
+        try:
+            if self.on_init is not None:
+                self.on_init()
+        except Exception:
+            log.exception("init failed")
 
     # ---- paths and attributes -----------------------------------------------------------------
     def key(self, path: str) -> str:
@@ -391,7 +402,8 @@ class Operations(pyfuse3.Operations):
 
     @guarded
     async def read(self, fh: int, off: int, size: int) -> bytes:
-        return await self.files.read(fh, off, size)
+        # pyfuse3 replies with any contiguous buffer: a view of a cached window is not copied.
+        return cast(bytes, await self.files.read(fh, off, size))
 
     @guarded
     async def write(self, fh: int, off: int, buf: bytes) -> int:

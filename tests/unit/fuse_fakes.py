@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import stat
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import msgspec
@@ -289,6 +290,9 @@ class FakeContent:
     async def read(self, manifest: ObjectManifest, start: int, end: int) -> bytes:
         assert manifest.inline is not None
         return manifest.inline[start:end]
+
+    async def stream(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[bytes]:
+        yield await self.read(manifest, start, end)
 
     async def commit(
         self, key: str, spool: object, fs: FsWrite, attributes: ObjectAttributes
