@@ -44,10 +44,18 @@ def _below(path: str, root: str) -> bool:
 
 
 class InodeTable:
+    """Nodes by ino, and indexed by path: ``find`` is a dict lookup, and ``unlinked``,
+    ``moved`` and ``exchanged`` visit only the nodes at or below the path they change (a
+    tree of the known paths, ``_kids``), not every node."""
+
     def __init__(self) -> None:
         self._nodes: dict[int, Node] = {ROOT: Node(ROOT, "", lookups=1)}
         self._implicit: dict[str, int] = {}  # path -> local ino of an implicit directory
         self._next_implicit = IMPLICIT_BASE
+        # path -> the inos of the nodes named so (insertion-ordered; usually one)
+        self._at: dict[str, dict[int, None]] = {}
+        # path -> the known paths one level below it (of nodes, or leading to nodes)
+        self._kids: dict[str, set[str]] = {}
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -65,9 +73,11 @@ class InodeTable:
 
     def find(self, path: str) -> int:
         """The ino the kernel knows ``path`` by (the root's when none)."""
-        for node in self._nodes.values():
-            if node.path == path:
-                return node.ino
+        if path == "":
+            return ROOT
+        inos = self._at.get(path)
+        if inos:
+            return next(iter(inos))
         return self._implicit.get(path, ROOT)
 
     def number(self, coordinator_ino: int, path: str) -> int:
@@ -86,8 +96,9 @@ class InodeTable:
         """The kernel now holds one more reference to ``ino`` (named ``path``)."""
         node = self._nodes.get(ino)
         if node is None:
-            node = self._nodes[ino] = Node(ino, path, implicit=ino >= IMPLICIT_BASE)
-        node.path = path
+            node = self._nodes[ino] = Node(ino, None, implicit=ino >= IMPLICIT_BASE)
+        if ino != ROOT:
+            self._set_path(node, path)
         node.lookups += 1
 
     def forget(self, ino: int, count: int) -> None:
@@ -97,14 +108,15 @@ class InodeTable:
         node.lookups -= count
         if node.lookups <= 0:
             del self._nodes[ino]
-            if node.implicit and node.path is not None and self._implicit.get(node.path) == ino:
-                del self._implicit[node.path]
+            path = node.path
+            self._set_path(node, None)
+            if node.implicit and path is not None and self._implicit.get(path) == ino:
+                del self._implicit[path]
 
     def unlinked(self, path: str) -> None:
         """The entry at ``path`` (and for a directory, everything below) is gone."""
-        for node in self._nodes.values():
-            if node.ino != ROOT and node.path is not None and _below(node.path, path):
-                node.path = None
+        for node, _ in self._below(path):
+            self._set_path(node, None)
         for key in [p for p in self._implicit if _below(p, path)]:
             del self._implicit[key]
 
@@ -121,8 +133,59 @@ class InodeTable:
         self._rename_paths(marker, b)
 
     def _rename_paths(self, source: str, target: str) -> None:
-        for node in self._nodes.values():
-            if node.ino != ROOT and node.path is not None and _below(node.path, source):
-                node.path = target + node.path[len(source) :]
+        nodes = self._below(source)
+        for node, _ in nodes:
+            self._set_path(node, None)
+        for node, old in nodes:
+            self._set_path(node, target + old[len(source) :])
         for key in [p for p in self._implicit if _below(p, source)]:
             self._implicit[target + key[len(source) :]] = self._implicit.pop(key)
+
+    # ---- the path index -----------------------------------------------------------------------
+    def _below(self, root: str) -> list[tuple[Node, str]]:
+        """The nodes at ``root`` or below it (never the mount's root), with their paths."""
+        found: list[tuple[Node, str]] = []
+        stack = [root]
+        while stack:
+            path = stack.pop()
+            found.extend((self._nodes[ino], path) for ino in self._at.get(path, ()))
+            stack.extend(self._kids.get(path, ()))
+        return found
+
+    def _set_path(self, node: Node, path: str | None) -> None:
+        old = node.path
+        if old == path:
+            return
+        if old is not None:
+            inos = self._at.get(old)
+            if inos is not None:
+                inos.pop(node.ino, None)
+                if not inos:
+                    del self._at[old]
+                    self._prune(old)
+        node.path = path
+        if path is not None:
+            self._at.setdefault(path, {})[node.ino] = None
+            self._link(path)
+
+    def _link(self, path: str) -> None:
+        while path:
+            parent = parent_path(path)
+            kids = self._kids.setdefault(parent, set())
+            if path in kids:
+                return
+            kids.add(path)
+            path = parent
+
+    def _prune(self, path: str) -> None:
+        """Drop ``path`` from the tree when nothing is at or below it any more."""
+        while path not in self._at and not self._kids.get(path):
+            self._kids.pop(path, None)
+            if not path:
+                return
+            parent = parent_path(path)
+            kids = self._kids.get(parent)
+            if kids is None:
+                return
+            kids.discard(path)
+            path = parent

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from wormfs.fuse.inodes import IMPLICIT_BASE, ROOT, InodeTable
 
 
@@ -52,3 +54,67 @@ def test_exchange_swaps_and_unlink_detaches() -> None:
     assert (table.path(10), table.path(11), table.path(12)) == ("b", "b/f", "a")
     table.unlinked("b")
     assert table.path(10) is None and table.path(11) is None and table.lookups(10) == 1
+
+
+class Reference:
+    """The table's paths as a plain scan of every node would keep them."""
+
+    def __init__(self) -> None:
+        self.paths: dict[int, str | None] = {}
+
+    def unlinked(self, path: str) -> None:
+        for ino, p in self.paths.items():
+            if p is not None and (p == path or p.startswith(path + "/")):
+                self.paths[ino] = None
+
+    def rename(self, source: str, target: str) -> None:
+        for ino, p in self.paths.items():
+            if p is not None and (p == source or p.startswith(source + "/")):
+                self.paths[ino] = target + p[len(source) :]
+
+
+def test_the_path_index_agrees_with_a_scan_of_every_node() -> None:
+    rng = random.Random(7)
+    names = ["a", "b", "a/x", "a/x/y", "b/x", "a/y", "c/d/e", "c", "c/d"]
+    for _ in range(30):
+        table, ref = InodeTable(), Reference()
+        for _ in range(120):
+            op = rng.choice(["learn", "learn", "forget", "unlinked", "moved", "exchanged"])
+            if op == "learn":
+                ino, path = rng.randrange(2, 20), rng.choice(names)
+                table.learn(ino, path)
+                ref.paths[ino] = path
+            elif op == "forget":
+                ino = rng.randrange(2, 20)
+                if table.get(ino) is not None:
+                    table.forget(ino, table.lookups(ino))
+                    del ref.paths[ino]
+            elif op == "unlinked":
+                path = rng.choice(names)
+                table.unlinked(path)
+                ref.unlinked(path)
+            elif op == "moved":
+                source, target = rng.sample(names, 2)
+                if target.startswith(source + "/"):
+                    continue  # a move into itself is refused before the table hears of it
+                table.moved(source, target)
+                ref.unlinked(target)
+                ref.rename(source, target)
+            else:
+                a, b = rng.sample(names, 2)
+                if a.startswith(b + "/") or b.startswith(a + "/"):
+                    continue
+                table.exchanged(a, b)
+                ref.rename(a, "\0x")
+                ref.rename(b, a)
+                ref.rename("\0x", b)
+            assert {i: table.path(i) for i in ref.paths} == ref.paths
+            for path in names:
+                holders = [i for i, p in ref.paths.items() if p == path]
+                found = table.find(path)
+                assert found in holders if holders else found == ROOT
+        for path in names:
+            table.unlinked(path)
+        for ino in list(ref.paths):
+            table.forget(ino, table.lookups(ino))
+        assert table._at == {} and table._kids == {}
