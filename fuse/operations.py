@@ -17,6 +17,7 @@ import errno
 import logging
 import os
 import stat
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
@@ -89,6 +90,7 @@ class Operations(pyfuse3.Operations):
         self._reply: ReaddirReply = reply or pyfuse3.readdir_reply
         self._invalidate = invalidate or _invalidate_entry
         self._last: dict[int, FsEntry] = {}  # the last entry seen per known ino
+        self._fetched: dict[int, float] = {}  # when it came from the coordinator (monotonic)
         self._dirs: dict[int, DirHandle] = {}
         self._next_dir = 1
         # Called once the kernel's INIT is answered (the mount raises its read-ahead then).
@@ -132,9 +134,12 @@ class Operations(pyfuse3.Operations):
         if self.read_only:
             raise _fail(errno.EROFS)
 
-    def _attrs(self, ino: int, entry: FsEntry) -> pyfuse3.EntryAttributes:
-        """What the kernel sees: the entry, with an open writer's size and times over it."""
+    def _attrs(self, ino: int, entry: FsEntry, fresh: bool = True) -> pyfuse3.EntryAttributes:
+        """What the kernel sees: the entry, with an open writer's size and times over it.
+        ``fresh``: the entry is the coordinator's answer of now (else the last one seen)."""
         self._last[ino] = entry
+        if fresh:
+            self._fetched[ino] = time.monotonic()
         state = self.files.state(ino)
         if state is not None:
             return entry_attributes(
@@ -187,6 +192,7 @@ class Operations(pyfuse3.Operations):
                 self.table.forget(ino, count)
                 if self.table.get(ino) is None:
                     self._last.pop(ino, None)
+                    self._fetched.pop(ino, None)
         except Exception:
             log.exception("forget failed")
 
@@ -200,15 +206,38 @@ class Operations(pyfuse3.Operations):
             last = self._last.get(inode)
             if last is None:
                 raise _fail(errno.ENOENT)
-            return self._attrs(inode, last)
+            return self._attrs(inode, last, fresh=False)
+        cached = self._recent_directory(inode)
+        if cached is not None:
+            return cached
         entry = await self._entry(node.path)
         if inode != ROOT and not node.implicit and entry.ino != inode:
             if self.files.state(inode) is not None and inode in self._last:
-                return self._attrs(inode, self._last[inode])
+                return self._attrs(inode, self._last[inode], fresh=False)
             # The name now belongs to another file (an S3 PUT, another mount): the kernel
             # looks the path up again on ESTALE.
             raise _fail(errno.ESTALE)
         return self._attrs(inode, entry)
+
+    def _recent_directory(self, inode: int) -> pyfuse3.EntryAttributes | None:
+        """A directory's attributes seen less than the attribute timeout ago, for that long.
+
+        The kernel asks for a directory's attributes again after every create, unlink or
+        rename in it (it invalidates them, and ``default_permissions`` needs them for the next
+        lookup), but those leave the directory's own attributes as they were: they change by
+        setattr (which answers fresh ones, kept here) or elsewhere (S3, other mounts), which
+        the kernel's own cache would show no sooner. So the answer is the last one, good for
+        what is left of its timeout: never older than the timeout, as the kernel's cache."""
+        last = self._last.get(inode)
+        if last is None or last.kind != "dir":
+            return None
+        left = self.defaults.attr_timeout - (time.monotonic() - self._fetched.get(inode, -1e18))
+        if left <= 0:
+            return None
+        attr = self._attrs(inode, last, fresh=False)
+        attr.attr_timeout = left
+        attr.entry_timeout = min(attr.entry_timeout, left)
+        return attr
 
     @guarded
     async def setattr(

@@ -239,17 +239,16 @@ async def test_commit_errors_reach_fsync(mount: Mount) -> None:
     await mount.ops.release(fi.fh)
 
 
+def setattr_fields(**changed: bool) -> Any:
+    """pyfuse3's SetattrFields as a handler reads them: nothing changed but ``changed``."""
+    names = ("size", "mode", "uid", "gid", "atime", "mtime")
+    return SimpleNamespace(**{**{f"update_{n}": False for n in names}, **changed})
+
+
 async def test_truncate_by_path_and_setattr(mount: Mount) -> None:
     mount.ns.put("f", b"0123456789")
     attr = await mount.lookup("f")
-    fields: Any = SimpleNamespace(
-        update_size=True,
-        update_mode=False,
-        update_uid=False,
-        update_gid=False,
-        update_atime=False,
-        update_mtime=False,
-    )
+    fields = setattr_fields(update_size=True)
     attr.st_size = 4
     out = await mount.ops.setattr(attr.st_ino, attr, fields, None, CTX)
     assert out.st_size == 4 and mount.ns.files["f"].data == b"0123"
@@ -348,3 +347,38 @@ async def test_fsync_of_a_read_only_descriptor_commits_the_files_writes(mount: M
     assert mount.ns.files["f"].data == b"unsaved"
     await mount.ops.release(reader.fh)
     await mount.ops.release(fi.fh)
+
+
+async def test_directory_attributes_are_reused_within_their_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wormfs.fuse.operations as operations
+
+    now = [1000.0]
+    monkeypatch.setattr(operations.time, "monotonic", lambda: now[0])
+    mount = Mount(tmp_path)
+    d = await mount.ops.mkdir(ROOT, b"d", 0o755, CTX)
+    await mount.ops.create(d.st_ino, b"f", 0o644, os.O_WRONLY, CTX)
+    mount.ns.calls.clear()
+    # What the kernel asks after a create in d: answered from the mkdir's entry, for the
+    # rest of its timeout only.
+    now[0] += 0.4
+    attr = await mount.ops.getattr(d.st_ino, CTX)
+    assert mount.ns.calls == [] and stat.S_ISDIR(attr.st_mode)
+    assert attr.attr_timeout == pytest.approx(0.6)
+    # A chmod answers fresh attributes, which are the ones reused then.
+    fields = setattr_fields(update_mode=True)
+    change = pyfuse3.EntryAttributes()
+    change.st_mode = stat.S_IFDIR | 0o700
+    await mount.ops.setattr(d.st_ino, change, fields, None, CTX)
+    mount.ns.calls.clear()
+    assert (await mount.ops.getattr(d.st_ino, CTX)).st_mode & 0o777 == 0o700
+    assert mount.ns.calls == []
+    # Past the timeout the coordinator is asked again; files are always asked.
+    now[0] += 1.0
+    await mount.ops.getattr(d.st_ino, CTX)
+    assert mount.ns.calls == ["entry d"]
+    f = await mount.lookup("d/f")
+    mount.ns.calls.clear()
+    await mount.ops.getattr(f.st_ino, CTX)
+    assert mount.ns.calls == ["entry d/f"]
