@@ -4,8 +4,8 @@ Layer: fuse, over ``Content`` (the data plane) and ``Spool``. Contract:
 
 * ``open`` gives a file handle. A handle opened for reading pins the version that was current
   at open: all its reads are of that one version, whatever S3 clients do meanwhile. They go
-  through a ``ReadCache`` shared by every handle (``wormfs.fuse.readcache``: decoded 1 MiB
-  windows keyed by version, bounded, with read-ahead for sequential readers).
+  through a ``ReadCache`` shared by every handle (``wormfs.fuse.readcache``: decoded windows
+  keyed by version, bounded, with read-ahead for sequential readers).
 * The first handle opened for writing on an inode creates its ``WriteState``: a spool based on
   the version current at open (``base_version_id``). Without ``O_TRUNC`` the old bytes are
   fetched into the spool before the first partial write or truncate; with it the spool starts
