@@ -8,9 +8,11 @@ CONSTRAINTS := constraints.txt
 export PYTHONSAFEPATH := 1
 
 # System packages the test suite needs (installed with apt-get when running as root); fuse3,
-# libfuse3-dev and pkg-config build and run pyfuse3 (the mount's tests), s3fs reads its files.
+# libfuse3-dev and pkg-config build and run pyfuse3 (the mount's tests), s3fs reads its files;
+# chromium is the headless browser the web UI's tests drive (Playwright cannot download one).
 APT_TEST_PACKAGES := python3-venv python3-dev gcc ca-certificates s3cmd rclone postgresql zookeeper default-jre-headless \
-    fuse3 libfuse3-dev pkg-config s3fs
+    fuse3 libfuse3-dev pkg-config s3fs \
+    chromium
 
 .PHONY: run test lint typecheck pytest system-deps venv lock clean bench
 
