@@ -93,6 +93,8 @@ class User(Base):
     user_id: Mapped[str] = mapped_column(Id, primary_key=True)  # canonical id, 64 hex
     display_name: Mapped[str] = mapped_column(String(256))
     created: Mapped[float] = mapped_column(Double)
+    # A disabled user's keys authenticate nothing (revision 0007); the row and keys stay.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class AccessKey(Base):
@@ -106,6 +108,8 @@ class AccessKey(Base):
         Id, ForeignKey("users.user_id", ondelete="CASCADE"), index=True
     )
     created: Mapped[float] = mapped_column(Double)
+    # A disabled key authenticates nothing (revision 0007).
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     def __repr__(self) -> str:  # never show the secret, not even in a debug log
         return f"AccessKey(access_key={self.access_key!r}, user_id={self.user_id!r})"
@@ -474,3 +478,77 @@ class DiskCare(Base):
     missing_found: Mapped[int] = mapped_column(Integer, default=0)
     corrupt_found: Mapped[int] = mapped_column(Integer, default=0)
     orphans_found: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# ---- the admin plane: admin tokens and the audit log (revision 0007) --------------------------
+class AdminToken(Base):
+    """A bearer token of the admin API. Only its SHA-256 is kept: the token is shown once."""
+
+    __tablename__ = "admin_tokens"
+
+    token_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
+    scope: Mapped[str] = mapped_column(String(16))  # "read" | "admin"
+    created: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    last_used: Mapped[float | None] = mapped_column(Double, nullable=True)
+    revoked_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+
+
+class AuditRecord(Base):
+    """One mutating admin call (API or UI): who did what to what, how it ended, and when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    time: Mapped[float] = mapped_column(Double, index=True)
+    actor: Mapped[str] = mapped_column(String(128), index=True)  # the token's name
+    actor_id: Mapped[str] = mapped_column(String(64), default="")  # the token's id
+    action: Mapped[str] = mapped_column(String(64), index=True)  # e.g. "bucket.create"
+    target: Mapped[str] = mapped_column(String(1024))  # e.g. "buckets/photos"
+    bucket: Mapped[str | None] = mapped_column(BucketName, nullable=True, index=True)
+    result: Mapped[str] = mapped_column(String(64))  # "ok" or the error code
+    request_id: Mapped[str] = mapped_column(String(128))
+
+
+# ---- durability jobs kept by the server (revision 0008) ---------------------------------------
+class Job(Base):
+    """One durability job: a run (scrub, rebalance, drain, decommission) or a standing one.
+
+    Standing jobs (repair, gc: continuous work) have one row per kind, whose id is the kind;
+    their ``total_items`` is what they did plus their backlog, so the bar fills as the backlog
+    falls. Progress, failures and state live here so that every client (a rerun CLI, the UI,
+    metrics) reads the same numbers; the rates are the leader's recent window, not stored.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_kind_state", "kind", "state"),)
+
+    job_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # wire.jobs.JobKind
+    target: Mapped[str] = mapped_column(String(1024), default="")  # disk/node ids; "" = cluster
+    standing: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16))  # wire.jobs.JobState
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    done_items: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_items: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    done_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[float] = mapped_column(Double, index=True)
+    updated_at: Mapped[float] = mapped_column(Double)
+    finished_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+
+
+class JobThrottle(Base):
+    """The throttle of one job kind, persisted: 0 means "no limit" (or the configured default)."""
+
+    __tablename__ = "job_throttles"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    items_per_s: Mapped[float] = mapped_column(Double, default=0.0)
+    bytes_per_s: Mapped[int] = mapped_column(BigInteger, default=0)
+    concurrency: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[float] = mapped_column(Double)

@@ -32,6 +32,8 @@ pytestmark = pytest.mark.timeout(60)
 
 TABLES = {
     "access_keys",
+    "admin_tokens",
+    "audit_log",
     "alembic_version",
     "buckets",
     "chunk_placements",
@@ -101,7 +103,7 @@ async def test_upgrade_empty_database_matches_models(tmp_path: Path) -> None:
     def inspect_schema(conn: Connection) -> None:
         assert _tables(conn) == TABLES
         assert _schema_diff(conn) == []
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0006"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0007"
 
     await on_connection(url, inspect_schema)
     assert (tmp_path / "deep/new/dir/wormfs.db").exists()
