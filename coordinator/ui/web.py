@@ -1,0 +1,265 @@
+"""The web UI's HTTP shell: login and logout, the session and CSRF checks, rendering, assets.
+
+Layer: coordinator UI, the top (beside the admin REST API, on the same admin application).
+Contract:
+
+* ``setup_ui(app, login)`` mounts the UI on the admin application under ``/ui``: the vendored
+  assets at ``/ui/static/`` (no session needed), ``GET /ui/login`` and ``POST /ui/login`` (a
+  form with one input, an admin token, checked by ``login``), ``POST /ui/logout``, and ``/``
+  redirecting to the Overview. Page handlers are added by ``pages.add_pages``.
+* ``ui_handler`` wraps a page handler: no live session → a redirect to the login page (for
+  htmx requests an ``HX-Redirect``); a POST whose CSRF token (form field ``csrf`` or header
+  ``X-CSRF-Token``) is not the session's → 403, before the handler runs.
+* ``render(request, template, context)`` renders a Jinja2 template with the session, the
+  navigation and the asset prefix; every UI answer carries ``Cache-Control: no-store`` and a
+  Content-Security-Policy of ``'self'`` only (no inline script, nothing from another host).
+
+The session cookie is HttpOnly, SameSite=Strict, Path=/ui and Secure when the request came
+over TLS; the session itself lives in the coordinator's memory (``sessions.SessionStore``).
+The login form is protected by a double-submit token (a cookie and a hidden field) because
+it has no session yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from wormfs.coordinator.ui.sessions import (
+    COOKIE,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    LOGIN_CSRF_COOKIE,
+    Session,
+    SessionStore,
+    csrf_ok,
+)
+
+log = logging.getLogger(__name__)
+
+BASE = "/ui"
+STATIC = f"{BASE}/static"
+HERE = Path(__file__).parent
+NAV = (
+    (f"{BASE}/", "Overview"),
+    (f"{BASE}/nodes", "Nodes"),
+    (f"{BASE}/disks", "Disks"),
+    (f"{BASE}/buckets", "Buckets"),
+    (f"{BASE}/users", "Users"),
+    (f"{BASE}/jobs", "Jobs"),
+    (f"{BASE}/profiles", "Profiles"),
+    (f"{BASE}/audit", "Audit"),
+)
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who an admin token says its bearer is."""
+
+    token_id: str
+    name: str  # the audit actor
+    scope: str  # "read" or "admin"
+    credential: str  # what ``UiAuth.still_valid`` re-checks on each request of the session
+
+
+class LoginRefused(Exception):
+    """The token given at login (or held by a session) is unknown, revoked or expired."""
+
+
+# Checks an admin token: the Principal, or LoginRefused. ``still_valid`` answers whether the
+# token behind a live session (its ``credential``) is still good: neither revoked nor expired.
+LoginCheck = Callable[[str], Awaitable[Principal]]
+SessionCheck = Callable[[str], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class UiAuth:
+    login: LoginCheck
+    still_valid: SessionCheck
+
+
+SESSIONS = web.AppKey("ui_sessions", SessionStore)
+AUTH = web.AppKey("ui_auth", UiAuth)
+SESSION = "ui_session"  # request key of the live session
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def session_of(request: web.Request) -> Session:
+    session: Session = request[SESSION]
+    return session
+
+
+def _secure(request: web.Request) -> bool:
+    return request.secure
+
+
+def _headers(response: web.StreamResponse) -> web.StreamResponse:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Vary"] = "HX-Request, Cookie"
+    return response
+
+
+def render(
+    request: web.Request, template: str, context: Mapping[str, Any], status: int = 200
+) -> web.Response:
+    session = request.get(SESSION)
+    full = {
+        "base": BASE,
+        "static": STATIC,
+        "nav": NAV,
+        "here": request.path,
+        "session": session,
+        "csrf": session.csrf if session is not None else "",
+        "flash": request.query.get("flash", ""),
+        "flash_kind": request.query.get("kind", ""),
+        **context,
+    }
+    response = aiohttp_jinja2.render_template(template, request, full, status=status)
+    _headers(response)
+    return response
+
+
+def redirect(location: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(location, headers={"Cache-Control": "no-store"})
+
+
+def _to_login(request: web.Request) -> web.StreamResponse:
+    if request.headers.get("HX-Request"):
+        return web.Response(status=401, headers={"HX-Redirect": f"{BASE}/login"})
+    raise redirect(f"{BASE}/login")
+
+
+async def _live_session(request: web.Request) -> Session | None:
+    session_id = request.cookies.get(COOKIE)
+    if not session_id:
+        return None
+    store = request.app[SESSIONS]
+    session = store.get(session_id, time.time())
+    if session is None:
+        return None
+    if not await request.app[AUTH].still_valid(session.credential):
+        store.close(session.id)  # the token was revoked or expired: so is its session
+        return None
+    return session
+
+
+def ui_handler(handler: Handler) -> Handler:
+    """A page handler that needs a live session (and, for a POST, its CSRF token)."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        session = await _live_session(request)
+        if session is None:
+            return _to_login(request)
+        request[SESSION] = session
+        if request.method == "POST":
+            form = await request.post()
+            presented = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+            if not csrf_ok(session.csrf, presented if isinstance(presented, str) else None):
+                log.warning("UI: %s %s refused: no valid CSRF token", request.method, request.path)
+                return _headers(web.Response(status=403, text="403: missing or wrong CSRF token"))
+        return _headers(await handler(request))
+
+    return guarded
+
+
+# ---- login and logout ------------------------------------------------------------------------
+def _login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+    token = secrets.token_urlsafe(24)
+    context = {"title": "Log in", "login_csrf": token, "error": error}
+    response = render(request, "login.html", context, status)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        path=f"{BASE}/login",
+        httponly=True,
+        samesite="Strict",
+        secure=_secure(request),
+        max_age=3600,
+    )
+    return response
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    if await _live_session(request) is not None:
+        raise redirect(f"{BASE}/")
+    return _login_page(request)
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    presented = form.get(CSRF_FIELD)
+    if not csrf_ok(expected, presented if isinstance(presented, str) else None):
+        log.warning("UI: login refused: no valid CSRF token")
+        return _headers(web.Response(status=403, text="403: missing or wrong CSRF token"))
+    token = form.get("token")
+    if not isinstance(token, str) or not token.strip():
+        return _login_page(request, "Enter an admin token.", 400)
+    try:
+        principal = await request.app[AUTH].login(token.strip())
+    except LoginRefused as refused:
+        # Never log the token: only that a login failed, and why in general terms.
+        log.info("UI: login refused: %s", refused)
+        return _login_page(request, "That token is unknown, revoked or expired.", 401)
+    session = request.app[SESSIONS].open(
+        principal.name, principal.scope, principal.token_id, principal.credential, time.time()
+    )
+    log.info("UI: %s logged in (scope %s)", principal.name, principal.scope)
+    response = redirect(f"{BASE}/")
+    response.set_cookie(
+        COOKIE,
+        session.id,
+        path=BASE,
+        httponly=True,
+        samesite="Strict",
+        secure=_secure(request),
+    )
+    response.del_cookie(LOGIN_CSRF_COOKIE, path=f"{BASE}/login")
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    session = session_of(request)
+    request.app[SESSIONS].close(session.id)
+    response = redirect(f"{BASE}/login")
+    response.del_cookie(COOKIE, path=BASE)
+    raise response
+
+
+async def _root(request: web.Request) -> web.StreamResponse:
+    raise redirect(f"{BASE}/")
+
+
+def setup_ui(app: web.Application, auth: UiAuth, sessions: SessionStore | None = None) -> None:
+    """Mount the UI's shell on the admin application (pages come from ``pages.add_pages``)."""
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    app[SESSIONS] = sessions if sessions is not None else SessionStore()
+    app[AUTH] = auth
+    app.router.add_get("/", _root)
+    app.router.add_get(BASE, _root)
+    app.router.add_get(f"{BASE}/login", login_form)
+    app.router.add_post(f"{BASE}/login", login)
+    app.router.add_post(f"{BASE}/logout", ui_handler(logout))
+    app.router.add_static(STATIC, HERE / "static", append_version=False)
