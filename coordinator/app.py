@@ -14,7 +14,10 @@ Layer: coordinator, the top. Contract:
   2. background jobs (``leadership.LeaderJobs``): an HTTP session for storage nodes, the
      liveness loop, the GC loop, repair and scrub; started at once when alone, by the
      election when elected; stopped on shutdown;
-  3. with ZooKeeper, the election (``election.Election``), closed (stepping down) first on
+  3. the admin plane (``admin.server.admin_ctx``): admin tokens and the audit log, and with
+     ``admin_listen`` set the admin listener (``/admin/v1``, the route table of
+     ``admin.table``), stopped before the jobs;
+  4. with ZooKeeper, the election (``election.Election``), closed (stepping down) first on
      shutdown.
   State lives on the app under typed ``AppKey``s; there are no globals.
 * ``start_election(app, url)`` (the ``after_start`` hook of ``serve``) starts campaigning once
@@ -36,6 +39,8 @@ import aiohttp
 from aiohttp import web
 
 from wormfs.config import CoordinatorConfig
+from wormfs.coordinator.admin.server import admin_ctx
+from wormfs.coordinator.admin.table import MOUNTS, TABLE
 from wormfs.coordinator.db.database import open_database
 from wormfs.coordinator.db.repo import Repository
 from wormfs.coordinator.durability import Durability
@@ -43,7 +48,9 @@ from wormfs.coordinator.durability_api import DURABILITY, add_durability_routes
 from wormfs.coordinator.election import ELECTION, Election
 from wormfs.coordinator.fs_handlers import add_fs_routes
 from wormfs.coordinator.handlers import REPO, add_routes
+from wormfs.coordinator.jobs_api import add_job_routes
 from wormfs.coordinator.leadership import LeaderJobs, Office, leader_gate
+from wormfs.coordinator.profile_handlers import add_profile_routes
 from wormfs.coordinator.tasks import GarbageCollector, liveness_loop, liveness_period
 from wormfs.internal.auth import Verifier
 from wormfs.internal.http import internal_middleware
@@ -72,6 +79,7 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
             app[ROOT_USER_ID] = await repo.identity.ensure_root(
                 config.root_access_key, config.root_secret_key
             )
+            await repo.profiles.seed()
         app[REPO] = repo
         yield
     finally:
@@ -85,7 +93,7 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
         collector = GarbageCollector(repo, session, app[SECRET], retry_after=config.gc_interval)
         app[GC] = collector
         period = liveness_period(config.heartbeat_interval, config.node_offline_after)
-        durability = Durability(repo.db, config, session, app[SECRET])  # repair, scrub
+        durability = Durability(repo.db, config, session, app[SECRET], collector)  # jobs
         app[DURABILITY] = durability
         jobs = LeaderJobs(
             {
@@ -129,7 +137,9 @@ async def start_election(app: web.Application, bound_url: str) -> None:
         await app[ELECTION].start(bound_url)
 
 
-async def create_app(config: CoordinatorConfig, secret: bytes) -> web.Application:
+async def create_app(
+    config: CoordinatorConfig, secret: bytes, ready_file: Path | None = None
+) -> web.Application:
     middlewares = [internal_middleware(Verifier(secret))]
     if config.zookeeper_hosts:
         middlewares.append(leader_gate(lambda request: request.app[ELECTION]))
@@ -138,10 +148,13 @@ async def create_app(config: CoordinatorConfig, secret: bytes) -> web.Applicatio
     app[SECRET] = secret
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_background_ctx)
+    app.cleanup_ctx.append(admin_ctx(config, TABLE, MOUNTS, ready_file))
     app.cleanup_ctx.append(_election_ctx)
     add_routes(app)
     add_fs_routes(app)
     add_durability_routes(app)
+    add_job_routes(app)
+    add_profile_routes(app)
     return app
 
 
@@ -149,6 +162,6 @@ def run(config: CoordinatorConfig, secret: bytes, ready_file: Path | None) -> No
     """Serve the coordinator on ``config.listen`` until SIGTERM or SIGINT."""
 
     async def factory() -> web.Application:
-        return await create_app(config, secret)
+        return await create_app(config, secret, ready_file)
 
     serve(factory, config.listen.host, config.listen.port, ready_file, after_start=start_election)

@@ -135,6 +135,12 @@ class CoordinatorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     zookeeper_path: str = "/wormfs"  # the election and the leader's address live under it
     zookeeper_session_timeout: float = 10.0  # a dead leader is replaced after about this long
     advertise_address: str = ""  # base URL clients are sent to; defaults to the bound address
+    # The admin plane (REST API /admin/v1, web UI, /metrics) on a listener of its own, apart
+    # from the secret-signed /v1 port; none when unset. ``wormfs server`` sets it.
+    admin_listen: ListenConfig | None = None
+    # An admin-scope bearer token to accept (kept hashed in the database; from
+    # WORMFS_ADMIN_TOKEN): how ``wormfs server`` hands its first token to the coordinator.
+    admin_token: str = ""
 
 
 class StorageNodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -168,6 +174,9 @@ class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Objects of at most this many bytes are stored inline in the metadata (one coordinator
     # call, no chunks); 0 stores every object in chunks. At most ``INLINE_LIMIT`` (256 KiB).
     inline_max: int = 64 * 1024
+    # The S3 access log (AWS server access log format, one line per request): "" writes
+    # none, "-" standard output, anything else a file that every worker appends to.
+    access_log: str = ""
 
 
 def load(path: Path | None, kind: type[T]) -> T:
@@ -184,18 +193,21 @@ def load(path: Path | None, kind: type[T]) -> T:
         raise ConfigError([f"{path}: {exc}"]) from None
 
 
-def coding_problems(coding: CodingConfig) -> list[str]:
+def coding_problems(coding: CodingConfig, prefix: str = "coding.") -> list[str]:
+    """What is wrong with ``coding``; ``prefix`` names where it came from in the messages
+    (the config's table, or "" for a named profile)."""
+    p = prefix
     problems = []
     if coding.codec not in CODECS:
-        problems.append(f"coding.codec {coding.codec!r} is not one of {sorted(CODECS)}")
+        problems.append(f"{p}codec {coding.codec!r} is not one of {sorted(CODECS)}")
     if not 1 <= coding.k <= 16:
-        problems.append(f"coding.k {coding.k} must be within 1..16")
+        problems.append(f"{p}k {coding.k} must be within 1..16")
     if not 0 <= coding.m <= 16:
-        problems.append(f"coding.m {coding.m} must be within 0..16")
+        problems.append(f"{p}m {coding.m} must be within 0..16")
     if not 4096 <= coding.stripe_size <= 16 * MIB:
-        problems.append(f"coding.stripe_size {coding.stripe_size} must be within 4 KiB..16 MiB")
+        problems.append(f"{p}stripe_size {coding.stripe_size} must be within 4 KiB..16 MiB")
     if coding.segment_size < coding.stripe_size or coding.segment_size % coding.stripe_size:
-        problems.append("coding.segment_size must be a positive multiple of coding.stripe_size")
+        problems.append(f"{p}segment_size must be a positive multiple of {p}stripe_size")
     return problems
 
 
