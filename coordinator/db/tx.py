@@ -55,6 +55,7 @@ _Slot = tuple[str, int, Processor]  # a positional value: parameter, index in it
 Row = Any
 
 _decode_json = msgspec.json.decode
+_encode_json = msgspec.json.encode
 PREPARED_MAX = 4096  # statements kept prepared per dialect (ours are a few hundred)
 
 
@@ -199,6 +200,35 @@ def _json_text(value: Any) -> Any:
         return json.loads(value)
 
 
+def _bind_processor(impl: Any, dialect: Dialect) -> Processor:
+    """The bind processor SQLAlchemy would apply to a parameter of type ``impl``, with values
+    for SQLite's JSON columns encoded by msgspec: ``json.dumps`` costs about 8 us for a
+    segment's placements, msgspec 0.6 us, and every commit writes several such columns.
+    None is handled as SQLAlchemy's processor handles it (SQL NULL only where the column says
+    ``none_as_null``, else the JSON ``null``). No column holds a NaN, which msgspec would
+    write as ``null``."""
+    processor: Processor = impl.bind_processor(dialect)
+    if (
+        processor is None
+        or dialect.name != "sqlite"
+        or not isinstance(impl, sqltypes.JSON)
+        or getattr(dialect, "_json_serializer", None) is not None  # configured otherwise
+    ):
+        return processor
+    null, none_as_null = impl.NULL, impl.none_as_null
+
+    def encode(value: Any) -> Any:
+        if value is null:
+            value = None
+        elif value is None and none_as_null:
+            return None
+        elif not isinstance(value, dict | list | str | int | float | bool | None):
+            return processor(value)  # SQL constructs and the like: as SQLAlchemy does
+        return _encode_json(value).decode()
+
+    return encode
+
+
 def _result_processor(impl: Any, dialect: Dialect, coltype: Any) -> Processor:
     """The result processor SQLAlchemy would apply to a column of type ``impl`` (its dialect
     implementation), with SQLite's JSON columns decoded by ``_json_text``."""
@@ -236,7 +266,7 @@ def _prepare(statement: Any, dialect: Dialect, keys: tuple[str, ...]) -> _Prepar
     ):
         return None
     binds = tuple(
-        (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+        (name, _bind_processor(compiled.binds[name].type.dialect_impl(dialect), dialect))
         for name in compiled.positiontup or ()
     )
     columns = _columns(statement)
