@@ -9,10 +9,11 @@ export PYTHONSAFEPATH := 1
 
 # System packages the test suite needs (installed with apt-get when running as root); fuse3,
 # libfuse3-dev and pkg-config build and run pyfuse3 (the mount's tests), s3fs reads its files;
-# chromium is the headless browser the web UI's tests drive (Playwright cannot download one).
+# chromium is the headless browser the web UI's tests drive (Playwright cannot download one);
+# prometheus ships promtool, which lints every daemon's /metrics and the shipped alert rules.
 APT_TEST_PACKAGES := python3-venv python3-dev gcc ca-certificates s3cmd rclone postgresql zookeeper default-jre-headless \
     fuse3 libfuse3-dev pkg-config s3fs \
-    chromium
+    chromium prometheus
 
 .PHONY: run test lint typecheck pytest system-deps venv lock clean bench
 

@@ -24,9 +24,11 @@ State lives on the app under typed ``AppKey``s; there are no globals.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,7 @@ from wormfs.clients.storage import StorageClient
 from wormfs.config import GatewayConfig
 from wormfs.dataplane.reader import Piece
 from wormfs.errors import WormError
+from wormfs.gateway.access_log import AccessLog, AccessRecord
 from wormfs.gateway.body import AwsChunkedBody, BeforeRead, PlainBody
 from wormfs.gateway.errors import (
     InternalError,
@@ -52,11 +55,14 @@ from wormfs.gateway.errors import (
     render_error,
 )
 from wormfs.gateway.handlers import HANDLERS, S3Context, S3Response
+from wormfs.gateway.metrics import UNKNOWN_OPERATION, GatewayMetrics
 from wormfs.gateway.object_service import ObjectService
 from wormfs.gateway.router import Operation, route
 from wormfs.gateway.service import BodyReader, ObjectServiceProtocol
 from wormfs.gateway.sigv4 import AuthResult, RequestView, SigV4Verifier
+from wormfs.internal import requestid
 from wormfs.runtime.bootstrap import serve
+from wormfs.runtime.metrics import metrics_response
 from wormfs.runtime.tls import server_context
 
 log = logging.getLogger(__name__)
@@ -64,6 +70,9 @@ log = logging.getLogger(__name__)
 SERVER_NAME = "WormFS"
 MAX_HEADER_SECTION = 8 * 1024  # AWS's limit on the request header section
 WRITE_PIECE = 1024 * 1024
+# The status recorded (metrics, access log) for a request whose client left before any
+# answer: nginx's convention, as no HTTP status was sent.
+CLIENT_CLOSED = 499
 # aiohttp's own request limits. Its parser answers a breach with a plain-text 400 (no S3 XML),
 # so they sit above what AWS accepts: any one header up to twice the 8 KiB section, and enough
 # headers for a section of small ones; the app then answers RequestHeaderSectionTooLarge
@@ -82,6 +91,8 @@ class S3State:
     service: ObjectServiceProtocol
     config: GatewayConfig
     verifier: SigV4Verifier
+    metrics: GatewayMetrics | None = None  # None: no /metrics (in-process test apps)
+    access_log: AccessLog | None = None
 
 
 STATE_KEY = web.AppKey("wormfs_s3_state", S3State)
@@ -91,9 +102,20 @@ class ResponseAborted(Exception):
     """A streamed answer failed after its headers were sent; the connection is dropped."""
 
 
-def create_s3_app(service: ObjectServiceProtocol, config: GatewayConfig) -> web.Application:
+def create_s3_app(
+    service: ObjectServiceProtocol,
+    config: GatewayConfig,
+    metrics: GatewayMetrics | None = None,
+    access_log: AccessLog | None = None,
+) -> web.Application:
     app = web.Application(handler_args=HANDLER_ARGS)
-    app[STATE_KEY] = S3State(service=service, config=config, verifier=SigV4Verifier(config.region))
+    app[STATE_KEY] = S3State(
+        service=service,
+        config=config,
+        verifier=SigV4Verifier(config.region),
+        metrics=metrics,
+        access_log=access_log,
+    )
     # One catch-all route; Expect: 100-continue is answered by the body readers on first read.
     app.router.add_route("*", r"/{path:[\s\S]*}", handle_s3, expect_handler=_defer_continue)
     return app
@@ -124,7 +146,91 @@ class _Continue:
 
 async def handle_s3(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
+    if state.metrics is not None and is_scrape(request):
+        return metrics_response(await state.metrics.exposition())
     request_id, host_id = new_request_id()
+    record = _new_record(request, request_id, host_id)
+    started = time.perf_counter()
+    metrics = state.metrics
+    if metrics is not None:
+        metrics.inflight.inc()
+    try:
+        with requestid.bound(request_id):
+            return await _serve(request, state, record)
+    finally:
+        seconds = time.perf_counter() - started
+        record.total_ms = int(seconds * 1000)
+        if record.status == 0:
+            record.status = CLIENT_CLOSED  # the client went away before any answer
+        if record.turnaround_ms is None:
+            record.turnaround_ms = record.total_ms  # answered whole, in one send
+        if metrics is not None:
+            metrics.inflight.dec()
+            metrics.observe(
+                record.operation,
+                record.status,
+                record.error_code,
+                seconds,
+                request.content.total_bytes,
+                record.bytes_sent,
+            )
+        if state.access_log is not None:
+            state.access_log.write(record)
+        log.debug(
+            "%s %s -> %d %s (%d ms)",
+            request.method,
+            request.path,
+            record.status,
+            record.operation or UNKNOWN_OPERATION,
+            record.total_ms,
+            extra={"request_id": request_id},
+        )
+
+
+def is_scrape(request: web.Request) -> bool:
+    """An unsigned ``GET /metrics``: Prometheus, not S3. S3 offers no anonymous access here,
+    so the same request as S3 (ListObjects of a bucket named "metrics") would be refused with
+    AccessDenied anyway; a signed one is S3 as always."""
+    return (
+        request.method in ("GET", "HEAD")
+        and request.path == "/metrics"
+        and "authorization" not in request.headers
+        and "X-Amz-Signature" not in request.query
+        and "Signature" not in request.query
+    )
+
+
+def _new_record(request: web.Request, request_id: str, host_id: str) -> AccessRecord:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    cipher = ssl_object.cipher() if ssl_object is not None else None
+    record = AccessRecord(
+        start=time.time(),
+        remote_ip=str(peer[0]) if isinstance(peer, tuple) and peer else "",
+        request_id=request_id,
+        host_id=host_id,
+        method=request.method,
+        request_uri=request.raw_path,
+        http_version=f"HTTP/{request.version.major}.{request.version.minor}",
+        host=request.headers.get("host", ""),
+        referer=request.headers.get("referer", ""),
+        user_agent=request.headers.get("user-agent", ""),
+        cipher_suite=cipher[0] if cipher else "",
+        tls_version=ssl_object.version() or "" if ssl_object is not None else "",
+    )
+    authorization = request.headers.get("authorization", "")
+    if authorization:
+        record.auth_type = "AuthHeader"
+        record.signature_version = "SigV4" if authorization.startswith("AWS4-") else "SigV2"
+    elif "X-Amz-Signature" in request.query:
+        record.auth_type, record.signature_version = "QueryString", "SigV4"
+    elif "Signature" in request.query:
+        record.auth_type, record.signature_version = "QueryString", "SigV2"
+    return record
+
+
+async def _serve(request: web.Request, state: S3State, record: AccessRecord) -> web.StreamResponse:
+    request_id = record.request_id
     expect = request.headers.get("expect", "").lower() == "100-continue"
     continuation = _Continue(request, expect and request.version == HttpVersion11)
     op: Operation | None = None
@@ -137,6 +243,7 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
             virtual_host_domain=state.config.virtual_host_domain,
             scheme=request.scheme,
         )
+        record.operation, record.bucket, record.key = op.name, op.bucket, op.key
         view = RequestView(
             request.method,
             op.raw_path,
@@ -145,10 +252,13 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
             op.bucket if op.virtual_host else None,
         )
         auth = await state.verifier.authenticate(view, state.service.credentials)
+        record.requester = auth.principal.user_id
         handler = HANDLERS.get(op.name)
         if handler is None:
             raise S3NotImplemented(f"{op.name} is not implemented")
         body, length = _make_body(request, op, auth, continuation.send)
+        if request.method in ("PUT", "POST"):
+            record.object_size = length
         ctx = S3Context(
             op=op,
             principal=auth.principal,
@@ -160,11 +270,11 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
             request_id=request_id,
         )
         result = await handler(ctx)
-        return await _write(request, result, request_id, host_id, continuation)
+        return await _write(request, result, record, continuation)
     except ResponseAborted:
         raise
     except S3Error as exc:
-        return _error_response(request, exc, op, request_id, host_id, continuation)
+        return _error_response(request, exc, op, record, continuation)
     except WormError as exc:
         mapped = from_domain(
             exc,
@@ -175,10 +285,10 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
         if mapped is None:
             log.error("request %s: unmapped domain error", request_id, exc_info=exc)
             mapped = InternalError()
-        return _error_response(request, mapped, op, request_id, host_id, continuation)
+        return _error_response(request, mapped, op, record, continuation)
     except Exception as exc:
         log.error("request %s failed", request_id, exc_info=exc)
-        return _error_response(request, InternalError(), op, request_id, host_id, continuation)
+        return _error_response(request, InternalError(), op, record, continuation)
 
 
 def _check_header_section(request: web.Request) -> None:
@@ -229,14 +339,29 @@ def _base_headers(request_id: str, host_id: str) -> dict[str, str]:
     return {"x-amz-request-id": request_id, "x-amz-id-2": host_id, "Server": SERVER_NAME}
 
 
+def _object_size(result: S3Response) -> int | None:
+    """The whole object's size for the access log (a range answer names it after the '/')."""
+    content_range = result.headers.get("Content-Range", "")
+    total = content_range.rpartition("/")[2]
+    if total.isdigit():
+        return int(total)
+    if result.content_length is not None:
+        return result.content_length
+    return None
+
+
 async def _write(
     request: web.Request,
     result: S3Response,
-    request_id: str,
-    host_id: str,
+    record: AccessRecord,
     continuation: _Continue,
 ) -> web.StreamResponse:
-    headers = {**_base_headers(request_id, host_id), **result.headers}
+    request_id = record.request_id
+    headers = {**_base_headers(request_id, record.host_id), **result.headers}
+    record.status = result.status
+    record.version_id = result.headers.get("x-amz-version-id", "")
+    if request.method in ("GET", "HEAD"):
+        record.object_size = _object_size(result)
     response: web.StreamResponse
     if result.stream is None:
         if request.method == "HEAD":
@@ -245,6 +370,7 @@ async def _write(
                 response.headers["Content-Length"] = str(result.content_length)
         else:
             response = web.Response(status=result.status, headers=headers, body=result.body)
+            record.bytes_sent = len(result.body)
         _close_if_body_unread(response, continuation)
         return response
     stream = result.stream
@@ -256,6 +382,7 @@ async def _write(
             # The whole body in hand (a small object): one plain response, whose headers and
             # body leave in one send, instead of a stream's three writes.
             small = web.Response(status=result.status, headers=headers, body=first)
+            record.bytes_sent = len(first)
             _close_if_body_unread(small, continuation)
             return small
         response = web.StreamResponse(status=result.status, headers=headers)
@@ -263,12 +390,14 @@ async def _write(
             response.content_length = result.content_length
         _close_if_body_unread(response, continuation)
         await response.prepare(request)
+        record.turnaround_ms = int((time.time() - record.start) * 1000)
         try:
             piece: Piece | None = first
             while piece is not None:
                 for offset in range(0, len(piece), WRITE_PIECE):
                     # write() waits for the transport to drain: memory stays bounded.
                     await response.write(piece[offset : offset + WRITE_PIECE])
+                record.bytes_sent += len(piece)
                 piece = await anext(stream, None)
             await response.write_eof()
         except ConnectionError as exc:
@@ -297,11 +426,14 @@ def _error_response(
     request: web.Request,
     error: S3Error,
     op: Operation | None,
-    request_id: str,
-    host_id: str,
+    record: AccessRecord,
     continuation: _Continue,
 ) -> web.Response:
+    request_id, host_id = record.request_id, record.host_id
     headers = {**_base_headers(request_id, host_id), **error.headers}
+    record.status = error.status
+    # A 304 is an answer, not an error (AWS logs no error code for it either).
+    record.error_code = error.code if error.status >= 400 else ""
     if request.method == "HEAD" or error.status == 304:
         response = web.Response(status=error.status, headers=headers)
     else:
@@ -309,6 +441,7 @@ def _error_response(
         body = render_error(error, resource, request_id, host_id)
         headers["Content-Type"] = "application/xml"
         response = web.Response(status=error.status, headers=headers, body=body)
+        record.bytes_sent = len(body)
     _close_if_body_unread(response, continuation)
     return response
 
@@ -330,16 +463,26 @@ async def create_app(config: GatewayConfig, secret: bytes) -> web.Application:
         zookeeper_hosts=config.zookeeper_hosts,
         zookeeper_path=config.zookeeper_path,
     )
+    metrics = GatewayMetrics.create()
     service = ObjectService(
-        coordinator, StorageClient(session, secret), inline_max=config.inline_max
+        coordinator,
+        StorageClient(session, secret),
+        inline_max=config.inline_max,
+        on_degraded_read=metrics.degraded_read,
     )
-    app = create_s3_app(service, config)
+    # Opened before serving (a bad path fails the start), off the loop.
+    access_log = None
+    if config.access_log:
+        access_log = await asyncio.to_thread(AccessLog, config.access_log)
+    app = create_s3_app(service, config, metrics, access_log)
     app[SESSION_KEY] = session
 
     async def close_session(app: web.Application) -> AsyncIterator[None]:
         yield
         await coordinator.close()  # stops its ZooKeeper watch, if any
         await app[SESSION_KEY].close()
+        if access_log is not None:
+            await asyncio.to_thread(access_log.close)
 
     app.cleanup_ctx.append(close_session)
     return app

@@ -19,8 +19,10 @@ so each costs one coordinator round trip.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import cast
+
+from msgspec.structs import replace
 
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.clients.repair import ChunkReporter
@@ -146,14 +148,21 @@ def _digests(algorithm: ChecksumAlgorithm | None) -> StreamDigests:
 
 class ObjectService:
     def __init__(
-        self, coordinator: CoordinatorClient, storage: StorageClient, inline_max: int = 0
+        self,
+        coordinator: CoordinatorClient,
+        storage: StorageClient,
+        inline_max: int = 0,
+        on_degraded_read: Callable[[], None] | None = None,
     ) -> None:
-        """``inline_max``: objects of at most this many bytes are stored inline (0: none)."""
+        """``inline_max``: objects of at most this many bytes are stored inline (0: none);
+        ``on_degraded_read`` hears of each segment read that decoded parity (metrics)."""
         self._coordinator = coordinator
         self._inline_max = inline_max
         self._writer = ObjectWriter(storage)
         # Missing and corrupt chunks met on the read path are reported for repair.
-        self._reader = ObjectReader(storage, reporter=ChunkReporter(coordinator.http))
+        self._reader = ObjectReader(
+            storage, reporter=ChunkReporter(coordinator.http), on_degraded=on_degraded_read
+        )
         self._credentials: dict[str, tuple[float, AccessKeyInfo]] = {}
 
     # ---- identity ----------------------------------------------------------------------------
@@ -200,6 +209,7 @@ class ObjectService:
         algorithm: ChecksumAlgorithm | None,
         upload_id: str | None = None,
         part_number: int = 1,
+        storage_class: str = "",
     ) -> tuple[WriteGrant, WriteResult]:
         """Store ``size`` bytes durably; returns the coordinator's grant and what was written."""
         return await store_part(
@@ -212,6 +222,7 @@ class ObjectService:
             _digests(algorithm),
             upload_id=upload_id,
             part_number=part_number,
+            storage_class=storage_class,
         )
 
     @staticmethod
@@ -250,7 +261,14 @@ class ObjectService:
                 principal, bucket, key, size, body, attributes, checks, conditions
             )
         await self._owned_bucket(principal, bucket)
-        grant, result = await self._write(bucket, key, size, body, checks.checksum_algorithm)
+        grant, result = await self._write(
+            bucket,
+            key,
+            size,
+            body,
+            checks.checksum_algorithm,
+            storage_class=attributes.storage_class,
+        )
         checksum = self._verify(checks, body, result.digests)
         return await self._commit_single(
             principal, grant, result, bucket, key, attributes, checksum, conditions
@@ -320,7 +338,8 @@ class ObjectService:
                 etag=part.etag,
                 profile=grant.profile,
                 parts=[part],
-                attributes=attributes,
+                # The class the grant resolved (the one asked for, or the bucket's default).
+                attributes=replace(attributes, storage_class=grant.storage_class),
                 checksum=checksum,
                 if_match=conditions.if_match,
                 if_none_match=conditions.if_none_match,
@@ -381,7 +400,9 @@ class ObjectService:
                 principal, bucket, key, source.size, body, attributes, checks, conditions
             )
         await self._owned_bucket(principal, bucket)
-        grant, result = await self._write(bucket, key, source.size, body, algorithm)
+        grant, result = await self._write(
+            bucket, key, source.size, body, algorithm, storage_class=attributes.storage_class
+        )
         checksum = self._verify(checks, body, result.digests)
         return await self._commit_single(
             principal, grant, result, bucket, key, attributes, checksum, conditions

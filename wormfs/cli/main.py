@@ -23,6 +23,7 @@ from wormfs.runtime.startup import (
     STORAGE_NODE,
     Daemon,
     Run,
+    add_log_format_argument,
     add_tls_arguments,
     start,
     start_checks,
@@ -70,7 +71,7 @@ def cmd_daemon(daemon: Daemon[Any], args: argparse.Namespace) -> int:
 def cmd_server(args: argparse.Namespace) -> int:
     from wormfs.runtime.supervisor import ServerOptions, run_server
 
-    start_checks("server", args.log_level)
+    start_checks("server", args.log_level, log_format=args.log_format)
     return run_server(
         ServerOptions.from_env(
             data_dir=args.data_dir,
@@ -83,6 +84,8 @@ def cmd_server(args: argparse.Namespace) -> int:
             disks=args.disks,
             log_level=args.log_level,
             max_restarts=args.max_restarts,
+            log_format=args.log_format,
+            access_log=args.access_log,
         )
     )
 
@@ -150,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     server.add_argument(
         "--log-level", default="INFO", help="of the server and every process it starts"
+    )
+    add_log_format_argument(server)
+    server.add_argument(
+        "--access-log",
+        metavar="PATH|-",
+        help="S3 access log of the gateways (AWS server access log format): a file all "
+        "workers append to, or - for standard output (default: none; WORMFS_ACCESS_LOG)",
     )
     server.set_defaults(func=cmd_server)
 

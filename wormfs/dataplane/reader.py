@@ -310,17 +310,20 @@ Piece = bytes | memoryview
 
 
 class ObjectReader:
-    """Reads objects; ``reporter`` hears of missing and corrupt chunks (for repair)."""
+    """Reads objects; ``reporter`` hears of missing and corrupt chunks (for repair),
+    ``on_degraded`` of each segment read that had to decode parity (for metrics)."""
 
     def __init__(
         self,
         storage: StorageClient,
         reporter: BadChunkCallback | None = None,
         hedge_after: float = HEDGE_AFTER,
+        on_degraded: Callable[[], None] | None = None,
     ) -> None:
         self._storage = storage
         self._reporter = reporter
         self._hedge_after = hedge_after
+        self._on_degraded = on_degraded
 
     async def read(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[Piece]:
         if not 0 <= start <= end <= manifest.size:
@@ -399,6 +402,7 @@ class ObjectReader:
         )
         loop = asyncio.get_running_loop()
         skip, remaining = span.skip, span.length
+        degraded = False
         pending: asyncio.Task[dict[int, bytes]] | None = asyncio.ensure_future(
             sources.fetch(span.first)
         )
@@ -414,6 +418,9 @@ class ObjectReader:
                 # stripe, sent as views without decoding or copying. Otherwise decode.
                 pieces: list[memoryview] | list[bytes] | None = codec.data_pieces(fragments, length)
                 if pieces is None:
+                    if not degraded and self._on_degraded is not None:
+                        degraded = True
+                        self._on_degraded()
                     pieces = [await loop.run_in_executor(None, codec.decode, fragments, length)]
                 for whole in pieces:
                     if skip >= len(whole):

@@ -10,6 +10,11 @@ their CRCs and JSON bodies are bounded and typed.
 
 Missing or malformed header -> ``AuthError`` (401); wrong signature, stale time or replayed
 nonce -> ``ForbiddenError`` (403). Comparisons are constant-time.
+
+``sign`` also adds ``X-Wormfs-Request-Id`` when a request id is bound in the caller's context
+(``wormfs.internal.requestid``): every internal request is signed, so this one place makes
+every internal call carry the id of the S3 request it serves. It is not signed: it only
+labels log lines.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Iterable
 from urllib.parse import quote
 
 from wormfs.errors import AuthError, ForbiddenError
+from wormfs.internal import requestid
 
 AUTH_HEADER = "X-Wormfs-Auth"
 DEFAULT_WINDOW = 300.0
@@ -48,7 +54,11 @@ def sign(
     stamp = str(int(time.time() if now is None else now))
     nonce = os.urandom(12).hex()
     sig = _signature(secret, method, path, canonical_query(query), stamp, nonce)
-    return {AUTH_HEADER: f"v1 {stamp} {nonce} {sig}"}
+    headers = {AUTH_HEADER: f"v1 {stamp} {nonce} {sig}"}
+    request_id = requestid.current()
+    if request_id:
+        headers[requestid.REQUEST_ID_HEADER] = request_id
+    return headers
 
 
 class Verifier:

@@ -4,8 +4,14 @@ Server side: ``internal_middleware`` authenticates every request with the cluste
 maps domain errors to ``ErrorBody`` responses with the error's status (the one mapping table of
 this boundary is ``WormError.http_status``; a ``NotLeaderError`` also names the leader in the
 ``X-Wormfs-Leader`` header); anything else becomes a 500 with a request id and a
-logged traceback. Client side: ``InternalClient`` signs requests, decodes typed bodies, and
-raises the domain error an error body names, so errors cross process boundaries unchanged.
+logged traceback. The request id an internal request carries (``X-Wormfs-Request-Id``, see
+``wormfs.internal.requestid``) is bound while it is handled, so the log lines of that work
+carry it; each request is logged at DEBUG with its status. ``GET /metrics`` (and the
+coordinator's ``/metrics/cluster``) are public like ``/healthz``: Prometheus scrapes them
+without the cluster secret, and they reveal counts, never keys or names of objects.
+
+Client side: ``InternalClient`` signs requests, decodes typed bodies, and raises the domain
+error an error body names, so errors cross process boundaries unchanged.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from aiohttp.typedefs import Middleware
 
 from wormfs.errors import InvalidInputError, NotLeaderError, UnavailableError, WormError
 from wormfs.ids import new_request_id
+from wormfs.internal import requestid
 from wormfs.internal.auth import AUTH_HEADER, Verifier, sign
 from wormfs.wire.common import (
     JSON_TYPE,
@@ -36,8 +43,10 @@ T = TypeVar("T")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Paths served without authentication (load balancers and humans poke at them).
+# Paths served without authentication (load balancers, Prometheus and humans poke at them).
 PUBLIC_PATHS = frozenset({"/healthz"})
+# Served without authentication to GET (and HEAD) only: the Prometheus expositions.
+PUBLIC_READ_PATHS = frozenset({"/metrics", "/metrics/cluster"})
 # A coordinator that is not the leader names the leader's base URL here (with NotLeaderError).
 LEADER_HEADER = "X-Wormfs-Leader"
 
@@ -71,8 +80,18 @@ async def read_json(request: web.Request, kind: type[T]) -> T:
 def internal_middleware(verifier: Verifier) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        incoming = request.headers.get(requestid.REQUEST_ID_HEADER)
+        with requestid.bound(incoming or ""):
+            response = await _handle(request, handler)
+            log.debug("%s %s -> %d", request.method, request.path, response.status)
+            return response
+
+    async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
-            if request.path not in PUBLIC_PATHS:
+            public = request.path in PUBLIC_PATHS or (
+                request.path in PUBLIC_READ_PATHS and request.method in ("GET", "HEAD")
+            )
+            if not public:
                 verifier.verify(
                     request.headers.get(AUTH_HEADER),
                     request.method,
@@ -85,7 +104,7 @@ def internal_middleware(verifier: Verifier) -> Middleware:
         except web.HTTPException:
             raise
         except Exception:
-            request_id = new_request_id()
+            request_id = requestid.current() or new_request_id()
             log.exception(
                 "internal error handling %s %s [%s]", request.method, request.path, request_id
             )

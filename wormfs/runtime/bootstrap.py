@@ -22,7 +22,6 @@ import os
 import signal
 import socket
 import ssl
-import sys
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -30,6 +29,9 @@ from typing import TYPE_CHECKING
 
 import uvloop
 from aiohttp import web
+
+from wormfs.runtime.logs import LogFormat
+from wormfs.runtime.logs import configure as configure_logs
 
 if TYPE_CHECKING:
     from blockbuster import BlockBuster
@@ -53,13 +55,9 @@ AppFactory = Callable[[], Awaitable[web.Application]]
 AfterStart = Callable[[web.Application, str], Awaitable[None]]
 
 
-def setup_logging(name: str, level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format=f"%(asctime)s {name}[%(process)d] %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+def setup_logging(name: str, level: str = "INFO", fmt: LogFormat = "text") -> None:
+    """Log records to standard error as text lines or JSON (``wormfs.runtime.logs``)."""
+    configure_logs(name, level, fmt)
 
 
 # Code (file suffix, function names) inside which any blocking call is fine, and why. (Logging

@@ -6,7 +6,8 @@ codecs, whose checks it runs). Contract:
 * ``COORDINATOR``, ``STORAGE_NODE``, ``GATEWAY`` (``DAEMONS``) are the daemons' command lines:
   the subcommand name, its help, its flags, and how the flags override the TOML settings
   (``--config``). Every daemon also takes ``--host``, ``--port``, ``--ready-file``,
-  ``--secret-file``, ``--secret-env`` and ``--log-level``.
+  ``--secret-file``, ``--secret-env``, ``--log-level`` and ``--log-format`` (``text`` or
+  ``json``: ``wormfs.runtime.logs``).
 * ``start_checks(name, log_level, config)`` is what every process runs before it serves,
   however it was started: the configuration validated (every problem at once, one
   ``ConfigError``), logging set up, the codec self-test (a codec that computes wrong parity
@@ -33,6 +34,7 @@ import msgspec
 from wormfs import config as cfg
 from wormfs.erasure import self_test
 from wormfs.runtime.bootstrap import setup_logging
+from wormfs.runtime.logs import LOG_FORMATS, LogFormat
 from wormfs.runtime.malloc import tune_malloc
 
 C = TypeVar("C", cfg.CoordinatorConfig, cfg.StorageNodeConfig, cfg.GatewayConfig)
@@ -62,12 +64,13 @@ def start_checks(
     log_level: str,
     config: cfg.CoordinatorConfig | cfg.StorageNodeConfig | cfg.GatewayConfig | None = None,
     malloc_arenas: int | None = None,
+    log_format: LogFormat = "text",
 ) -> None:
     """The start-up checks of every process (``config`` None: the ``wormfs server`` parent,
     which only supervises and validates its own options)."""
     if config is not None:
         cfg.validate(config)
-    setup_logging(name, log_level)
+    setup_logging(name, log_level, log_format)
     self_test()
     if config is not None:
         tune_malloc(arena_max=malloc_arenas)
@@ -76,7 +79,7 @@ def start_checks(
 def start(daemon: Daemon[C], args: argparse.Namespace, run: Run[C]) -> int:
     """Load, override, check, then serve until SIGTERM; raises ``ConfigError`` on problems."""
     config = daemon.configure(cfg.load(args.config, daemon.config_type), args)
-    start_checks(daemon.name, args.log_level, config, daemon.malloc_arenas)
+    start_checks(daemon.name, args.log_level, config, daemon.malloc_arenas, args.log_format)
     secret_file = Path(args.secret_file) if args.secret_file else None
     secret = cfg.cluster_secret(secret_file, args.secret_env)
     run(config, secret, args.ready_file)
@@ -112,6 +115,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--secret-file", help="cluster secret file (created if missing) when that variable is unset"
     )
     parser.add_argument("--log-level", default="INFO")
+    add_log_format_argument(parser)
+
+
+def add_log_format_argument(parser: argparse.ArgumentParser) -> None:
+    """``--log-format text|json`` (every daemon, and ``wormfs server`` for its children)."""
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="log records as text lines or as one JSON object per line (default %(default)s)",
+    )
 
 
 def _zookeeper(parser: argparse.ArgumentParser, what: str) -> None:
@@ -194,6 +208,11 @@ def _gateway_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--coordinator-url", help="coordinator base URL(s), comma-separated")
     _zookeeper(parser, "find the leading coordinator through ZooKeeper")
     parser.add_argument("--workers", type=int, help="share the port between N processes")
+    parser.add_argument(
+        "--access-log",
+        metavar="PATH|-",
+        help="write the S3 access log (AWS server access log format) to PATH, or - for stdout",
+    )
     add_tls_arguments(parser)
 
 
@@ -214,6 +233,7 @@ def _gateway_config(config: cfg.GatewayConfig, args: argparse.Namespace) -> cfg.
         coordinator_url=args.coordinator_url,
         zookeeper_hosts=args.zookeeper_hosts,
         workers=args.workers,
+        access_log=args.access_log,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
     )

@@ -9,7 +9,9 @@ and, with ``--mount BUCKET=DIR``, one ``wormfs mount`` per bucket once the clust
 bucket is created for the root user if it does not exist; a bucket owned by someone else makes
 the mount refuse, which stops the server). Each child writes a ready file with its real
 address, so internal ports are picked free (port 0) at the first start and kept across
-restarts. Every child logs at the server's ``--log-level``. The cluster secret and the root
+restarts. Every child logs at the server's ``--log-level`` and ``--log-format``; with
+``--access-log`` every gateway worker appends its S3 access log lines there. The cluster
+secret and the root
 credentials are generated once and kept in the data dir (mode 0600), or taken from the
 environment.
 
@@ -44,7 +46,15 @@ Data dir layout::
     node2 .. nodeN       identity of storage nodes 2..N (node 1's is on disk1)
     run/*.json           ready files of the running children (address, pid)
     run/server.json      the server's status: children, their PIDs, restarts, last exits
+    run/metrics/gateway/ the gateway workers' Prometheus multiprocess files (wiped at start)
     cache/               the mounts' write-back spools and conflict copies (conflicts/BUCKET/...)
+
+Metrics: the gateway workers share one port, so a scrape reaches one of them at random; they
+run in prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set for them alone,
+on ``run/metrics/gateway``, emptied before the first worker starts), so any worker's
+``/metrics`` answers the sum over all of them. A worker that dies is marked dead there (its
+live gauges dropped; its counters stay in the sums, as counters must). The coordinator is told
+the directory (``WORMFS_GATEWAY_METRICS_DIR``) for the cluster exposition.
 """
 
 from __future__ import annotations
@@ -54,6 +64,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import string
 import subprocess
@@ -65,6 +76,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from prometheus_client import multiprocess
 
 from wormfs import config as cfg
 from wormfs.internal.auth import sign
@@ -78,6 +91,9 @@ READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 POLL = 0.1
 PR_SET_PDEATHSIG = 1
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus-client when it is imported
+GATEWAY_METRICS_ENV = "WORMFS_GATEWAY_METRICS_DIR"  # where the coordinator finds them
+ACCESS_LOG_ENV = "WORMFS_ACCESS_LOG"
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,8 @@ class ServerOptions:
     disks: int = DISKS  # data directories, split among the nodes
     log_level: str = "INFO"  # the server's and every child's
     max_restarts: int = RestartPolicy.max_restarts  # of one child within 60 s
+    log_format: str = "text"  # the server's and every child's: text | json
+    access_log: str = ""  # the gateways' S3 access log: "" none, "-" stdout, or a file
 
     @classmethod
     def from_env(
@@ -113,6 +131,8 @@ class ServerOptions:
         disks: int | None = None,
         log_level: str = "INFO",
         max_restarts: int | None = None,
+        log_format: str = "text",
+        access_log: str | None = None,
     ) -> ServerOptions:
         root = Path(data_dir or os.environ.get("WORMFS_DATA_DIR") or "./data").resolve()
         address = s3_address or os.environ.get("WORMFS_S3_ADDRESS") or "127.0.0.1:9000"
@@ -142,6 +162,9 @@ class ServerOptions:
             problems.append("--max-restarts must not be negative")
         if problems:
             raise cfg.ConfigError(problems)
+        access_log = access_log or os.environ.get(ACCESS_LOG_ENV, "")
+        if access_log and access_log != "-":
+            access_log = str(Path(access_log).resolve())  # the workers are told it
         access, secret_key, generated = root_credentials(root)
         return cls(
             root,
@@ -158,6 +181,8 @@ class ServerOptions:
             disks=disk_count,
             log_level=log_level,
             max_restarts=restarts,
+            log_format=log_format,
+            access_log=access_log,
         )
 
 
@@ -269,8 +294,25 @@ class Supervisor:
         opts = self.options
         return f"{'https' if opts.tls_cert else 'http'}://{opts.s3_host}:{opts.s3_port}"
 
-    def _env(self) -> dict[str, str]:
+    @property
+    def gateway_metrics_dir(self) -> Path:
+        return self.run_dir / "metrics" / "gateway"
+
+    def reset_gateway_metrics(self) -> None:
+        """Empty the workers' multiprocess directory: the files of an earlier run hold
+        counts of processes that no longer exist."""
+        shutil.rmtree(self.gateway_metrics_dir, ignore_errors=True)
+        self.gateway_metrics_dir.mkdir(parents=True)
+
+    def _env(self, child: Child | None = None) -> dict[str, str]:
         env = dict(os.environ)
+        # Only the gateway workers write multiprocess files; anyone else in that mode would
+        # write its series there too (and serve none of its own).
+        env.pop(MULTIPROC_ENV, None)
+        if child is not None and child.name.startswith("gateway-"):
+            env[MULTIPROC_ENV] = str(self.gateway_metrics_dir)
+        if child is not None and child.name == "coordinator":
+            env[GATEWAY_METRICS_ENV] = str(self.gateway_metrics_dir)
         env[cfg.CLUSTER_SECRET_ENV] = self.secret.decode()
         env["WORMFS_ROOT_ACCESS_KEY"] = self.options.access_key
         env["WORMFS_ROOT_SECRET_KEY"] = self.options.secret_key
@@ -286,10 +328,11 @@ class Supervisor:
         child.ready_file.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "wormfs.cli", *child.args]
         cmd += ["--ready-file", str(child.ready_file), "--log-level", self.options.log_level]
+        cmd += ["--log-format", self.options.log_format]
         parent = os.getpid()
         child.process = subprocess.Popen(
             cmd,
-            env=self._env(),
+            env=self._env(child),
             process_group=0,
             preexec_fn=lambda: _die_with_parent(parent),
             pass_fds=(self.lock_fd,) if self.lock_fd >= 0 else (),
@@ -431,12 +474,14 @@ class Supervisor:
                     "--workers",
                     str(opts.gateway_workers),
                     *self.tls_args(),
+                    *(["--access-log", opts.access_log] if opts.access_log else []),
                 ],
             )
 
     def run(self) -> int:
         opts = self.options
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.reset_gateway_metrics()
         (opts.data_dir / "meta").mkdir(parents=True, exist_ok=True)
         coordinator = self.start(
             "coordinator",
@@ -530,6 +575,9 @@ class Supervisor:
     def died(self, child: Child, code: int, now: float) -> bool:
         """Handle ``child``'s death; False: the restart limit is reached, give up."""
         pid = child.pid
+        if pid is not None and child.name.startswith("gateway-"):
+            # Its live gauges (in-flight requests) leave the sums; counters stay.
+            multiprocess.mark_process_dead(pid, str(self.gateway_metrics_dir))  # type: ignore[no-untyped-call]
         if child.optional and code == 0:
             log.info("%s (pid %d) ended (unmounted)", child.name, pid)
             self.children.remove(child)
