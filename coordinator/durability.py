@@ -1,18 +1,21 @@
 """The durability jobs of the active coordinator, bundled: repair, scrub, reports, rebalance.
 
 Layer: coordinator background jobs (beside ``tasks``: liveness and GC). ``Durability`` owns the
-repositories and clients the jobs share; ``start()`` launches the loops (repair scan, repair
-dispatch, scrub) and ``close()`` cancels them. It is started and stopped exactly where the
-GC and liveness loops are, so it runs on the leader only.
+repositories and clients the jobs share, and the jobs service (``jobs``, ``job_service``) with
+a worker per kind (``job_kinds``) registered into it, GC included; ``start()`` launches the
+loops (jobs tracking, repair scan, repair dispatch, scrub) and ``close()`` cancels them. It is
+started and stopped exactly where the GC and liveness loops are, so it runs on the leader only.
 
 Besides the loops it answers the admin and read-path requests of ``durability_api``:
 
 * ``report``: chunks a reader found missing or corrupt are checked with their node first (a
   HEAD for a missing one, a full verify for a corrupt one: a reader's cut stream may have been
   a network fault), and queued for repair only when the node confirms;
-* drains: ``drain``/``undrain`` a disk or a node (every disk of it);
+* drains: ``drain(kind, target, disks, draining)`` of a disk or a node (every disk of it) is
+  a ``drain`` or ``decommission`` job; undraining cancels the jobs draining those disks;
 * ``rebalance``: queue moves off disks fuller than the mean (by used fraction, beyond the
-  tolerance) until each would sit at the mean; the repair workers carry them out.
+  tolerance) until each would sit at the mean; the repair workers carry them out. Each call
+  is a ``rebalance`` job (``start_rebalance``).
 """
 
 from __future__ import annotations
@@ -30,10 +33,14 @@ from wormfs.clients.storage import StorageClient
 from wormfs.config import CoordinatorConfig
 from wormfs.coordinator.db.care import DiskCareRepo
 from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.jobs import JobsRepo
 from wormfs.coordinator.db.repair import RepairQueue
 from wormfs.coordinator.db.repair_rows import DiskView
+from wormfs.coordinator.job_kinds import DrainJobs, GcJobs, RebalanceJobs, RepairJobs, ScrubJobs
+from wormfs.coordinator.job_service import JobRates, JobService
 from wormfs.coordinator.repair import RepairManager
 from wormfs.coordinator.scrub import ScrubScheduler
+from wormfs.coordinator.tasks import GarbageCollector
 from wormfs.errors import NoSuchChunkError, WormError
 from wormfs.wire.repair import (
     DrainStatus,
@@ -55,6 +62,7 @@ class Durability:
         config: CoordinatorConfig,
         session: aiohttp.ClientSession,
         secret: bytes,
+        collector: GarbageCollector | None = None,
     ) -> None:
         d = config.durability
         self.config = d
@@ -64,12 +72,28 @@ class Durability:
         self.care = DiskCareRepo(db)
         self.nodes = NodeRepairClient(session, secret)
         self.storage = StorageClient(session, secret)
-        self.repair = RepairManager(self.queue, self.care, self.nodes, d)
+        job_rows = JobsRepo(db)
+        self.jobs = JobService(job_rows, JobRates())
+        self.repair = RepairManager(
+            self.queue, self.care, self.nodes, d, job_rows, self.jobs.rates, self.jobs.ready
+        )
         self.scrub = ScrubScheduler(self.care, self.queue, self.repair, self.nodes, self.storage, d)
+        self.drains = DrainJobs(self.care, self.repair, job_rows)
+        self.rebalances = RebalanceJobs(self.rebalance, self.queue, job_rows)
+        self.jobs.register(("repair",), RepairJobs(self.repair, job_rows))
+        if collector is not None:  # the gc job: the app's collector
+            self.jobs.register(("gc",), GcJobs(collector, job_rows, config.gc_interval))
+        self.jobs.register(
+            ("scrub",), ScrubJobs(self.scrub, self.queue, job_rows, d.scrub_rate_bytes)
+        )
+        self.jobs.register(("rebalance",), self.rebalances)
+        self.jobs.register(("drain", "decommission"), self.drains)
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
+        self.jobs.ready.clear()
         self._tasks = [
+            asyncio.create_task(self.jobs.loop(), name="coordinator-jobs"),
             asyncio.create_task(self.repair.scan_loop(), name="coordinator-repair-scan"),
             asyncio.create_task(self.repair.dispatch_loop(), name="coordinator-repair"),
             asyncio.create_task(self.scrub.loop(), name="coordinator-scrub"),
@@ -124,11 +148,16 @@ class Durability:
             return False
 
     # ---- drains and rebalance ---------------------------------------------------------------
-    async def drain(self, disk_ids: Sequence[str], draining: bool) -> DrainStatus:
-        await self.care.set_drain(disk_ids, draining)
+    async def drain(
+        self, kind: str, target: str, disk_ids: Sequence[str], draining: bool
+    ) -> DrainStatus:
+        job_id = None
         if draining:
-            await self.repair.scan_once()
-        return await self.care.drain_status()
+            job_id = (await self.drains.begin(kind, target, list(disk_ids))).job_id
+        else:
+            await self.drains.end(list(disk_ids))
+        status = await self.care.drain_status()
+        return DrainStatus(disks=status.disks, job_id=job_id)
 
     async def rebalance(self, request: StartRebalance) -> RebalanceResult:
         views = [

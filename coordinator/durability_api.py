@@ -3,7 +3,9 @@
 Layer: coordinator, the top. Each handler parses the request, calls the ``Durability`` bundle
 of the running leader and answers with the wire struct; domain errors travel up to
 ``wormfs.internal.http.internal_middleware`` as everywhere. While the background jobs are not
-running (not the leader, or stopping) these routes answer ``NotLeaderError``.
+running (not the leader, or stopping) these routes answer ``NotLeaderError``. Pause and
+resume of repair, scrubs, drains, decommissions and rebalances go through the jobs service
+(``Durability.jobs``), so these routes and ``/v1/jobs`` show one state.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from wormfs.coordinator.db import care
 from wormfs.coordinator.durability import Durability
 from wormfs.errors import InvalidInputError, NotLeaderError
 from wormfs.internal.http import json_response, read_json
-from wormfs.wire.repair import BadChunkReport, RepairQueueList, StartRebalance, StartScrub
+from wormfs.wire.jobs import StartJob
+from wormfs.wire.repair import (
+    BadChunkReport,
+    RebalanceResult,
+    RepairQueueList,
+    StartRebalance,
+    StartScrub,
+)
 
 DURABILITY = web.AppKey("durability", Durability)
 
@@ -43,13 +52,13 @@ async def repair_queue(request: web.Request) -> web.Response:
 
 async def repair_pause(request: web.Request) -> web.Response:
     d = _durability(request)
-    d.repair.pause()
+    await d.jobs.control("repair", "pause")
     return json_response(await d.repair.status())
 
 
 async def repair_resume(request: web.Request) -> web.Response:
     d = _durability(request)
-    d.repair.resume()
+    await d.jobs.control("repair", "resume")
     return json_response(await d.repair.status())
 
 
@@ -60,21 +69,27 @@ async def repair_report(request: web.Request) -> web.Response:
 
 async def scrub_start(request: web.Request) -> web.Response:
     req = await read_json(request, StartScrub)
-    return json_response(await _durability(request).scrub.request(req.deep, req.disk_ids))
+    d = _durability(request)
+    await d.jobs.start(StartJob(kind="scrub", deep=req.deep, disk_ids=req.disk_ids))
+    return json_response(await d.scrub.status())
 
 
 async def scrub_status(request: web.Request) -> web.Response:
     return json_response(await _durability(request).scrub.status())
 
 
-def _drain(draining: bool, kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+def _drain(
+    draining: bool, kind: str, job_kind: str = "drain"
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         d = _durability(request)
         if kind == "node":
-            disks = await d.care.node_disks(request.match_info["node_id"])
+            target = request.match_info["node_id"]
+            disks = await d.care.node_disks(target)
         else:
-            disks = [request.match_info["disk_id"]]
-        return json_response(await d.drain(disks, draining))
+            target = request.match_info["disk_id"]
+            disks = [target]
+        return json_response(await d.drain(job_kind, target, disks, draining))
 
     return handler
 
@@ -94,9 +109,16 @@ async def drain_status(request: web.Request) -> web.Response:
 
 async def rebalance(request: web.Request) -> web.Response:
     req = await read_json(request, StartRebalance)
-    if req.max_moves < 0 or not 0 <= req.tolerance < 1:
-        raise InvalidInputError("max_moves must not be negative, tolerance within [0, 1)")
-    return json_response(await _durability(request).rebalance(req))
+    job = await _durability(request).jobs.start(
+        StartJob(kind="rebalance", max_moves=req.max_moves, tolerance=req.tolerance)
+    )
+    return json_response(
+        RebalanceResult(
+            queued_moves=job.total_items or 0,
+            mean_used_fraction=job.params["mean_used_fraction"],
+            job_id=job.job_id,
+        )
+    )
 
 
 def add_durability_routes(app: web.Application) -> None:
@@ -114,6 +136,7 @@ def add_durability_routes(app: web.Application) -> None:
             web.post("/v1/disks/{disk_id}/forget", forget_disk),
             web.post("/v1/nodes/{node_id}/drain", _drain(True, "node")),
             web.post("/v1/nodes/{node_id}/undrain", _drain(False, "node")),
+            web.post("/v1/nodes/{node_id}/decommission", _drain(True, "node", "decommission")),
             web.get("/v1/drain/status", drain_status),
             web.post("/v1/rebalance", rebalance),
         ]

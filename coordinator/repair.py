@@ -15,9 +15,12 @@ Contract:
   then is the placement switched (one transaction, ``RepairQueue.complete``). A failure puts
   the entry back with a doubling back-off; entries that cannot run (fewer than k readable
   fragments, no usable disk) wait the back-off too and are tried again, never dropped.
-* Progress: ``status()`` gives the queue, what ran since this coordinator became leader, the
-  rate over the last minute and an ETA; ``pause``/``resume`` stop and restart dispatching
-  (the queue is kept).
+* Progress lives in the standing ``repair`` job (``db.jobs``, id ``repair``): each rebuilt
+  chunk advances it, each failed attempt counts as its failure; ``status()`` gives the queue,
+  what the job did since it was created, its recent rate and an ETA. Pausing the job (through
+  ``job_service``) stops dispatching (the queue and running rebuilds are kept); its throttle
+  (``set_throttle``: bytes/s, chunks/s, concurrency) applies to the next claims and rebuilds.
+  Dispatching waits until the service gave the manager its persisted state (``ready``).
 """
 
 from __future__ import annotations
@@ -26,21 +29,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 from wormfs.clients.repair import NodeRepairClient
 from wormfs.config import DurabilityConfig
 from wormfs.coordinator.db.care import DiskCareRepo
+from wormfs.coordinator.db.jobs import JobRecord, JobsRepo, NoSuchJobError
 from wormfs.coordinator.db.repair import RepairQueue
 from wormfs.coordinator.db.repair_claim import RepairJob
+from wormfs.coordinator.job_service import JobRates
 from wormfs.coordinator.jobs import job_failed
 from wormfs.errors import WormError
+from wormfs.wire.jobs import Throttle
 from wormfs.wire.repair import ReasonCount, RebuildSource, RebuildTask, RepairStatus
 
 log = logging.getLogger(__name__)
 
-RATE_WINDOW = 60.0  # seconds of completions the reported rate is averaged over
 MAX_BACKOFF = 600.0
 IDLE_POLL = 1.0  # how often an idle dispatcher looks for due entries
 MIN_REBUILD_TIMEOUT = 60.0
@@ -84,20 +88,23 @@ class RepairManager:
         care: DiskCareRepo,
         nodes: NodeRepairClient,
         config: DurabilityConfig,
+        jobs: JobsRepo,
+        rates: JobRates,
+        ready: asyncio.Event,
     ) -> None:
         self.queue = queue
         self._care = care
         self._nodes = nodes
         self._config = config
+        self._jobs = jobs
+        self._rates = rates
+        self._ready = ready
         self._bucket = TokenBucket(config.repair_rate_bytes)
+        self._items = TokenBucket(0)  # chunks per second; 0 = no limit
+        self.concurrency = config.repair_concurrency
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
-        self.paused = False
-        self.since = time.time()
-        self.repaired_chunks = 0
-        self.repaired_bytes = 0
-        self.failed_attempts = 0
-        self._recent: deque[tuple[float, int]] = deque()
+        self.paused = False  # the repair job's state, as the service last applied it
 
     def wake(self) -> None:
         """Look for work now (something was queued)."""
@@ -133,7 +140,9 @@ class RepairManager:
         """Claim and start what the concurrency allows; returns how many were started."""
         if self.paused:
             return 0
-        free = self._config.repair_concurrency - len(self._running)
+        free = self.concurrency - len(self._running)
+        if free <= 0:
+            return 0
         jobs, deferred = await self.queue.claim(time.time(), free)
         if deferred:
             for d in deferred:
@@ -151,19 +160,21 @@ class RepairManager:
 
     async def dispatch_loop(self) -> None:
         await self.queue.reset_running()
+        await self._ready.wait()  # the persisted pause and throttle are applied
         while True:
             try:
                 started = await self.dispatch_once()
             except Exception:
                 job_failed(log, "repair dispatch")
                 started = 0
-            if started and len(self._running) < self._config.repair_concurrency:
+            if started and len(self._running) < self.concurrency:
                 continue  # more may be due right away
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
 
     async def _run(self, job: RepairJob) -> None:
+        await self._items.take(1)
         await self._bucket.take(job.chunk_bytes)
         task = RebuildTask(
             sources=[
@@ -188,7 +199,6 @@ class RepairManager:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.failed_attempts += 1
             message = exc.message if isinstance(exc, WormError) else repr(exc)
             if not isinstance(exc, WormError):
                 log.exception("repair of entry %d failed", job.entry_id)
@@ -204,13 +214,18 @@ class RepairManager:
                 backoff,
                 message,
             )
-            with contextlib.suppress(Exception):
+            try:
                 await self.queue.fail(job, message, time.time() + backoff)
+                await self._jobs.fail("repair", f"chunk {job.old_chunk_id}: {message}")
+            except Exception:
+                # The entry is released at the next leadership (reset_running) anyway.
+                job_failed(log, f"recording the failure of repair entry {job.entry_id}")
             return
         if switched:
-            self.repaired_chunks += 1
-            self.repaired_bytes += job.chunk_bytes
-            self._recent.append((time.monotonic(), job.chunk_bytes))
+            try:
+                await self._jobs.advance("repair", 1, job.chunk_bytes)
+            except Exception:
+                job_failed(log, "recording repair progress")
             log.info(
                 "fragment %d of segment %d rebuilt (%s) onto disk %s as chunk %s",
                 job.fragment_index,
@@ -225,40 +240,44 @@ class RepairManager:
         return float(min(MAX_BACKOFF, self._config.repair_retry * 2 ** min(job.attempts, 20)))
 
     # ---- control and progress ---------------------------------------------------------------
-    def pause(self) -> None:
-        self.paused = True
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if not paused:
+            self.wake()
 
-    def resume(self) -> None:
-        self.paused = False
+    def set_throttle(self, throttle: Throttle, is_set: bool) -> None:
+        """bytes/s and chunks/s (0: no limit), concurrency (0: the configured one); a throttle
+        never set leaves the configured rate."""
+        self._bucket.rate = throttle.bytes_per_s if is_set else self._config.repair_rate_bytes
+        self._items.rate = throttle.items_per_s
+        self.concurrency = throttle.concurrency or self._config.repair_concurrency
         self.wake()
 
-    def rate(self) -> float:
-        now = time.monotonic()
-        while self._recent and self._recent[0][0] < now - RATE_WINDOW:
-            self._recent.popleft()
-        if not self._recent:
-            return 0.0
-        span = max(now - self._recent[0][0], 1.0)
-        return sum(b for _, b in self._recent) / span
+    async def job(self) -> JobRecord:
+        try:
+            return await self._jobs.get("repair")
+        except NoSuchJobError:
+            return await self._jobs.ensure_standing("repair")
 
     async def status(self) -> RepairStatus:
         queued, running, queued_bytes, minimum, by_reason = await self.queue.counts()
-        rate = self.rate()
+        job = await self.job()
+        _, rate = self._rates.observe(job)
         return RepairStatus(
-            paused=self.paused,
+            paused=job.state == "paused",
             queued=queued,
             running=running,
             queued_bytes=queued_bytes,
-            repaired_chunks=self.repaired_chunks,
-            repaired_bytes=self.repaired_bytes,
-            failed_attempts=self.failed_attempts,
+            repaired_chunks=job.done_items,
+            repaired_bytes=job.done_bytes,
+            failed_attempts=job.failures,
             rate_bytes_per_s=rate,
             eta_seconds=queued_bytes / rate if queued and rate > 0 else None,
             min_surviving=minimum,
             by_reason=[ReasonCount(reason=r, chunks=n) for r, n in sorted(by_reason.items())],
-            since=self.since,
-            rate_limit_bytes_per_s=self._config.repair_rate_bytes,
-            concurrency=self._config.repair_concurrency,
+            since=job.started_at,
+            rate_limit_bytes_per_s=int(self._bucket.rate),
+            concurrency=self.concurrency,
         )
 
     async def close(self) -> None:

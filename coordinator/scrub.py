@@ -15,9 +15,12 @@ the nodes' inventory and scrub routes. Contract:
   foreground latency stays put; the coordinator keeps the cursor and the "bytes verified since T"
   counters (``disk_care``), queues corrupt referenced chunks for repair ("corrupt") and wakes
   the repair dispatcher.
-* ``request(deep, disk_ids)`` (``wormfs admin scrub``) runs a shallow scrub and, if asked, a
-  whole deep walk of the disks now, back to back; ``status`` shows whether it is still running
-  and what it found. Unavailable disks are skipped: the repair scheduler owns them.
+* ``request(deep, disk_ids, job_id)`` (``wormfs admin scrub``, a ``scrub`` job of
+  ``job_service``) runs a shallow scrub and, if asked, a whole deep walk of the disks now,
+  back to back; ``status`` shows whether it is still running and what it found. Unavailable
+  disks are skipped: the repair scheduler owns them. The run can be paused (its disks stop
+  between two steps, the schedule's own scrubs go on), resumed and cancelled (it ends at the
+  next step); ``rate_bytes`` overrides ``scrub_rate_mb`` (the scrub job's throttle).
 * One scrub task per node at a time (its disks take turns; nodes scrub in parallel), each
   step braked on the node by ``scrub_rate_mb`` and by ``scrub_duty`` (the share of time a
   step may spend reading; it backs off when foreground requests slow its reads down).
@@ -66,6 +69,13 @@ class ScrubRun:
     deep: bool
     shallow_left: set[str]
     deep_left: set[str]
+    job_id: str = ""
+    passes: int = 0  # disk passes planned: a shallow one per disk, and a deep one if asked
+    passes_done: int = 0
+    bytes_checked: int = 0  # by its deep walks
+    paused: bool = False
+    cancelled: bool = False
+    running: asyncio.Event = field(default_factory=asyncio.Event)  # set while not paused
     fresh_walk: set[str] = field(default_factory=set)  # deep walks to start from the beginning
     finished_at: float | None = None
     missing: int = 0
@@ -100,9 +110,10 @@ class ScrubScheduler:
         self._busy: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self.run: ScrubRun | None = None
+        self.rate_bytes = config.scrub_rate_bytes
 
     # ---- requests and status ----------------------------------------------------------------
-    async def request(self, deep: bool, disk_ids: list[str]) -> ScrubStatus:
+    async def request(self, deep: bool, disk_ids: list[str], job_id: str = "") -> ScrubRun:
         known = {v.disk_id for v in await self._queue.disks() if v.drain_state != "drained"}
         wanted = set(disk_ids) & known if disk_ids else known
         self.run = ScrubRun(
@@ -111,9 +122,29 @@ class ScrubScheduler:
             shallow_left=set(wanted),
             deep_left=set(wanted) if deep else set(),
             fresh_walk=set(wanted) if deep else set(),
+            job_id=job_id,
+            passes=len(wanted) * (2 if deep else 1),
         )
+        self.run.running.set()
         self._wake.set()
-        return await self.status()
+        self._check_finished()
+        return self.run
+
+    def pause(self, run: ScrubRun, paused: bool) -> None:
+        run.paused = paused
+        if paused:
+            run.running.clear()
+        else:
+            run.running.set()
+            self._wake.set()
+
+    def cancel(self, run: ScrubRun) -> None:
+        """End the run: nothing more is forced; its disks stop at their next step."""
+        run.cancelled = True
+        run.shallow_left.clear()
+        run.deep_left.clear()
+        run.running.set()  # a paused disk task wakes up to see the cancel
+        self._check_finished()
 
     async def status(self) -> ScrubStatus:
         run = self.run
@@ -127,6 +158,7 @@ class ScrubScheduler:
             disks=await self._care.scrub_states(),
             failed_disks=sorted(run.failed) if run else [],
             found_inconsistent=run.inconsistent if run else 0,
+            job_id=run.job_id or None if run else None,
         )
 
     # ---- scheduling -------------------------------------------------------------------------
@@ -152,12 +184,16 @@ class ScrubScheduler:
         run = self.run
         by_disk = {v.disk_id: v for v in views}
         busy_nodes = {by_disk[d].node_id for d in self._busy if d in by_disk}
+        forcing = run is not None and not run.paused
         for view in views:
             # One disk per node at a time: the node's CPU and network are shared by its disks.
             if view.disk_id in self._busy or view.node_id in busy_nodes:
                 continue
             if not view.available:
                 if run is not None:
+                    run.passes_done += (view.disk_id in run.shallow_left) + (
+                        view.disk_id in run.deep_left
+                    )
                     run.shallow_left.discard(view.disk_id)
                     run.deep_left.discard(view.disk_id)
                 continue
@@ -165,9 +201,11 @@ class ScrubScheduler:
             if state is None:
                 continue
             shallow = self._shallow_due(state, now) or (
-                run is not None and view.disk_id in run.shallow_left
+                forcing and run is not None and view.disk_id in run.shallow_left
             )
-            deep = self._deep_due(state, now) or (run is not None and view.disk_id in run.deep_left)
+            deep = self._deep_due(state, now) or (
+                forcing and run is not None and view.disk_id in run.deep_left
+            )
             if shallow or deep:
                 busy_nodes.add(view.node_id)
                 task = asyncio.create_task(
@@ -216,6 +254,7 @@ class ScrubScheduler:
                     run.missing += len(found.missing)
                     run.orphans += found.orphans
                     run.shallow_left.discard(view.disk_id)
+                    run.passes_done += 1
             if deep:
                 forced = run is not None and view.disk_id in run.deep_left
                 cursor = state.deep_cursor
@@ -224,15 +263,19 @@ class ScrubScheduler:
                     cursor = None
                 while True:
                     before = cursor
-                    corrupt, cursor = await self.deep_step(view, cursor)
+                    corrupt, cursor, checked = await self.deep_step(view, cursor)
                     inconsistent = await self.consistency_step(view, before, cursor)
                     if forced and run is not None:
                         run.corrupt += corrupt
                         run.inconsistent += inconsistent
+                        run.bytes_checked += checked
+                        await run.running.wait()  # paused: the walk stops here
+                        forced = not run.cancelled
                     if cursor is None or not forced:
                         break
                 if forced and run is not None:
                     run.deep_left.discard(view.disk_id)
+                    run.passes_done += 1
         except Exception as exc:
             if isinstance(exc, WormError):
                 log.warning("scrub of disk %s stopped: %s", view.disk_id, exc)
@@ -244,6 +287,9 @@ class ScrubScheduler:
                 view.disk_id in run.shallow_left or view.disk_id in run.deep_left
             ):
                 run.failed.add(view.disk_id)
+                run.passes_done += (view.disk_id in run.shallow_left) + (
+                    view.disk_id in run.deep_left
+                )
                 run.shallow_left.discard(view.disk_id)
                 run.deep_left.discard(view.disk_id)
 
@@ -292,10 +338,12 @@ class ScrubScheduler:
             return False  # corrupt or unreachable: the deep scrub or liveness will tell
         return False
 
-    async def deep_step(self, view: DiskView, cursor: str | None) -> tuple[int, str | None]:
-        """One deep-scrub call; returns (corrupt chunks found, the next cursor)."""
+    async def deep_step(
+        self, view: DiskView, cursor: str | None
+    ) -> tuple[int, str | None, int]:
+        """One deep-scrub call; returns (corrupt chunks found, the next cursor, bytes read)."""
         batch_bytes = int(self._config.scrub_batch_mb * MB)
-        rate = self._config.scrub_rate_bytes
+        rate = self.rate_bytes
         # The duty brake stretches a step by up to 1/duty (more when the node is busy).
         timeout = 120.0 + (batch_bytes / rate * 2 if rate else 0) / self._config.scrub_duty
         result = await self._nodes.scrub(
@@ -324,7 +372,7 @@ class ScrubScheduler:
         await self._care.record_deep(
             view.disk_id, result.next_after, result.bytes_checked, result.chunks_checked, len(bad)
         )
-        return len(bad), result.next_after
+        return len(bad), result.next_after, result.bytes_checked
 
     async def consistency_step(self, view: DiskView, after: str | None, upto: str | None) -> int:
         """Decode-and-compare a few stripes of a sample of the segments just deep-scrubbed.

@@ -12,6 +12,9 @@ the loops in a cleanup context and cancels them on shutdown. Contract:
      deletes them; deleted and missing chunks leave the queue, failed ones and all of an
      unreachable or offline node's entries stay for a later pass.
   A failing pass is logged and retried at the next interval; it never stops the loop.
+  Deleted chunks advance the standing ``gc`` job (``db.jobs``); while that job is paused the
+  loop skips its passes (``paused``, set by ``job_service``), and its throttle's items/s caps
+  the chunks claimed per pass (``set_throttle``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from wormfs.coordinator.db.gc import DueChunk
+from wormfs.coordinator.db.jobs import JobsRepo
 from wormfs.coordinator.db.repo import Repository
 from wormfs.coordinator.jobs import job_failed
 from wormfs.errors import WormError
@@ -75,8 +79,20 @@ class GarbageCollector:
         self._session = session
         self._secret = secret
         self.retry_after = retry_after  # seconds before a kept entry is tried again
+        self._default_batch = batch
         self._batch = batch
+        self._jobs = JobsRepo(repo.db)
         self._lock = asyncio.Lock()  # the loop and a test's run_once never overlap
+        self.paused = False  # the gc job's state, as the service last applied it
+
+    def set_throttle(self, items_per_s: float, interval: float) -> None:
+        """At most ``items_per_s`` chunks per second, as a batch per pass (0: no limit)."""
+        self._batch = (
+            max(1, int(items_per_s * interval)) if items_per_s > 0 else self._default_batch
+        )
+
+    async def pending_count(self) -> int:
+        return await self._repo.gc.pending_count()
 
     async def run_once(self) -> GcPass:
         async with self._lock:
@@ -99,6 +115,8 @@ class GarbageCollector:
             await self._repo.gc.done(done)
             await self._repo.gc.retry(keep, time.time() + self.retry_after)
             result.deleted, result.kept = len(done), len(keep)
+            if done:
+                await self._jobs.advance("gc", len(done), 0)
             if done or keep or result.expired_writes:
                 log.info(
                     "gc: %d chunks deleted, %d kept for retry, %d abandoned writes collected",
@@ -145,6 +163,8 @@ class GarbageCollector:
     async def loop(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
+            if self.paused:
+                continue
             try:
                 await self.run_once()
             except Exception:

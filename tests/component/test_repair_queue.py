@@ -108,7 +108,7 @@ def chunks_of(manifest: ObjectManifest) -> list[tuple[int, str, str]]:
 async def test_lost_disk_is_rebuilt_elsewhere_and_the_placement_switches(database_url: str) -> None:
     async with cluster(database_url) as (r, _):
         d = durability(r)
-        d.repair.pause()
+        await d.jobs.control("repair", "pause")
         manifest = await put(r.client, "bkt", "k", size=5000)
         index, old_chunk, lost_disk = chunks_of(manifest)[1]
         assert await d.queue.enqueue_disk(lost_disk, "offline") == 1
@@ -131,7 +131,7 @@ async def test_lost_disk_is_rebuilt_elsewhere_and_the_placement_switches(databas
 async def test_queue_is_ordered_by_risk(database_url: str) -> None:
     async with cluster(database_url) as (r, _):
         d = durability(r)
-        d.repair.pause()
+        await d.jobs.control("repair", "pause")
         one = await put(r.client, "bkt", "one", size=5000)
         two = await put(r.client, "bkt", "two", size=5000)
         a = chunks_of(one)
@@ -150,7 +150,7 @@ async def test_queue_is_ordered_by_risk(database_url: str) -> None:
 async def test_bad_chunk_on_a_healthy_disk_is_rebuilt_in_place(database_url: str) -> None:
     async with cluster(database_url) as (r, _):
         d = durability(r)
-        d.repair.pause()
+        await d.jobs.control("repair", "pause")
         manifest = await put(r.client, "bkt", "k", size=5000)
         _, chunk, disk = chunks_of(manifest)[2]
         await d.queue.enqueue_chunks([(chunk, disk, "corrupt")])
@@ -161,7 +161,7 @@ async def test_bad_chunk_on_a_healthy_disk_is_rebuilt_in_place(database_url: str
 async def test_segment_deleted_during_repair_collects_the_new_chunk(database_url: str) -> None:
     async with cluster(database_url) as (r, _):
         d = durability(r)
-        d.repair.pause()
+        await d.jobs.control("repair", "pause")
         manifest = await put(r.client, "bkt", "k", size=5000)
         _, chunk, disk = chunks_of(manifest)[0]
         await d.queue.enqueue_chunks([(chunk, disk, "missing")])
@@ -199,7 +199,7 @@ async def test_dispatcher_runs_rebuilds_and_backs_off_on_failure(database_url: s
 async def test_unavailable_disk_is_queued_only_after_the_grace_period(database_url: str) -> None:
     async with cluster(database_url, repair_delay=1000.0) as (r, _):
         d = durability(r)
-        d.repair.pause()
+        await d.jobs.control("repair", "pause")
         manifest = await put(r.client, "bkt", "k", size=5000)
         _, _, disk = chunks_of(manifest)[0]
         node = disk.split("-")[0]
@@ -245,7 +245,7 @@ async def test_drain_moves_chunks_and_placement_avoids_the_disk(database_url: st
 async def test_reports_are_confirmed_by_the_node_before_queueing(database_url: str) -> None:
     async with cluster(database_url) as (r, node):
         d = durability(r)
-        d.repair.pause()
+        await d.jobs.control("repair", "pause")
         manifest = await put(r.client, "bkt", "k", size=5000)
         (_, bad, bad_disk), (_, good, good_disk) = chunks_of(manifest)[:2]
         node.corrupt.add(bad)
@@ -280,7 +280,7 @@ async def test_shallow_scrub_runs_on_its_schedule_and_queues_missing_chunks(
 ) -> None:
     async with cluster(database_url, shallow_scrub_interval=0.2) as (r, _):
         d = durability(r)
-        d.repair.pause()
+        await d.jobs.control("repair", "pause")
         manifest = await put(r.client, "bkt", "k", size=5000)
 
         # The fake nodes list no chunk at all and answer HEAD with 404: all six are missing.
@@ -307,7 +307,7 @@ def _queue_empty(d: Any) -> Callable[[], Awaitable[bool]]:
 async def test_forget_a_dead_disk_once_repair_moved_its_chunks(database_url: str) -> None:
     async with cluster(database_url) as (r, _):
         d = durability(r)
-        d.repair.pause()
+        await d.jobs.control("repair", "pause")
         client = DurabilityClient(r.client.http)
         manifest = await put(r.client, "bkt", "k", size=5000)
         _, old_chunk, disk = chunks_of(manifest)[0]
@@ -325,7 +325,7 @@ async def test_forget_a_dead_disk_once_repair_moved_its_chunks(database_url: str
         # Repair rebuilds the chunk elsewhere; the old one waits in the GC queue, forever,
         # since the disk is gone.
         assert await d.queue.enqueue_disk(disk, "offline") == 1
-        d.repair.resume()
+        await d.jobs.control("repair", "resume")
         await eventually(_queue_empty(d), message="the repair done")
         after = await r.client.get_object("bkt", "k")
         assert disk not in {c for _, _, c in chunks_of(after)}

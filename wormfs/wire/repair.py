@@ -15,8 +15,13 @@ On the active coordinator::
     POST   /v1/disks/{disk_id}/undrain              -> DrainStatus
     POST   /v1/nodes/{node_id}/drain                -> DrainStatus    (every disk of the node)
     POST   /v1/nodes/{node_id}/undrain              -> DrainStatus
+    POST   /v1/nodes/{node_id}/decommission         -> DrainStatus    (a drain, as that job kind)
     GET    /v1/drain/status                         -> DrainStatus
-    POST   /v1/rebalance          StartRebalance    -> RebalanceResult
+    POST   /v1/rebalance          StartRebalance    -> RebalanceResult (and a rebalance job)
+
+Each of these is a view of the jobs of ``wormfs.wire.jobs`` (repair and pause/resume: the
+standing repair job; a scrub, drain, decommission or rebalance: a job of that kind, whose id
+``DrainStatus.job_id`` and ``RebalanceResult.job_id`` name).
 
 On every storage node::
 
@@ -130,7 +135,7 @@ class RepairStatus(msgspec.Struct, frozen=True):
     queued: int  # chunks waiting, running included
     running: int
     queued_bytes: int  # chunk bytes still to rebuild
-    repaired_chunks: int  # since ``since`` (this coordinator's leadership)
+    repaired_chunks: int  # since ``since`` (the creation of the standing repair job)
     repaired_bytes: int
     failed_attempts: int
     rate_bytes_per_s: float  # recent rebuild rate (one minute window)
@@ -186,6 +191,7 @@ class ScrubStatus(msgspec.Struct, frozen=True):
     disks: list[DiskScrubState]
     found_inconsistent: int = 0  # fragments that disagreed with the rest of their stripe
     failed_disks: list[str] = []  # disks the requested scrub could not finish (errors logged)
+    job_id: str | None = None  # the scrub job of the last requested scrub
 
 
 class DiskDrainState(msgspec.Struct, frozen=True):
@@ -198,6 +204,7 @@ class DiskDrainState(msgspec.Struct, frozen=True):
 
 class DrainStatus(msgspec.Struct, frozen=True):
     disks: list[DiskDrainState]
+    job_id: str | None = None  # the drain or decommission job a drain call started or joined
 
 
 class ForgetResult(msgspec.Struct, frozen=True):
@@ -217,3 +224,4 @@ class StartRebalance(msgspec.Struct, frozen=True):
 class RebalanceResult(msgspec.Struct, frozen=True):
     queued_moves: int
     mean_used_fraction: float
+    job_id: str | None = None
