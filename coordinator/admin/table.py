@@ -14,6 +14,7 @@ from __future__ import annotations
 from wormfs.coordinator.admin import audit, tokens
 from wormfs.coordinator.admin.routes import Route
 from wormfs.coordinator.admin.server import Mount, openapi_document
+from wormfs.coordinator.ui.mount import mount_ui
 
 _META = (
     Route(
@@ -33,4 +34,4 @@ TABLE: tuple[Route, ...] = (
     *audit.ROUTES,
 )
 
-MOUNTS: tuple[Mount, ...] = ()
+MOUNTS: tuple[Mount, ...] = (mount_ui,)

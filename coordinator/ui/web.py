@@ -3,13 +3,18 @@
 Layer: coordinator UI, the top (beside the admin REST API, on the same admin application).
 Contract:
 
-* ``setup_ui(app, login)`` mounts the UI on the admin application under ``/ui``: the vendored
-  assets at ``/ui/static/`` (no session needed), ``GET /ui/login`` and ``POST /ui/login`` (a
-  form with one input, an admin token, checked by ``login``), ``POST /ui/logout``, and ``/``
-  redirecting to the Overview. Page handlers are added by ``pages.add_pages``.
-* ``ui_handler`` wraps a page handler: no live session → a redirect to the login page (for
-  htmx requests an ``HX-Redirect``); a POST whose CSRF token (form field ``csrf`` or header
-  ``X-CSRF-Token``) is not the session's → 403, before the handler runs.
+* ``setup_ui(app)`` mounts the UI's shell on the admin application (``admin.server``) under
+  ``/ui``: the scripts and style sheets of ``static/`` at ``/ui/static/`` (no session needed;
+  read into memory, off the loop, when the listener starts), ``GET /ui/login`` and
+  ``POST /ui/login`` (a form with one input, an admin token, checked by the admin API's
+  token repository), ``POST /ui/logout``, and ``/`` redirecting to the Overview. The pages
+  are added by ``pages``.
+* ``ui_handler`` wraps a page handler: no live session, or its token revoked or expired
+  since (checked again on every request, as the API checks a bearer token) → a redirect to
+  the login page (for htmx requests an ``HX-Redirect``); a POST whose CSRF token (form field
+  ``csrf`` or header ``X-CSRF-Token``) is not the session's → 403, before the handler runs.
+  The handler finds the session under ``SESSION`` and the token (the audit actor) under
+  ``ACTOR``.
 * ``render(request, template, context)`` renders a Jinja2 template with the session, the
   navigation and the asset prefix; every UI answer carries ``Cache-Control: no-store`` and a
   Content-Security-Policy of ``'self'`` only (no inline script, nothing from another host).
@@ -22,11 +27,11 @@ it has no session yet.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +39,10 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from wormfs.coordinator.admin.routes import TOKENS
+from wormfs.coordinator.admin.server import CORE
+from wormfs.coordinator.db.admin_tokens import AdminTokenInfo
+from wormfs.coordinator.ui.formats import FILTERS
 from wormfs.coordinator.ui.sessions import (
     COOKIE,
     CSRF_FIELD,
@@ -43,6 +52,7 @@ from wormfs.coordinator.ui.sessions import (
     SessionStore,
     csrf_ok,
 )
+from wormfs.errors import AuthError
 
 log = logging.getLogger(__name__)
 
@@ -65,42 +75,20 @@ CSP = (
 )
 
 
-@dataclass(frozen=True)
-class Principal:
-    """Who an admin token says its bearer is."""
-
-    token_id: str
-    name: str  # the audit actor
-    scope: str  # "read" or "admin"
-    credential: str  # what ``UiAuth.still_valid`` re-checks on each request of the session
-
-
-class LoginRefused(Exception):
-    """The token given at login (or held by a session) is unknown, revoked or expired."""
-
-
-# Checks an admin token: the Principal, or LoginRefused. ``still_valid`` answers whether the
-# token behind a live session (its ``credential``) is still good: neither revoked nor expired.
-LoginCheck = Callable[[str], Awaitable[Principal]]
-SessionCheck = Callable[[str], Awaitable[bool]]
-
-
-@dataclass(frozen=True)
-class UiAuth:
-    login: LoginCheck
-    still_valid: SessionCheck
-
-
 SESSIONS = web.AppKey("ui_sessions", SessionStore)
-AUTH = web.AppKey("ui_auth", UiAuth)
-SESSION = "ui_session"  # request key of the live session
+SESSION = web.RequestKey("ui_session", Session)
+ACTOR = web.RequestKey("ui_actor", AdminTokenInfo)  # the session's token, checked again
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def session_of(request: web.Request) -> Session:
-    session: Session = request[SESSION]
-    return session
+    return request[SESSION]
+
+
+def core_of(request: web.Request) -> web.Application:
+    """The coordinator's application (its repositories and jobs) behind the admin app."""
+    return request.app[CORE]
 
 
 def _secure(request: web.Request) -> bool:
@@ -146,27 +134,31 @@ def _to_login(request: web.Request) -> web.StreamResponse:
     raise redirect(f"{BASE}/login")
 
 
-async def _live_session(request: web.Request) -> Session | None:
+async def _live_session(request: web.Request) -> tuple[Session, AdminTokenInfo] | None:
     session_id = request.cookies.get(COOKIE)
     if not session_id:
         return None
     store = request.app[SESSIONS]
-    session = store.get(session_id, time.time())
+    now = time.time()
+    session = store.get(session_id, now)
     if session is None:
         return None
-    if not await request.app[AUTH].still_valid(session.credential):
+    try:
+        info = await core_of(request)[TOKENS].authenticate(session.credential, now)
+    except AuthError:
         store.close(session.id)  # the token was revoked or expired: so is its session
         return None
-    return session
+    return session, info
 
 
 def ui_handler(handler: Handler) -> Handler:
     """A page handler that needs a live session (and, for a POST, its CSRF token)."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
-        session = await _live_session(request)
-        if session is None:
+        live = await _live_session(request)
+        if live is None:
             return _to_login(request)
+        session, request[ACTOR] = live
         request[SESSION] = session
         if request.method == "POST":
             form = await request.post()
@@ -212,16 +204,15 @@ async def login(request: web.Request) -> web.StreamResponse:
     token = form.get("token")
     if not isinstance(token, str) or not token.strip():
         return _login_page(request, "Enter an admin token.", 400)
+    token = token.strip()
     try:
-        principal = await request.app[AUTH].login(token.strip())
-    except LoginRefused as refused:
-        # Never log the token: only that a login failed, and why in general terms.
+        info = await core_of(request)[TOKENS].authenticate(token, time.time())
+    except AuthError as refused:
+        # AuthError's message never repeats the token; nor does this line.
         log.info("UI: login refused: %s", refused)
         return _login_page(request, "That token is unknown, revoked or expired.", 401)
-    session = request.app[SESSIONS].open(
-        principal.name, principal.scope, principal.token_id, principal.credential, time.time()
-    )
-    log.info("UI: %s logged in (scope %s)", principal.name, principal.scope)
+    session = request.app[SESSIONS].open(info.name, info.scope, info.token_id, token, time.time())
+    log.info("UI: %s logged in (scope %s)", info.name, info.scope)
     response = redirect(f"{BASE}/")
     response.set_cookie(
         COOKIE,
@@ -243,23 +234,68 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise response
 
 
+_ASSET_TYPES = {".js": "text/javascript", ".css": "text/css"}
+
+
+def _read_assets() -> dict[str, tuple[bytes, str]]:
+    """Every script and style sheet under static/, by its path there (about 200 KB)."""
+    folder = HERE / "static"
+    return {
+        path.relative_to(folder).as_posix(): (path.read_bytes(), _ASSET_TYPES[path.suffix])
+        for path in sorted(folder.rglob("*"))
+        if path.suffix in _ASSET_TYPES
+    }
+
+
+def _read_templates() -> dict[str, str]:
+    folder = HERE / "templates"
+    return {path.name: path.read_text(encoding="utf-8") for path in folder.glob("*.html")}
+
+
 async def _root(request: web.Request) -> web.StreamResponse:
     raise redirect(f"{BASE}/")
 
 
-def setup_ui(app: web.Application, auth: UiAuth, sessions: SessionStore | None = None) -> None:
+def setup_ui(app: web.Application, sessions: SessionStore | None = None) -> None:
     """Mount the UI's shell on the admin application (pages come from ``pages.add_pages``)."""
-    aiohttp_jinja2.setup(
+    templates: dict[str, str] = {}
+    env = aiohttp_jinja2.setup(
         app,
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        loader=jinja2.DictLoader(templates),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,
     )
+    env.filters.update(FILTERS)
+
+    async def load_templates(app: web.Application) -> None:
+        # Read once, off the loop, before the first request: a loader that reads files
+        # (and checks their times) on a render would block the event loop.
+        templates.update(await asyncio.to_thread(_read_templates))
+
+    app.on_startup.append(load_templates)
     app[SESSIONS] = sessions if sessions is not None else SessionStore()
-    app[AUTH] = auth
     app.router.add_get("/", _root)
     app.router.add_get(BASE, _root)
     app.router.add_get(f"{BASE}/login", login_form)
     app.router.add_post(f"{BASE}/login", login)
     app.router.add_post(f"{BASE}/logout", ui_handler(logout))
-    app.router.add_static(STATIC, HERE / "static", append_version=False)
+    assets: dict[str, tuple[bytes, str]] = {}
+
+    async def load_assets(app: web.Application) -> None:
+        assets.update(await asyncio.to_thread(_read_assets))
+
+    async def asset(request: web.Request) -> web.StreamResponse:
+        found = assets.get(request.match_info["name"])
+        if found is None:
+            raise web.HTTPNotFound()
+        body, content_type = found
+        return web.Response(
+            body=body,
+            content_type=content_type,
+            charset="utf-8",
+            headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
+
+    app.on_startup.append(load_assets)
+    app.router.add_get(STATIC + "/{name:.+}", asset)
