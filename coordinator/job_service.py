@@ -37,6 +37,8 @@ from wormfs.wire.jobs import (
     StartJob,
     Throttle,
     ThrottleList,
+    page_key,
+    parse_page_key,
 )
 
 log = logging.getLogger(__name__)
@@ -147,14 +149,21 @@ class JobService:
         return await self.info(await self.repo.get(job_id))
 
     async def list(
-        self, kind: str | None = None, state: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        kind: str | None = None,
+        state: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
     ) -> JobList:
-        if not 1 <= limit <= MAX_PAGE or offset < 0:
-            raise InvalidInputError(f"limit must be within 1..{MAX_PAGE}, offset not negative")
-        rows = await self.repo.page(kind, state, limit + 1, offset)
+        """Newest first; ``after``: the ``next_after`` of the previous page."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"limit must be within 1..{MAX_PAGE}")
+        key = parse_page_key(after) if after else None
+        rows = await self.repo.page(kind, state, limit + 1, key)
         throttles = {t.kind: t.throttle for t in await self.repo.throttles()}
         infos = [await self.info(r, throttles) for r in rows[:limit]]
-        return JobList(jobs=infos, next_offset=offset + limit if len(rows) > limit else None)
+        more = len(rows) > limit
+        return JobList(jobs=infos, next_after=page_key(infos[-1]) if more else None)
 
     async def throttles(self) -> ThrottleList:
         return ThrottleList(throttles=await self.repo.throttles())

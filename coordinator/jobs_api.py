@@ -39,7 +39,7 @@ async def list_jobs(request: web.Request) -> web.Response:
         kind=request.query.get("kind") or None,
         state=request.query.get("state") or None,
         limit=_int(request, "limit", 50, 1, MAX_PAGE),
-        offset=_int(request, "offset", 0, 0, 1 << 40),
+        after=request.query.get("after") or None,
     )
     return json_response(answer)
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.tables import job_throttles, jobs, repair_queue
@@ -58,28 +58,25 @@ class JobRecord:
 _COLUMNS = [getattr(jobs.c, f) for f in JobRecord.__dataclass_fields__]
 _INSERT = insert(jobs)
 _GET = select(*_COLUMNS).where(jobs.c.job_id == bindparam("job_id"))
-_ORDER = (jobs.c.started_at.desc(), jobs.c.job_id.desc())
-_PAGE = select(*_COLUMNS).order_by(*_ORDER).limit(bindparam("limit")).offset(bindparam("offset"))
-_PAGE_KIND = (
+# Newest first, by the unique key (started_at, job_id); a page starts strictly after the
+# previous page's last key. "" for kind or state means any; the first page starts after
+# (FIRST_PAGE, ""), above every time.
+FIRST_PAGE = 1e300
+_PAGE = (
     select(*_COLUMNS)
-    .where(jobs.c.kind == bindparam("kind"))
-    .order_by(*_ORDER)
+    .where(
+        or_(bindparam("kind") == "", jobs.c.kind == bindparam("kind")),
+        or_(bindparam("state") == "", jobs.c.state == bindparam("state")),
+        or_(
+            jobs.c.started_at < bindparam("after_started"),
+            and_(
+                jobs.c.started_at == bindparam("after_started"),
+                jobs.c.job_id < bindparam("after_id"),
+            ),
+        ),
+    )
+    .order_by(jobs.c.started_at.desc(), jobs.c.job_id.desc())
     .limit(bindparam("limit"))
-    .offset(bindparam("offset"))
-)
-_PAGE_STATE = (
-    select(*_COLUMNS)
-    .where(jobs.c.state == bindparam("state"))
-    .order_by(*_ORDER)
-    .limit(bindparam("limit"))
-    .offset(bindparam("offset"))
-)
-_PAGE_BOTH = (
-    select(*_COLUMNS)
-    .where(jobs.c.kind == bindparam("kind"), jobs.c.state == bindparam("state"))
-    .order_by(*_ORDER)
-    .limit(bindparam("limit"))
-    .offset(bindparam("offset"))
 )
 _ACTIVE = (
     select(*_COLUMNS)
@@ -216,14 +213,17 @@ def _finish(tx: Tx, job_id: str, state: str, now: float) -> JobRecord:
     return _get(tx, job_id)
 
 
-def _page(tx: Tx, kind: str | None, state: str | None, limit: int, offset: int) -> list[Row]:
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
-    if kind and state:
-        return tx.all(_PAGE_BOTH, {**params, "kind": kind, "state": state})
-    if kind:
-        return tx.all(_PAGE_KIND, {**params, "kind": kind})
-    if state:
-        return tx.all(_PAGE_STATE, {**params, "state": state})
+def _page(
+    tx: Tx, kind: str | None, state: str | None, limit: int, after: tuple[float, str] | None
+) -> list[Row]:
+    started, job_id = after if after is not None else (FIRST_PAGE, "")
+    params = {
+        "kind": kind or "",
+        "state": state or "",
+        "after_started": started,
+        "after_id": job_id,
+        "limit": limit,
+    }
     return tx.all(_PAGE, params)
 
 
@@ -300,10 +300,11 @@ class JobsRepo:
         return await self._db.read(lambda tx: _get(tx, job_id))
 
     async def page(
-        self, kind: str | None, state: str | None, limit: int, offset: int
+        self, kind: str | None, state: str | None, limit: int, after: tuple[float, str] | None
     ) -> list[JobRecord]:
+        """Up to ``limit`` jobs, newest first, strictly after the key ``after``."""
         check_filters(kind, state)
-        rows = await self._db.read(lambda tx: _page(tx, kind, state, limit, offset))
+        rows = await self._db.read(lambda tx: _page(tx, kind, state, limit, after))
         return [_record(r) for r in rows]
 
     async def active_runs(self) -> list[JobRecord]:

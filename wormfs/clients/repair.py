@@ -2,7 +2,8 @@
 
 * ``NodeRepairClient``: rebuild and deep-scrub calls to any storage node (address per call),
   used by the coordinator's repair and scrub schedulers.
-* ``DurabilityClient``: the coordinator's repair, scrub, drain and rebalance routes, used by
+* ``DurabilityClient``: the coordinator's repair, scrub, drain and rebalance routes, and its
+  jobs (``wormfs.wire.jobs``: list, get, start, pause/resume/cancel, throttles), used by
   ``wormfs admin`` and by tests.
 * ``ChunkReporter``: what the read path calls with chunks it found missing or corrupt; it
   sends them to the coordinator in the background and never lets a failed report reach the
@@ -23,6 +24,7 @@ import aiohttp
 
 from wormfs.errors import InvalidInputError, WormError
 from wormfs.internal.http import InternalClient
+from wormfs.wire.jobs import JobInfo, JobList, KindThrottle, StartJob, Throttle, ThrottleList
 from wormfs.wire.repair import (
     BadChunkReport,
     ConsistencyCheck,
@@ -135,6 +137,42 @@ class DurabilityClient:
 
     async def rebalance(self, request: StartRebalance) -> RebalanceResult:
         return await self.http.call("POST", "/v1/rebalance", RebalanceResult, body=request)
+
+    async def decommission(self, node_id: str) -> DrainStatus:
+        return await self.http.call("POST", f"/v1/nodes/{_seg(node_id)}/decommission", DrainStatus)
+
+    # ---- jobs -------------------------------------------------------------------------------
+    async def jobs(
+        self,
+        kind: str | None = None,
+        state: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> JobList:
+        query = {"limit": str(limit)}
+        for name, value in (("kind", kind), ("state", state), ("after", after)):
+            if value:
+                query[name] = value
+        return await self.http.call("GET", "/v1/jobs", JobList, query=query)
+
+    async def job(self, job_id: str) -> JobInfo:
+        return await self.http.call("GET", f"/v1/jobs/{_seg(job_id)}", JobInfo)
+
+    async def start_job(self, request: StartJob) -> JobInfo:
+        return await self.http.call("POST", "/v1/jobs", JobInfo, body=request)
+
+    async def control_job(self, job_id: str, action: str) -> JobInfo:
+        if action not in ("pause", "resume", "cancel"):
+            raise InvalidInputError("a job can be paused, resumed or cancelled")
+        return await self.http.call("POST", f"/v1/jobs/{_seg(job_id)}/{action}", JobInfo)
+
+    async def throttles(self) -> ThrottleList:
+        return await self.http.call("GET", "/v1/jobs/throttles", ThrottleList)
+
+    async def set_throttle(self, kind: str, throttle: Throttle) -> KindThrottle:
+        return await self.http.call(
+            "PUT", f"/v1/jobs/throttles/{_seg(kind)}", KindThrottle, body=throttle
+        )
 
 
 class ChunkReporter:

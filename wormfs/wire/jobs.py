@@ -3,7 +3,7 @@
 Layer: wire schemas (pure structs, no I/O). Routes on the active coordinator, authenticated
 with the cluster secret (the admin API's ``/admin/v1/jobs`` answers the same structs):
 
-    GET    /v1/jobs?kind=&state=&limit=&offset=     -> JobList   (newest first, paged)
+    GET    /v1/jobs?kind=&state=&limit=&after=      -> JobList   (newest first, paged)
     POST   /v1/jobs               StartJob          -> JobInfo   (scrub, rebalance, repair now)
     GET    /v1/jobs/{job_id}                        -> JobInfo
     POST   /v1/jobs/{job_id}/pause                  -> JobInfo
@@ -34,6 +34,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
+
+from wormfs.errors import InvalidInputError
 
 JobKind = Literal["repair", "scrub", "gc", "rebalance", "drain", "decommission"]
 JobState = Literal["running", "paused", "cancelled", "done", "failed"]
@@ -94,7 +96,20 @@ class JobInfo(msgspec.Struct, frozen=True):
 
 class JobList(msgspec.Struct, frozen=True):
     jobs: list[JobInfo]
-    next_offset: int | None = None  # None: this is the last page
+    next_after: str | None = None  # ``after`` of the next page; None: this is the last page
+
+
+def page_key(job: JobInfo) -> str:
+    """The opaque key a page after ``job`` starts from (jobs are listed newest first)."""
+    return f"{job.started_at!r}/{job.job_id}"
+
+
+def parse_page_key(key: str) -> tuple[float, str]:
+    started, _, job_id = key.partition("/")
+    try:
+        return float(started), job_id
+    except ValueError:
+        raise InvalidInputError("after is not a key this API gave out") from None
 
 
 class StartJob(msgspec.Struct, frozen=True):
