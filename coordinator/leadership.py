@@ -96,6 +96,7 @@ class Office:
         epoch = await db.become_leader(identity)
         db.accept_writes()
         await self._repo.identity.ensure_root(*self._root)
+        await self._repo.profiles.seed()
         self._jobs.start()
         return epoch
 

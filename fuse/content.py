@@ -22,6 +22,8 @@ import hashlib
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+from msgspec.structs import replace
+
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.clients.repair import ChunkReporter
 from wormfs.clients.storage import StorageClient
@@ -81,6 +83,9 @@ class ClusterContent:
         self, key: str, spool: Spool, fs: FsWrite, attributes: ObjectAttributes
     ) -> ObjectManifest:
         size = spool.size
+        # Files written through the mount take the bucket's default storage class (and its
+        # profile), whatever class the version they replace had.
+        attributes = replace(attributes, storage_class="")
         if self._inline_max > 0 and size <= self._inline_max:
             data = await spool.read_all()
             # At most 256 KiB: hashed in the loop, cheaper than a thread hop (as the gateway).
@@ -118,7 +123,7 @@ class ClusterContent:
                 etag=part.etag,
                 profile=grant.profile,
                 parts=[part],
-                attributes=attributes,
+                attributes=replace(attributes, storage_class=grant.storage_class),
                 fs=fs,
             )
         )

@@ -415,6 +415,8 @@ DOMAIN_ERRORS: Mapping[type[domain.WormError], tuple[type[S3Error], bool]] = Map
         domain.BadDigestError: (BadDigest, False),
         domain.IncompleteBodyError: (IncompleteBody, False),
         domain.CompletionMismatchError: (InvalidRequest, False),
+        # The domain says which class and why (unknown, or wider than the cluster).
+        domain.InvalidStorageClassError: (InvalidStorageClass, True),
         domain.InvalidInputError: (InvalidRequest, True),
         domain.InsufficientDisksError: (ServiceUnavailable, False),
         domain.NotEnoughFragmentsError: (ServiceUnavailable, False),
@@ -504,5 +506,7 @@ def from_domain(
             return BadDigest(_bad_digest_message(exc))
         if isinstance(exc, domain.CompletionMismatchError):
             return s3_cls(_completion_message(exc))
+        if isinstance(exc, domain.InvalidStorageClassError):
+            return InvalidStorageClass(message, StorageClassRequested=exc.storage_class)
         return s3_cls(message)
     return None

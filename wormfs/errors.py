@@ -110,6 +110,10 @@ class NoSuchAccessKeyError(NotFoundError):
     """The access key is not known."""
 
 
+class NoSuchProfileError(NotFoundError):
+    """No erasure-coding profile has that name."""
+
+
 # --- conflicts and preconditions -----------------------------------------------------------
 class ConflictError(WormError):
     """The request conflicts with the current state."""
@@ -136,6 +140,14 @@ class BucketAlreadyOwnedByYouError(_BucketConflict):
 
 class BucketNotEmptyError(_BucketConflict):
     """The bucket still holds objects or uploads."""
+
+
+class ProfileInUseError(ConflictError):
+    """The profile is still used by objects, uploads or a bucket's default class."""
+
+
+class ProfileExistsError(ConflictError):
+    """A profile with that name, or one serving that storage class, exists already."""
 
 
 class ChunkExistsError(ConflictError):
@@ -215,6 +227,19 @@ class InvalidPartError(InvalidInputError):
 
 class InvalidPartOrderError(InvalidInputError):
     """Parts in a completion are not in ascending order."""
+
+
+class InvalidStorageClassError(InvalidInputError):
+    """No profile serves that storage class, or its profile cannot be written here."""
+
+    FIELDS = ("storage_class",)
+
+    def __init__(self, message: str = "", *, storage_class: str | None = None) -> None:
+        self.storage_class = storage_class
+        super().__init__(
+            message
+            or (f"no profile serves storage class {storage_class!r}" if storage_class else "")
+        )
 
 
 class EntityTooSmallError(InvalidInputError):

@@ -552,3 +552,25 @@ class JobThrottle(Base):
     bytes_per_s: Mapped[int] = mapped_column(BigInteger, default=0)
     concurrency: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[float] = mapped_column(Double)
+
+
+# ---- storage classes (revision 0009) ----------------------------------------------------------
+class NamedProfile(Base):
+    """A named erasure-coding profile and the S3 storage class it serves, if any.
+
+    Objects keep their own copy of the profile they were written with (``objects.profile``),
+    so a profile row only decides how new objects are written; it cannot be deleted while
+    objects, uploads or a bucket's default class use its class (``wormfs.wire.profiles``).
+    """
+
+    __tablename__ = "profiles"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    codec: Mapped[str] = mapped_column(String(32))
+    k: Mapped[int] = mapped_column(Integer)
+    m: Mapped[int] = mapped_column(Integer)
+    stripe_size: Mapped[int] = mapped_column(BigInteger)
+    segment_size: Mapped[int] = mapped_column(BigInteger)
+    # At most one profile serves a class (several NULLs are fine on both engines).
+    storage_class: Mapped[str | None] = mapped_column(String(32), nullable=True, unique=True)
+    created: Mapped[float] = mapped_column(Double)

@@ -3,9 +3,10 @@
 Layer: coordinator database package. Contract, each operation one transaction:
 
 * ``begin_write`` checks the bucket (and, for a part, the upload), cuts ``size`` into
-  segments of ``coding.segment_size``, places each segment on k+m disks and records the write
-  intent with every granted chunk; the grant's profile is today's config for a plain PUT and
-  the upload's stored profile for a part.
+  segments of the profile's segment size, places each segment on k+m disks and records the
+  write intent with every granted chunk; the grant's profile is the one of the storage class
+  asked for (or the bucket's default; ``db/profiles.py``) for a plain PUT and the upload's
+  stored profile for a part.
 * ``commit`` turns a granted write into the bucket's current version atomically: the intent is
   removed (a repeated commit of the same write, e.g. a retry after a lost answer, answers
   the version it made), the conditions are checked, the replaced version's chunks go into
@@ -29,9 +30,13 @@ from __future__ import annotations
 import stat
 import time
 
+from msgspec.structs import replace
+
 from wormfs.config import CodingConfig
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.manifests import delete_version, put_inline, read_manifest
+from wormfs.coordinator.db.profiles import resolve
+from wormfs.coordinator.db.tx import Tx
 from wormfs.coordinator.db.versions import MAX_PART_NUMBER
 from wormfs.coordinator.db.writes import Refused, commit_version, grant_write
 from wormfs.coordinator.naming import check_key
@@ -59,6 +64,16 @@ MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, S3's largest object
 def _check_fs(fs: FsWrite | None) -> None:
     if fs is not None and (fs.ino < 2 or stat.S_ISDIR(fs.attrs.mode)):
         raise InvalidInputError("a write of the mount names a file's ino (>= 2)")
+
+
+def _put_inline_classed(
+    tx: Tx, req: PutInline, coding: CodingConfig, now: float, gc_delay: float
+) -> ObjectManifest:
+    """An inline object takes its class (asked for, or the bucket's default) and records the
+    class's profile, though no chunk is written with it."""
+    chosen = resolve(tx, req.bucket, req.attributes.storage_class, coding)
+    attributes = replace(req.attributes, storage_class=chosen.storage_class)
+    return put_inline(tx, replace(req, attributes=attributes), chosen.profile, now, gc_delay)
 
 
 class Objects:
@@ -125,9 +140,10 @@ class Objects:
     async def put_inline(self, req: PutInline) -> ObjectManifest:
         check_key(req.key)
         _check_fs(req.fs)
-        profile = self._coding.profile
-        gc_delay = self._gc_delay
-        return await self._db.write(lambda tx: put_inline(tx, req, profile, time.time(), gc_delay))
+        coding, gc_delay = self._coding, self._gc_delay
+        return await self._db.write(
+            lambda tx: _put_inline_classed(tx, req, coding, time.time(), gc_delay)
+        )
 
     async def delete(
         self,

@@ -12,6 +12,7 @@ domain errors (see the module of each repository for its contract):
     cluster   nodes and disks              (db/cluster.py)
     gc        gc queue, write expiry       (db/gc.py)
     namespace the mount's file namespace   (db/namespace_repo.py)
+    profiles  named profiles, storage classes, bucket default classes (db/profiles.py)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from wormfs.coordinator.db.gc import GcQueue
 from wormfs.coordinator.db.identity import Identity
 from wormfs.coordinator.db.namespace_repo import Namespace
 from wormfs.coordinator.db.objects import Objects
+from wormfs.coordinator.db.profiles import Profiles
 from wormfs.coordinator.db.uploads import Uploads
 from wormfs.wire.coordinator import ObjectList, UploadList
 
@@ -72,6 +74,7 @@ class Repository:
     cluster: Cluster
     gc: GcQueue
     namespace: Namespace
+    profiles: Profiles
 
     @classmethod
     def build(cls, db: Database, config: CoordinatorConfig) -> Repository:
@@ -85,4 +88,5 @@ class Repository:
             cluster=Cluster(db, config.heartbeat_interval, config.node_offline_after),
             gc=GcQueue(db, config.node_offline_after),
             namespace=Namespace(db, config.coding, config.gc_delay, config.node_offline_after),
+            profiles=Profiles(db, config.coding, config.node_offline_after),
         )

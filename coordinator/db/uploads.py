@@ -2,8 +2,9 @@
 
 Layer: coordinator database package. Contract, each operation one transaction:
 
-* ``create`` stores the upload with today's profile (its parts are all written with it) and
-  a time-ordered upload id.
+* ``create`` stores the upload with the profile of its storage class (asked for, or the
+  bucket's default; ``db/profiles.py``): its parts are all written with it; and a
+  time-ordered upload id.
 * ``commit_part`` stores a granted part; a part with the same number is replaced and its
   chunks are queued for GC in the same commit.
 * ``complete`` checks the part list as S3 does — ascending (``InvalidPartOrderError``), each
@@ -40,7 +41,9 @@ from wormfs.coordinator.db.convert import (
 )
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.gc import abandon_write, queue_upload_chunks
+from wormfs.coordinator.db.liveness import disk_candidates
 from wormfs.coordinator.db.manifests import read_manifest
+from wormfs.coordinator.db.profiles import check_width, resolve
 from wormfs.coordinator.db.tables import parts, uploads
 from wormfs.coordinator.db.tx import Row, Tx
 from wormfs.coordinator.db.versions import insert_version, make_room, strip_etag
@@ -135,12 +138,23 @@ class Uploads:
             **attribute_columns(req.attributes),
             "checksum_algorithm": req.checksum_algorithm,
             "checksum_type": checksum_type,
-            "profile": profile_to_json(self._coding.profile),
         }
+        coding = self._coding
 
         def create(tx: Tx) -> UploadInfo:
             require_bucket(tx, req.bucket)
-            tx.run(_INSERT_UPLOAD, row)
+            # The class (asked for, or the bucket's default) picks the profile every part of
+            # the upload is written with.
+            chosen = resolve(tx, req.bucket, req.attributes.storage_class, coding)
+            check_width(chosen, len(disk_candidates(tx, row["initiated"], 0.0)))
+            tx.run(
+                _INSERT_UPLOAD,
+                {
+                    **row,
+                    "storage_class": chosen.storage_class,
+                    "profile": profile_to_json(chosen.profile),
+                },
+            )
             return require_upload(tx, row["upload_id"])
 
         return await self._db.write(create)

@@ -4,8 +4,10 @@ Layer: coordinator database package; each public function is a synchronous opera
 ``Tx``, run whole in one transaction by ``Database.write``. The repositories (``Objects``,
 ``Uploads``) validate their input first and turn the results into answers. Contract:
 
-* ``grant_write`` checks the bucket (and, for a part, the upload), places each segment on k+m
-  disks and records the write intent with every granted chunk (``pending_writes``).
+* ``grant_write`` checks the bucket (and, for a part, the upload), picks the profile (the
+  class asked for or the bucket's default, ``db/profiles.py``; a part: its upload's), places
+  each segment on k+m disks and records the write intent with every granted chunk
+  (``pending_writes``).
 * ``take_intent`` reads a commit's intent (``ConflictError`` if it is unknown or expired:
   its chunks may be collected already) and removes it — in the commit's transaction.
 * ``commit_version`` turns a granted write into the key's current version: the conditions
@@ -37,6 +39,7 @@ from wormfs.coordinator.db.convert import (
 from wormfs.coordinator.db.gc import DROP_INTENT, INTENT, queue_placements, queue_upload_chunks
 from wormfs.coordinator.db.inodes import fs_attributes, put_inode
 from wormfs.coordinator.db.liveness import disk_candidates
+from wormfs.coordinator.db.profiles import Resolved, bucket_class, check_width, resolve
 from wormfs.coordinator.db.tables import parts, pending_writes
 from wormfs.coordinator.db.tx import Tx
 from wormfs.coordinator.db.versions import check_part, insert_part, insert_version, make_room
@@ -84,16 +87,21 @@ def grant_write(
     version_id: str,
 ) -> WriteGrant:
     require_bucket(tx, req.bucket)
-    profile = coding.profile
     if req.upload_id is not None:
         upload = require_upload(tx, req.upload_id)
         if (upload.bucket, upload.key) != (req.bucket, req.key):
             raise NoSuchUploadError(upload_id=req.upload_id, bucket=req.bucket, key=req.key)
-        profile = upload.profile
-    lengths = split_lengths(req.size, coding.segment_size)
-    placed = place_segments(
-        disk_candidates(tx, now, offline_after), lengths, profile, seed=write_id
-    )
+        # The upload's own profile; its class's profile (which cannot be deleted while the
+        # upload exists) gives the segment size.
+        chosen = resolve(tx, req.bucket, upload.attributes.storage_class, coding)
+        chosen = Resolved(upload.attributes.storage_class, upload.profile, chosen.segment_size)
+    else:
+        chosen = resolve(tx, req.bucket, req.storage_class, coding)
+    profile = chosen.profile
+    candidates = disk_candidates(tx, now, offline_after)
+    check_width(chosen, len(candidates))
+    lengths = split_lengths(req.size, chosen.segment_size)
+    placed = place_segments(candidates, lengths, profile, seed=write_id)
     segments: list[Segment] = []
     offset = 0
     for index, (length, disks) in enumerate(zip(lengths, placed, strict=True)):
@@ -133,8 +141,9 @@ def grant_write(
         write_id=write_id,
         version_id=version_id,
         profile=profile,
-        segment_size=coding.segment_size,
+        segment_size=chosen.segment_size,
         segments=segments,
+        storage_class=chosen.storage_class,
     )
 
 
@@ -225,6 +234,11 @@ def commit_version(
     locations = disk_locations(
         tx, (c.disk_id for p in req.parts for s in p.segments for c in s.chunks)
     )
+    attributes = req.attributes
+    if not attributes.storage_class:
+        # A writer that left the class to the bucket: the grant resolved it the same way.
+        chosen = bucket_class(tx, req.bucket)
+        attributes = replace(attributes, storage_class=chosen)
     manifest = ObjectManifest(
         bucket=req.bucket,
         key=req.key,
@@ -235,7 +249,7 @@ def commit_version(
         last_modified=now,
         profile=req.profile,
         parts=[_located(p, locations, now) for p in req.parts],
-        attributes=req.attributes if fs is None else fs_attributes(req.attributes, fs.attrs),
+        attributes=attributes if fs is None else fs_attributes(attributes, fs.attrs),
         checksum=req.checksum,
     )
     object_id = insert_version(tx, manifest, now, None if fs is None else fs.ino - 1)

@@ -40,6 +40,7 @@ from wormfs.wire.coordinator import (
     ObjectChecksum,
     ObjectManifest,
 )
+from wormfs.wire.profiles import STANDARD, class_name_problem
 
 MAX_USER_METADATA = 2 * 1024
 META_PREFIX = "x-amz-meta-"
@@ -51,21 +52,6 @@ SYSTEM_METADATA: Mapping[str, str] = {
     "cache-control": "Cache-Control",
     "expires": "Expires",
 }
-STORAGE_CLASSES = frozenset(
-    {
-        "STANDARD",
-        "REDUCED_REDUNDANCY",
-        "STANDARD_IA",
-        "ONEZONE_IA",
-        "INTELLIGENT_TIERING",
-        "GLACIER",
-        "DEEP_ARCHIVE",
-        "GLACIER_IR",
-        "OUTPOSTS",
-        "SNOW",
-        "EXPRESS_ONEZONE",
-    }
-)
 Headers = CIMultiDictProxy[str]
 
 CANNED_ACLS = frozenset(
@@ -180,11 +166,15 @@ def check_acl(headers: Headers, *, creating_bucket: bool = False) -> None:
         )
 
 
-def storage_class(headers: Headers, default: str = "STANDARD") -> str:
+def storage_class(headers: Headers, default: str = "") -> str:
+    """x-amz-storage-class, or ``default`` ("" leaves it to the bucket's default class).
+
+    Only the name's form is checked here: which classes exist (AWS's names, and the ones an
+    operator bound to a profile) is the coordinator's answer, InvalidStorageClass too."""
     value = headers.get("x-amz-storage-class")
     if value is None:
         return default
-    if value not in STORAGE_CLASSES:
+    if class_name_problem(value):
         raise InvalidStorageClass(StorageClassRequested=value)
     return value
 
@@ -372,7 +362,7 @@ def object_headers(manifest: ObjectManifest) -> dict[str, str]:
         headers[SYSTEM_METADATA.get(name, name)] = value
     for name, value in attributes.user_metadata.items():
         headers[META_PREFIX + name] = value
-    if attributes.storage_class != "STANDARD":
+    if attributes.storage_class not in (STANDARD, ""):
         # AWS omits the header for STANDARD.
         headers["x-amz-storage-class"] = attributes.storage_class
     return headers

@@ -62,6 +62,7 @@ class S3Env:
     endpoint: str
     users: dict[str, str]  # display name -> canonical user id
     read_calls: list[tuple[int, int]] = field(default_factory=list)
+    coordinator_url: str = ""  # for the internal API (signed with ``SECRET``)
 
     def client(
         self, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, **config: Any
@@ -149,7 +150,13 @@ async def start_env(
     server = await aiohttp_server(await create_gateway_app(gateway_config, SECRET), **server_kwargs)
     service = server.app[STATE_KEY].service
     assert isinstance(service, ObjectService)
-    env = S3Env(server, service, str(server.make_url("")).rstrip("/"), users)
+    env = S3Env(
+        server,
+        service,
+        str(server.make_url("")).rstrip("/"),
+        users,
+        coordinator_url=coordinator_url,
+    )
     _record_reads(env)
     return env
 

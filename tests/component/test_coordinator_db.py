@@ -50,6 +50,7 @@ TABLES = {
     "objects",
     "parts",
     "pending_writes",
+    "profiles",
     "repair_queue",
     "segments",
     "uploads",

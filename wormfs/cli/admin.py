@@ -1,5 +1,6 @@
 """``wormfs admin``: users and access keys of a running cluster, its durability jobs
-(repair, scrub, drains, rebalance: ``wormfs.cli.admin_durability``) and its status (the
+(repair, scrub, drains, rebalance: ``wormfs.cli.admin_durability``), its profiles and storage
+classes (``wormfs.cli.admin_profiles``) and its status (the
 coordinator's health and the processes of ``wormfs server``: ``wormfs.cli.admin_status``).
 
 Layer: cli (a client of the coordinator's internal API). The coordinator is found
@@ -17,8 +18,10 @@ import aiohttp
 
 from wormfs import config as cfg
 from wormfs.cli.admin_durability import TOPICS, add_durability_arguments, run_durability
+from wormfs.cli.admin_profiles import add_profile_arguments, run_profiles
 from wormfs.cli.admin_status import run_status
 from wormfs.clients.coordinator import CoordinatorClient
+from wormfs.clients.profiles import ProfileClient
 from wormfs.clients.repair import DurabilityClient
 from wormfs.errors import WormError
 from wormfs.runtime.locate import data_dir_of, locate
@@ -41,6 +44,7 @@ def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
     remove = user_sub.add_parser("remove", help="remove a user and its access keys")
     remove.add_argument("user_id")
     add_durability_arguments(sub)
+    add_profile_arguments(sub)
     sub.add_parser(
         "status",
         help="the coordinator's health, and the processes of `wormfs server` with their restarts",
@@ -56,6 +60,8 @@ async def _admin(args: argparse.Namespace, url: str, secret: bytes) -> int:
         client = CoordinatorClient(session, url, secret)
         if args.admin_command in TOPICS:
             return await run_durability(args, DurabilityClient(client.http))
+        if args.admin_command == "profile":
+            return await run_profiles(args, ProfileClient(client.http))
         if args.user_command == "add":
             user = await client.create_user(
                 CreateUser(

@@ -59,6 +59,11 @@ def _seg(value: str, error: type[WormError] = InvalidInputError) -> str:
     return value
 
 
+def path_segment(value: str) -> str:
+    """Any name as one path segment (``InvalidInputError`` if it cannot be one)."""
+    return _seg(value)
+
+
 def bucket_segment(name: str) -> str:
     """A bucket name as a path segment (``InvalidBucketNameError`` if it cannot be one)."""
     return _seg(name, InvalidBucketNameError)

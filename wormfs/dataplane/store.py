@@ -27,10 +27,20 @@ async def store_part(
     digests: StreamDigests,
     upload_id: str | None = None,
     part_number: int = 1,
+    storage_class: str = "",
 ) -> tuple[WriteGrant, WriteResult]:
-    """Store ``size`` bytes durably; returns the coordinator's grant and what was written."""
+    """Store ``size`` bytes durably; returns the coordinator's grant and what was written.
+    ``storage_class`` picks the profile of a whole object ("": the bucket's default class);
+    the grant says which class that was, for the commit to store."""
     grant = await coordinator.begin_write(
-        BeginWrite(bucket=bucket, key=key, size=size, upload_id=upload_id, part_number=part_number)
+        BeginWrite(
+            bucket=bucket,
+            key=key,
+            size=size,
+            upload_id=upload_id,
+            part_number=part_number,
+            storage_class=storage_class,
+        )
     )
     result = await writer.write(grant, bucket, key, part_number, size, body, digests)
     return grant, result

@@ -182,6 +182,8 @@ class ObjectAttributes(msgspec.Struct, frozen=True):
     # Content-Encoding, Content-Disposition, Content-Language, Cache-Control, Expires
     # (keys as the HTTP header names in lower case).
     system_metadata: dict[str, str] = {}
+    # On a request that creates an object, "" asks for the bucket's default class; the
+    # coordinator stores the class resolved, never "".
     storage_class: str = "STANDARD"
 
 
@@ -194,6 +196,9 @@ class BeginWrite(msgspec.Struct, frozen=True):
     size: int
     upload_id: str | None = None
     part_number: int = 1
+    # The S3 storage class chosen for a whole object ("" = the bucket's default class); it
+    # picks the profile (``wormfs.wire.profiles``). A part takes its upload's profile instead.
+    storage_class: str = ""
 
 
 class WriteGrant(msgspec.Struct, frozen=True):
@@ -204,6 +209,7 @@ class WriteGrant(msgspec.Struct, frozen=True):
     profile: Profile
     segment_size: int
     segments: list[Segment]
+    storage_class: str = "STANDARD"  # the class resolved: what the commit stores
 
 
 class CommitObject(msgspec.Struct, frozen=True):

@@ -4,12 +4,11 @@ Layer: coordinator migrations. Frozen once released.
 
 * ``profiles``: one row per named profile (codec, k, m, stripe and segment size, created) and
   the storage class it serves (``storage_class``, unique when set). The coordinator seeds the
-  profile behind STANDARD from its coding config at start-up, and one behind
-  REDUCED_REDUNDANCY (one parity chunk fewer... see ``coordinator/db/profiles.py``).
-* ``buckets.storage_class``: the class of objects written to the bucket without
-  ``x-amz-storage-class`` (NULL: STANDARD).
-* an index on ``objects.storage_class``, so that "is this class in use" and the bytes stored
-  under each class are answered without reading every object's other columns.
+  profiles behind STANDARD (its coding config) and REDUCED_REDUNDANCY at start-up
+  (``coordinator/db/profiles.py``), not this revision, which cannot know the config.
+
+A bucket's default class needs no column: it lives in ``buckets.settings`` (a JSON document
+kept for bucket sub-resources).
 
 Revision ID: 0009
 Revises: 0008
@@ -19,6 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
@@ -26,8 +28,20 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "profiles",
+        sa.Column("name", sa.String(length=63), nullable=False),
+        sa.Column("codec", sa.String(length=32), nullable=False),
+        sa.Column("k", sa.Integer(), nullable=False),
+        sa.Column("m", sa.Integer(), nullable=False),
+        sa.Column("stripe_size", sa.BigInteger(), nullable=False),
+        sa.Column("segment_size", sa.BigInteger(), nullable=False),
+        sa.Column("storage_class", sa.String(length=32), nullable=True),
+        sa.Column("created", sa.Double(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_profiles")),
+        sa.UniqueConstraint("storage_class", name=op.f("uq_profiles_storage_class")),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("profiles")
