@@ -15,8 +15,9 @@ Layer: coordinator admin package, the bottom (every resource module imports it).
   ``call.query`` are already decoded into the route's types (a bad one is answered 400 before
   the handler runs), ``call.path(name)`` reads a path parameter, ``call.core`` is the
   coordinator's application (its state: ``call.repo``, ``call.durability``, ``call.tokens``,
-  ``call.audit``; other rooms read their own ``AppKey`` from ``call.core``). The value
-  returned is encoded as JSON with the route's status (``None``: 204 without a body).
+  ``call.audit``, ``call.views``, ``call.config``; other modules read their own ``AppKey``
+  from ``call.core``). The value returned is encoded as JSON with the route's status, or
+  ``call.status`` when the handler set one (``None``: 204 without a body).
   Raise domain errors (``wormfs.errors``); ``errors`` maps them to ``{code, message,
   request_id}`` once.
 * Audit: the server writes exactly one audit row for every call of a route with a method
@@ -34,7 +35,9 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from wormfs.config import CoordinatorConfig
 from wormfs.coordinator.db.admin_tokens import AdminTokenInfo, AdminTokens
+from wormfs.coordinator.db.admin_views import AdminViews
 from wormfs.coordinator.db.audit import AuditLog
 from wormfs.coordinator.db.repo import Repository
 from wormfs.coordinator.durability import Durability
@@ -48,6 +51,8 @@ Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 TOKENS = web.AppKey("admin_tokens", AdminTokens)
 AUDIT = web.AppKey("audit_log", AuditLog)
+VIEWS = web.AppKey("admin_views", AdminViews)
+ADMIN_CONFIG = web.AppKey("admin_config", CoordinatorConfig)
 
 
 @dataclass
@@ -63,6 +68,7 @@ class AdminCall:
     target: str = ""
     bucket: str | None = None
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
+    status: int | None = None  # answer with this status instead of the route's
 
     def path(self, name: str) -> str:
         return self.request.match_info[name]
@@ -78,6 +84,14 @@ class AdminCall:
     @property
     def audit(self) -> AuditLog:
         return self.core[AUDIT]
+
+    @property
+    def views(self) -> AdminViews:
+        return self.core[VIEWS]
+
+    @property
+    def config(self) -> CoordinatorConfig:
+        return self.core[ADMIN_CONFIG]
 
     @property
     def durability(self) -> Durability:

@@ -35,7 +35,6 @@ import os
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +45,19 @@ from aiohttp.typedefs import Handler as AiohttpHandler
 from wormfs.config import CoordinatorConfig
 from wormfs.coordinator.admin import audit as audit_helper
 from wormfs.coordinator.admin.errors import ErrorBody, admin_error
+from wormfs.coordinator.admin.health import installed_version
 from wormfs.coordinator.admin.openapi import document
-from wormfs.coordinator.admin.routes import AUDIT, PREFIX, TOKENS, AdminCall, Route
+from wormfs.coordinator.admin.routes import (
+    ADMIN_CONFIG,
+    AUDIT,
+    PREFIX,
+    TOKENS,
+    VIEWS,
+    AdminCall,
+    Route,
+)
 from wormfs.coordinator.db.admin_tokens import AdminTokenInfo, AdminTokens
+from wormfs.coordinator.db.admin_views import AdminViews
 from wormfs.coordinator.db.audit import AuditLog
 from wormfs.coordinator.handlers import REPO
 from wormfs.errors import AccessDeniedError, AuthError, InvalidInputError, WormError
@@ -192,7 +201,7 @@ def _endpoint(route: Route) -> Callable[[web.Request], Any]:
             return web.Response(status=204, headers=call.headers)
         return web.Response(
             body=msgspec.json.encode(value),
-            status=route.status,
+            status=call.status or route.status,
             content_type=JSON_TYPE,
             headers=call.headers,
         )
@@ -218,15 +227,8 @@ def build_admin_app(
 async def openapi_document(call: AdminCall) -> dict[str, Any]:
     """Handler of GET /admin/v1/openapi.json (registered in ``table``)."""
     routes = call.request.app[ROUTES]
-    version = await asyncio.to_thread(_version)  # reads the installed metadata (a file)
+    version = await asyncio.to_thread(installed_version)
     return document(routes, version)
-
-
-def _version() -> str:
-    try:
-        return metadata.version("wormfs")
-    except metadata.PackageNotFoundError:
-        return "0"
 
 
 def admin_ready_file(ready_file: Path) -> Path:
@@ -243,6 +245,8 @@ def admin_ctx(
         db = core[REPO].db
         core[TOKENS] = AdminTokens(db)
         core[AUDIT] = AuditLog(db)
+        core[VIEWS] = AdminViews(db, config.node_offline_after)
+        core[ADMIN_CONFIG] = config
         if config.admin_token and db.accepting_writes:
             await core[TOKENS].ensure(CONFIGURED_TOKEN_NAME, config.admin_token)
         listen = config.admin_listen

@@ -11,7 +11,7 @@ or sub-applications to the admin app and read the coordinator's state. The order
 
 from __future__ import annotations
 
-from wormfs.coordinator.admin import audit, tokens
+from wormfs.coordinator.admin import audit, buckets, health, jobs, nodes, profiles, tokens, users
 from wormfs.coordinator.admin.routes import Route
 from wormfs.coordinator.admin.server import Mount, openapi_document
 from wormfs.coordinator.ui.mount import mount_ui
@@ -30,6 +30,12 @@ _META = (
 
 TABLE: tuple[Route, ...] = (
     *_META,
+    *health.ROUTES,
+    *nodes.ROUTES,
+    *buckets.ROUTES,
+    *users.ROUTES,
+    *jobs.ROUTES,
+    *profiles.ROUTES,
     *tokens.ROUTES,
     *audit.ROUTES,
 )

@@ -7,7 +7,8 @@ method one transaction through ``Database.read`` / ``Database.write``. Contract:
   one access key pair, generating the key (20 uppercase letters and digits) and the secret
   (40 letters and digits) when absent. A key that exists already -> ``ConflictError`` (also
   when two creates of one key race: the loser's write is re-run and finds the key).
-* ``get_access_key`` -> ``AccessKeyInfo`` or ``NoSuchAccessKeyError``.
+* ``get_access_key`` -> ``AccessKeyInfo`` or ``NoSuchAccessKeyError`` (also for a disabled
+  key or a key of a disabled user: S3 then answers InvalidAccessKeyId).
 * ``delete_user`` refuses while the user owns buckets (``ConflictError``), like IAM's
   DeleteConflict, so no bucket is left without an owner record.
 * ``ensure_root`` is idempotent across restarts: the root user's id is kept in
@@ -71,6 +72,8 @@ _ACCESS_KEY = (
     )
     .join(users, users.c.user_id == access_keys.c.user_id)
     .where(access_keys.c.access_key == bindparam("access_key"))
+    # A disabled key, or any key of a disabled user, authenticates nothing (revision 0007).
+    .where(~access_keys.c.disabled, ~users.c.disabled)
 )
 
 

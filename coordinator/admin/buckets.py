@@ -1,0 +1,97 @@
+"""The buckets resource: listed by name, created with an owner, read with usage, deleted if empty.
+
+Layer: coordinator admin package, a resource module (``ROUTES``). The owner of a created
+bucket is a user id (the root user's when absent). A bucket's usage (object versions and
+bytes, delete markers excluded; unfinished multipart uploads) is counted on ``GET`` of that
+bucket only, so that the list stays one cheap read. Deleting a bucket that holds objects or
+uploads is ``BucketNotEmpty`` (409).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from wormfs.coordinator.admin.paging import Page, PageQuery, page_after
+from wormfs.coordinator.admin.routes import AdminCall, Route
+from wormfs.coordinator.db.admin_views import Usage
+from wormfs.wire.coordinator import BucketInfo, CreateBucket
+
+
+class CreateBucketRequest(msgspec.Struct, frozen=True):
+    name: str
+    owner_id: str | None = None  # a user id; the root user when absent
+    region: str = "us-east-1"
+
+
+class BucketQuery(PageQuery, frozen=True, kw_only=True):
+    owner: str | None = None  # only the buckets of this user id
+
+
+class BucketDetail(msgspec.Struct, frozen=True):
+    bucket: BucketInfo
+    usage: Usage
+
+
+async def list_buckets(call: AdminCall) -> Page[BucketInfo]:
+    q: BucketQuery = call.query
+    found = (await call.repo.buckets.list(q.owner)).buckets
+    return page_after(found, lambda b: [b.name], q)
+
+
+async def create_bucket(call: AdminCall) -> BucketInfo:
+    req: CreateBucketRequest = call.body
+    call.target, call.bucket = f"buckets/{req.name}", req.name
+    owner = req.owner_id or await call.repo.identity.ensure_root("", "")
+    return await call.repo.buckets.create(req.name, CreateBucket(owner_id=owner, region=req.region))
+
+
+async def get_bucket(call: AdminCall) -> BucketDetail:
+    name = call.path("bucket")
+    info = await call.repo.buckets.get(name)
+    return BucketDetail(bucket=info, usage=await call.views.usage(name))
+
+
+async def delete_bucket(call: AdminCall) -> None:
+    await call.repo.buckets.delete(call.path("bucket"))
+
+
+ROUTES = (
+    Route(
+        "GET",
+        "/buckets",
+        list_buckets,
+        "Buckets with their owners, by name",
+        query=BucketQuery,
+        response=Page[BucketInfo],
+        tag="buckets",
+    ),
+    Route(
+        "POST",
+        "/buckets",
+        create_bucket,
+        "Create a bucket owned by a user",
+        scope="admin",
+        request=CreateBucketRequest,
+        response=BucketInfo,
+        status=201,
+        action="bucket.create",
+        tag="buckets",
+    ),
+    Route(
+        "GET",
+        "/buckets/{bucket}",
+        get_bucket,
+        "One bucket with its usage: objects, bytes, unfinished uploads",
+        response=BucketDetail,
+        tag="buckets",
+    ),
+    Route(
+        "DELETE",
+        "/buckets/{bucket}",
+        delete_bucket,
+        "Delete an empty bucket (BucketNotEmpty otherwise)",
+        scope="admin",
+        action="bucket.delete",
+        tag="buckets",
+    ),
+)
