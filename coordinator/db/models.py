@@ -403,6 +403,9 @@ class PendingWrite(Base):
     expires_at: Mapped[float] = mapped_column(Double, index=True)
     # [{"chunk_id", "disk_id", "node_id"}, ...]: one entry per granted chunk.
     placements: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    # The storage class whose profile the write was granted with (revision 0009): the commit
+    # stores it, so an object's class always names the profile its chunks were coded with.
+    storage_class: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class GcEntry(Base):

@@ -135,6 +135,7 @@ def grant_write(
             "created": now,
             "expires_at": now + gc_delay + req.size / MIN_WRITE_RATE,
             "placements": placements,
+            "storage_class": chosen.storage_class,
         },
     )
     return WriteGrant(
@@ -159,6 +160,7 @@ class Intent:
     size: int
     granted: set[tuple[str, str]]  # (chunk_id, disk_id)
     placements: list[dict[str, str]]  # as granted: chunk_id, disk_id, node_id
+    storage_class: str | None = None  # the class granted (None: an intent from before 0009)
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ def take_intent(tx: Tx, write_id: str) -> Intent:
         size=row.size,
         granted={(p["chunk_id"], p["disk_id"]) for p in row.placements},
         placements=row.placements,
+        storage_class=row.storage_class,
     )
 
 
@@ -235,10 +238,11 @@ def commit_version(
         tx, (c.disk_id for p in req.parts for s in p.segments for c in s.chunks)
     )
     attributes = req.attributes
-    if not attributes.storage_class:
-        # A writer that left the class to the bucket: the grant resolved it the same way.
-        chosen = bucket_class(tx, req.bucket)
-        attributes = replace(attributes, storage_class=chosen)
+    # The class granted is the one stored, whatever the commit says: it names the profile
+    # the chunks were coded with (and the profile counted for them).
+    granted = intent.storage_class or attributes.storage_class or bucket_class(tx, req.bucket)
+    if granted != attributes.storage_class:
+        attributes = replace(attributes, storage_class=granted)
     manifest = ObjectManifest(
         bucket=req.bucket,
         key=req.key,

@@ -7,6 +7,9 @@ Layer: coordinator migrations. Frozen once released.
   profiles behind STANDARD (its coding config) and REDUCED_REDUNDANCY at start-up
   (``coordinator/db/profiles.py``), not this revision, which cannot know the config.
 
+* ``pending_writes.storage_class``: the class a write was granted for, which its commit stores
+  (NULL for intents made before this revision: the commit's own class is kept then).
+
 A bucket's default class needs no column: it lives in ``buckets.settings`` (a JSON document
 kept for bucket sub-resources).
 
@@ -41,7 +44,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_profiles")),
         sa.UniqueConstraint("storage_class", name=op.f("uq_profiles_storage_class")),
     )
+    with op.batch_alter_table("pending_writes") as batch:
+        batch.add_column(sa.Column("storage_class", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("pending_writes") as batch:
+        batch.drop_column("storage_class")
     op.drop_table("profiles")
