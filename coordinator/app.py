@@ -50,6 +50,7 @@ from wormfs.coordinator.fs_handlers import add_fs_routes
 from wormfs.coordinator.handlers import REPO, add_routes
 from wormfs.coordinator.jobs_api import add_job_routes
 from wormfs.coordinator.leadership import LeaderJobs, Office, leader_gate
+from wormfs.coordinator.metrics import add_metrics, mount_metrics
 from wormfs.coordinator.profile_handlers import add_profile_routes
 from wormfs.coordinator.tasks import GarbageCollector, liveness_loop, liveness_period
 from wormfs.internal.auth import Verifier
@@ -148,13 +149,14 @@ async def create_app(
     app[SECRET] = secret
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_background_ctx)
-    app.cleanup_ctx.append(admin_ctx(config, TABLE, MOUNTS, ready_file))
+    app.cleanup_ctx.append(admin_ctx(config, TABLE, (*MOUNTS, mount_metrics), ready_file))
     app.cleanup_ctx.append(_election_ctx)
     add_routes(app)
     add_fs_routes(app)
     add_durability_routes(app)
     add_job_routes(app)
     add_profile_routes(app)
+    add_metrics(app, config)  # /metrics and /metrics/cluster, public GETs
     return app
 
 

@@ -97,6 +97,11 @@ class Election:
         return self._still_leading and self._connected
 
     @property
+    def connected(self) -> bool:
+        """Whether the ZooKeeper session is connected now (for /metrics)."""
+        return self._connected
+
+    @property
     def _still_leading(self) -> bool:
         return self.role is Role.LEADER and self._lead_session == self._session
 

@@ -1,6 +1,7 @@
 """Storage node, HTTP tier: the storage-node API of ``wormfs.wire.storage`` over the chunk store.
 
-Exactly the routes listed in ``wormfs.wire.storage``, every one authenticated by
+Exactly the routes listed in ``wormfs.wire.storage`` (and ``GET /metrics``, public:
+``wormfs.storage_node.metrics``), every one authenticated by
 ``wormfs.internal.http.internal_middleware``, which also turns domain errors into ``ErrorBody``
 answers with the error's status. Handlers validate ids (they name files) and hand over to the
 ``ChunkStore``; they never touch a file themselves.
@@ -37,10 +38,12 @@ from wormfs.ids import is_id
 from wormfs.internal.auth import Verifier
 from wormfs.internal.http import internal_middleware, json_response, read_json
 from wormfs.runtime.bootstrap import serve
+from wormfs.runtime.metrics import metrics_response
 from wormfs.storage_node.chunkstore import ChunkStore, validate_header
 from wormfs.storage_node.coordination import CoordinatorLink, DiskProber, disk_infos
 from wormfs.storage_node.disks import DiskSet
 from wormfs.storage_node.durability_api import setup_durability
+from wormfs.storage_node.metrics import node_exposition
 from wormfs.wire.storage import (
     CHUNK_HEADER_HEADER,
     DeleteChunks,
@@ -109,6 +112,11 @@ async def _body(request: web.Request) -> AsyncIterator[bytes]:
 
 
 # ---- handlers ---------------------------------------------------------------------------------
+async def metrics(request: web.Request) -> web.Response:
+    """``GET /metrics``: the node's disk series (public, like ``/healthz``)."""
+    return metrics_response(await node_exposition(request.app[DISKS_KEY]))
+
+
 async def health(request: web.Request) -> web.Response:
     disks = request.app[DISKS_KEY].all()
     online = sum(1 for d in disks if d.online)
@@ -287,6 +295,7 @@ async def create_app(config: StorageNodeConfig, secret: bytes) -> web.Applicatio
     app.cleanup_ctx.append(_disks_ctx)
     app.cleanup_ctx.append(_coordinator_ctx)
     app.router.add_get("/v1/health", health)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/disks", list_disks)
     app.router.add_put(CHUNK_ROUTE, put_chunk)
     app.router.add_get(CHUNK_ROUTE, get_chunk, allow_head=False)

@@ -116,9 +116,13 @@ def _guard(disk: Disk, action: str, fn: Callable[..., T], *args: Any) -> T:
     """Run ``fn`` (in a disk thread) and turn storage-tier errors into domain errors."""
     try:
         return fn(*args)
+    except CorruptChunkError:  # a block failed its CRC, or a header its checks
+        disk.count_checksum_error()
+        raise
     except WormError:
         raise
     except ChunkFormatError as exc:
+        disk.count_checksum_error()
         raise CorruptChunkError(f"{action} on disk {disk.disk_id}: {exc}") from exc
     except OSError as exc:
         raise _domain_error(disk, exc, action) from exc
@@ -207,6 +211,7 @@ class ChunkReader:
         if run.error is None:  # the block after a complete run: read it
             self._run = None
             return await self.read_block(block)
+        self.disk.count_checksum_error()
         raise CorruptChunkError(
             f"read chunk {self.chunk_id} block {block} on disk {self.disk.disk_id}: {run.error}"
         ) from run.error

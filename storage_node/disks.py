@@ -233,6 +233,10 @@ class Disk:
         self._pending = 0  # bytes reserved by writes in flight
         self._chunk_count = 0
         self._chunk_bytes = 0
+        # Since the process started, for /metrics: failed I/O calls, and blocks or chunk
+        # files that failed their checksum or format checks.
+        self.io_errors = 0
+        self.checksum_errors = 0
         self._lock_fd: int | None = None
         # Chunk subdirectories whose own entry in chunks/ is known to be durable.
         self.durable_subdirs: set[str] = set()
@@ -253,10 +257,16 @@ class Disk:
         if error is not None:
             raise DiskOfflineError(f"disk {self.disk_id} is offline: {error}")
 
+    def count_checksum_error(self) -> None:
+        with self._lock:
+            self.checksum_errors += 1
+
     def fail(self, exc: BaseException | str, action: str = "") -> DiskOfflineError:
         """Take the disk offline because of ``exc``; return the domain error to raise."""
         reason = f"{action}: {exc}" if action else str(exc)
         with self._lock:
+            if isinstance(exc, OSError):
+                self.io_errors += 1
             # Keep the first reason: later failures are usually consequences of it.
             first = self._error is None or self._error == NOT_OPENED
             if first:
