@@ -1,6 +1,7 @@
 """docs/s3-compatibility.md stays true: one row per S3 operation (every operation of
-botocore's S3 model, plus browser-form POST and CORS preflight), and "supported" / "partial"
-exactly for the operations the gateway has a handler for."""
+botocore's S3 model, plus browser-form POST and CORS preflight), "supported" / "partial"
+exactly for the operations the gateway has a handler for, and the storage-class table names
+every AWS class and the REDUCED_REDUNDANCY profile the coordinator seeds."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import botocore.session
 
+from wormfs.config import CodingConfig
+from wormfs.coordinator.db.profiles import reduced_profile
 from wormfs.gateway.handlers import HANDLERS
+from wormfs.wire.profiles import AWS_STORAGE_CLASSES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "s3-compatibility.md"
 ROW = re.compile(r"^\| `(\w+)` \| (supported|partial|not yet) \|", re.MULTILINE)
@@ -47,3 +51,23 @@ def test_status_matches_the_handlers() -> None:
 
 def test_every_handler_is_documented() -> None:
     assert sorted(set(HANDLERS) - set(documented())) == []
+
+
+def _storage_class_section() -> str:
+    text = DOC.read_text()
+    start = text.index("## Storage classes")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def test_storage_classes_section_names_every_aws_class_once() -> None:
+    """The mapping table names each class the gateway accepts as an AWS name, and no other."""
+    table = [line for line in _storage_class_section().splitlines() if line.startswith("| `")]
+    named = [n for line in table for n in re.findall(r"`([A-Z_]+)`", line.split(" | ")[0])]
+    assert sorted(named) == sorted(AWS_STORAGE_CLASSES)
+
+
+def test_storage_classes_section_states_the_reduced_redundancy_mapping() -> None:
+    """The doc's RRS example is what the coordinator seeds beside the default 4+2."""
+    reduced = reduced_profile(CodingConfig())
+    assert (CodingConfig().k, CodingConfig().m) == (4, 2)
+    assert f"({reduced.k}+{reduced.m} beside 4+2)" in _storage_class_section()
