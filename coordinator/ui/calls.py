@@ -35,6 +35,15 @@ from wormfs.coordinator.ui.web import ACTOR, core_of
 from wormfs.errors import AccessDeniedError, InvalidInputError, WormError
 
 
+class UiCall(AdminCall):
+    """An ``AdminCall`` whose path parameters are given, not read from the UI's own URL."""
+
+    params: Mapping[str, str] = {}
+
+    def path(self, name: str) -> str:
+        return self.params[name]
+
+
 def route(request: web.Request, method: str, path: str) -> Route | None:
     routes: tuple[Route, ...] = request.app[ROUTES]
     for candidate in routes:
@@ -62,7 +71,7 @@ async def invoke(
     core = core_of(request)
     actor = request[ACTOR]
     path_params = dict(params or {})
-    call = AdminCall(
+    call = UiCall(
         request=request,
         core=core,
         request_id=request[REQUEST_ID],
@@ -70,6 +79,7 @@ async def invoke(
         target=api.path.format(**path_params).strip("/"),
         bucket=path_params.get("bucket"),
     )
+    call.params = path_params
     result = "InternalError"
     try:
         if api.scope == "admin" and actor.scope != "admin":

@@ -2,18 +2,26 @@
 
 Layer: coordinator UI, the top. Contract: ``mount_ui(admin_app, core)`` adds everything the
 UI serves to the admin application (``web.setup_ui``: assets, login, logout; ``pages`` and
-``actions``: the pages and their buttons) and the sampler of the Overview's sparklines
-(``overview.sampler_ctx``), which runs while the admin listener serves.
+``actions``: the pages and their buttons), the Overview's samples and their sampler
+(``overview.sampler_ctx``, running while the admin listener serves) and the S3 endpoint of
+the object browser's download links.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from wormfs.coordinator.ui.actions import add_actions
+from wormfs.coordinator.ui.overview import S3_ENDPOINT, SAMPLES, s3_endpoint_from_env, sampler_ctx
 from wormfs.coordinator.ui.pages import add_pages
+from wormfs.coordinator.ui.samples import Samples
 from wormfs.coordinator.ui.web import setup_ui
 
 
 def mount_ui(admin_app: web.Application, core: web.Application) -> None:
     setup_ui(admin_app)
+    admin_app[SAMPLES] = Samples(capacity=720)
+    admin_app[S3_ENDPOINT] = s3_endpoint_from_env()
+    admin_app.cleanup_ctx.append(sampler_ctx(core))
     add_pages(admin_app)
+    add_actions(admin_app)

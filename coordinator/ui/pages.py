@@ -16,17 +16,22 @@ Mutating actions are in ``actions``; they redirect back here with a flash messag
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from wormfs.coordinator.admin.paging import Page
+from wormfs.coordinator.handlers import REPO
 from wormfs.coordinator.ui import calls
+from wormfs.coordinator.ui.formats import age
+from wormfs.coordinator.ui.overview import BACKLOG, OBJECT_BYTES, OBJECTS, S3_ENDPOINT, SAMPLES
 from wormfs.coordinator.ui.paging import PAGE_ROWS, UiPage, link
-from wormfs.coordinator.ui.web import BASE, render, ui_handler
+from wormfs.coordinator.ui.web import BASE, core_of, render, ui_handler
 from wormfs.errors import InvalidInputError
 
 
@@ -89,5 +94,177 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     )
 
 
+# ---- overview --------------------------------------------------------------------------------
+async def overview_page(request: web.Request) -> web.StreamResponse:
+    health_route = calls.route(request, "GET", "/health")
+    if health_route is None:
+        return unavailable(request, "Overview", "the health resource")
+    health = await calls.invoke(request, health_route)
+    cluster_route = calls.route(request, "GET", "/cluster")
+    cluster = await calls.invoke(request, cluster_route) if cluster_route else None
+    samples = request.app[SAMPLES]
+    times, values = samples.series(BACKLOG)
+    span = age(times[-1] - times[0]) if len(times) > 1 else "minute"
+    context = {
+        "title": "Overview",
+        "health": health,
+        "cluster": cluster,
+        "rates": {"objects": samples.rate(OBJECTS), "bytes": samples.rate(OBJECT_BYTES)},
+        "backlog": [times, values],
+        "backlog_span": span,
+    }
+    return live(request, "overview.html", context)
+
+
+# ---- the plain lists: nodes, disks, users, jobs, profiles --------------------------------------
+Extra = Callable[[web.Request], Mapping[str, Any]]
+
+
+def list_page(
+    api_path: str,
+    title: str,
+    template: str,
+    what: str,
+    filters: tuple[str, ...] = (),
+    extra: Extra | None = None,
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A page showing one page of the admin API's list at ``api_path``, with its filters."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        api = calls.route(request, "GET", api_path)
+        if api is None:
+            return unavailable(request, title, f"the {what} resource")
+        page = await calls.invoke(request, api, query=list_query(request, *filters))
+        context = {
+            "title": title,
+            "q": {n: request.query.get(n, "") for n in filters},
+            "page": ui_page(request, page, what),
+            **(extra(request) if extra is not None else {}),
+        }
+        return live(request, template, context)
+
+    return handler
+
+
+def _jobs_extra(request: web.Request) -> Mapping[str, Any]:
+    throttle = calls.route(request, "PUT", "/jobs/throttles/{kind}")
+    return {"throttle_url": f"{BASE}/jobs/throttle" if throttle is not None else ""}
+
+
+def _profiles_extra(request: web.Request) -> Mapping[str, Any]:
+    create = calls.route(request, "POST", "/profiles")
+    return {"create_url": f"{BASE}/profiles" if create is not None else ""}
+
+
+# ---- buckets and their objects ---------------------------------------------------------------
+@dataclass(frozen=True)
+class BucketRow:
+    """A bucket of the list with its usage (the API counts usage per bucket, on its GET)."""
+
+    name: str
+    owner_id: str
+    owner_display_name: str
+    created: float
+    objects: int
+    bytes: int
+
+
+async def buckets_page(request: web.Request) -> web.StreamResponse:
+    api = calls.route(request, "GET", "/buckets")
+    detail = calls.route(request, "GET", "/buckets/{bucket}")
+    if api is None or detail is None:
+        return unavailable(request, "Buckets", "the buckets resource")
+    page = await calls.invoke(request, api, query=list_query(request, "owner"))
+    details = await asyncio.gather(
+        *(calls.invoke(request, detail, params={"bucket": b.name}) for b in page.items)
+    )
+    rows = [
+        BucketRow(
+            name=d.bucket.name,
+            owner_id=d.bucket.owner_id,
+            owner_display_name=d.bucket.owner_display_name,
+            created=d.bucket.created,
+            objects=d.usage.objects,
+            bytes=d.usage.bytes,
+        )
+        for d in details
+    ]
+    shown = ui_page(request, Page(items=rows, next_cursor=page.next_cursor), "buckets")
+    q = {"owner": request.query.get("owner", "")}
+    return live(request, "buckets.html", {"title": "Buckets", "q": q, "page": shown})
+
+
+def _crumbs(bucket: str, prefix: str) -> list[tuple[str, str]]:
+    path = f"{BASE}/buckets/{bucket}"
+    crumbs = [(bucket, path)]
+    parts = [p for p in prefix.split("/") if p]
+    for i, part in enumerate(parts):
+        crumbs.append((part, link(path, {}, prefix="/".join(parts[: i + 1]) + "/")))
+    return crumbs
+
+
+async def objects_page(request: web.Request) -> web.StreamResponse:
+    """One bucket's objects under a prefix, folders first, paged by key."""
+    bucket = request.match_info["bucket"]
+    prefix = request.query.get("prefix", "")
+    after = request.query.get("cursor", "")
+    repo = core_of(request)[REPO]
+    await repo.buckets.get(bucket)  # NoSuchBucketError for a bucket that is not there
+    # The listing S3's ListObjectsV2 runs (one key-ordered index range, delimiter rolled up).
+    listed = await repo.listing.objects(bucket, prefix, "/", after, PAGE_ROWS)
+    path = request.path
+    prefixes = [
+        {"name": p[len(prefix) :], "href": link(path, {}, prefix=p)} for p in listed.common_prefixes
+    ]
+    summary = f"{len(listed.objects)} objects, {len(prefixes)} folders"
+    page = UiPage(
+        rows=listed.objects,
+        summary=summary + (" (more follow)" if listed.is_truncated else ""),
+        next_url=link(path, request.query, cursor=listed.next_marker)
+        if listed.is_truncated
+        else "",
+        prev_url=link(path, request.query, cursor=None) if after else "",
+    )
+    context = {
+        "title": bucket,
+        "bucket": bucket,
+        "prefix": prefix,
+        "prefixes": prefixes,
+        "crumbs": _crumbs(bucket, prefix),
+        "page": page,
+        "downloads": bool(request.app[S3_ENDPOINT]),
+        "request_path_qs": request.path_qs,
+    }
+    return live(request, "objects.html", context)
+
+
+# ---- users and keys --------------------------------------------------------------------------
+async def user_page(request: web.Request) -> web.StreamResponse:
+    api = calls.route(request, "GET", "/users/{user_id}")
+    if api is None:
+        return unavailable(request, "Users", "the users resource")
+    detail = await calls.invoke(request, api, params={"user_id": request.match_info["user_id"]})
+    keys = UiPage(rows=detail.keys, summary=f"{len(detail.keys)} keys")
+    context = {"title": detail.user.display_name, "detail": detail, "page": keys}
+    return live(request, "user.html", context)
+
+
 def add_pages(app: web.Application) -> None:
-    app.router.add_get(f"{BASE}/audit", ui_handler(audit_page))
+    pages = {
+        "/": overview_page,
+        "/nodes": list_page("/nodes", "Nodes", "nodes.html", "nodes"),
+        "/disks": list_page("/disks", "Disks", "disks.html", "disks", ("node", "state")),
+        "/buckets": buckets_page,
+        "/buckets/{bucket}": objects_page,
+        "/users": list_page("/users", "Users", "users.html", "users"),
+        "/users/{user_id}": user_page,
+        "/jobs": list_page(
+            "/jobs", "Jobs", "jobs.html", "jobs", ("kind", "state"), extra=_jobs_extra
+        ),
+        "/profiles": list_page(
+            "/profiles", "Profiles", "profiles.html", "profiles", extra=_profiles_extra
+        ),
+        "/audit": audit_page,
+    }
+    for path, handler in pages.items():
+        app.router.add_get(BASE + path, ui_handler(handler))

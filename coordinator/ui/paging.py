@@ -31,7 +31,7 @@ class UiPage(Generic[T]):
 
 
 def link(path: str, query: Mapping[str, str], **changes: str | None) -> str:
-    merged = {k: v for k, v in query.items() if k not in ("flash", "kind")}
+    merged = dict(query)
     for name, value in changes.items():
         if value is None or value == "":
             merged.pop(name, None)

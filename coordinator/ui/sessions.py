@@ -40,6 +40,8 @@ class Session:
     credential: str = field(repr=False)
     created: float = 0.0
     last_used: float = field(default=0.0)
+    # The outcome of the last action, shown once on the next page: (message, "ok" | "error").
+    flash: tuple[str, str] | None = None
 
 
 class SessionStore:

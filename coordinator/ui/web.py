@@ -108,6 +108,9 @@ def render(
     request: web.Request, template: str, context: Mapping[str, Any], status: int = 200
 ) -> web.Response:
     session = request.get(SESSION)
+    flash, flash_kind = ("", "")
+    if session is not None and session.flash is not None and not request.headers.get("HX-Request"):
+        (flash, flash_kind), session.flash = session.flash, None
     full = {
         "base": BASE,
         "static": STATIC,
@@ -115,8 +118,8 @@ def render(
         "here": request.path,
         "session": session,
         "csrf": session.csrf if session is not None else "",
-        "flash": request.query.get("flash", ""),
-        "flash_kind": request.query.get("kind", ""),
+        "flash": flash,
+        "flash_kind": flash_kind,
         **context,
     }
     response = aiohttp_jinja2.render_template(template, request, full, status=status)

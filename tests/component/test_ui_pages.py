@@ -1,0 +1,136 @@
+"""Every page of the web UI over a real coordinator, and its buttons: each runs the admin
+API's route once, with its audit row, and refuses without the CSRF token or an admin scope."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aiohttp
+from component.admin_harness import AdminHarness
+from component.test_ui_login import _login, admin, browser
+
+__all__ = ["admin", "browser"]  # the fixtures, shared with the login tests
+
+PAGES = [
+    "/ui/",
+    "/ui/nodes",
+    "/ui/disks",
+    "/ui/buckets",
+    "/ui/users",
+    "/ui/jobs",
+    "/ui/profiles",
+    "/ui/audit",
+]
+
+
+async def _audit(admin: AdminHarness, **params: str) -> list[dict[str, Any]]:
+    body = await admin.ok("GET", "/audit", params={"limit": "100", **params})
+    return list(body["items"])
+
+
+async def test_every_page_renders_whole_and_as_a_live_region(
+    admin: AdminHarness, browser: aiohttp.ClientSession
+) -> None:
+    await _login(browser, admin.url)
+    for page in PAGES:
+        async with browser.get(admin.url + page) as resp:
+            text = await resp.text()
+            assert resp.status == 200, (page, text[:2000])
+            assert "<html" in text and 'id="live"' in text, page
+            assert "does not serve" not in text, page
+        async with browser.get(admin.url + page, headers={"HX-Request": "true"}) as resp:
+            text = await resp.text()
+            assert resp.status == 200, (page, text[:2000])
+            assert "<html" not in text, page
+    async with browser.get(admin.url + "/ui/static/vendor/htmx.min.js") as resp:
+        assert resp.status == 200
+        assert resp.content_type == "text/javascript"
+    async with browser.get(admin.url + "/ui/static/nope.js") as resp:
+        assert resp.status == 404
+
+
+async def test_bucket_create_and_delete_from_the_ui_are_audited_once(
+    admin: AdminHarness, browser: aiohttp.ClientSession
+) -> None:
+    csrf = await _login(browser, admin.url)
+    form = {"csrf": csrf, "name": "ui-made", "back": "/ui/buckets"}
+    async with browser.post(admin.url + "/ui/buckets", data=form) as resp:
+        assert resp.status == 200
+        assert str(resp.url).endswith("/ui/buckets")
+        page = await resp.text()
+    assert 'data-bucket="ui-made"' in page
+    assert "bucket create ui-made" in page or "done" in page
+    rows = await _audit(admin, bucket="ui-made")
+    assert [(r["action"], r["actor"], r["result"]) for r in rows] == [
+        ("bucket.create", "initial", "ok")
+    ]
+    # The same again fails (the API's error, shown as a flash) and is audited with its code.
+    async with browser.post(admin.url + "/ui/buckets", data=form) as resp:
+        assert "error" in await resp.text()
+    rows = await _audit(admin, bucket="ui-made")
+    assert len(rows) == 2 and rows[0]["result"] != "ok"
+    delete = {"csrf": csrf, "back": "/ui/buckets"}
+    async with browser.post(admin.url + "/ui/buckets/ui-made/delete", data=delete) as resp:
+        assert 'data-bucket="ui-made"' not in await resp.text()
+    newest = (await _audit(admin, bucket="ui-made"))[0]
+    assert newest["action"] == "bucket.delete"
+
+
+async def test_posts_without_csrf_change_nothing_and_write_no_audit_row(
+    admin: AdminHarness, browser: aiohttp.ClientSession
+) -> None:
+    await _login(browser, admin.url)
+    before = await _audit(admin)
+    async with browser.post(admin.url + "/ui/buckets", data={"name": "forged"}) as resp:
+        assert resp.status == 403
+    async with browser.post(
+        admin.url + "/ui/buckets", data={"name": "forged", "csrf": "guess"}
+    ) as resp:
+        assert resp.status == 403
+    assert await _audit(admin) == before
+    status, _, _ = await admin.call("GET", "/buckets/forged")
+    assert status == 404
+
+
+async def test_a_read_token_sees_pages_but_its_posts_are_refused_and_audited(
+    admin: AdminHarness, browser: aiohttp.ClientSession
+) -> None:
+    made = await admin.ok("POST", "/tokens", json={"name": "viewer", "scope": "read"})
+    csrf = await _login(browser, admin.url, made["token"])
+    async with browser.get(admin.url + "/ui/buckets") as resp:
+        assert resp.status == 200
+    form = {"csrf": csrf, "name": "not-allowed", "back": "/ui/buckets"}
+    async with browser.post(admin.url + "/ui/buckets", data=form) as resp:
+        assert "read scope" in await resp.text()
+    rows = await _audit(admin, actor="viewer")
+    assert [(r["action"], r["result"]) for r in rows] == [("bucket.create", "AccessDenied")]
+
+
+async def test_a_new_key_secret_is_shown_once_and_never_in_a_url(
+    admin: AdminHarness, browser: aiohttp.ClientSession
+) -> None:
+    csrf = await _login(browser, admin.url)
+    user = await admin.ok("POST", "/users", json={"display_name": "carol"})
+    url = f"{admin.url}/ui/users/{user['user_id']}/keys"
+    async with browser.post(url, data={"csrf": csrf, "back": "/ui/users"}) as resp:
+        assert resp.status == 200
+        page = await resp.text()
+        assert "?" not in str(resp.url)
+    secret = re.search(r'id="shown-secret">([^<]+)<', page)
+    assert secret is not None and len(secret.group(1)) >= 20
+    async with browser.get(f"{admin.url}/ui/users/{user['user_id']}") as resp:
+        assert secret.group(1) not in await resp.text()
+    rows = await _audit(admin, action="key.create")
+    assert len(rows) == 1 and rows[0]["result"] == "ok"
+
+
+async def test_back_paths_stay_inside_the_ui(
+    admin: AdminHarness, browser: aiohttp.ClientSession
+) -> None:
+    csrf = await _login(browser, admin.url)
+    for back in ("https://example.com/", "//example.com/ui/", "/admin/v1/tokens"):
+        form = {"csrf": csrf, "name": "b-" + str(abs(hash(back)))[:8], "back": back}
+        async with browser.post(admin.url + "/ui/buckets", data=form, allow_redirects=False) as r:
+            assert r.status == 303
+            assert r.headers["Location"] == "/ui/"
