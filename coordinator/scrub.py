@@ -269,8 +269,9 @@ class ScrubScheduler:
                         run.corrupt += corrupt
                         run.inconsistent += inconsistent
                         run.bytes_checked += checked
-                        await run.running.wait()  # paused: the walk stops here
-                        forced = not run.cancelled
+                        if cursor is not None:
+                            await run.running.wait()  # paused: the walk stops here
+                            forced = not run.cancelled
                     if cursor is None or not forced:
                         break
                 if forced and run is not None:
@@ -338,9 +339,7 @@ class ScrubScheduler:
             return False  # corrupt or unreachable: the deep scrub or liveness will tell
         return False
 
-    async def deep_step(
-        self, view: DiskView, cursor: str | None
-    ) -> tuple[int, str | None, int]:
+    async def deep_step(self, view: DiskView, cursor: str | None) -> tuple[int, str | None, int]:
         """One deep-scrub call; returns (corrupt chunks found, the next cursor, bytes read)."""
         batch_bytes = int(self._config.scrub_batch_mb * MB)
         rate = self.rate_bytes
