@@ -5,7 +5,8 @@ limits it checks; below the clients, the data plane and the runtime). Each daemo
 section type, and the coordinator's ``[durability]`` table is ``DurabilityConfig``. Files
 hold settings; the environment holds only secrets and locations (``WORMFS_CLUSTER_SECRET``,
 ``WORMFS_ROOT_ACCESS_KEY``, ``WORMFS_ROOT_SECRET_KEY``, ``WORMFS_DATA_DIR``,
-``WORMFS_S3_ADDRESS``, ``WORMFS_TLS_CERT``, ``WORMFS_TLS_KEY``). ``validate`` reports every
+``WORMFS_S3_ADDRESS``, ``WORMFS_TLS_CERT``, ``WORMFS_TLS_KEY``, ``WORMFS_ADMIN_TOKEN``,
+``WORMFS_ADMIN_ADDRESS``). ``listen_address`` parses a ``HOST:PORT``. ``validate`` reports every
 problem at once in one ``ConfigError`` rather than stopping at the first; ``tls_problems``
 checks a certificate/key pair (both or neither given, files readable, key matching the
 certificate) so that TLS mistakes are reported with the rest.
@@ -304,3 +305,16 @@ def cluster_secret(secret_file: Path | None = None, variable: str = CLUSTER_SECR
 def env_or(value: str, name: str) -> str:
     """``value`` unless the environment variable ``name`` is set (secrets and locations)."""
     return os.environ.get(name) or value
+
+
+ADMIN_TOKEN_ENV = "WORMFS_ADMIN_TOKEN"
+ADMIN_ADDRESS_ENV = "WORMFS_ADMIN_ADDRESS"
+DEFAULT_ADMIN_ADDRESS = "127.0.0.1:9001"
+
+
+def listen_address(value: str, what: str) -> ListenConfig:
+    """``HOST:PORT`` as a ``ListenConfig`` (port 0: any free port); ``ConfigError`` if not."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError([f"{what} {value!r} is not HOST:PORT"])
+    return ListenConfig(host=host, port=int(port))

@@ -62,7 +62,7 @@ from wormfs.coordinator.db.audit import AuditLog
 from wormfs.coordinator.handlers import REPO
 from wormfs.errors import AccessDeniedError, AuthError, InvalidInputError, WormError
 from wormfs.ids import new_request_id
-from wormfs.runtime.bootstrap import bound_port, write_ready_file
+from wormfs.runtime.bootstrap import admin_ready_file, bound_port, write_ready_file
 from wormfs.wire.common import JSON_TYPE, MAX_JSON_BODY
 
 log = logging.getLogger(__name__)
@@ -229,10 +229,6 @@ async def openapi_document(call: AdminCall) -> dict[str, Any]:
     routes = call.request.app[ROUTES]
     version = await asyncio.to_thread(installed_version)
     return document(routes, version)
-
-
-def admin_ready_file(ready_file: Path) -> Path:
-    return ready_file.with_name(ready_file.stem + ".admin.json")
 
 
 def admin_ctx(

@@ -42,8 +42,13 @@ def server_env(data_dir: Path, port: int) -> dict[str, str]:
     """The environment of a ``wormfs server`` that generates its own keys and secret."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORMFS_ROOT_")}
     env.pop("WORMFS_CLUSTER_SECRET", None)
+    env.pop("WORMFS_ADMIN_TOKEN", None)
     env.update(
-        WORMFS_DATA_DIR=str(data_dir), WORMFS_S3_ADDRESS=f"127.0.0.1:{port}", PYTHONSAFEPATH="1"
+        WORMFS_DATA_DIR=str(data_dir),
+        WORMFS_S3_ADDRESS=f"127.0.0.1:{port}",
+        # Any free port: servers of parallel tests must not contend for the default 9001.
+        WORMFS_ADMIN_ADDRESS="127.0.0.1:0",
+        PYTHONSAFEPATH="1",
     )
     return env
 

@@ -86,6 +86,7 @@ def cmd_server(args: argparse.Namespace) -> int:
             max_restarts=args.max_restarts,
             log_format=args.log_format,
             access_log=args.access_log,
+            admin_address=args.admin_address,
         )
     )
 
@@ -126,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     server.add_argument("--data-dir", help="overrides WORMFS_DATA_DIR")
     server.add_argument("--s3-address", help="HOST:PORT, overrides WORMFS_S3_ADDRESS")
+    server.add_argument(
+        "--admin-address",
+        help="HOST:PORT of the admin API and UI, overrides WORMFS_ADMIN_ADDRESS "
+        "(default 127.0.0.1:9001; port 0: any free port)",
+    )
     server.add_argument("--workers", type=int, help="gateway worker processes (default: cores)")
     add_tls_arguments(server, " (overrides WORMFS_TLS_CERT)", " (overrides WORMFS_TLS_KEY)")
     server.add_argument(

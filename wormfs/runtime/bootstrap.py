@@ -115,6 +115,12 @@ def write_ready_file(path: Path, info: dict[str, object]) -> None:
     os.replace(tmp, path)
 
 
+def admin_ready_file(ready_file: Path) -> Path:
+    """Where a coordinator with an admin listener publishes that listener's address, beside
+    its own ready file (``run/coordinator.json`` -> ``run/coordinator.admin.json``)."""
+    return ready_file.with_name(ready_file.stem + ".admin.json")
+
+
 def bound_port(runner: web.AppRunner) -> int:
     for address in runner.addresses:
         if isinstance(address, tuple):

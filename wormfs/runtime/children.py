@@ -122,14 +122,18 @@ class Child:
         }
 
 
-def write_status(path: Path, started: float, endpoint: str, children: list[Child]) -> None:
-    """Publish the server's status at ``path`` (``run/server.json``), atomically."""
+def write_status(
+    path: Path, started: float, endpoint: str, children: list[Child], admin_url: str = ""
+) -> None:
+    """Publish the server's status at ``path`` (``run/server.json``), atomically;
+    ``admin_url`` is the admin API's base URL ("" until the coordinator has bound it)."""
     write_ready_file(
         path,
         {
             "pid": os.getpid(),
             "started": started,
             "endpoint": endpoint,
+            "admin_url": admin_url,
             "children": [child.status() for child in children],
         },
     )

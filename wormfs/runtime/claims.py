@@ -70,8 +70,9 @@ def claim_address(host: str, port: int) -> socket.socket:
     return claim
 
 
-def probe_port(host: str, port: int) -> None:
-    """Raise ``ServerRefused`` unless ``host:port`` can be bound (nothing listens there)."""
+def probe_port(host: str, port: int, option: str = "--s3-address (or WORMFS_S3_ADDRESS)") -> None:
+    """Raise ``ServerRefused`` unless ``host:port`` can be bound (nothing listens there);
+    the refusal names ``option`` as the way to pick another address."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -85,6 +86,5 @@ def probe_port(host: str, port: int) -> None:
         except OSError as exc:
             raise ServerRefused(
                 f"{host}:{port} is already in use ({exc.strerror}): another program or "
-                "cluster listens there; stop it, or give this server another --s3-address "
-                "(or WORMFS_S3_ADDRESS)"
+                f"cluster listens there; stop it, or give this server another {option}"
             ) from None

@@ -152,6 +152,10 @@ def _coordinator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--advertise-address", help="base URL clients are sent to when this one leads"
     )
+    parser.add_argument(
+        "--admin-address",
+        help="HOST:PORT of the admin API and UI (port 0: any free port; none when not given)",
+    )
 
 
 def _coordinator_config(
@@ -166,6 +170,12 @@ def _coordinator_config(
         advertise_address=args.advertise_address,
         root_access_key=cfg.env_or(config.root_access_key, "WORMFS_ROOT_ACCESS_KEY"),
         root_secret_key=cfg.env_or(config.root_secret_key, "WORMFS_ROOT_SECRET_KEY"),
+        admin_listen=(
+            cfg.listen_address(args.admin_address, "--admin-address")
+            if args.admin_address
+            else None
+        ),
+        admin_token=cfg.env_or(config.admin_token, cfg.ADMIN_TOKEN_ENV),
     )
 
 

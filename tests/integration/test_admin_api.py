@@ -1,0 +1,109 @@
+"""The admin API through real processes: ``wormfs server``'s admin address, first token and
+server.json; health without a token; a killed storage node as a reason in health."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from integration.cluster import Cluster
+from integration.durability_helpers import fast_config
+from integration.servers import Server, server_env, wormfs_command
+from waiting import wait_until
+
+TOKEN = "wfa_integration-admin-token-0123456789abcdefghijklmnop"
+
+
+def admin_get(url: str, path: str, token: str = "") -> tuple[int, Any]:
+    request = urllib.request.Request(url + "/admin/v1" + path)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_server_admin_address_first_token_and_health(tmp_path: Path) -> None:
+    server = Server(tmp_path, ["--workers", "1"]).start()
+    try:
+        url = server.status()["admin_url"]
+        assert url.startswith("http://127.0.0.1:")
+        token_file = server.data_dir / "admin.token"
+        token = token_file.read_text().strip()
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        status, health = admin_get(url, "/health")
+        assert (status, health["status"], health["reasons"]) == (200, "healthy", [])
+        assert admin_get(url, "/cluster")[0] == 401
+        status, cluster = admin_get(url, "/cluster", token)
+        assert (status, cluster["nodes_online"], cluster["disks_online"]) == (200, 1, 6)
+        assert f"Admin API:    {url}/admin/v1/" in server.log_text()
+    finally:
+        server.stop()
+    server.start()  # the same token file, the same token; it is printed the first time only
+    try:
+        assert token_file.read_text().strip() == token
+        assert admin_get(server.status()["admin_url"], "/nodes", token)[0] == 200
+        assert server.log_text().count(token) == 1
+        assert f"Admin token:  in {token_file}" in server.log_text()
+    finally:
+        server.stop()
+
+
+def test_server_refuses_a_taken_admin_port(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = server_env(tmp_path / "data", 0)
+        env["WORMFS_ADMIN_ADDRESS"] = f"127.0.0.1:{port}"
+        done = subprocess.run(
+            [wormfs_command(), "server"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 1
+    assert f"127.0.0.1:{port} is already in use" in done.stderr
+    assert "--admin-address (or WORMFS_ADMIN_ADDRESS)" in done.stderr
+
+
+def test_killed_storage_node_is_a_health_reason_in_time(tmp_path: Path) -> None:
+    # Top-level keys first: TOML puts every key after a table header into that table.
+    config = f'admin_token = "{TOKEN}"\n' + fast_config().replace(
+        "[durability]", '[admin_listen]\nhost = "127.0.0.1"\nport = 0\n\n[durability]', 1
+    )
+    cluster = Cluster(nodes=3, disks_per_node=2, coordinator_config=config, root=tmp_path / "c")
+    try:
+        cluster.start()
+        ready = cluster.procs["coordinator"].ready_file
+        url = json.loads(ready.with_name(ready.stem + ".admin.json").read_text())["address"]
+        assert admin_get(url, "/health")[1]["status"] == "healthy"
+        nodes = admin_get(url, "/nodes", TOKEN)[1]["items"]
+        ports = {n["address"]: n["node_id"] for n in nodes}
+        victim = ports[cluster.procs["node1"].address]
+        cluster.kill_node(1)
+        offline_after = 3.0  # fast_config's node_offline_after
+
+        def reason() -> Any:
+            status, body = admin_get(url, "/health")
+            found = [
+                r for r in body["reasons"] if (r["kind"], r["target"]) == ("node_down", victim)
+            ]
+            return (status, body["status"]) if found else None
+
+        assert wait_until(reason, offline_after + 5, message="node down in health") == (
+            200,
+            "degraded",
+        )
+        status, node = admin_get(url, f"/nodes/{victim}", TOKEN)
+        assert (status, node["node"]["state"]) == (200, "offline")
+    except BaseException:
+        print(cluster.logs())
+        raise
+    finally:
+        cluster.cleanup()
