@@ -13,7 +13,11 @@ restarts. Every child logs at the server's ``--log-level`` and ``--log-format``;
 ``--access-log`` every gateway worker appends its S3 access log lines there. The cluster
 secret and the root
 credentials are generated once and kept in the data dir (mode 0600), or taken from the
-environment.
+environment. The coordinator serves the admin API and UI on ``--admin-address`` (or
+``WORMFS_ADMIN_ADDRESS``, default 127.0.0.1:9001; port 0 picks one, kept across restarts;
+a taken port is refused before anything starts); its first admin token is made once and kept
+in ``admin.token`` (mode 0600, printed the first time only), or taken from
+``WORMFS_ADMIN_TOKEN``.
 
 Once the cluster serves, a child that dies is started again (``wormfs.runtime.children``:
 backoff from 0.5 s to 10 s, at most ``--max-restarts`` restarts of one child in 60 s, then the
@@ -41,11 +45,14 @@ Data dir layout::
     server.lock          held by the running server (its PID inside)
     cluster.secret       the internal HMAC secret
     credentials.json     generated root access key and secret (when not given in the env)
+    admin.token          the first admin API token (when WORMFS_ADMIN_TOKEN is not set)
     meta/wormfs.db       coordinator metadata (SQLite, WAL)
     disk1 .. diskD       storage node data directories
     node2 .. nodeN       identity of storage nodes 2..N (node 1's is on disk1)
     run/*.json           ready files of the running children (address, pid)
-    run/server.json      the server's status: children, their PIDs, restarts, last exits
+    run/server.json      the server's status: children, their PIDs, restarts, last exits,
+                         and the admin API's URL (admin_url)
+    run/coordinator.admin.json  the coordinator's admin listener (address, pid)
     run/metrics/gateway/ the gateway workers' Prometheus multiprocess files (wiped at start)
     cache/               the mounts' write-back spools and conflict copies (conflicts/BUCKET/...)
 
