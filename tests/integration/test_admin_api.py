@@ -107,3 +107,53 @@ def test_killed_storage_node_is_a_health_reason_in_time(tmp_path: Path) -> None:
         raise
     finally:
         cluster.cleanup()
+
+
+def _cli(server: Server, *args: str, code: int = 0) -> str:
+    env = {**server_env(server.data_dir, server.port), "COLUMNS": "200"}
+    done = subprocess.run(
+        [wormfs_command(), "admin", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == code, done.stderr
+    return done.stdout if code == 0 else done.stderr
+
+
+def test_admin_cli_over_the_admin_api(tmp_path: Path) -> None:
+    server = Server(tmp_path, ["--workers", "1"]).start()
+    try:
+        made = json.loads(_cli(server, "token", "create", "ci", "--scope", "read", "--json"))
+        assert made["token"].startswith("wfa_") and made["info"]["scope"] == "read"
+        listed = _cli(server, "token", "list")
+        assert "ci  read" in listed and made["token"] not in listed
+        assert "revoked" in _cli(server, "token", "revoke", "ci")
+        refused = _cli(server, "token", "list", "--token", made["token"], code=1)
+        assert "Unauthorized" in refused and made["token"] not in refused
+        assert "created photos (owner root)" in _cli(server, "bucket", "create", "photos")
+        server.s3().put_object(Bucket="photos", Key="a", Body=b"12345")
+        usage = json.loads(_cli(server, "bucket", "show", "photos", "--json"))["usage"]
+        assert (usage["objects"], usage["bytes"]) == (1, 5)
+        assert "BucketNotEmpty" in _cli(server, "bucket", "delete", "photos", code=1)
+        out = _cli(server, "user", "add", "alice")  # the same lines as over the internal API
+        user_id = next(line.split()[-1] for line in out.splitlines() if line.startswith("user id"))
+        users = json.loads(_cli(server, "user", "list", "--json"))
+        assert {u["display_name"] for u in users} == {"root", "alice"}
+        assert f"removed {user_id}" in _cli(server, "user", "remove", user_id)
+        assert _cli(server, "health").splitlines()[0] == "healthy"
+        actions = [
+            (r["action"], r["result"])
+            for r in admin_get(server.status()["admin_url"], "/audit", _token(server))[1]["items"]
+        ]
+        assert actions == [
+            ("user.delete", "ok"),
+            ("user.create", "ok"),
+            ("bucket.delete", "BucketNotEmpty"),
+            ("bucket.create", "ok"),
+            ("token.revoke", "ok"),
+            ("token.create", "ok"),
+        ]
+    finally:
+        server.stop()
+
+
+def _token(server: Server) -> str:
+    return (server.data_dir / "admin.token").read_text().strip()

@@ -3,7 +3,10 @@
 classes (``wormfs.cli.admin_profiles``) and its status (the
 coordinator's health and the processes of ``wormfs server``: ``wormfs.cli.admin_status``).
 
-Layer: cli (a client of the coordinator's internal API). The coordinator is found
+Layer: cli. ``token``, ``bucket``, ``health``, ``cluster`` and ``user`` are clients of the
+admin REST API (``wormfs.cli.admin_api``: ``--admin-url`` and ``--token``, or the data dir of
+``wormfs server``; ``--json``); ``user`` given ``--coordinator-url`` (no admin address) uses
+the internal API as before. The rest are clients of the coordinator's internal API, found
 through the ready file of a ``wormfs server`` data dir, or given with ``--coordinator-url``;
 the cluster secret comes from ``WORMFS_CLUSTER_SECRET`` or the data dir's ``cluster.secret``.
 """
@@ -17,6 +20,7 @@ import sys
 import aiohttp
 
 from wormfs import config as cfg
+from wormfs.cli import admin_api
 from wormfs.cli.admin_durability import TOPICS, add_durability_arguments, run_durability
 from wormfs.cli.admin_profiles import add_profile_arguments, run_profiles
 from wormfs.cli.admin_status import run_status
@@ -43,6 +47,9 @@ def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
     user_sub.add_parser("list", help="list users and their access keys")
     remove = user_sub.add_parser("remove", help="remove a user and its access keys")
     remove.add_argument("user_id")
+    for action in user_sub.choices.values():
+        admin_api.add_connection_arguments(action)
+    admin_api.add_admin_api_arguments(sub)
     add_durability_arguments(sub)
     add_profile_arguments(sub)
     sub.add_parser(
@@ -92,6 +99,14 @@ def run_admin(args: argparse.Namespace) -> int:
         except cfg.ConfigError:
             found = (None, None)  # the server's status may still say why
         return run_status(data_dir_of(args.data_dir), *found)
+    if args.admin_command in admin_api.TOPICS or (
+        args.admin_command == "user" and admin_api.has_admin_api(args)
+    ):
+        try:
+            return asyncio.run(admin_api.run_admin_api(args))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            print(f"wormfs admin: the admin API did not answer: {exc!r}", file=sys.stderr)
+            return 1
     url, secret = _locate(args)
     try:
         return asyncio.run(_admin(args, url, secret))
