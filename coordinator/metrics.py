@@ -313,6 +313,11 @@ async def _scrape(session: aiohttp.ClientSession, base_url: str) -> str:
         return ""
 
 
+def _gateway_text(path: Path) -> str:
+    """The gateway workers' summed series ("" before any worker started; file reads)."""
+    return multiprocess_exposition(path).decode() if path.is_dir() else ""
+
+
 class MergedCollector(Collector):
     """Families of several expositions, one per name, each series once."""
 
@@ -340,9 +345,8 @@ async def cluster_exposition(app: web.Application) -> bytes:
     snap = await metrics.snapshot()
     scrapes = [_scrape(metrics.session, n.address) for n in snap.nodes if n.up and n.address]
     texts = [own, *await asyncio.gather(*scrapes)]
-    if metrics.gateway_dir is not None and metrics.gateway_dir.is_dir():
-        gateway = await asyncio.to_thread(multiprocess_exposition, metrics.gateway_dir)
-        texts.append(gateway.decode())
+    if metrics.gateway_dir is not None:
+        texts.append(await asyncio.to_thread(_gateway_text, metrics.gateway_dir))
     registry = CollectorRegistry()
     # Parsing and merging a cluster's worth of text is CPU work: off the loop.
     collector = await asyncio.to_thread(MergedCollector, texts)
