@@ -51,6 +51,7 @@ TIERS = {
     "integration": "integration",
     "s3compat": "integration",
     "fuse": "fuse",
+    "browser": "browser",
 }
 
 

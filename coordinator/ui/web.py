@@ -116,6 +116,7 @@ def render(
         "static": STATIC,
         "nav": NAV,
         "here": request.path,
+        "here_qs": request.path_qs,
         "session": session,
         "csrf": session.csrf if session is not None else "",
         "flash": flash,
