@@ -5,12 +5,20 @@ through ``wormfs.clients.repair.DurabilityClient``). ``wormfs.cli.admin`` adds t
 parser and hands them here. Output is for people: one fact per line, sizes in MB, times in
 seconds; ``--json`` prints the wire struct instead for scripts.
 
-    wormfs admin repair status | list [--limit N] | pause | resume
+    wormfs admin repair status [--watch] | list [--limit N] | pause | resume
     wormfs admin scrub [start] [--shallow] [--disk ID]... [--wait]  |  scrub status
-    wormfs admin disk drain|undrain DISK_ID
-    wormfs admin node drain|undrain NODE_ID  |  node decommission NODE_ID [--timeout S]
+    wormfs admin disk drain|undrain DISK_ID [--wait]
+    wormfs admin node drain|undrain NODE_ID [--wait] |  node decommission NODE_ID [--timeout S]
     wormfs admin drain status
-    wormfs admin rebalance [--max-moves N] [--tolerance F]
+    wormfs admin rebalance [--max-moves N] [--tolerance F] [--wait]
+    wormfs admin jobs ...                                  (``wormfs.cli.admin_jobs``)
+
+Each of these is a job on the server (``wormfs.wire.jobs``). ``repair status --watch``,
+``scrub --wait``, ``node decommission`` and ``--wait`` follow their job with
+``wormfs.cli.progress`` (a rich bar on a terminal, one plain line per ``--interval`` when not,
+JSON lines of the job with ``--json --watch``; ``--json --wait`` prints only the final
+struct) and exit 1 when the job failed. ``repair status --watch`` ends once the backlog is
+empty.
 """
 
 from __future__ import annotations
@@ -22,7 +30,10 @@ from typing import Any
 
 import msgspec
 
+from wormfs.cli.admin_jobs import add_jobs_arguments, run_jobs
+from wormfs.cli.progress import Mode, backlog_empty, exit_code, follow, output_mode
 from wormfs.clients.repair import DurabilityClient
+from wormfs.wire.jobs import JobInfo
 from wormfs.wire.repair import (
     DrainStatus,
     RepairStatus,
@@ -31,8 +42,12 @@ from wormfs.wire.repair import (
     StartScrub,
 )
 
-TOPICS = ("repair", "scrub", "disk", "node", "drain", "rebalance")
+TOPICS = ("repair", "scrub", "disk", "node", "drain", "rebalance", "jobs")
 POLL = 1.0
+
+
+def _interval(parser: Any) -> None:
+    parser.add_argument("--interval", type=float, default=POLL, help="seconds between updates")
 
 
 def add_durability_arguments(sub: Any) -> None:
@@ -42,6 +57,8 @@ def add_durability_arguments(sub: Any) -> None:
         "action", choices=["status", "list", "pause", "resume"], nargs="?", default="status"
     )
     repair.add_argument("--limit", type=int, default=50, help="entries shown by `list`")
+    repair.add_argument("--watch", action="store_true", help="status: follow until repaired")
+    _interval(repair)
     repair.add_argument("--json", action="store_true")
 
     scrub = sub.add_parser("scrub", help="scrub now (shallow and deep), or show scrub status")
@@ -49,6 +66,7 @@ def add_durability_arguments(sub: Any) -> None:
     scrub.add_argument("--shallow", action="store_true", help="inventory check only")
     scrub.add_argument("--disk", action="append", default=[], help="only this disk (repeat)")
     scrub.add_argument("--wait", action="store_true", help="wait until it finished")
+    _interval(scrub)
     scrub.add_argument("--json", action="store_true")
 
     disk = sub.add_parser(
@@ -57,12 +75,16 @@ def add_durability_arguments(sub: Any) -> None:
     )
     disk.add_argument("action", choices=["drain", "undrain", "forget"])
     disk.add_argument("disk_id")
+    disk.add_argument("--wait", action="store_true", help="drain: wait until drained")
+    _interval(disk)
     disk.add_argument("--json", action="store_true")
 
     node = sub.add_parser("node", help="drain or decommission a node (every disk of it)")
     node.add_argument("action", choices=["drain", "undrain", "decommission"])
     node.add_argument("node_id")
     node.add_argument("--timeout", type=float, default=3600.0, help="decommission: give up")
+    node.add_argument("--wait", action="store_true", help="drain: wait until drained")
+    _interval(node)
     node.add_argument("--json", action="store_true")
 
     drain = sub.add_parser("drain", help="progress of drains")
@@ -72,7 +94,10 @@ def add_durability_arguments(sub: Any) -> None:
     rebalance = sub.add_parser("rebalance", help="move chunks from fuller to emptier disks")
     rebalance.add_argument("--max-moves", type=int, default=10_000)
     rebalance.add_argument("--tolerance", type=float, default=0.05)
+    rebalance.add_argument("--wait", action="store_true", help="wait until the moves are done")
+    _interval(rebalance)
     rebalance.add_argument("--json", action="store_true")
+    add_jobs_arguments(sub)
 
 
 def _mb(nbytes: float) -> str:
@@ -133,10 +158,40 @@ def show_drains(status: DrainStatus) -> list[str]:
     ]
 
 
+def _wait_mode(args: argparse.Namespace) -> Mode | None:
+    """How a --wait shows progress: not at all with --json (only the final struct)."""
+    return None if args.json else output_mode(False)
+
+
+async def _wait(client: DurabilityClient, job_id: str | None, args: argparse.Namespace) -> int:
+    """Follow the job until it ends; 1 if it failed."""
+    if job_id is None:
+        return 0
+    mode = _wait_mode(args)
+    if mode is None:
+        job = await client.job(job_id)
+        while job.state in ("running", "paused"):
+            await asyncio.sleep(args.interval)
+            job = await client.job(job_id)
+    else:
+        job = await follow(lambda: client.job(job_id), mode=mode, interval=args.interval)
+    return exit_code(job)
+
+
 async def run_durability(args: argparse.Namespace, client: DurabilityClient) -> int:
     topic = args.admin_command
     result: Any
     lines: list[str]
+    code = 0
+    if topic == "jobs":
+        return await run_jobs(args, client)
+    if topic == "repair" and args.action == "status" and args.watch:
+        job: JobInfo = await follow(
+            lambda: client.job("repair"), backlog_empty, output_mode(args.json), args.interval
+        )
+        if not args.json:
+            print("\n".join(show_repair(await client.repair_status())))
+        return exit_code(job)
     if topic == "repair":
         if args.action == "list":
             result = await client.repair_queue(args.limit)
@@ -160,8 +215,8 @@ async def run_durability(args: argparse.Namespace, client: DurabilityClient) -> 
             result = await client.scrub_status()
         else:
             result = await client.scrub(StartScrub(deep=not args.shallow, disk_ids=args.disk))
-            while args.wait and result.running:
-                await asyncio.sleep(POLL)
+            if args.wait:
+                code = await _wait(client, result.job_id, args)
                 result = await client.scrub_status()
         lines = show_scrub(result)
     elif topic in ("disk", "node"):
@@ -173,10 +228,13 @@ async def run_durability(args: argparse.Namespace, client: DurabilityClient) -> 
             ]
         else:
             if args.action == "decommission":
-                result = await _decommission(client, args.node_id, args.timeout)
+                result, code = await _decommission(client, args)
             else:
                 ident = args.disk_id if topic == "disk" else args.node_id
                 result = await client.drain(topic + "s", ident, undo=args.action == "undrain")
+                if args.wait and args.action == "drain":
+                    code = await _wait(client, result.job_id, args)
+                    result = await client.drain_status()
             lines = show_drains(result)
     elif topic == "drain":
         result = await client.drain_status()
@@ -187,26 +245,34 @@ async def run_durability(args: argparse.Namespace, client: DurabilityClient) -> 
         )
         lines = [
             f"{result.queued_moves} chunk moves queued (mean disk usage "
-            f"{result.mean_used_fraction:.1%}); follow them with `wormfs admin repair status`"
+            f"{result.mean_used_fraction:.1%}) as job {result.job_id}; follow them with "
+            f"`wormfs admin jobs show {result.job_id} --watch`"
         ]
+        if args.wait:
+            code = await _wait(client, result.job_id, args)
     if args.json:
         print(msgspec.json.encode(result).decode())
     else:
         print("\n".join(lines))
-    return 0
+    return code
 
 
-async def _decommission(client: DurabilityClient, node_id: str, timeout: float) -> DrainStatus:
-    """Drain every disk of the node and wait until all are drained (then it can go)."""
-    status = await client.drain("nodes", node_id)
-    deadline = time.monotonic() + timeout
-    mine = {d.disk_id for d in status.disks if d.node_id == node_id}
-    while True:
-        left = [d for d in status.disks if d.disk_id in mine and d.state != "drained"]
-        if not left:
-            print(f"node {node_id} is decommissioned: it holds no chunks; it may be stopped")
-            return status
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"node {node_id} still has {len(left)} disks draining")
-        await asyncio.sleep(POLL)
-        status = await client.drain_status()
+async def _decommission(
+    client: DurabilityClient, args: argparse.Namespace
+) -> tuple[DrainStatus, int]:
+    """Drain every disk of the node as a decommission job and follow it until it ends (then
+    the node can go)."""
+    node_id = args.node_id
+    started = await client.decommission(node_id)
+    try:
+        code = await asyncio.wait_for(_wait(client, started.job_id, args), args.timeout)
+    except TimeoutError:
+        raise TimeoutError(
+            f"node {node_id} is still draining after {args.timeout:.0f}s (job {started.job_id}"
+            " goes on; follow it with `wormfs admin jobs show ID --watch`)"
+        ) from None
+    status = await client.drain_status()
+    mine = [d for d in status.disks if d.node_id == node_id]
+    if code == 0 and mine and all(d.state == "drained" for d in mine):
+        print(f"node {node_id} is decommissioned: it holds no chunks; it may be stopped")
+    return status, code
