@@ -39,7 +39,7 @@ import aiohttp
 from aiohttp import web
 
 from wormfs.config import CoordinatorConfig
-from wormfs.coordinator.admin.server import admin_ctx
+from wormfs.coordinator.admin.server import ADMIN_URL, admin_ctx, ensure_configured_token
 from wormfs.coordinator.admin.table import MOUNTS, TABLE
 from wormfs.coordinator.db.database import open_database
 from wormfs.coordinator.db.repo import Repository
@@ -118,7 +118,13 @@ async def _election_ctx(app: web.Application) -> AsyncIterator[None]:
     if not config.zookeeper_hosts:
         yield
         return
-    office = Office(app[REPO], app[JOBS], config.root_access_key, config.root_secret_key)
+    office = Office(
+        app[REPO],
+        app[JOBS],
+        config.root_access_key,
+        config.root_secret_key,
+        duties=[lambda: ensure_configured_token(app, config)],
+    )
     app[ELECTION] = Election(
         config.zookeeper_hosts,
         config.zookeeper_path,
@@ -135,6 +141,8 @@ async def _election_ctx(app: web.Application) -> AsyncIterator[None]:
 async def start_election(app: web.Application, bound_url: str) -> None:
     """Campaign for leadership (with ZooKeeper) once the server is bound to ``bound_url``."""
     if ELECTION in app:
+        # Published with the leader record, so followers can send admin calls there.
+        app[ELECTION].admin_address = app.get(ADMIN_URL, "")
         await app[ELECTION].start(bound_url)
 
 

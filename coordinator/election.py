@@ -75,6 +75,7 @@ class Election:
         self._session_timeout = session_timeout
         self._office = office
         self.address = advertise
+        self.admin_address = ""  # this coordinator's admin API, published when it leads
         self.role = Role.FOLLOWER
         self.epoch: int | None = None
         self.leader: LeaderRecord | None = None  # what the leader znode says
@@ -110,6 +111,13 @@ class Election:
         if self.role is Role.LEADER:
             return self.address
         return self.leader.address if self.leader else ""
+
+    @property
+    def leader_admin_address(self) -> str:
+        """The leader's admin API base URL, as the leader published it ("" when unknown)."""
+        if self.role is Role.LEADER:
+            return self.admin_address
+        return self.leader.admin if self.leader else ""
 
     # ---- life cycle -------------------------------------------------------------------------
     async def start(self, address: str) -> None:
@@ -226,7 +234,10 @@ class Election:
         """Take office and publish; False (and everything undone) if that failed."""
         try:
             epoch = await self._office.take_office(self.address)
-            await self._run(self._publish, LeaderRecord(address=self.address, epoch=epoch))
+            await self._run(
+                self._publish,
+                LeaderRecord(address=self.address, epoch=epoch, admin=self.admin_address),
+            )
         except Exception as exc:
             log.warning("could not take office (%r); releasing the election lock", exc)
             await self._office.leave_office("taking office failed")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -85,11 +85,17 @@ class Office:
     """The duties of the elected coordinator (see the module docstring)."""
 
     def __init__(
-        self, repo: Repository, jobs: LeaderJobs, root_access_key: str, root_secret_key: str
+        self,
+        repo: Repository,
+        jobs: LeaderJobs,
+        root_access_key: str,
+        root_secret_key: str,
+        duties: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self._repo = repo
         self._jobs = jobs
         self._root = (root_access_key, root_secret_key)
+        self._duties = duties  # more writes of a new leader (e.g. the configured admin token)
 
     async def take_office(self, identity: str) -> int:
         db = self._repo.db
@@ -97,6 +103,8 @@ class Office:
         db.accept_writes()
         await self._repo.identity.ensure_root(*self._root)
         await self._repo.profiles.seed()
+        for duty in self._duties:
+            await duty()
         self._jobs.start()
         return epoch
 

@@ -59,8 +59,15 @@ from wormfs.coordinator.admin.routes import (
 from wormfs.coordinator.db.admin_tokens import AdminTokenInfo, AdminTokens
 from wormfs.coordinator.db.admin_views import AdminViews
 from wormfs.coordinator.db.audit import AuditLog
+from wormfs.coordinator.election import ELECTION
 from wormfs.coordinator.handlers import REPO
-from wormfs.errors import AccessDeniedError, AuthError, InvalidInputError, WormError
+from wormfs.errors import (
+    AccessDeniedError,
+    AuthError,
+    InvalidInputError,
+    NotLeaderError,
+    WormError,
+)
 from wormfs.ids import new_request_id
 from wormfs.runtime.bootstrap import admin_ready_file, bound_port, write_ready_file
 from wormfs.wire.common import JSON_TYPE, MAX_JSON_BODY
@@ -171,9 +178,23 @@ def _default_target(request: web.Request) -> str:
     return request.path.removeprefix(PREFIX).strip("/")
 
 
+def follow_leader(core: web.Application, request: web.Request) -> None:
+    """On a follower, 307 to the same path on the leader's admin address (``NotLeaderError``
+    while no leader is known): the leader alone runs the jobs and writes the database."""
+    election = core.get(ELECTION)
+    if election is None or election.serving:
+        return
+    leader = election.leader_admin_address
+    if not leader or leader == core.get(ADMIN_URL):
+        raise NotLeaderError("this coordinator is not the leader, and no leader is known")
+    raise web.HTTPTemporaryRedirect(leader.rstrip("/") + request.path_qs)
+
+
 def _endpoint(route: Route) -> Callable[[web.Request], Any]:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         core = request.app[CORE]
+        if route.scope != "none":  # health and the document answer locally
+            follow_leader(core, request)
         call = AdminCall(
             request=request,
             core=core,
@@ -231,6 +252,12 @@ async def openapi_document(call: AdminCall) -> dict[str, Any]:
     return document(routes, version)
 
 
+async def ensure_configured_token(core: web.Application, config: CoordinatorConfig) -> None:
+    """Add the configured ``admin_token`` (a leader's duty: it is a write)."""
+    if config.admin_token:
+        await core[TOKENS].ensure(CONFIGURED_TOKEN_NAME, config.admin_token)
+
+
 def admin_ctx(
     config: CoordinatorConfig,
     routes: Sequence[Route],
@@ -243,8 +270,8 @@ def admin_ctx(
         core[AUDIT] = AuditLog(db)
         core[VIEWS] = AdminViews(db, config.node_offline_after)
         core[ADMIN_CONFIG] = config
-        if config.admin_token and db.accepting_writes:
-            await core[TOKENS].ensure(CONFIGURED_TOKEN_NAME, config.admin_token)
+        if db.accepting_writes:  # alone; with ZooKeeper, Office.take_office does it
+            await ensure_configured_token(core, config)
         listen = config.admin_listen
         if listen is None:
             yield

@@ -24,6 +24,8 @@ def test_leader_record_round_trip() -> None:
     assert decode_record(data) == record
     assert decode_record(None) is None and decode_record(b"") is None
     assert decode_record(b"not json") is None  # unreadable: treated as no leader
+    with_admin = LeaderRecord(address="http://10.0.0.7:7000", epoch=12, admin="http://h:9001")
+    assert decode_record(encode_record(with_admin)) == with_admin
 
 
 def test_znode_paths() -> None:

@@ -39,11 +39,12 @@ RECONNECT_MAX_DELAY = 1.0
 COMMAND_TRIES = 3
 
 
-class LeaderRecord(msgspec.Struct, frozen=True):
-    """The data of the ``leader`` znode."""
+class LeaderRecord(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The data of the ``leader`` znode (``admin`` left out when empty: the older shape)."""
 
     address: str
     epoch: int
+    admin: str = ""  # the leader's admin API base URL ("" when it serves none)
 
 
 def election_path(root: str) -> str:
