@@ -44,6 +44,12 @@ def run_id(kind: str) -> str:
     return f"{kind}-{new_id()[:12]}"
 
 
+async def set_backlog(repo: JobsRepo, job: JobRecord, items: int, nbytes: int) -> None:
+    """A standing job's totals from its backlog; no write when they are what it shows."""
+    if (job.total_items, job.total_bytes) != (job.done_items + items, job.done_bytes + nbytes):
+        await repo.set_totals(job.job_id, items, nbytes)
+
+
 class RepairJobs:
     def __init__(self, manager: RepairManager, jobs: JobsRepo) -> None:
         self._manager = manager
@@ -59,7 +65,7 @@ class RepairJobs:
 
     async def track(self, jobs: list[JobRecord]) -> None:
         queued, _, queued_bytes, _, _ = await self._manager.queue.counts()
-        await self._jobs.set_totals("repair", queued, queued_bytes)
+        await set_backlog(self._jobs, jobs[0], queued, queued_bytes)
 
     async def throttle(self, throttle: Throttle, is_set: bool) -> None:
         self._manager.set_throttle(throttle, is_set)
@@ -79,7 +85,7 @@ class GcJobs:
 
     async def track(self, jobs: list[JobRecord]) -> None:
         pending = await self._collector.pending_count()
-        await self._jobs.set_totals("gc", pending, 0)
+        await set_backlog(self._jobs, jobs[0], pending, 0)
 
     async def throttle(self, throttle: Throttle, is_set: bool) -> None:
         self._collector.set_throttle(throttle.items_per_s, self._interval)
@@ -217,13 +223,16 @@ class DrainJobs:
         self._jobs = jobs
 
     async def begin(self, kind: str, target: str, disk_ids: list[str]) -> JobRecord:
-        """Drain the disks (a ``drain`` or ``decommission`` of ``target``): the running job of
-        the same kind and target if there is one, else a new job."""
-        for job in await self._jobs.active_runs():
-            if job.kind == kind and job.target == target and job.state == "running":
-                return job
+        """Drain the disks (a ``drain`` or ``decommission`` of ``target``): the job of the
+        same kind and target if one is running (or paused: it resumes), else a new job."""
+        same = [j for j in await self._jobs.active_runs() if (j.kind, j.target) == (kind, target)]
+        if same and same[0].state == "running":
+            return same[0]
         await self._care.set_drain(disk_ids, True)
         await self._manager.scan_once()
+        if same:
+            _, resumed = await self._jobs.transition(same[0].job_id, "resume")
+            return resumed
         status = await self._care.drain_status()
         total = sum(d.chunks_left for d in status.disks if d.disk_id in set(disk_ids))
         values = new_job(

@@ -56,6 +56,9 @@ class JobRates:
         self._samples: dict[str, deque[tuple[float, int, int]]] = {}
 
     def observe(self, job: JobRecord) -> tuple[float, float]:
+        if job.state in FINAL:
+            self._samples.pop(job.job_id, None)  # nothing moves any more
+            return 0.0, 0.0
         now = time.monotonic()
         samples = self._samples.setdefault(job.job_id, deque())
         if samples and (samples[-1][1] > job.done_items or samples[-1][2] > job.done_bytes):
@@ -70,9 +73,6 @@ class JobRates:
         first = samples[0]
         span = max(now - first[0], 1.0)
         return (job.done_items - first[1]) / span, (job.done_bytes - first[2]) / span
-
-    def forget(self, job_id: str) -> None:
-        self._samples.pop(job_id, None)
 
 
 class JobControl(Protocol):

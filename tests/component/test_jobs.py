@@ -268,6 +268,10 @@ async def test_drain_job_runs_to_done(database_url: str) -> None:
         assert disk not in {d.disk_id for d in (await client.drain_status()).disks}
         assert (await client.control_job(status.job_id, "resume")).state == "running"
         assert disk in {d.disk_id for d in (await client.drain_status()).disks}
+        # Draining a disk whose drain job is paused resumes that job.
+        await client.control_job(status.job_id, "pause")
+        assert (await client.drain("disks", disk)).job_id == status.job_id
+        assert (await client.job(status.job_id)).state == "running"
         await client.drain("disks", disk, undo=True)
         assert (await client.job(status.job_id)).state == "cancelled"
 
