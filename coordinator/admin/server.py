@@ -13,8 +13,9 @@ Layer: coordinator admin package, the top (the coordinator's ``app`` uses it). C
   ``/admin/v1`` (``openapi.json`` among them), and each mount (a function of the admin app
   and the coordinator app: the web UI, ``/metrics``) adds what it serves.
 * Every answer carries ``x-request-id``: the incoming one when it is a short token of letters,
-  digits, dashes, dots or underscores, else a new one. Errors are ``ErrorBody`` JSON with the
-  error's status; an unknown path is ``NoSuchRoute`` (404), a known path with another method
+  digits and dashes (``wormfs.internal.requestid``), else a new one; it is bound for the call,
+  so its log lines and the internal requests it makes carry it too. Errors are ``ErrorBody``
+  JSON with the error's status; an unknown path is ``NoSuchRoute`` (404), a known path with another method
   ``MethodNotAllowed`` (405); anything unexpected is ``InternalError`` (500), logged with its
   traceback and the request id.
 * Auth: ``Authorization: Bearer TOKEN`` on every route whose scope is not ``none``; missing,
@@ -32,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -69,13 +69,13 @@ from wormfs.errors import (
     WormError,
 )
 from wormfs.ids import new_request_id
+from wormfs.internal import requestid
 from wormfs.runtime.bootstrap import admin_ready_file, bound_port, write_ready_file
 from wormfs.wire.common import JSON_TYPE, MAX_JSON_BODY
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
-_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # The name the configured (``wormfs server``'s first) token is stored under.
 CONFIGURED_TOKEN_NAME = "initial"
 
@@ -89,9 +89,7 @@ Mount = Callable[[web.Application, web.Application], None]
 
 
 def _request_id(incoming: str | None) -> str:
-    if incoming is not None and _SANE_REQUEST_ID.match(incoming):
-        return incoming
-    return new_request_id()
+    return incoming if incoming is not None and requestid.valid(incoming) else new_request_id()
 
 
 def error_response(
@@ -107,7 +105,9 @@ async def _admin_middleware(request: web.Request, handler: AiohttpHandler) -> we
     request_id = _request_id(request.headers.get(REQUEST_ID_HEADER))
     request[REQUEST_ID] = request_id
     try:
-        response = await handler(request)
+        # Bound for the call: its log lines, and the internal requests it makes, carry it.
+        with requestid.bound(request_id):
+            response = await handler(request)
     except WormError as exc:
         status, body = admin_error(exc, request_id)
         extra = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
