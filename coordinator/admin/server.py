@@ -15,9 +15,9 @@ Layer: coordinator admin package, the top (the coordinator's ``app`` uses it). C
 * Every answer carries ``x-request-id``: the incoming one when it is a short token of letters,
   digits and dashes (``wormfs.internal.requestid``), else a new one; it is bound for the call,
   so its log lines and the internal requests it makes carry it too. Errors are ``ErrorBody``
-  JSON with the error's status; an unknown path is ``NoSuchRoute`` (404), a known path with another method
-  ``MethodNotAllowed`` (405); anything unexpected is ``InternalError`` (500), logged with its
-  traceback and the request id.
+  JSON with the error's status; an unknown path is ``NoSuchRoute`` (404), a known path with
+  another method ``MethodNotAllowed`` (405); anything unexpected is ``InternalError`` (500),
+  logged with its traceback and the request id.
 * Auth: ``Authorization: Bearer TOKEN`` on every route whose scope is not ``none``; missing,
   unknown, expired or revoked -> 401 ``Unauthorized`` (with ``WWW-Authenticate: Bearer``); a
   ``read`` token on an ``admin`` route -> 403 ``AccessDenied``. The token is never logged.
