@@ -310,6 +310,9 @@ def env_or(value: str, name: str) -> str:
 ADMIN_TOKEN_ENV = "WORMFS_ADMIN_TOKEN"
 ADMIN_ADDRESS_ENV = "WORMFS_ADMIN_ADDRESS"
 DEFAULT_ADMIN_ADDRESS = "127.0.0.1:9001"
+# The S3 gateway's base URL as browsers reach it (a location): the web UI's object browser
+# links its downloads there. ``wormfs server`` gives the coordinator its S3 endpoint.
+S3_ENDPOINT_ENV = "WORMFS_S3_ENDPOINT"
 
 
 def listen_address(value: str, what: str) -> ListenConfig:

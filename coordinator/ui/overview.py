@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
+from wormfs.config import S3_ENDPOINT_ENV
 from wormfs.coordinator.admin.routes import VIEWS
 from wormfs.coordinator.ui.samples import Samples, sample_loop
 
@@ -27,14 +28,13 @@ BACKLOG = "repair_backlog"
 OBJECTS = "objects"
 OBJECT_BYTES = "object_bytes"
 SAMPLE_INTERVAL = 5.0
-S3_ENDPOINT_ENV = "WORMFS_S3_ENDPOINT"
 
 SAMPLES = web.AppKey("ui_samples", Samples)
 S3_ENDPOINT = web.AppKey("ui_s3_endpoint", str)
 
 
 def s3_endpoint_from_env() -> str:
-    return os.environ.get(S3_ENDPOINT_ENV, "").rstrip("/")
+    return os.environ.get(S3_ENDPOINT_ENV, "").rstrip("/")  # read once, at mount
 
 
 def sampler_ctx(core: web.Application) -> Callable[[web.Application], AsyncIterator[None]]:

@@ -362,6 +362,7 @@ class Supervisor:
         if child is not None and child.name == "coordinator":
             env[GATEWAY_METRICS_ENV] = str(self.gateway_metrics_dir)
             env[cfg.ADMIN_TOKEN_ENV] = self.options.admin_token
+            env[cfg.S3_ENDPOINT_ENV] = self.endpoint  # the web UI's download links
         else:
             env.pop(cfg.ADMIN_TOKEN_ENV, None)  # only the coordinator checks admin tokens
         env[cfg.CLUSTER_SECRET_ENV] = self.secret.decode()

@@ -19,15 +19,20 @@
       el.textContent = "collecting samples…";
       return;
     }
-    var width = Math.max(160, Math.min(el.clientWidth || 320, 640));
+    var width = Math.max(160, el.clientWidth || 320);
     new uPlot({
       width: width,
       height: 60,
+      padding: [6, 4, 6, 4],  // room for a zero line at the bottom edge
       legend: { show: false },
       cursor: { show: false },
-      scales: { x: { time: true } },
+      // From 0, so a backlog of zero is a flat line at the bottom, not a line mid-chart.
+      scales: {
+        x: { time: true },
+        y: { range: function (u, min, max) { return [0, Math.max(1, max) * 1.1]; } },
+      },
       axes: [{ show: false }, { show: false }],
-      series: [{}, { stroke: "#0172ad", fill: "rgba(1, 114, 173, 0.15)", width: 1.5 }],
+      series: [{}, { stroke: "#0172ad", fill: "rgba(1, 114, 173, 0.15)", width: 2, points: { show: false } }],
     }, data, el);
   }
 
