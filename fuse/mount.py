@@ -247,7 +247,7 @@ def run_mount(options: MountOptions) -> int:
         return 2
     import uvloop
 
-    setup_logging("mount", options.log_level)
+    setup_logging("mount", options.log_level, options.log_format)
     url, secret = locate(options.data_dir, options.coordinator_url)
     guard = blocking_guard_from_environment(os.environ)
     try:

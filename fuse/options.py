@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wormfs import config as cfg
+from wormfs.runtime.logs import LogFormat
+from wormfs.runtime.startup import add_log_format_argument
 from wormfs.wire.coordinator import INLINE_LIMIT
 
 DEFAULT_INLINE_MAX = 64 * 1024
@@ -54,6 +56,7 @@ def add_mount_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ready-file", type=Path, help="write {address, pid} once mounted")
     parser.add_argument("--log-level", default="INFO")
+    add_log_format_argument(parser)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class MountOptions:
     fuse_options: tuple[str, ...]
     ready_file: Path | None
     log_level: str
+    log_format: LogFormat = "text"
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> MountOptions:
@@ -124,6 +128,7 @@ class MountOptions:
             fuse_options=fuse_options,
             ready_file=args.ready_file,
             log_level=args.log_level,
+            log_format=args.log_format,
         )
 
     def fuse_option_set(self) -> set[str]:
