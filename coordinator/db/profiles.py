@@ -158,8 +158,11 @@ def resolve(tx: Tx, bucket: str, requested: str, coding: CodingConfig) -> Resolv
 
 def check_width(resolved: Resolved, known_disks: int) -> None:
     """A class whose profile has more chunks than the cluster has disks can never be written:
-    refused as the client's mistake (fewer disks online than k+m is a 503, from placement)."""
-    if resolved.profile.n > known_disks:
+    refused as the client's choice of class. Fewer disks online than k+m is a 503, from
+    placement, and so is any shortfall of STANDARD: it is the cluster's own profile, so a
+    cluster still short of disks (one starting, one that lost some) is unavailable, not
+    asked something invalid."""
+    if resolved.storage_class != STANDARD and resolved.profile.n > known_disks:
         raise InvalidStorageClassError(
             f"storage class {resolved.storage_class!r} needs k+m = {resolved.profile.n} disks "
             f"({resolved.profile.k}+{resolved.profile.m}); the cluster has {known_disks}",

@@ -41,6 +41,8 @@ def test_a_class_wider_than_every_disk_is_refused_naming_both_numbers() -> None:
     ) as info:
         check_width(wide, 8)
     assert info.value.storage_class == "COLD"
+    # STANDARD is the cluster's own profile: a cluster short of disks is a 503 (placement's).
+    check_width(Resolved("STANDARD", wide.profile, 4096), 8)
 
 
 def test_profile_specs_are_checked_all_at_once() -> None:
