@@ -134,3 +134,34 @@ async def test_back_paths_stay_inside_the_ui(
         async with browser.post(admin.url + "/ui/buckets", data=form, allow_redirects=False) as r:
             assert r.status == 303
             assert r.headers["Location"] == "/ui/"
+
+
+async def test_job_pause_resume_and_throttle_from_the_jobs_page(
+    admin: AdminHarness, browser: aiohttp.ClientSession
+) -> None:
+    csrf = await _login(browser, admin.url)
+    jobs = await admin.ok("GET", "/jobs", params={"kind": "repair"})
+    assert jobs["items"], jobs
+    job_id = jobs["items"][0]["job_id"]
+    async with browser.get(admin.url + "/ui/jobs?kind=repair") as resp:
+        page = await resp.text()
+    assert f'data-job="{job_id}"' in page and f"/ui/jobs/{job_id}/pause" in page
+    back = {"csrf": csrf, "back": "/ui/jobs?kind=repair"}
+    async with browser.post(f"{admin.url}/ui/jobs/{job_id}/pause", data=back) as resp:
+        assert str(resp.url).endswith("/ui/jobs?kind=repair")
+        assert f"/ui/jobs/{job_id}/resume" in await resp.text()
+    assert (await admin.ok("GET", f"/jobs/{job_id}"))["state"] == "paused"
+    rows = await _audit(admin, action="job.pause")
+    assert [(r["target"], r["actor"], r["result"]) for r in rows] == [
+        (f"jobs/{job_id}", "initial", "ok")
+    ]
+    async with browser.post(f"{admin.url}/ui/jobs/{job_id}/resume", data=back) as resp:
+        assert resp.status == 200
+    assert (await admin.ok("GET", f"/jobs/{job_id}"))["state"] == "running"
+    throttle = {**back, "kind": "repair", "items_per_s": "5", "bytes_per_s": "0"}
+    async with browser.post(admin.url + "/ui/jobs/throttle", data=throttle) as resp:
+        assert "job throttle repair: done" in await resp.text()
+    listed = await admin.ok("GET", "/jobs/throttles")
+    repair = next(t for t in listed["throttles"] if t["kind"] == "repair")
+    assert repair["throttle"]["items_per_s"] == 5
+    assert len(await _audit(admin, action="job.throttle")) == 1
