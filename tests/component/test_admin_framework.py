@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from component.admin_harness import ADMIN_TOKEN, NO_TOKEN, AdminHarness, admin_running
+from openapi_spec_validator import validate
 
 from wormfs.coordinator.admin.server import ROUTES
 from wormfs.coordinator.admin.table import TABLE
@@ -125,6 +126,7 @@ async def test_openapi_document_lists_every_route_of_the_router(admin: AdminHarn
     status, doc, _ = await admin.call("GET", "/openapi.json", token=NO_TOKEN)
     assert status == 200
     assert doc["openapi"] == "3.1.0" and doc["info"]["title"]
+    validate(doc)  # the OpenAPI 3.1 schema itself (openapi-spec-validator)
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     admin_app = _admin_app(admin)
     served = {
