@@ -15,7 +15,7 @@ from typing import Literal
 import msgspec
 
 from wormfs.coordinator.admin.paging import Page, PageQuery, page_after
-from wormfs.coordinator.admin.routes import AdminCall, Route
+from wormfs.coordinator.admin.routes import AdminCall, Handler, Route
 from wormfs.coordinator.db import care
 from wormfs.coordinator.db.admin_views import DiskView
 from wormfs.errors import NotFoundError
@@ -159,11 +159,12 @@ async def forget_disk(call: AdminCall) -> ForgetResult:
     return await d.db.write(lambda tx: care.forget_disk(tx, disk_id, now, offline_after))
 
 
-def _action(method_path: str, handler: object, summary: str, action: str, tag: str) -> Route:
+def _action(path: str, handler: Handler, summary: str, action: str, tag: str) -> Route:
+    """An admin-scope POST answering the drain state (or, for forget, what was dropped)."""
     return Route(
         "POST",
-        method_path,
-        handler,  # type: ignore[arg-type]
+        path,
+        handler,
         summary,
         scope="admin",
         response=ForgetResult if action == "disk.forget" else DrainStatus,

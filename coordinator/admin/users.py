@@ -8,10 +8,12 @@ request (``InvalidAccessKeyId``) until enabled again.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from wormfs.coordinator.admin.paging import Page, PageQuery, page_after
-from wormfs.coordinator.admin.routes import AdminCall, Route
+from wormfs.coordinator.admin.routes import AdminCall, Handler, Route
 from wormfs.coordinator.db.identity import new_access_key, new_secret_key
 from wormfs.coordinator.db.identity_admin import IdentityAdmin, KeyView, NewKey, UserView
 from wormfs.errors import NotFoundError
@@ -104,11 +106,12 @@ async def delete_key(call: AdminCall) -> None:
     await _identity(call).delete_key(call.path("access_key"))
 
 
-def _post(path: str, handler: object, summary: str, action: str, response: object) -> Route:
+def _post(path: str, handler: Handler, summary: str, action: str, response: Any) -> Route:
+    """An admin-scope POST of the users resource."""
     return Route(
         "POST",
         path,
-        handler,  # type: ignore[arg-type]
+        handler,
         summary,
         scope="admin",
         response=response,
