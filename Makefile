@@ -27,7 +27,7 @@ $(VENV)/.installed-run: $(BIN)/python pyproject.toml setup.py $(CONSTRAINTS)
 	@touch $@
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml setup.py $(CONSTRAINTS)
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,postgres,zookeeper,fuse]'
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,postgres,zookeeper,fuse,tracing]'
 	@touch $@ $(VENV)/.installed-run
 
 venv: $(VENV)/.installed-run
@@ -70,7 +70,7 @@ bench: $(VENV)/.installed-run
 # Regenerate the constraints file from a fresh resolve of every extra.
 lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
-	.lockvenv/bin/pip install -q -e '.[test,postgres,zookeeper,load,fuse]'
+	.lockvenv/bin/pip install -q -e '.[test,postgres,zookeeper,load,fuse,tracing]'
 	.lockvenv/bin/pip freeze --exclude-editable | grep -v '^-e' > $(CONSTRAINTS)
 	rm -rf .lockvenv
 

@@ -14,8 +14,9 @@ codecs, whose checks it runs). Contract:
   must not start: ``wormfs.erasure.self_test``), and glibc's malloc tuned
   (``wormfs.runtime.malloc``; the gateway caps its arenas).
 * ``start(daemon, args, run)`` loads the settings, applies the flags, runs the checks, reads
-  the cluster secret (from the environment variable ``--secret-env``, else ``--secret-file``)
-  and hands over to the component's ``run(config, secret, ready_file)``.
+  the cluster secret (from the environment variable ``--secret-env``, else ``--secret-file``),
+  starts tracing when ``WORMFS_TRACING`` asks for it (``wormfs.runtime.tracing``) and hands
+  over to the component's ``run(config, secret, ready_file)``.
 * ``main(daemon, run)`` is a component's ``__main__``: the same command line under
   ``python -m``; configuration problems print and exit 2, as ``wormfs`` does.
 """
@@ -23,6 +24,7 @@ codecs, whose checks it runs). Contract:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from wormfs.erasure import self_test
 from wormfs.runtime.bootstrap import setup_logging
 from wormfs.runtime.logs import LOG_FORMATS, LogFormat
 from wormfs.runtime.malloc import tune_malloc
+from wormfs.runtime.tracing import start_tracing
 
 C = TypeVar("C", cfg.CoordinatorConfig, cfg.StorageNodeConfig, cfg.GatewayConfig)
 # A component's entry: serve ``config`` with the cluster secret until SIGTERM.
@@ -82,7 +85,13 @@ def start(daemon: Daemon[C], args: argparse.Namespace, run: Run[C]) -> int:
     start_checks(daemon.name, args.log_level, config, daemon.malloc_arenas, args.log_format)
     secret_file = Path(args.secret_file) if args.secret_file else None
     secret = cfg.cluster_secret(secret_file, args.secret_env)
-    run(config, secret, args.ready_file)
+    # With WORMFS_TRACING set, spans of the HTTP work (wormfs.runtime.tracing); else nothing.
+    stop_tracing = start_tracing(daemon.name, os.environ)
+    try:
+        run(config, secret, args.ready_file)
+    finally:
+        if stop_tracing is not None:
+            stop_tracing()  # flush the spans still queued
     return 0
 
 
