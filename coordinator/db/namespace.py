@@ -42,6 +42,7 @@ from wormfs.coordinator.db.inodes import entry_attrs, projected, put_inode
 from wormfs.coordinator.db.listing import MAX_PAGE, KeyBound, key_batches, walk_keys
 from wormfs.coordinator.db.listing import prefix_end as prefix_end
 from wormfs.coordinator.db.manifests import owned_bucket
+from wormfs.coordinator.db.profiles import bucket_class
 from wormfs.coordinator.db.tables import inodes, object_data, objects
 from wormfs.coordinator.db.tx import Row, Tx
 from wormfs.coordinator.db.versions import (
@@ -334,7 +335,11 @@ def create(
     attrs = req.attrs if kind else replace(req.attrs, mode=req.attrs.mode | stat.S_IFREG)
     _make_room(tx, bucket, req.path, req.path, now, gc_delay)
     attributes = ObjectAttributes(
-        content_type=req.content_type or FILE_TYPE, user_metadata=projected({}, attrs)
+        content_type=req.content_type or FILE_TYPE,
+        user_metadata=projected({}, attrs),
+        # A file made through the mount is of its bucket's default class, as its later
+        # writes are (its few bytes are inline: the profile codes nothing).
+        storage_class=bucket_class(tx, bucket),
     )
     object_id = make_version(tx, bucket, req.path, req.owner_id, attributes, req.data, profile, now)
     put_inode(tx, object_id, bucket, attrs, int(now * NS))

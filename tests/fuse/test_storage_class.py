@@ -1,5 +1,6 @@
-"""Files written through the mount take their bucket's default storage class and its profile,
-whatever class the version they replace had (set with ``wormfs admin profile bucket-class``)."""
+"""Files made and written through the mount take their bucket's default storage class and its
+profile, whatever class the version they replace had (set with ``wormfs admin profile
+bucket-class``)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def test_mount_writes_take_the_bucket_default_class(
         data = os.urandom(300 * 1024)  # erasure-coded, not inline
         big.write_bytes(data)
         small.write_bytes(b"inline")
-        for path in (big, small):
+        (root / "empty").touch()
+        for path in (big, small, root / "empty"):
             head = s3.head_object(Bucket=BUCKET, Key=_key(mount, path))
             assert head["StorageClass"] == "REDUCED_REDUNDANCY", path.name
         assert _profile(cluster, _key(mount, big)) == (5, 1)
