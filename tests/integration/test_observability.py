@@ -12,7 +12,8 @@ cluster with fast durability jobs for the disk-loss test (``integration.durabili
 * The access log has one line per S3 request, read back field by field (``awslog``) with the
   request id each response carried; the JSON daemon logs parse, and the id of one PUT is on
   lines of the gateway, the coordinator and the storage node.
-* After a disk is lost, ``wormfs_segments_degraded`` is above 0, and 0 again after repair.
+* After a disk is lost, ``wormfs_segments_degraded`` is above 0, reads of segments that had a
+  data fragment there count as degraded reads, and the gauge is 0 again after repair.
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ import awslog
 import metriclint
 import promtool
 import pytest
-from integration.durability_helpers import disk_id_of, fast_cluster, put_objects, wait_repaired
+from integration.durability_helpers import (
+    check_objects,
+    disk_id_of,
+    fast_cluster,
+    placements,
+    put_objects,
+    wait_repaired,
+)
 from integration.servers import Server
 from prometheus_client.mmap_dict import MmapedDict
 from waiting import wait_until
@@ -220,7 +228,7 @@ def test_degraded_segments_rise_when_a_disk_is_lost_and_fall_after_repair(tmp_pa
     # Repair waits 10 s before rebuilding a lost disk: the degraded state lasts long enough to
     # be seen through the gauge's 5 s cache.
     with fast_cluster(tmp_path, nodes=3, disks_per_node=3, repair_delay=10.0) as cluster:
-        put_objects(cluster, "degraded", [300_000, 1024 * 1024, 2 * 1024 * 1024 + 5])
+        objects = put_objects(cluster, "degraded", [300_000, 1024 * 1024, 2 * 1024 * 1024 + 5])
         metrics_url = cluster.coordinator_url + "/metrics"
         before = scrape(metrics_url)
         assert total(before, "wormfs_segments_degraded") == 0
@@ -228,12 +236,21 @@ def test_degraded_segments_rise_when_a_disk_is_lost_and_fall_after_repair(tmp_pa
         lost = disk_id_of(cluster, 1, 2)
         expected = len(cluster.chunk_files(1, 2))
         assert expected > 0
+        # Reads decode parity only where the lost disk held a data fragment (0..k-1 of 4+2).
+        lost_data = sum(
+            1
+            for p in placements(cluster, "degraded", list(objects))
+            if p["disk_id"] == lost and p["fragment_index"] < 4
+        )
         cluster.fail_disk(1, 2)
 
         def degraded() -> float:
             return total(scrape(metrics_url), "wormfs_segments_degraded", missing="1")
 
         assert wait_until(degraded, 30, message="degraded segments > 0") > 0
+        check_objects(cluster, "degraded", objects)  # read back whole, from what is left
+        reads = total(scrape(cluster.s3_url + "/metrics"), "wormfs_gateway_degraded_reads_total")
+        assert reads == lost_data
         wait_repaired(cluster, expected)
         wait_until(lambda: degraded() == 0, 30, message="degraded segments back to 0")
         after = scrape(metrics_url)
