@@ -29,7 +29,16 @@ from wormfs.coordinator.admin.paging import Page
 from wormfs.coordinator.handlers import REPO
 from wormfs.coordinator.ui import calls
 from wormfs.coordinator.ui.formats import age
-from wormfs.coordinator.ui.overview import BACKLOG, OBJECT_BYTES, OBJECTS, S3_ENDPOINT, SAMPLES
+from wormfs.coordinator.ui.overview import (
+    BACKLOG,
+    BYTES_IN,
+    BYTES_OUT,
+    OBJECT_BYTES,
+    OBJECTS,
+    REQUESTS,
+    S3_ENDPOINT,
+    SAMPLES,
+)
 from wormfs.coordinator.ui.paging import PAGE_ROWS, UiPage, link
 from wormfs.coordinator.ui.web import BASE, core_of, render, ui_handler
 from wormfs.errors import InvalidInputError
@@ -109,7 +118,13 @@ async def overview_page(request: web.Request) -> web.StreamResponse:
         "title": "Overview",
         "health": health,
         "cluster": cluster,
-        "rates": {"objects": samples.rate(OBJECTS), "bytes": samples.rate(OBJECT_BYTES)},
+        "rates": {
+            "objects": samples.rate(OBJECTS),
+            "bytes": samples.rate(OBJECT_BYTES),
+            "requests": samples.rate(REQUESTS),
+            "bytes_in": samples.rate(BYTES_IN),
+            "bytes_out": samples.rate(BYTES_OUT),
+        },
         "backlog": [times, values],
         "backlog_span": span,
     }

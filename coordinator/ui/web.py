@@ -134,7 +134,9 @@ def redirect(location: str) -> web.HTTPSeeOther:
 
 def _to_login(request: web.Request) -> web.StreamResponse:
     if request.headers.get("HX-Request"):
-        return web.Response(status=401, headers={"HX-Redirect": f"{BASE}/login"})
+        # A live region's refresh after the session ended: htmx follows HX-Redirect on a
+        # 2xx answer (an error status would only be logged, and the page would go stale).
+        return web.Response(status=200, headers={"HX-Redirect": f"{BASE}/login"})
     raise redirect(f"{BASE}/login")
 
 

@@ -185,3 +185,20 @@ def test_killed_node_goes_down_then_repair_moves_and_pausing_it_is_audited_once(
     _admin(ui_cluster, "POST", f"/jobs/{job_id}/resume")
     assert ui.errors == []
     assert ui.hosts == {"127.0.0.1"}
+
+
+def test_revoking_the_token_sends_an_open_page_to_the_login_form(
+    chromium: Any, ui_cluster: UiCluster
+) -> None:
+    from browser.conftest import log_in
+
+    made = _admin(ui_cluster, "POST", "/tokens", {"name": "short-lived", "scope": "read"})
+    page = log_in(chromium, ui_cluster.admin_url, made["token"])
+    try:
+        page.goto("/ui/nodes")
+        _admin(ui_cluster, "POST", f"/tokens/{made['info']['token_id']}/revoke")
+        # The next refresh of the live region (every 2 s) finds the session gone.
+        page.page.wait_for_url(ui_cluster.admin_url + "/ui/login", timeout=5000)
+        assert page.errors == []
+    finally:
+        page.page.context.close()

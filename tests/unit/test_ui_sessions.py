@@ -1,7 +1,13 @@
-"""The web UI's session store and samples: expiry, eviction, CSRF comparison, rates."""
+"""The web UI's session store and samples: expiry, eviction, CSRF comparison, rates, and the
+gateway counters behind the Overview's request rate."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+from wormfs.coordinator.ui.overview import gateway_totals
 from wormfs.coordinator.ui.samples import Samples
 from wormfs.coordinator.ui.sessions import SessionStore, csrf_ok
 
@@ -72,3 +78,22 @@ def test_samples_keep_the_last_points_and_give_rates() -> None:
 def test_the_credential_is_not_in_the_repr() -> None:
     s = SessionStore().open("ops", "admin", "t1", "wfa_secret", 0)
     assert "wfa_secret" not in repr(s)
+
+
+def test_gateway_totals_sum_every_worker_and_label(tmp_path: Path) -> None:
+    """The Overview's request and byte rates: counters of two workers' multiprocess files."""
+    script = f"""
+import os, sys
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = {str(tmp_path)!r}
+from prometheus_client import CollectorRegistry, Counter
+registry = CollectorRegistry()
+requests = Counter("wormfs_s3_requests", "r", ["operation", "code"], registry=registry)
+received = Counter("wormfs_s3_received_bytes", "b", ["operation"], registry=registry)
+requests.labels("PutObject", "200").inc(int(sys.argv[1]))
+requests.labels("GetObject", "404").inc(1)
+received.labels("PutObject").inc(1000)
+"""
+    for count in ("3", "4"):  # two worker processes, each with its own files
+        subprocess.run([sys.executable, "-c", script, count], check=True)
+    totals = gateway_totals(tmp_path)
+    assert totals == {"s3_requests": 9.0, "s3_received_bytes": 2000.0, "s3_sent_bytes": 0.0}
