@@ -30,9 +30,9 @@ from aiohttp import web
 from wormfs.coordinator.admin import audit as audit_helper
 from wormfs.coordinator.admin.errors import admin_error
 from wormfs.coordinator.admin.routes import AUDIT, AdminCall, Route
-from wormfs.coordinator.admin.server import REQUEST_ID, ROUTES
+from wormfs.coordinator.admin.server import REQUEST_ID, ROUTES, check_scope
 from wormfs.coordinator.ui.web import ACTOR, core_of
-from wormfs.errors import AccessDeniedError, InvalidInputError, WormError
+from wormfs.errors import InvalidInputError, WormError
 
 
 class UiCall(AdminCall):
@@ -82,10 +82,7 @@ async def invoke(
     call.params = path_params
     result = "InternalError"
     try:
-        if api.scope == "admin" and actor.scope != "admin":
-            raise AccessDeniedError(
-                f"the admin token {actor.name!r} has read scope; this action needs admin"
-            )
+        check_scope(actor, api.scope)
         call.query = _convert(query, api.query, "query")
         call.body = _convert(body, api.request, "form")
         value = await api.handler(call)

@@ -11,6 +11,7 @@ Layer: coordinator UI. Contract:
   context of the admin app) records them every ``SAMPLE_INTERVAL`` seconds from the admin
   API's own views (``admin_views``) and the coordinator's metrics (``metrics.METRICS``), while
   the admin listener serves: 720 points, an hour.
+* ``DISK_ERRORS`` (on the admin app): the Disks page's error counts (``disk_errors``).
 * ``S3_ENDPOINT`` (on the admin app) answers the S3 gateway's base URL for the object
   browser's presigned downloads: ``WORMFS_S3_ENDPOINT`` in the coordinator's environment
   (``wormfs server`` sets it to its S3 address), else "" and the browser offers no download.
@@ -29,6 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from wormfs.config import S3_ENDPOINT_ENV
 from wormfs.coordinator.admin.routes import VIEWS
 from wormfs.coordinator.metrics import METRICS
+from wormfs.coordinator.ui.disk_errors import DiskErrors
 from wormfs.coordinator.ui.samples import Samples, sample_loop
 from wormfs.runtime.metrics import multiprocess_exposition
 
@@ -47,6 +49,7 @@ GATEWAY_COUNTERS = {
 SAMPLE_INTERVAL = 5.0
 
 SAMPLES = web.AppKey("ui_samples", Samples)
+DISK_ERRORS = web.AppKey("ui_disk_errors", DiskErrors)
 S3_ENDPOINT = web.AppKey("ui_s3_endpoint", str)
 
 

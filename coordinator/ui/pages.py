@@ -33,6 +33,7 @@ from wormfs.coordinator.ui.overview import (
     BACKLOG,
     BYTES_IN,
     BYTES_OUT,
+    DISK_ERRORS,
     OBJECT_BYTES,
     OBJECTS,
     REQUESTS,
@@ -166,6 +167,10 @@ def _jobs_extra(request: web.Request) -> Mapping[str, Any]:
     return {"throttle_url": f"{BASE}/jobs/throttle" if throttle is not None else ""}
 
 
+def _disks_extra(request: web.Request) -> Mapping[str, Any]:
+    return {"errors": request.app[DISK_ERRORS].view(core_of(request))}
+
+
 def _profiles_extra(request: web.Request) -> Mapping[str, Any]:
     create = calls.route(request, "POST", "/profiles")
     return {"create_url": f"{BASE}/profiles" if create is not None else ""}
@@ -268,7 +273,9 @@ def add_pages(app: web.Application) -> None:
     pages = {
         "/": overview_page,
         "/nodes": list_page("/nodes", "Nodes", "nodes.html", "nodes"),
-        "/disks": list_page("/disks", "Disks", "disks.html", "disks", ("node", "state")),
+        "/disks": list_page(
+            "/disks", "Disks", "disks.html", "disks", ("node", "state"), extra=_disks_extra
+        ),
         "/buckets": buckets_page,
         "/buckets/{bucket}": objects_page,
         "/users": list_page("/users", "Users", "users.html", "users"),

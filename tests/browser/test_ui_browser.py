@@ -94,6 +94,35 @@ def test_ten_puts_show_on_buckets_within_5_s_without_a_reload(
     assert ui.errors == []
 
 
+def test_a_corrupt_chunk_found_by_a_deep_scrub_counts_on_the_disks_page(
+    ui: UiPage, ui_cluster: UiCluster
+) -> None:
+    import json
+
+    cluster = ui_cluster.cluster
+    s3 = cluster.s3()
+    s3.create_bucket(Bucket="rot")
+    before = set(cluster.chunk_files(1, 1))
+    for i in range(6):  # erasure-coded; some land on node 1's first disk
+        s3.put_object(Bucket="rot", Key=f"r{i}", Body=bytes([i]) * 300_000)
+    fresh = sorted(set(cluster.chunk_files(1, 1)) - before)
+    assert fresh, "no chunk landed on node 1, disk 1"
+    cluster.corrupt_chunk(fresh[0])
+    marker = json.loads((cluster.disk_path(1, 1) / ".wormfs-disk").read_text())
+    disk_id = str(marker["disk_id"])
+    cell = f'tr[data-disk="{disk_id}"] td.disk-errors'
+    ui.goto(f"/ui/disks?node={marker['node_id']}")
+    wait_until(lambda: _text(ui, cell).startswith("I/O 0, checksum 0"), 10.0, message="counts")
+    _admin(ui_cluster, "POST", "/jobs", {"kind": "scrub", "deep": True, "disk_ids": [disk_id]})
+    wait_until(
+        lambda: _text(ui, cell).startswith("I/O 0, checksum 1"),
+        30.0,
+        interval=0.2,
+        message="the corrupt chunk counted on the Disks page",
+    )
+    assert ui.errors == []
+
+
 def _repair_row(ui: UiPage) -> Any:
     return ui.page.query_selector('tr[data-kind="repair"]')
 
