@@ -45,13 +45,21 @@ def fast_config(repair_delay: float = 1.0, gc_delay: float = 5.0, orphan_delay: 
 
 @contextmanager
 def fast_cluster(
-    tmp_path: Path, nodes: int, disks_per_node: int, **config: float
+    tmp_path: Path, nodes: int, disks_per_node: int, admin_token: str = "", **config: float
 ) -> Iterator[Cluster]:
-    """A started cluster under ``tmp_path`` (where the log scan finds its logs), cleaned up."""
+    """A started cluster under ``tmp_path`` (where the log scan finds its logs), cleaned up.
+    With ``admin_token``, the coordinator also serves its admin listener on a free port with
+    that token (``admin_url`` finds it)."""
+    toml = fast_config(**config)
+    if admin_token:
+        # Top-level keys first: TOML puts every key after a table header into that table.
+        toml = f'admin_token = "{admin_token}"\n' + toml.replace(
+            "[durability]", '[admin_listen]\nhost = "127.0.0.1"\nport = 0\n\n[durability]', 1
+        )
     cluster = Cluster(
         nodes=nodes,
         disks_per_node=disks_per_node,
-        coordinator_config=fast_config(**config),
+        coordinator_config=toml,
         root=tmp_path / "cluster",
     )
     try:
@@ -67,6 +75,12 @@ def fast_cluster(
         raise
     finally:
         cluster.cleanup()
+
+
+def admin_url(cluster: Cluster) -> str:
+    """The base URL of the coordinator's admin listener (a cluster started with a token)."""
+    ready = cluster.procs["coordinator"].ready_file
+    return str(json.loads(ready.with_name(ready.stem + ".admin.json").read_text())["address"])
 
 
 def put_objects(cluster: Cluster, bucket: str, sizes: list[int]) -> dict[str, bytes]:

@@ -3,9 +3,10 @@ the disks, through the loss of a disk, repair and scrub; a class wider than the 
 refused. Profiles are made with the real CLI (``wormfs admin profile``).
 
 Real processes (``integration.cluster``): a coordinator with repair and scrub on test time
-scales, four storage nodes of two disks each (eight disks: a 4+2 segment still has a disk to
-be rebuilt on after one is lost) and a gateway; boto3 writes STANDARD (4+2) and SMALL (2+1,
-1 MiB segments) objects.
+scales and its admin listener, four storage nodes of two disks each (eight disks: a 4+2
+segment still has a disk to be rebuilt on after one is lost) and a gateway; boto3 writes
+STANDARD (4+2) and SMALL (2+1, 1 MiB segments) objects. The CLI is used over the admin API
+(audited) and over the internal API.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import pytest
 from botocore.exceptions import ClientError
 from integration.cluster import Cluster
 from integration.durability_helpers import (
+    admin_url,
     assert_one_chunk_per_disk,
     check_objects,
     disk_id_of,
@@ -35,18 +38,31 @@ pytestmark = pytest.mark.integration
 
 MIB = 1024 * 1024
 SIZE = 2 * MIB + 300 * 1024  # STANDARD: one segment of 6 chunks; SMALL: 3 segments of 3
+TOKEN = "wfa_storage-classes-admin-token-0123456789abcdefghijklmnop"
 
 
-def _admin(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+def _admin(cluster: Cluster, *args: str, api: bool = False) -> subprocess.CompletedProcess[str]:
+    """``wormfs admin profile ARGS`` over the internal API, or with ``api`` the admin API."""
     wormfs = str(Path(sys.executable).with_name("wormfs"))
     env = dict(os.environ, WORMFS_CLUSTER_SECRET=cluster.secret)
+    where = ["--coordinator-url", cluster.coordinator_url]
+    connect = ["--admin-url", admin_url(cluster), "--token", TOKEN] if api else []
     return subprocess.run(
-        [wormfs, "admin", "--coordinator-url", cluster.coordinator_url, "profile", *args],
+        [wormfs, "admin", *where, "profile", *args, *connect],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def _audit(cluster: Cluster, action: str) -> list[tuple[str, str]]:
+    request = urllib.request.Request(
+        f"{admin_url(cluster)}/admin/v1/audit?action={action}",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return [(r["target"], r["result"]) for r in json.loads(resp.read())["items"]]
 
 
 def _segments(cluster: Cluster, bucket: str, key: str) -> list[list[dict[str, Any]]]:
@@ -80,7 +96,7 @@ def _check_layout(cluster: Cluster, bucket: str, keys: dict[str, int]) -> None:
 def test_two_profiles_survive_a_lost_disk_repair_and_scrub_each_with_its_own(
     tmp_path: Path,
 ) -> None:
-    with fast_cluster(tmp_path, nodes=4, disks_per_node=2) as cluster:
+    with fast_cluster(tmp_path, nodes=4, disks_per_node=2, admin_token=TOKEN) as cluster:
         made = _admin(
             cluster,
             "create",
@@ -96,12 +112,19 @@ def test_two_profiles_survive_a_lost_disk_repair_and_scrub_each_with_its_own(
             "--storage-class",
             "SMALL",
             "--json",
+            api=True,
         )
         assert made.returncode == 0, made.stderr
         assert json.loads(made.stdout)["storage_class"] == "SMALL"
-        wide = _admin(cluster, "create", "wide", "--k", "6", "--m", "3")
-        assert wide.returncode == 1
-        assert "needs k+m = 9 disks; the cluster has 8 writable" in wide.stderr
+        for api in (True, False):
+            wide = _admin(cluster, "create", "wide", "--k", "6", "--m", "3", api=api)
+            assert wide.returncode == 1
+            assert "needs k+m = 9 disks; the cluster has 8 writable" in wide.stderr
+        # Only the calls over the admin API are audited, each once.
+        assert _audit(cluster, "profile.create") == [
+            ("profiles/wide", "InvalidInput"),
+            ("profiles/small", "ok"),
+        ]
 
         s3 = cluster.s3()
         s3.create_bucket(Bucket="two")
@@ -124,9 +147,10 @@ def test_two_profiles_survive_a_lost_disk_repair_and_scrub_each_with_its_own(
             s3.put_object(Bucket="two", Key="x", Body=b"x" * SIZE, StorageClass="HUGE")
         assert refused.value.response["Error"]["Code"] == "InvalidStorageClass"
 
-        listed = json.loads(_admin(cluster, "list", "--json").stdout)["profiles"]
-        usage = {p["name"]: (p["objects"], p["bytes"]) for p in listed}
-        assert usage["small"] == (3, 3 * SIZE + 3) and usage["standard"] == (3, 3 * SIZE + 3)
+        for api in (True, False):
+            listed = json.loads(_admin(cluster, "list", "--json", api=api).stdout)["profiles"]
+            usage = {p["name"]: (p["objects"], p["bytes"]) for p in listed}
+            assert usage["small"] == usage["standard"] == (3, 3 * SIZE + 3)
 
         lost = disk_id_of(cluster, 1, 2)
         on_lost = {p.stem for p in cluster.chunk_files(1, 2)}
@@ -167,3 +191,10 @@ def test_two_profiles_survive_a_lost_disk_repair_and_scrub_each_with_its_own(
         check_objects(cluster, "two", objects)
         again = scrub(cluster, deep=True)
         assert (again["found_missing"], again["found_corrupt"]) == (0, 0)
+
+        # The bucket's default class over the admin API, read back over the internal one.
+        assert _admin(cluster, "bucket-class", "two", "SMALL", api=True).stdout == "two: SMALL\n"
+        assert _admin(cluster, "bucket-class", "two").stdout == "two: SMALL\n"
+        in_use = _admin(cluster, "delete", "small", api=True)
+        assert in_use.returncode == 1 and "ProfileInUse" in in_use.stderr
+        assert _audit(cluster, "profile.delete") == [("profiles/small", "ProfileInUse")]

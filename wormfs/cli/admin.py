@@ -22,7 +22,7 @@ import aiohttp
 from wormfs import config as cfg
 from wormfs.cli import admin_api
 from wormfs.cli.admin_durability import TOPICS, add_durability_arguments, run_durability
-from wormfs.cli.admin_profiles import add_profile_arguments, run_profiles
+from wormfs.cli.admin_profiles import add_profile_arguments, run_profiles, run_profiles_over_api
 from wormfs.cli.admin_status import run_status
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.clients.profiles import ProfileClient
@@ -99,6 +99,12 @@ def run_admin(args: argparse.Namespace) -> int:
         except cfg.ConfigError:
             found = (None, None)  # the server's status may still say why
         return run_status(data_dir_of(args.data_dir), *found)
+    if args.admin_command == "profile" and admin_api.has_admin_api(args):
+        try:
+            return asyncio.run(run_profiles_over_api(args))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            print(f"wormfs admin: the admin API did not answer: {exc!r}", file=sys.stderr)
+            return 1
     if args.admin_command in admin_api.TOPICS or (
         args.admin_command == "user" and admin_api.has_admin_api(args)
     ):

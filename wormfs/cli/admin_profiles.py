@@ -1,9 +1,12 @@
 """``wormfs admin profile``: named erasure-coding profiles, the storage classes they serve and
 a bucket's default class.
 
-Layer: cli (a client of the coordinator's storage-class routes, ``wormfs.wire.profiles``,
-through ``wormfs.clients.profiles.ProfileClient``). ``wormfs.cli.admin`` adds the topic to its
-parser and hands it here. ``--json`` prints the wire struct instead, for scripts.
+Layer: cli. Over the admin REST API (``/admin/v1/profiles``: audited, an ``admin`` token for
+changes) when an admin address is known (``--admin-url``, ``WORMFS_ADMIN_URL`` or the data
+dir's; ``wormfs.cli.admin_api``), else over the coordinator's internal routes
+(``wormfs.wire.profiles`` through ``wormfs.clients.profiles.ProfileClient``, with the cluster
+secret), as ``user`` does. ``wormfs.cli.admin`` adds the topic to its parser and hands it
+here. ``--json`` prints the wire struct instead, for scripts.
 
     wormfs admin profile list
     wormfs admin profile create NAME --k K --m M [--codec C] [--stripe-size B]
@@ -16,13 +19,15 @@ parser and hands it here. ``--json`` prints the wire struct instead, for scripts
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+from typing import Any, Protocol
 
+import aiohttp
 import msgspec
 
-from wormfs.clients.profiles import ProfileClient
+from wormfs.cli.admin_api import AdminApi, AdminApiError, add_connection_arguments, connect
 from wormfs.erasure import DEFAULT_CODEC
-from wormfs.wire.profiles import ProfileInfo, ProfileSpec
+from wormfs.wire.profiles import BucketClass, ProfileInfo, ProfileList, ProfileSpec
 
 TOPIC = "profile"
 
@@ -33,8 +38,7 @@ def add_profile_arguments(sub: Any) -> None:
         "profile", help="named erasure-coding profiles, storage classes, bucket default class"
     )
     actions = profile.add_subparsers(dest="profile_command", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", help="every profile with the bytes stored under it")
-    listing.add_argument("--json", action="store_true")
+    actions.add_parser("list", help="every profile with the bytes stored under it")
     create = actions.add_parser("create", help="create a named profile")
     create.add_argument("name")
     create.add_argument("--k", type=int, required=True, help="data chunks per segment")
@@ -45,16 +49,56 @@ def add_profile_arguments(sub: Any) -> None:
     create.add_argument(
         "--storage-class", help="the S3 class (x-amz-storage-class) this profile serves"
     )
-    create.add_argument("--json", action="store_true")
     get = actions.add_parser("get", help="one profile")
     get.add_argument("name")
-    get.add_argument("--json", action="store_true")
     remove = actions.add_parser("delete", help="delete a profile nothing uses")
     remove.add_argument("name")
     default = actions.add_parser("bucket-class", help="show or set a bucket's default class")
     default.add_argument("bucket")
     default.add_argument("storage_class", nargs="?", help="the class to set")
-    default.add_argument("--json", action="store_true")
+    for action in actions.choices.values():
+        add_connection_arguments(action)  # --admin-url, --token, --json
+
+
+class ProfileCalls(Protocol):
+    """What the commands need: ``ProfileClient`` (internal API) or ``ApiProfiles``."""
+
+    async def list(self) -> ProfileList: ...
+    async def create(self, spec: ProfileSpec) -> ProfileInfo: ...
+    async def get(self, name: str) -> ProfileInfo: ...
+    async def delete(self, name: str) -> None: ...
+    async def bucket_class(self, bucket: str) -> BucketClass: ...
+    async def set_bucket_class(self, bucket: str, storage_class: str) -> BucketClass: ...
+
+
+class ApiProfiles:
+    """The same calls over ``/admin/v1`` (``coordinator/admin/profiles.py``)."""
+
+    def __init__(self, api: AdminApi) -> None:
+        self._api = api
+
+    async def list(self) -> ProfileList:
+        items = await self._api.walk("/profiles")
+        return ProfileList(profiles=msgspec.convert(items, list[ProfileInfo]))
+
+    async def create(self, spec: ProfileSpec) -> ProfileInfo:
+        made = await self._api.call("POST", "/profiles", msgspec.to_builtins(spec))
+        return msgspec.convert(made, ProfileInfo)
+
+    async def get(self, name: str) -> ProfileInfo:
+        return msgspec.convert(await self._api.call("GET", f"/profiles/{name}"), ProfileInfo)
+
+    async def delete(self, name: str) -> None:
+        await self._api.call("DELETE", f"/profiles/{name}")
+
+    async def bucket_class(self, bucket: str) -> BucketClass:
+        found = await self._api.call("GET", f"/buckets/{bucket}/storage-class")
+        return msgspec.convert(found, BucketClass)
+
+    async def set_bucket_class(self, bucket: str, storage_class: str) -> BucketClass:
+        body = {"storage_class": storage_class}
+        done = await self._api.call("PUT", f"/buckets/{bucket}/storage-class", body)
+        return msgspec.convert(done, BucketClass)
 
 
 def _print_json(value: Any) -> None:
@@ -74,7 +118,19 @@ def _line(p: ProfileInfo) -> str:
     )
 
 
-async def run_profiles(args: argparse.Namespace, client: ProfileClient) -> int:
+async def run_profiles_over_api(args: argparse.Namespace) -> int:
+    """``wormfs admin profile ...`` through the admin API; its errors print as
+    ``code: message (request id)`` and exit 1."""
+    url, token = connect(args)
+    async with aiohttp.ClientSession() as session:
+        try:
+            return await run_profiles(args, ApiProfiles(AdminApi(session, url, token)))
+        except AdminApiError as exc:
+            print(f"wormfs admin: {exc}", file=sys.stderr)
+            return 1
+
+
+async def run_profiles(args: argparse.Namespace, client: ProfileCalls) -> int:
     command = args.profile_command
     if command == "list":
         found = await client.list()
