@@ -14,7 +14,8 @@ Contract:
   the login page (for htmx requests an ``HX-Redirect``); a POST whose CSRF token (form field
   ``csrf`` or header ``X-CSRF-Token``) is not the session's → 403, before the handler runs.
   The handler finds the session under ``SESSION`` and the token (the audit actor) under
-  ``ACTOR``.
+  ``ACTOR``; a domain error it raises is answered as a page with the error's status, message
+  and request id (the admin API answers the same error as JSON).
 * ``render(request, template, context)`` renders a Jinja2 template with the session, the
   navigation and the asset prefix; every UI answer carries ``Cache-Control: no-store`` and a
   Content-Security-Policy of ``'self'`` only (no inline script, nothing from another host).
@@ -39,8 +40,9 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from wormfs.coordinator.admin.errors import admin_error
 from wormfs.coordinator.admin.routes import TOKENS
-from wormfs.coordinator.admin.server import CORE
+from wormfs.coordinator.admin.server import CORE, REQUEST_ID
 from wormfs.coordinator.db.admin_tokens import AdminTokenInfo
 from wormfs.coordinator.ui.formats import FILTERS
 from wormfs.coordinator.ui.sessions import (
@@ -52,7 +54,7 @@ from wormfs.coordinator.ui.sessions import (
     SessionStore,
     csrf_ok,
 )
-from wormfs.errors import AuthError
+from wormfs.errors import AuthError, WormError
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +174,14 @@ def ui_handler(handler: Handler) -> Handler:
             if not csrf_ok(session.csrf, presented if isinstance(presented, str) else None):
                 log.warning("UI: %s %s refused: no valid CSRF token", request.method, request.path)
                 return _headers(web.Response(status=403, text="403: missing or wrong CSRF token"))
-        return _headers(await handler(request))
+        try:
+            return _headers(await handler(request))
+        except WormError as exc:
+            # A page, not the API's JSON: the error's message and request id, its status.
+            status, body = admin_error(exc, request[REQUEST_ID])
+            message = f"{body.message} (request id {body.request_id})"
+            context = {"title": body.code, "message": message}
+            return render(request, "unavailable.html", context, status)
 
     return guarded
 

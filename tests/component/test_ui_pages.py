@@ -165,3 +165,17 @@ async def test_job_pause_resume_and_throttle_from_the_jobs_page(
     repair = next(t for t in listed["throttles"] if t["kind"] == "repair")
     assert repair["throttle"]["items_per_s"] == 5
     assert len(await _audit(admin, action="job.throttle")) == 1
+
+
+async def test_errors_are_pages_with_their_status_and_request_id(
+    admin: AdminHarness, browser: aiohttp.ClientSession
+) -> None:
+    await _login(browser, admin.url)
+    async with browser.get(admin.url + "/ui/buckets/no-such-bucket") as resp:
+        assert resp.status == 404
+        assert resp.content_type == "text/html"
+        text = await resp.text()
+        assert "NoSuchBucket" in text and resp.headers["x-request-id"] in text
+    async with browser.get(admin.url + "/ui/audit", params={"since": "yesterday"}) as resp:
+        assert resp.status == 400
+        assert "not a date and time" in await resp.text()
