@@ -40,6 +40,7 @@ from wormfs.coordinator.db.tx import Tx
 from wormfs.errors import (
     InvalidInputError,
     InvalidStorageClassError,
+    NoSuchBucketError,
     NoSuchProfileError,
     ProfileExistsError,
     ProfileInUseError,
@@ -136,10 +137,12 @@ def _info(row: Any, usage: tuple[int, int] = (0, 0)) -> ProfileInfo:
 
 
 def bucket_class(tx: Tx, bucket: str) -> str:
-    """The bucket's default class (``NoSuchBucketError`` if there is no such bucket)."""
-    require_bucket(tx, bucket)
-    settings = tx.scalar(_BUCKET_SETTINGS, {"name": bucket}) or {}
-    return str(settings.get(CLASS_KEY) or STANDARD)
+    """The bucket's default class (``NoSuchBucketError`` if there is no such bucket); one
+    primary-key read, as every write without a class asks it."""
+    row = tx.one(_BUCKET_SETTINGS, {"name": bucket})
+    if row is None:
+        raise NoSuchBucketError(bucket=bucket)
+    return str((row.settings or {}).get(CLASS_KEY) or STANDARD)
 
 
 def resolve(tx: Tx, bucket: str, requested: str, coding: CodingConfig) -> Resolved:
