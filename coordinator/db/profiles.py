@@ -16,7 +16,9 @@ by the ``Profiles`` repository. The mapping of a class to a profile is the one d
 * ``create`` refuses an invalid profile, one wider than the writable disks, a taken name or
   class, and a class already used by objects written under STANDARD's profile (their bytes
   would be counted under the new one). ``delete`` refuses ``standard`` and a profile whose
-  class objects, uploads or a bucket default still use (``ProfileInUseError``).
+  class objects, writes in progress, uploads or a bucket default still use
+  (``ProfileInUseError``); on PostgreSQL a write holds the profile's row FOR SHARE and a
+  delete takes it FOR UPDATE, so neither misses the other.
 * ``listing`` answers every profile with the objects, bytes and raw bytes stored under it.
 """
 
@@ -35,7 +37,7 @@ from wormfs.config import CodingConfig, coding_problems
 from wormfs.coordinator.db.convert import require_bucket
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.liveness import disk_candidates
-from wormfs.coordinator.db.tables import buckets, objects, profiles, uploads
+from wormfs.coordinator.db.tables import buckets, objects, pending_writes, profiles, uploads
 from wormfs.coordinator.db.tx import Tx
 from wormfs.errors import (
     InvalidInputError,
@@ -87,7 +89,25 @@ _SET_BUCKET_SETTINGS = (
     .where(buckets.c.name == bindparam("name"))
     .values(settings=bindparam("settings"))
 )
+# PostgreSQL: a write of a class holds its profile's row FOR SHARE, a delete takes it FOR
+# UPDATE first, so a delete waits for a write in flight and then sees its intent, upload or
+# object (SQLite runs one writer at a time anyway).
+_BY_CLASS_SHARED = (
+    select(profiles)
+    .where(profiles.c.storage_class == bindparam("storage_class"))
+    .with_for_update(read=True)
+    .execution_options(wormfs_dialect="postgresql")
+)
+_LOCK_BY_NAME = (
+    select(profiles.c.name)
+    .where(profiles.c.name == bindparam("name"))
+    .with_for_update()
+    .execution_options(wormfs_dialect="postgresql")
+)
 _CLASS_IN_OBJECTS = select(exists().where(objects.c.storage_class == bindparam("storage_class")))
+_CLASS_IN_WRITES = select(
+    exists().where(pending_writes.c.storage_class == bindparam("storage_class"))
+)
 _CLASS_IN_UPLOADS = select(exists().where(uploads.c.storage_class == bindparam("storage_class")))
 # Usage per class: one pass over the versions (delete markers hold no bytes).
 _USAGE = (
@@ -149,7 +169,8 @@ def resolve(tx: Tx, bucket: str, requested: str, coding: CodingConfig) -> Resolv
     """The class and profile of a new object in ``bucket`` ("" asks for the bucket's default)."""
     storage_class = requested or bucket_class(tx, bucket)
     if storage_class != STANDARD:
-        row = tx.one(_BY_CLASS, {"storage_class": storage_class})
+        by_class = _BY_CLASS_SHARED if tx.postgres else _BY_CLASS
+        row = tx.one(by_class, {"storage_class": storage_class})
         if row is not None:
             return Resolved(storage_class, _info(row).profile, row.segment_size)
         if storage_class == REDUCED_REDUNDANCY:
@@ -314,6 +335,8 @@ def _default_users(tx: Tx, storage_class: str) -> list[str]:
 def remove(tx: Tx, name: str) -> None:
     if name == STANDARD_PROFILE:
         raise ProfileInUseError("profile 'standard' is the coding config's; it cannot be deleted")
+    if tx.postgres:
+        tx.one(_LOCK_BY_NAME, {"name": name})
     row = tx.one(_BY_NAME, {"name": name})
     if row is None:
         raise NoSuchProfileError(f"no profile named {name!r}")
@@ -323,6 +346,10 @@ def remove(tx: Tx, name: str) -> None:
         if tx.scalar(_CLASS_IN_OBJECTS, params):
             raise ProfileInUseError(
                 f"profile {name!r}: objects of storage class {storage_class!r} still exist"
+            )
+        if tx.scalar(_CLASS_IN_WRITES, params):
+            raise ProfileInUseError(
+                f"profile {name!r}: writes of storage class {storage_class!r} are in progress"
             )
         if tx.scalar(_CLASS_IN_UPLOADS, params):
             raise ProfileInUseError(

@@ -17,7 +17,7 @@ from component.coordinator_harness import (
 
 from wormfs.clients.profiles import ProfileClient
 from wormfs.config import CodingConfig
-from wormfs.errors import InvalidStorageClassError
+from wormfs.errors import InvalidStorageClassError, ProfileInUseError
 from wormfs.wire.coordinator import BeginWrite, CommitObject, ObjectAttributes
 
 
@@ -90,3 +90,33 @@ async def test_the_commit_stores_the_class_granted(database_url: str) -> None:
             await r.client.begin_write(
                 BeginWrite(bucket="bkt", key="k2", size=100, storage_class="NOPE")
             )
+
+
+async def test_a_write_in_progress_keeps_its_profile_from_being_deleted(database_url: str) -> None:
+    async with running(make_config(database_url)) as r:
+        await register(r.client, "n1")
+        await make_bucket(r.client, "bkt")
+        profiles = ProfileClient(r.client.http)
+        grant = await r.client.begin_write(
+            BeginWrite(bucket="bkt", key="k", size=100, storage_class="REDUCED_REDUNDANCY")
+        )
+        with pytest.raises(ProfileInUseError, match="writes of storage class"):
+            await profiles.delete("reduced-redundancy")
+        etag = '"' + "1" * 32 + '"'
+        await r.client.commit_object(
+            CommitObject(
+                write_id=grant.write_id,
+                bucket="bkt",
+                key="k",
+                version_id=grant.version_id,
+                owner_id="owner-a",
+                size=100,
+                etag=etag,
+                profile=grant.profile,
+                parts=[part_from_grant(grant, 1, 100, etag)],
+            )
+        )
+        with pytest.raises(ProfileInUseError, match="objects of storage class"):
+            await profiles.delete("reduced-redundancy")
+        await r.client.delete_object("bkt", "k")
+        await profiles.delete("reduced-redundancy")
