@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from component.coordinator_harness import (
     STRIPE,
+    Running,
     make_bucket,
     make_config,
     part_from_grant,
@@ -18,7 +19,13 @@ from component.coordinator_harness import (
 from wormfs.clients.profiles import ProfileClient
 from wormfs.config import CodingConfig
 from wormfs.errors import InvalidStorageClassError, ProfileInUseError
-from wormfs.wire.coordinator import BeginWrite, CommitObject, ObjectAttributes
+from wormfs.wire.coordinator import (
+    BeginWrite,
+    CommitObject,
+    ObjectAttributes,
+    ObjectManifest,
+    WriteGrant,
+)
 
 
 def _coding(k: int, m: int) -> CodingConfig:
@@ -60,6 +67,25 @@ async def test_standard_follows_the_coding_config_and_old_objects_keep_theirs(
         )
 
 
+async def _commit(r: Running, grant: WriteGrant, attributes: ObjectAttributes) -> ObjectManifest:
+    """Commit the 100-byte write of ``bkt/k`` that ``grant`` allows."""
+    etag = '"' + "0" * 32 + '"'
+    return await r.client.commit_object(
+        CommitObject(
+            write_id=grant.write_id,
+            bucket="bkt",
+            key="k",
+            version_id=grant.version_id,
+            owner_id="owner-a",
+            size=100,
+            etag=etag,
+            profile=grant.profile,
+            parts=[part_from_grant(grant, 1, 100, etag)],
+            attributes=attributes,
+        )
+    )
+
+
 async def test_the_commit_stores_the_class_granted(database_url: str) -> None:
     async with running(make_config(database_url)) as r:
         await register(r.client, "n1")
@@ -67,22 +93,8 @@ async def test_the_commit_stores_the_class_granted(database_url: str) -> None:
         grant = await r.client.begin_write(
             BeginWrite(bucket="bkt", key="k", size=100, storage_class="REDUCED_REDUNDANCY")
         )
-        etag = '"' + "0" * 32 + '"'
-        committed = await r.client.commit_object(
-            CommitObject(
-                write_id=grant.write_id,
-                bucket="bkt",
-                key="k",
-                version_id=grant.version_id,
-                owner_id="owner-a",
-                size=100,
-                etag=etag,
-                profile=grant.profile,
-                parts=[part_from_grant(grant, 1, 100, etag)],
-                # A writer claiming another class does not change what the chunks are.
-                attributes=ObjectAttributes(storage_class="STANDARD"),
-            )
-        )
+        # A writer claiming another class does not change what the chunks are.
+        committed = await _commit(r, grant, ObjectAttributes(storage_class="STANDARD"))
         assert committed.attributes.storage_class == "REDUCED_REDUNDANCY"
         listed = await r.client.list_objects("bkt")
         assert [o.storage_class for o in listed.objects] == ["REDUCED_REDUNDANCY"]
@@ -102,20 +114,7 @@ async def test_a_write_in_progress_keeps_its_profile_from_being_deleted(database
         )
         with pytest.raises(ProfileInUseError, match="writes of storage class"):
             await profiles.delete("reduced-redundancy")
-        etag = '"' + "1" * 32 + '"'
-        await r.client.commit_object(
-            CommitObject(
-                write_id=grant.write_id,
-                bucket="bkt",
-                key="k",
-                version_id=grant.version_id,
-                owner_id="owner-a",
-                size=100,
-                etag=etag,
-                profile=grant.profile,
-                parts=[part_from_grant(grant, 1, 100, etag)],
-            )
-        )
+        await _commit(r, grant, ObjectAttributes())
         with pytest.raises(ProfileInUseError, match="objects of storage class"):
             await profiles.delete("reduced-redundancy")
         await r.client.delete_object("bkt", "k")
