@@ -139,6 +139,15 @@ def test_admin_cli_over_the_admin_api(tmp_path: Path) -> None:
         assert {u["display_name"] for u in users} == {"root", "alice"}
         assert f"removed {user_id}" in _cli(server, "user", "remove", user_id)
         assert _cli(server, "health").splitlines()[0] == "healthy"
+        nodes = _cli(server, "node", "list").splitlines()
+        assert len(nodes) == 1 and "online" in nodes[0] and "disks 6/6" in nodes[0]
+        node_id = nodes[0].split()[0]
+        assert len(_cli(server, "node", "show", node_id).splitlines()) == 7
+        disks = _cli(server, "disk", "list", "--node", node_id, "--state", "online")
+        disk_id = disks.splitlines()[0].split()[0]
+        assert len(disks.splitlines()) == 6 and disk_id in _cli(server, "disk", "show", disk_id)
+        assert _cli(server, "disk", "list", "--state", "offline") == "\n"
+        assert "needs its id" in _cli(server, "disk", "drain", code=2)
         actions = [
             (r["action"], r["result"])
             for r in admin_get(server.status()["admin_url"], "/audit", _token(server))[1]["items"]

@@ -51,6 +51,8 @@ def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
         admin_api.add_connection_arguments(action)
     admin_api.add_admin_api_arguments(sub)
     add_durability_arguments(sub)
+    for topic in ("node", "disk"):  # their list and show go through the admin API
+        admin_api.add_connection_arguments(sub.choices[topic], json=False)
     add_profile_arguments(sub)
     sub.add_parser(
         "status",
@@ -105,8 +107,15 @@ def run_admin(args: argparse.Namespace) -> int:
         except (aiohttp.ClientError, TimeoutError) as exc:
             print(f"wormfs admin: the admin API did not answer: {exc!r}", file=sys.stderr)
             return 1
-    if args.admin_command in admin_api.TOPICS or (
-        args.admin_command == "user" and admin_api.has_admin_api(args)
+    if args.admin_command in ("node", "disk") and args.action != "list":
+        ident = args.node_id if args.admin_command == "node" else args.disk_id
+        if ident is None:  # optional only for list
+            print(f"wormfs admin: {args.admin_command} {args.action} needs its id", file=sys.stderr)
+            return 2
+    if (
+        args.admin_command in admin_api.TOPICS
+        or admin_api.is_lookup(args)
+        or (args.admin_command == "user" and admin_api.has_admin_api(args))
     ):
         try:
             return asyncio.run(admin_api.run_admin_api(args))

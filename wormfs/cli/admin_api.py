@@ -6,7 +6,8 @@ API is found with ``wormfs.runtime.locate.locate_admin`` (``--admin-url``, the d
 data dir's ``admin.token``). Every command prints plain lines, or with ``--json`` the API's
 JSON answer as it came; an error answer prints ``code: message (request id)`` and exits 1.
 Secrets (a new token, a new key's secret) are printed by the command that made them only.
-Paged lists are walked to the end, page by page.
+Paged lists are walked to the end, page by page. ``node list|show`` and ``disk list|show``
+(actions of the durability CLI's topics) are answered here too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from wormfs.runtime.locate import admin_url_of, data_dir_of, locate_admin
 
 API = "/admin/v1"
 TOPICS = ("token", "bucket", "health", "cluster")
+# Actions of the durability CLI's node and disk topics that this module answers.
+LOOKUPS = ("list", "show")
 
 
 class AdminApiError(Exception):
@@ -77,10 +80,11 @@ class AdminApi:
             query["cursor"] = page["next_cursor"]
 
 
-def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+def add_connection_arguments(parser: argparse.ArgumentParser, json: bool = True) -> None:
     parser.add_argument("--admin-url", help="base URL of the admin API (default: the data dir's)")
     parser.add_argument("--token", help="admin token (default WORMFS_ADMIN_TOKEN, the data dir's)")
-    parser.add_argument("--json", action="store_true", help="print the API's JSON answers")
+    if json:
+        parser.add_argument("--json", action="store_true", help="print the API's JSON answers")
 
 
 def add_admin_api_arguments(sub: Any) -> None:
@@ -109,6 +113,11 @@ def add_admin_api_arguments(sub: Any) -> None:
         add_connection_arguments(parser)
     for name in ("health", "cluster"):
         add_connection_arguments(sub.choices[name])
+
+
+def is_lookup(args: argparse.Namespace) -> bool:
+    """``node list|show`` and ``disk list|show``: answered here, not by the durability CLI."""
+    return args.admin_command in ("node", "disk") and args.action in LOOKUPS
 
 
 def has_admin_api(args: argparse.Namespace) -> bool:
@@ -235,6 +244,46 @@ async def run_users(args: argparse.Namespace, api: AdminApi) -> None:
         _print(args, {"deleted": args.user_id}, [f"removed {args.user_id}"])
 
 
+def _bytes(n: int) -> str:
+    return f"{n / 1e9:.1f} GB"
+
+
+async def run_lookups(args: argparse.Namespace, api: AdminApi) -> None:
+    if args.admin_command == "node" and args.action == "list":
+        nodes = await api.walk("/nodes")
+        _print(
+            args,
+            nodes,
+            [
+                f"{n['node_id']}  {n['state']}  {n['address']}  disks {n['disks_online']}/"
+                f"{n['disks']}  used {_bytes(n['used_bytes'])} of {_bytes(n['capacity_bytes'])}  "
+                f"heartbeat {n['heartbeat_age_seconds']:.0f} s ago"
+                for n in nodes
+            ],
+        )
+    elif args.admin_command == "node":
+        detail = await api.call("GET", f"/nodes/{args.node_id}")
+        n = detail["node"]
+        lines = [f"node {n['node_id']}  {n['state']}  {n['address']}"]
+        lines += [_disk_line(d) for d in detail["disks"]]
+        _print(args, detail, lines)
+    elif args.action == "list":
+        params = {k: v for k, v in (("node", args.node), ("state", args.state)) if v}
+        disks = await api.walk("/disks", params)
+        _print(args, disks, [_disk_line(d) for d in disks])
+    else:
+        disk = await api.call("GET", f"/disks/{args.disk_id}")
+        _print(args, disk, [_disk_line(disk), *([disk["error"]] if disk["error"] else [])])
+
+
+def _disk_line(d: Any) -> str:
+    drain = f" ({d['drain_state']})" if d["drain_state"] else ""
+    return (
+        f"{d['disk_id']}  node {d['node_id']}  {d['state']}{drain}  {d['path']}  used "
+        f"{_bytes(d['used_bytes'])} of {_bytes(d['capacity_bytes'])}  {d['chunk_count']} chunks"
+    )
+
+
 async def run_admin_api(args: argparse.Namespace) -> int:
     url, token = connect(args)
     async with aiohttp.ClientSession() as session:
@@ -246,6 +295,8 @@ async def run_admin_api(args: argparse.Namespace) -> int:
                 await run_buckets(args, api)
             elif args.admin_command == "user":
                 await run_users(args, api)
+            elif is_lookup(args):
+                await run_lookups(args, api)
             elif args.admin_command == "health":
                 health = await api.call("GET", "/health", ok=(200, 503))
                 reasons = [

@@ -73,15 +73,18 @@ def add_durability_arguments(sub: Any) -> None:
         "disk",
         help="drain a disk (move its chunks away) or undo it; forget a dead one once repaired",
     )
-    disk.add_argument("action", choices=["drain", "undrain", "forget"])
-    disk.add_argument("disk_id")
+    # list and show are answered by the admin API (wormfs.cli.admin_api).
+    disk.add_argument("action", choices=["drain", "undrain", "forget", "list", "show"])
+    disk.add_argument("disk_id", nargs="?", help="(list: none)")
+    disk.add_argument("--node", help="list: only the disks of this node")
+    disk.add_argument("--state", help="list: online|offline|full|draining|drained|unreadable")
     disk.add_argument("--wait", action="store_true", help="drain: wait until drained")
     _interval(disk)
     disk.add_argument("--json", action="store_true")
 
     node = sub.add_parser("node", help="drain or decommission a node (every disk of it)")
-    node.add_argument("action", choices=["drain", "undrain", "decommission"])
-    node.add_argument("node_id")
+    node.add_argument("action", choices=["drain", "undrain", "decommission", "list", "show"])
+    node.add_argument("node_id", nargs="?", help="(list: none)")
     node.add_argument("--timeout", type=float, default=3600.0, help="decommission: give up")
     node.add_argument("--wait", action="store_true", help="drain: wait until drained")
     _interval(node)
