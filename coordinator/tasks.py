@@ -12,7 +12,8 @@ the loops in a cleanup context and cancels them on shutdown. Contract:
      deletes them; deleted and missing chunks leave the queue, failed ones and all of an
      unreachable or offline node's entries stay for a later pass.
   A failing pass is logged and retried at the next interval; it never stops the loop.
-  Deleted chunks advance the standing ``gc`` job (``db.jobs``); while that job is paused the
+  Deleted chunks advance the standing ``gc`` job (``db.jobs``), a pass that kept a node's
+  deletes counts as its failure; while that job is paused the
   loop skips its passes (``paused``, set by ``job_service``), and its throttle's items/s caps
   the chunks claimed per pass (``set_throttle``).
 """
@@ -117,6 +118,9 @@ class GarbageCollector:
             result.deleted, result.kept = len(done), len(keep)
             if done:
                 await self._jobs.advance("gc", len(done), 0)
+            if result.unreachable_nodes:
+                nodes = ", ".join(sorted(result.unreachable_nodes))
+                await self._jobs.fail("gc", f"{len(keep)} deletes kept: nodes {nodes} unreachable")
             if done or keep or result.expired_writes:
                 log.info(
                     "gc: %d chunks deleted, %d kept for retry, %d abandoned writes collected",
