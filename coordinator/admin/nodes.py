@@ -15,7 +15,7 @@ from typing import Literal
 import msgspec
 
 from wormfs.coordinator.admin.paging import Page, PageQuery, page_after
-from wormfs.coordinator.admin.routes import AdminCall, Handler, Route
+from wormfs.coordinator.admin.routes import AdminCall, Handler, Route, admin_post
 from wormfs.coordinator.db import care
 from wormfs.coordinator.db.admin_views import DiskView
 from wormfs.errors import NotFoundError
@@ -160,17 +160,9 @@ async def forget_disk(call: AdminCall) -> ForgetResult:
 
 
 def _action(path: str, handler: Handler, summary: str, action: str, tag: str) -> Route:
-    """An admin-scope POST answering the drain state (or, for forget, what was dropped)."""
-    return Route(
-        "POST",
-        path,
-        handler,
-        summary,
-        scope="admin",
-        response=ForgetResult if action == "disk.forget" else DrainStatus,
-        action=action,
-        tag=tag,
-    )
+    """An action answering the drain state (or, for forget, what was dropped)."""
+    response = ForgetResult if action == "disk.forget" else DrainStatus
+    return admin_post(path, handler, summary, action, response, tag)
 
 
 ROUTES = (

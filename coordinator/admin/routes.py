@@ -133,3 +133,19 @@ class Route:
     @property
     def audit_action(self) -> str:
         return self.action or f"{self.method.lower()} {self.path}"
+
+
+def admin_post(
+    path: str, handler: Handler, summary: str, action: str, response: Any, tag: str
+) -> Route:
+    """The common shape of an action route: POST, admin scope, audited as ``action``."""
+    return Route(
+        "POST",
+        path,
+        handler,
+        summary,
+        scope="admin",
+        response=response,
+        action=action,
+        tag=tag,
+    )

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from wormfs.coordinator.admin.paging import Page, PageQuery, page_after
-from wormfs.coordinator.admin.routes import AdminCall, Handler, Route
+from wormfs.coordinator.admin.routes import AdminCall, Handler, Route, admin_post
 from wormfs.coordinator.db.identity import new_access_key, new_secret_key
 from wormfs.coordinator.db.identity_admin import IdentityAdmin, KeyView, NewKey, UserView
 from wormfs.errors import NotFoundError
@@ -107,17 +107,7 @@ async def delete_key(call: AdminCall) -> None:
 
 
 def _post(path: str, handler: Handler, summary: str, action: str, response: Any) -> Route:
-    """An admin-scope POST of the users resource."""
-    return Route(
-        "POST",
-        path,
-        handler,
-        summary,
-        scope="admin",
-        response=response,
-        action=action,
-        tag="users",
-    )
+    return admin_post(path, handler, summary, action, response, "users")
 
 
 ROUTES = (
