@@ -156,7 +156,8 @@ async def cluster(call: AdminCall) -> ClusterView:
     if election is None:
         zookeeper, leader_address = "none", ""
     else:
-        zookeeper = "serving" if election.serving else "following"
+        role = "leading" if election.serving else "following"
+        zookeeper = f"{role}, {'connected' if election.connected else 'disconnected'}"
         leader_address = election.leader_address
     return ClusterView(
         leader=_is_leader(call),

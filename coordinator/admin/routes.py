@@ -20,6 +20,8 @@ Layer: coordinator admin package, the bottom (every resource module imports it).
   ``call.status`` when the handler set one (``None``: 204 without a body).
   Raise domain errors (``wormfs.errors``); ``errors`` maps them to ``{code, message,
   request_id}`` once.
+* ``admin_post(path, handler, summary, action, response, tag)`` is the common action route
+  (POST, admin scope, audited as ``action``).
 * Audit: the server writes exactly one audit row for every call of a route with a method
   other than GET, whatever its outcome (``ok`` or the error code), with ``call.target`` and
   ``call.bucket``. Their defaults come from the path (``buckets/photos``, and the ``bucket``
