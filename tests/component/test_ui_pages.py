@@ -179,3 +179,39 @@ async def test_errors_are_pages_with_their_status_and_request_id(
     async with browser.get(admin.url + "/ui/audit", params={"since": "yesterday"}) as resp:
         assert resp.status == 400
         assert "not a date and time" in await resp.text()
+
+
+async def test_node_drain_user_disable_and_profile_create_from_their_pages(
+    admin: AdminHarness, browser: aiohttp.ClientSession
+) -> None:
+    from wormfs.wire.coordinator import NodeRegistration
+    from wormfs.wire.storage import DiskInfo
+
+    disks = [
+        DiskInfo(f"ui-disk-{i}", f"/d{i}", "online", 1 << 30, 1 << 29, 1 << 29) for i in (1, 2)
+    ]
+    await admin.coordinator.repo.cluster.register(
+        NodeRegistration("ui-node-1", "http://127.0.0.1:1", disks)
+    )
+    csrf = await _login(browser, admin.url)
+    # Two writable disks: room for a 1+1 profile (a wider one is refused, as by the API).
+    form = {"csrf": csrf, "back": "/ui/profiles", "name": "small", "k": "1", "m": "1"}
+    async with browser.post(admin.url + "/ui/profiles", data=form) as resp:
+        text = await resp.text()
+    main = text[text.find("<main") :][:800]
+    assert "<strong>small</strong>" in text and "1+1" in text, main
+    back = {"csrf": csrf, "back": "/ui/nodes"}
+    async with browser.post(admin.url + "/ui/nodes/ui-node-1/drain", data=back) as resp:
+        assert "node drain ui-node-1: done" in await resp.text()
+    async with browser.get(admin.url + "/ui/disks", params={"node": "ui-node-1"}) as resp:
+        text = await resp.text()
+    # Draining, or already drained: the disks hold no chunks.
+    assert text.count('class="state-draining') + text.count('class="state-drained') == 2
+    user = await admin.ok("POST", "/users", json={"display_name": "dave"})
+    back["back"] = "/ui/users"
+    async with browser.post(f"{admin.url}/ui/users/{user['user_id']}/disable", data=back) as r:
+        assert f"/ui/users/{user['user_id']}/enable" in await r.text()
+    assert (await admin.ok("GET", f"/users/{user['user_id']}"))["user"]["disabled"] is True
+    actions = [r["action"] for r in await _audit(admin)]
+    for action in ("node.drain", "user.disable", "profile.create"):
+        assert actions.count(action) == 1, (action, actions)
