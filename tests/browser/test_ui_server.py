@@ -101,3 +101,7 @@ def test_object_browser_downloads_through_the_gateway_and_deletes(
     )
     assert ui.errors == []
     assert ui.hosts == {"127.0.0.1"}
+
+
+def test_the_server_prints_the_web_ui_url(server: Server) -> None:
+    assert f"Web UI:       {server.status()['admin_url']}/ui/" in server.log_text()

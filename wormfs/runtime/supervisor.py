@@ -589,6 +589,7 @@ class Supervisor:
             f"  Secret key:   {opts.secret_key}",
             f"  Data dir:     {opts.data_dir}",
             f"  Admin API:    {self.admin_url}/admin/v1/ (OpenAPI: /admin/v1/openapi.json)",
+            f"  Web UI:       {self.admin_url}/ui/ (log in with the admin token)",
             self.admin_token_line(),
             f"  Storage:      {nodes} over {opts.disks} disks",
             *(f"  Mounted:      {bucket} on {directory}" for bucket, directory in opts.mounts),
