@@ -44,6 +44,7 @@ from wormfs.coordinator.admin.errors import admin_error
 from wormfs.coordinator.admin.routes import TOKENS
 from wormfs.coordinator.admin.server import CORE, REQUEST_ID
 from wormfs.coordinator.db.admin_tokens import AdminTokenInfo
+from wormfs.coordinator.handlers import REPO
 from wormfs.coordinator.ui.formats import FILTERS
 from wormfs.coordinator.ui.sessions import (
     COOKIE,
@@ -226,6 +227,9 @@ async def login(request: web.Request) -> web.StreamResponse:
         # AuthError's message never repeats the token; nor does this line.
         log.info("UI: login refused: %s", refused)
         return _login_page(request, "That token is unknown, revoked or expired.", 401)
+    core = core_of(request)
+    if core[REPO].db.accepting_writes:  # the token's last use, as the API records it
+        await core[TOKENS].touch(info, time.time())
     session = request.app[SESSIONS].open(info.name, info.scope, info.token_id, token, time.time())
     log.info("UI: %s logged in (scope %s)", info.name, info.scope)
     response = redirect(f"{BASE}/")

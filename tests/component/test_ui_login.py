@@ -125,3 +125,14 @@ async def test_audit_page_shows_the_api_rows_filtered_and_live(
     assert live.count("token.create") == 2
     async with browser.get(f"{admin.url}/ui/audit", params={"actor": "nobody"}) as resp:
         assert "No audit records match." in await resp.text()
+
+
+async def test_logging_in_records_the_tokens_last_use(
+    admin: AdminHarness, browser: aiohttp.ClientSession
+) -> None:
+    made = await admin.ok("POST", "/tokens", json={"name": "fresh", "scope": "read"})
+    assert made["info"]["last_used"] is None
+    await _login(browser, admin.url, made["token"])
+    listed = await admin.ok("GET", "/tokens")
+    fresh = next(t for t in listed["items"] if t["name"] == "fresh")
+    assert fresh["last_used"] is not None
