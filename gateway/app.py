@@ -464,6 +464,12 @@ async def create_app(config: GatewayConfig, secret: bytes) -> web.Application:
         zookeeper_path=config.zookeeper_path,
     )
     metrics = GatewayMetrics.create()
+    if config.workers > 1 and metrics.shared_dir is None:
+        log.warning(
+            "%d workers without PROMETHEUS_MULTIPROC_DIR: each worker's /metrics counts its "
+            "own requests only (set it to an empty directory shared by all of them)",
+            config.workers,
+        )
     service = ObjectService(
         coordinator,
         StorageClient(session, secret),
