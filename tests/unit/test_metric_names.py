@@ -117,11 +117,14 @@ def test_the_lint_catches_each_rule() -> None:
             "# TYPE wormfs_gets_total counter",
             'wormfs_gets_total{key="a/b"} 1',
             "# TYPE wormfs_disk_errors_total counter",
-            *(f'wormfs_disk_errors_total{{disk="{i}"}} 1' for i in range(101)),
+            *(f'wormfs_disk_errors_total{{disk="{i}",kind="k{i}"}} 1' for i in range(101)),
+            "# TYPE wormfs_disk_chunks gauge",  # one series per disk: fine at any size
+            *(f'wormfs_disk_chunks{{node="n",disk="{i}"}} 1' for i in range(500)),
             "",
         ]
     )
     found = "\n".join(metriclint.problems(bad))
+    assert "wormfs_disk_chunks" not in found
     for expected in (
         "s3_requests: not wormfs_",
         "wormfs_latency_ms: not in base units",
