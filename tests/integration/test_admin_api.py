@@ -31,6 +31,14 @@ def admin_get(url: str, path: str, token: str = "") -> tuple[int, Any]:
         return exc.code, json.loads(exc.read())
 
 
+def _status(url: str, path: str, token: str) -> int:
+    """The status of a GET, or 0 while nothing answers (a restarting coordinator)."""
+    try:
+        return admin_get(url, path, token)[0]
+    except (urllib.error.URLError, ConnectionError):
+        return 0
+
+
 def test_server_admin_address_first_token_and_health(tmp_path: Path) -> None:
     server = Server(tmp_path, ["--workers", "1"]).start()
     try:
@@ -45,6 +53,11 @@ def test_server_admin_address_first_token_and_health(tmp_path: Path) -> None:
         status, cluster = admin_get(url, "/cluster", token)
         assert (status, cluster["nodes_online"], cluster["disks_online"]) == (200, 1, 6)
         assert f"Admin API:    {url}/admin/v1/" in server.log_text()
+        # A restarted coordinator serves the admin API on the same port, with the same token.
+        server.kill_child("coordinator")
+        server.wait_restarted("coordinator", 1)
+        assert server.status()["admin_url"] == url
+        wait_until(lambda: _status(url, "/cluster", token) == 200, 30, message="admin back")
     finally:
         server.stop()
     server.start()  # the same token file, the same token; it is printed the first time only
