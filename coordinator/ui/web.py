@@ -13,9 +13,12 @@ Contract:
   since (checked again on every request, as the API checks a bearer token) → a redirect to
   the login page (for htmx requests an ``HX-Redirect``); a POST whose CSRF token (form field
   ``csrf`` or header ``X-CSRF-Token``) is not the session's → 403, before the handler runs.
-  The handler finds the session under ``SESSION`` and the token (the audit actor) under
-  ``ACTOR``; a domain error it raises is answered as a page with the error's status, message
-  and request id (the admin API answers the same error as JSON).
+  On a follower coordinator (with ZooKeeper) every page and the login form redirect to the
+  same path on the leader's admin address, as the API's routes do: the leader alone runs the
+  jobs and writes; its sessions are its own. The handler finds the session under
+  ``SESSION`` and the token (the audit actor) under ``ACTOR``; a domain error it raises is
+  answered as a page with the error's status, message and request id (the admin API
+  answers the same error as JSON).
 * ``render(request, template, context)`` renders a Jinja2 template with the session, the
   navigation and the asset prefix; every UI answer carries ``Cache-Control: no-store`` and a
   Content-Security-Policy of ``'self'`` only (no inline script, nothing from another host).
@@ -42,7 +45,7 @@ from aiohttp import web
 
 from wormfs.coordinator.admin.errors import admin_error
 from wormfs.coordinator.admin.routes import TOKENS
-from wormfs.coordinator.admin.server import CORE, REQUEST_ID
+from wormfs.coordinator.admin.server import CORE, REQUEST_ID, follow_leader
 from wormfs.coordinator.db.admin_tokens import AdminTokenInfo
 from wormfs.coordinator.handlers import REPO
 from wormfs.coordinator.ui.formats import FILTERS
@@ -164,18 +167,24 @@ def ui_handler(handler: Handler) -> Handler:
     """A page handler that needs a live session (and, for a POST, its CSRF token)."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
-        live = await _live_session(request)
-        if live is None:
-            return _to_login(request)
-        session, request[ACTOR] = live
-        request[SESSION] = session
-        if request.method == "POST":
-            form = await request.post()
-            presented = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
-            if not csrf_ok(session.csrf, presented if isinstance(presented, str) else None):
-                log.warning("UI: %s %s refused: no valid CSRF token", request.method, request.path)
-                return _headers(web.Response(status=403, text="403: missing or wrong CSRF token"))
         try:
+            # On a follower, the leader's page (where the jobs run and writes go).
+            follow_leader(core_of(request), request)
+            live = await _live_session(request)
+            if live is None:
+                return _to_login(request)
+            session, request[ACTOR] = live
+            request[SESSION] = session
+            if request.method == "POST":
+                form = await request.post()
+                presented = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+                if not csrf_ok(session.csrf, presented if isinstance(presented, str) else None):
+                    log.warning(
+                        "UI: %s %s refused: no valid CSRF token", request.method, request.path
+                    )
+                    return _headers(
+                        web.Response(status=403, text="403: missing or wrong CSRF token")
+                    )
             return _headers(await handler(request))
         except WormError as exc:
             # A page, not the API's JSON: the error's message and request id, its status.
@@ -205,6 +214,7 @@ def _login_page(request: web.Request, error: str = "", status: int = 200) -> web
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
+    follow_leader(core_of(request), request)
     if await _live_session(request) is not None:
         raise redirect(f"{BASE}/")
     return _login_page(request)
