@@ -51,6 +51,8 @@ def show_server(status: dict[str, Any], now: float) -> list[str]:
         f"S3 at {status.get('endpoint')}; "
         + (f"{restarted} of {len(children)} processes restarted" if restarted else "no restarts")
     ]
+    if status.get("admin_url"):
+        lines.append(f"admin API:    {status['admin_url']}/admin/v1/")
     for child in children:
         line = f"  {child['name']:<18} pid {child.get('pid') or '-':<8} {child['state']:<11}"
         if child.get("restarts"):
