@@ -151,6 +151,10 @@ def test_two_profiles_survive_a_lost_disk_repair_and_scrub_each_with_its_own(
             listed = json.loads(_admin(cluster, "list", "--json", api=api).stdout)["profiles"]
             usage = {p["name"]: (p["objects"], p["bytes"]) for p in listed}
             assert usage["small"] == usage["standard"] == (3, 3 * SIZE + 3)
+        plain = {line.split()[0]: line for line in _admin(cluster, "list").stdout.splitlines()}
+        assert set(plain) == {"reduced-redundancy", "small", "standard"}
+        assert " 2+1 " in plain["small"] and "class SMALL" in plain["small"]
+        assert "3 objects" in plain["small"] and " 4+2 " in plain["standard"]
 
         lost = disk_id_of(cluster, 1, 2)
         on_lost = {p.stem for p in cluster.chunk_files(1, 2)}
