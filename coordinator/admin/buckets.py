@@ -1,10 +1,10 @@
 """The buckets resource: listed by name, created with an owner, read with usage, deleted if empty.
 
 Layer: coordinator admin package, a resource module (``ROUTES``). The owner of a created
-bucket is a user id (the root user's when absent). A bucket's usage (object versions and
-bytes, delete markers excluded; unfinished multipart uploads) is counted on ``GET`` of that
-bucket only, so that the list stays one cheap read. Deleting a bucket that holds objects or
-uploads is ``BucketNotEmpty`` (409).
+bucket is a user id (the root user's when absent; one that is no user is ``InvalidInput``).
+A bucket's usage (object versions and bytes, delete markers excluded; unfinished multipart
+uploads) is counted on ``GET`` of that bucket only, so that the list stays one cheap read.
+Deleting a bucket that holds objects or uploads is ``BucketNotEmpty`` (409).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import msgspec
 from wormfs.coordinator.admin.paging import Page, PageQuery, page_after
 from wormfs.coordinator.admin.routes import AdminCall, Route
 from wormfs.coordinator.db.admin_views import Usage
+from wormfs.coordinator.db.identity_admin import IdentityAdmin
+from wormfs.errors import InvalidInputError
 from wormfs.wire.coordinator import BucketInfo, CreateBucket
 
 
@@ -41,6 +43,8 @@ async def list_buckets(call: AdminCall) -> Page[BucketInfo]:
 async def create_bucket(call: AdminCall) -> BucketInfo:
     req: CreateBucketRequest = call.body
     call.target, call.bucket = f"buckets/{req.name}", req.name
+    if req.owner_id and not await IdentityAdmin(call.repo.db).user_exists(req.owner_id):
+        raise InvalidInputError(f"owner_id {req.owner_id!r} is not a user")
     owner = req.owner_id or await call.repo.identity.ensure_root("", "")
     return await call.repo.buckets.create(req.name, CreateBucket(owner_id=owner, region=req.region))
 

@@ -5,6 +5,7 @@ method one transaction through ``Database.read`` / ``Database.write``. Beside
 ``identity`` (which creates users and answers the gateway's key look-ups). Contract:
 
 * ``users()``: every user with ``disabled`` and its number of keys, in user id order.
+* ``user_exists(user_id)``: whether the user exists.
 * ``key(access_key)``: one key without its secret (``NotFoundError``).
 * ``keys(user_id)``: the user's keys without their secrets (``NotFoundError`` for an unknown
   user), in access key order.
@@ -153,6 +154,9 @@ class IdentityAdmin:
 
     async def keys(self, user_id: str) -> list[KeyView]:
         return await self._db.read(lambda tx: _keys(tx, user_id))
+
+    async def user_exists(self, user_id: str) -> bool:
+        return await self._db.read(lambda tx: tx.one(_USER, {"user_id": user_id}) is not None)
 
     async def key(self, access_key: str) -> KeyView:
         return await self._db.read(lambda tx: _key(tx, access_key))

@@ -114,6 +114,8 @@ async def test_buckets_create_usage_delete_if_empty(admin: AdminHarness) -> None
     assert made["owner_id"] == user["user_id"] and made["owner_display_name"] == "alice"
     status, body, _ = await admin.call("POST", "/buckets", json={"name": "photos"})
     assert status == 409
+    status, body, _ = await admin.call("POST", "/buckets", json={"name": "x1y", "owner_id": "no"})
+    assert (status, body["code"]) == (400, "InvalidInput")
     await put(admin.coordinator.client, "photos", "a", size=100, owner=user["user_id"])
     detail = await admin.ok("GET", "/buckets/photos")
     assert detail["usage"] == {"objects": 1, "bytes": 100, "uploads": 0}
