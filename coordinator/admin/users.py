@@ -3,7 +3,8 @@
 Layer: coordinator admin package, a resource module (``ROUTES``). A secret key appears in the
 answer of the call that made it (user create, key create) and nowhere else: lists and gets
 show access keys only. A disabled user's keys, and a disabled key, authenticate no S3
-request (``InvalidAccessKeyId``) until enabled again.
+request (``InvalidAccessKeyId``) until enabled again: at once on the coordinator, and on a
+gateway once its cache of the key expires (``CREDENTIALS_TTL``, 10 s).
 """
 
 from __future__ import annotations
