@@ -12,6 +12,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from integration.cluster import Cluster
 from integration.durability_helpers import fast_config
 from integration.servers import Server, server_env, wormfs_command
@@ -150,6 +153,30 @@ def test_admin_cli_over_the_admin_api(tmp_path: Path) -> None:
         user_id = next(line.split()[-1] for line in out.splitlines() if line.startswith("user id"))
         users = json.loads(_cli(server, "user", "list", "--json"))
         assert {u["display_name"] for u in users} == {"root", "alice"}
+        keys = dict(line.split(":  ") for line in out.splitlines() if ":  " in line)
+        alice = boto3.client(
+            "s3",
+            endpoint_url=server.endpoint,
+            aws_access_key_id=keys["access key"].strip(),
+            aws_secret_access_key=keys["secret key"].strip(),
+            region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}),
+        )
+        alice.create_bucket(Bucket="alices")
+        admin_url, token = server.status()["admin_url"], _token(server)
+        _post(admin_url, f"/users/{user_id}/disable", token)
+
+        def refused() -> bool:  # once the gateway's credential cache (10 s) has expired
+            try:
+                alice.list_objects_v2(Bucket="alices")
+            except ClientError as exc:
+                return exc.response["Error"]["Code"] == "InvalidAccessKeyId"
+            return False
+
+        wait_until(refused, 20, interval=0.5, message="a disabled user's key refused")
+        _post(admin_url, f"/users/{user_id}/enable", token)
+        wait_until(lambda: not refused(), 20, interval=0.5, message="enabled again")
+        alice.delete_bucket(Bucket="alices")
         assert f"removed {user_id}" in _cli(server, "user", "remove", user_id)
         assert _cli(server, "health").splitlines()[0] == "healthy"
         nodes = _cli(server, "node", "list").splitlines()
@@ -167,6 +194,8 @@ def test_admin_cli_over_the_admin_api(tmp_path: Path) -> None:
         ]
         assert actions == [
             ("user.delete", "ok"),
+            ("user.enable", "ok"),
+            ("user.disable", "ok"),
             ("user.create", "ok"),
             ("bucket.delete", "BucketNotEmpty"),
             ("bucket.create", "ok"),
@@ -175,6 +204,13 @@ def test_admin_cli_over_the_admin_api(tmp_path: Path) -> None:
         ]
     finally:
         server.stop()
+
+
+def _post(url: str, path: str, token: str) -> Any:
+    request = urllib.request.Request(url + "/admin/v1" + path, method="POST", data=b"")
+    request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())
 
 
 def _token(server: Server) -> str:
