@@ -113,7 +113,8 @@ async def _admin_middleware(request: web.Request, handler: AiohttpHandler) -> we
         extra = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
         response = error_response(status, body, extra)
     except web.HTTPException as exc:
-        if exc.status < 400:
+        if exc.status < 400:  # the follower's redirect
+            exc.headers[REQUEST_ID_HEADER] = request_id
             raise
         code = {404: "NoSuchRoute", 405: "MethodNotAllowed"}.get(exc.status, "BadRequest")
         message = f"{request.method} {request.path}: {exc.reason}"

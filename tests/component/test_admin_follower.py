@@ -62,6 +62,7 @@ async def test_follower_redirects_admin_calls_to_the_leader(members: list[Runnin
         async with session.get(follower_url + path, headers=AUTH, allow_redirects=False) as resp:
             assert resp.status == 307
             assert resp.headers["Location"] == leader_url + path
+            assert resp.headers["x-request-id"]
         async with session.post(
             follower_url + "/admin/v1/buckets", json={"name": "bkt1"}, allow_redirects=False
         ) as resp:
