@@ -27,6 +27,7 @@ from wormfs.wire.coordinator import (
     CreateBucket,
     CreateUpload,
     CreateUser,
+    DeleteConditions,
     Heartbeat,
     NodeRegistration,
     PutInline,
@@ -172,13 +173,23 @@ async def get_object(request: web.Request) -> web.Response:
     return json_response(manifest)
 
 
+def _optional_int(request: web.Request, name: str) -> int | None:
+    return None if request.query.get(name) is None else _int(request, name, 0)
+
+
 async def delete_object(request: web.Request) -> web.Response:
     q = request.query
+    conditions = DeleteConditions(
+        if_match=q.get("if_match"),
+        last_modified=_optional_int(request, "if_match_last_modified"),
+        size=_optional_int(request, "if_match_size"),
+    )
     result = await _repo(request).objects.delete(
         request.match_info["bucket"],
         _key(request),
         q.get("version_id") or None,
         q.get("owner_id") or None,
+        conditions if conditions.given else None,
     )
     return json_response(result)
 

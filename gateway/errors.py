@@ -434,6 +434,8 @@ CONDITION_HEADERS: Mapping[domain.Condition, str] = MappingProxyType(
         domain.Condition.NO_CURRENT_OBJECT: "If-None-Match",
         domain.Condition.MODIFIED_SINCE: "If-Modified-Since",
         domain.Condition.UNMODIFIED_SINCE: "If-Unmodified-Since",
+        domain.Condition.LAST_MODIFIED_MATCHES: "x-amz-if-match-last-modified-time",
+        domain.Condition.SIZE_MATCHES: "x-amz-if-match-size",
     }
 )
 

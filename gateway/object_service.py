@@ -59,6 +59,7 @@ from wormfs.wire.coordinator import (
     CompleteUpload,
     CreateBucket,
     CreateUpload,
+    DeleteConditions,
     DeleteResult,
     ObjectAttributes,
     ObjectChecksum,
@@ -362,10 +363,15 @@ class ObjectService:
         return self._reader.read(manifest, start, end)
 
     async def delete_object(
-        self, principal: Principal, bucket: str, key: str, version_id: str | None = None
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        version_id: str | None = None,
+        conditions: DeleteConditions | None = None,
     ) -> DeleteResult:
         return await self._coordinator.delete_object(
-            bucket, key, version_id, owner_id=principal.user_id
+            bucket, key, version_id, owner_id=principal.user_id, conditions=conditions
         )
 
     async def list_objects(

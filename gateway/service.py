@@ -23,6 +23,7 @@ from wormfs.wire.coordinator import (
     ChecksumAlgorithm,
     ChecksumType,
     CompletedPart,
+    DeleteConditions,
     DeleteResult,
     ObjectAttributes,
     ObjectList,
@@ -154,9 +155,15 @@ class ObjectServiceProtocol(Protocol):
         ...
 
     async def delete_object(
-        self, principal: Principal, bucket: str, key: str, version_id: str | None = None
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        version_id: str | None = None,
+        conditions: DeleteConditions | None = None,
     ) -> DeleteResult:
-        """Deleting a missing key succeeds (S3 semantics)."""
+        """Deleting a missing key succeeds (S3 semantics); ``conditions`` are decided
+        atomically with the delete (``PreconditionFailedError``, ``NoSuchKeyError``)."""
         ...
 
     async def list_objects(

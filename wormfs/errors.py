@@ -162,6 +162,8 @@ class Condition(StrEnum):
     NO_CURRENT_OBJECT = "no-current-object"  # the key has no current version (create only)
     MODIFIED_SINCE = "modified-since"
     UNMODIFIED_SINCE = "unmodified-since"
+    LAST_MODIFIED_MATCHES = "last-modified-matches"  # a delete's x-amz-if-match-last-modified-time
+    SIZE_MATCHES = "size-matches"  # a delete's x-amz-if-match-size
 
 
 _CONDITION_WORDS = {
@@ -170,6 +172,8 @@ _CONDITION_WORDS = {
     Condition.NO_CURRENT_OBJECT: "no object exists at the key",
     Condition.MODIFIED_SINCE: "the object was modified since the given time",
     Condition.UNMODIFIED_SINCE: "the object was not modified since the given time",
+    Condition.LAST_MODIFIED_MATCHES: "the object was last modified at the given time",
+    Condition.SIZE_MATCHES: "the object has the given size",
 }
 
 

@@ -14,7 +14,8 @@ GET, HEAD, small PUT and DELETE, so each is one or two indexed queries. Contract
   transaction: conditions checked and the old version retired (``versions.make_room``); a
   write of the mount (``fs``) is checked against its base version and keeps its inode.
 * ``delete_version`` removes the current (or a given) version, queueing its chunks;
-  deleting a missing key succeeds.
+  deleting a missing key succeeds; a conditional delete (``DeleteConditions``) is decided
+  under the key's lock, so a racing write or delete cannot slip between check and delete.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from wormfs.coordinator.db.tx import Row, Tx
 from wormfs.coordinator.db.versions import (
     INODE_OF,
     IS_LATEST,
+    check_conditions,
     drop_inode,
     insert_version,
     lock_key,
@@ -43,13 +45,16 @@ from wormfs.coordinator.db.versions import (
 )
 from wormfs.errors import (
     AccessDeniedError,
+    Condition,
     InvalidInputError,
     NoSuchKeyError,
+    PreconditionFailedError,
 )
 from wormfs.format.layout import Profile
 from wormfs.ids import new_version_id
 from wormfs.wire.coordinator import (
     INLINE_LIMIT,
+    DeleteConditions,
     DeleteResult,
     ObjectManifest,
     PutInline,
@@ -85,9 +90,15 @@ _BY_ID = _VERSION.where(_KEY, _BY_VERSION)
 # What a delete needs of the version it removes: no bytes, but the inode row (set when the
 # version's inode has one, see db/inodes.py), which goes with the file's last name. Reads do
 # not join it: a GET has no use for it.
-_DOOMED = select(objects.c.id, objects.c.is_latest, inodes.c.id.label("inode")).select_from(
-    objects.outerjoin(inodes, inodes.c.id == INODE_OF)
-)
+_DOOMED = select(
+    objects.c.id,
+    objects.c.is_latest,
+    objects.c.is_delete_marker,
+    objects.c.etag,
+    objects.c.size,
+    objects.c.last_modified,
+    inodes.c.id.label("inode"),
+).select_from(objects.outerjoin(inodes, inodes.c.id == INODE_OF))
 _DOOMED_CURRENT = _DOOMED.where(_KEY, IS_LATEST)
 _DOOMED_BY_ID = _DOOMED.where(_KEY, _BY_VERSION)
 _PARTS = parts_query(parts.c.object_id == bindparam("object_id"))
@@ -175,6 +186,24 @@ def put_inline(
     return manifest
 
 
+def check_delete_conditions(row: Row | None, conditions: DeleteConditions) -> None:
+    """AWS's conditional delete, evaluated on the version the delete would remove (a
+    delete marker counts as no object): If-Match without an object is ``NoSuchKey``, a
+    condition that does not hold ``PreconditionFailed``; without an object the size and
+    time conditions alone let the delete succeed (it removes nothing)."""
+    live = None if row is None or row.is_delete_marker else row
+    if live is None:
+        if conditions.if_match is not None:
+            raise NoSuchKeyError("no current object for the ETag condition")
+        return
+    if conditions.if_match is not None:
+        check_conditions(live.etag, conditions.if_match, None)
+    if conditions.last_modified is not None and int(live.last_modified) != conditions.last_modified:
+        raise PreconditionFailedError(condition=Condition.LAST_MODIFIED_MATCHES, etag=live.etag)
+    if conditions.size is not None and int(live.size) != conditions.size:
+        raise PreconditionFailedError(condition=Condition.SIZE_MATCHES, etag=live.etag)
+
+
 def delete_version(
     tx: Tx,
     bucket: str,
@@ -183,10 +212,13 @@ def delete_version(
     owner_id: str | None,
     now: float,
     gc_delay: float,
+    conditions: DeleteConditions | None = None,
 ) -> DeleteResult:
     owned_bucket(tx, bucket, owner_id)
     lock_key(tx, bucket, key)
     row = _find(tx, bucket, key, version_id, doomed=True)
+    if conditions is not None:
+        check_delete_conditions(row, conditions)
     if row is None:
         return DeleteResult(version_id=version_id)
     was_latest = bool(row.is_latest)

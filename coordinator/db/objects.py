@@ -16,8 +16,9 @@ Layer: coordinator database package. Contract, each operation one transaction:
   never commit — in the same transaction that found the condition failed.
 * ``get`` returns the manifest of the current (or a given) version; ``delete`` removes the
   current (or a given) version, queueing its chunks; deleting a missing key succeeds; both
-  check the bucket's owner first when given one. ``put_inline`` commits a small object with
-  its bytes in one step.
+  check the bucket's owner first when given one; a conditional delete's conditions are
+  checked against the current version in the same transaction. ``put_inline`` commits a
+  small object with its bytes in one step.
 
 All of them are the per-request path (``db/writes.py``, ``db/manifests.py``, run by
 ``Database.write`` / ``read``); this class validates the input first. Writes that lose a race
@@ -51,6 +52,7 @@ from wormfs.ids import new_id, new_version_id
 from wormfs.wire.coordinator import (
     BeginWrite,
     CommitObject,
+    DeleteConditions,
     DeleteResult,
     ObjectManifest,
     PutInline,
@@ -151,9 +153,12 @@ class Objects:
         key: str,
         version_id: str | None = None,
         owner_id: str | None = None,
+        conditions: DeleteConditions | None = None,
     ) -> DeleteResult:
         check_key(key)
         gc_delay = self._gc_delay
         return await self._db.write(
-            lambda tx: delete_version(tx, bucket, key, version_id, owner_id, time.time(), gc_delay)
+            lambda tx: delete_version(
+                tx, bucket, key, version_id, owner_id, time.time(), gc_delay, conditions
+            )
         )

@@ -4,7 +4,10 @@ Contract: pure functions. ``parse_range(header, size)`` -> ``[start, end)`` or N
 whole object; raises ``InvalidRange`` (416) when unsatisfiable. ``check_conditions`` raises
 ``PreconditionFailed`` (412) or ``NotModified`` (304) for If-Match, If-None-Match,
 If-Modified-Since and If-Unmodified-Since with AWS's precedence; ``copy=True`` applies the
-``x-amz-copy-source-if-*`` variants, where every failure is a 412.
+``x-amz-copy-source-if-*`` variants, where every failure is a 412. ``delete_conditions``
+reads a conditional delete (If-Match, ``x-amz-if-match-last-modified-time``,
+``x-amz-if-match-size``; or the ``ETag``, ``LastModifiedTime`` and ``Size`` of one
+DeleteObjects entry), which the coordinator decides atomically with the delete.
 
 Worked examples for a 1000-byte object:
     bytes=0-99     -> (0, 100)       bytes=900-     -> (900, 1000)
@@ -16,12 +19,14 @@ Worked examples for a 1000-byte object:
 
 from __future__ import annotations
 
+import datetime
 import re
 
 from multidict import CIMultiDictProxy
 
-from wormfs.gateway.errors import InvalidRange, NotModified, PreconditionFailed
+from wormfs.gateway.errors import InvalidArgument, InvalidRange, NotModified, PreconditionFailed
 from wormfs.gateway.xml import http_date, parse_http_date
+from wormfs.wire.coordinator import DeleteConditions
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
@@ -110,3 +115,48 @@ def check_conditions(
             if copy:
                 raise PreconditionFailed(Condition=prefix + "If-Modified-Since")
             raise NotModified(headers=not_modified_headers)
+
+
+def _seconds(value: str) -> float | None:
+    """An HTTP date or an ISO 8601 time (DeleteObjects' XML carries either: botocore writes
+    an HTTP date there, the API reference shows ISO 8601)."""
+    parsed = parse_http_date(value)
+    if parsed is not None:
+        return parsed
+    try:
+        when = datetime.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return when.timestamp()
+
+
+def delete_conditions(
+    if_match: str | None, last_modified: str | None, size: str | None, *, in_xml: bool = False
+) -> DeleteConditions | None:
+    """A conditional delete's conditions (None: an unconditional delete); S3 compares the
+    time to the second. A time or size that does not parse is ``InvalidArgument``, named as
+    the header or (``in_xml``) as DeleteObjects' element."""
+    names = (
+        ("LastModifiedTime", "Size")
+        if in_xml
+        else ("x-amz-if-match-last-modified-time", "x-amz-if-match-size")
+    )
+    seconds = None
+    if last_modified is not None:
+        parsed = _seconds(last_modified)
+        if parsed is None:
+            raise InvalidArgument(None, ArgumentName=names[0], ArgumentValue=last_modified)
+        seconds = int(parsed)
+    wanted_size = None
+    if size is not None:
+        wanted_size = int(size) if size.strip().isdigit() else -1
+        if wanted_size < 0:
+            raise InvalidArgument(None, ArgumentName=names[1], ArgumentValue=size)
+    conditions = DeleteConditions(
+        if_match=if_match.strip() if if_match is not None else None,
+        last_modified=seconds,
+        size=wanted_size,
+    )
+    return conditions if conditions.given else None

@@ -40,7 +40,12 @@ from wormfs.gateway.handlers.base import (
     version_param,
     xml_response,
 )
-from wormfs.gateway.handlers.conditional import check_conditions, content_range, parse_range
+from wormfs.gateway.handlers.conditional import (
+    check_conditions,
+    content_range,
+    delete_conditions,
+    parse_range,
+)
 from wormfs.gateway.handlers.headers import (
     check_acl,
     checksum_headers,
@@ -51,7 +56,7 @@ from wormfs.gateway.handlers.headers import (
     reject_unsupported,
 )
 from wormfs.gateway.xml import Elem, child_text, http_date
-from wormfs.wire.coordinator import ObjectManifest
+from wormfs.wire.coordinator import DeleteConditions, ObjectManifest
 
 MAX_PUT_SIZE = 5 * 1024**3  # a single PUT (and a part) carries at most 5 GiB
 MAX_DELETE_KEYS = 1000
@@ -179,8 +184,14 @@ async def get_object(ctx: S3Context) -> S3Response:
 
 
 async def delete_object(ctx: S3Context) -> S3Response:
+    headers_in = ctx.op.headers
+    conditions = delete_conditions(
+        headers_in.get("if-match"),
+        headers_in.get("x-amz-if-match-last-modified-time"),
+        headers_in.get("x-amz-if-match-size"),
+    )
     result = await ctx.service.delete_object(
-        ctx.principal, bucket_of(ctx), key_of(ctx), version_param(ctx)
+        ctx.principal, bucket_of(ctx), key_of(ctx), version_param(ctx), conditions
     )
     headers = {}
     if result.delete_marker:
@@ -198,21 +209,32 @@ async def delete_objects(ctx: S3Context) -> S3Response:
         raise MalformedXML()
     quiet = (child_text(doc, "Quiet") or "").strip().lower() == "true"
     wanted: list[tuple[str, str | None]] = []
+    conditions: list[DeleteConditions | None] = []
     for item in doc.findall("Object"):
         key = child_text(item, "Key")
         if not key:
             raise MalformedXML()
         wanted.append((key, child_text(item, "VersionId") or None))
+        conditions.append(
+            delete_conditions(
+                child_text(item, "ETag"),
+                child_text(item, "LastModifiedTime"),
+                child_text(item, "Size"),
+                in_xml=True,
+            )
+        )
     if not wanted or len(wanted) > MAX_DELETE_KEYS:
         raise MalformedXML()
     bucket = bucket_of(ctx)
     limit = asyncio.Semaphore(DELETE_CONCURRENCY)
 
-    async def delete_one(key: str, version: str | None) -> tuple[Elem | None, S3Error | None]:
+    async def delete_one(
+        key: str, version: str | None, condition: DeleteConditions | None
+    ) -> tuple[Elem | None, S3Error | None]:
         async with limit:
             try:
                 result = await ctx.service.delete_object(
-                    ctx.principal, bucket, key, None if version == "null" else version
+                    ctx.principal, bucket, key, None if version == "null" else version, condition
                 )
             except WormError as exc:
                 error = from_domain(exc, bucket=bucket, key=key)
@@ -227,7 +249,9 @@ async def delete_objects(ctx: S3Context) -> S3Response:
             done.leaf("DeleteMarkerVersionId", result.version_id)
         return done, None
 
-    outcomes = await asyncio.gather(*(delete_one(k, v) for k, v in wanted))
+    outcomes = await asyncio.gather(
+        *(delete_one(k, v, c) for (k, v), c in zip(wanted, conditions, strict=True))
+    )
     root = Elem("DeleteResult")
     for (key, version), (done, error) in zip(wanted, outcomes, strict=True):
         if error is not None:

@@ -83,9 +83,13 @@ class Cluster:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="wormfs-it-")))
     secret: str = "integration-cluster-secret"
     coordinator_config: str = ""
+    # The coordinator's metadata database; "" is a SQLite file under ``root``.
+    database_url: str = ""
     # HTTPS gateway with a certificate from a throwaway CA (``tls_files.ca_cert`` to trust).
     tls: bool = False
     tls_files: CertificateAuthority | None = None
+    # Extra environment of every process (e.g. the gateway's client limits, shortened).
+    extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, Proc] = field(default_factory=dict)
 
     # ---- life cycle --------------------------------------------------------------------------
@@ -97,6 +101,7 @@ class Cluster:
             WORMFS_ROOT_SECRET_KEY=SECRET_KEY,
             PYTHONSAFEPATH="1",
         )
+        env.update(self.extra_env)
         return env
 
     def _spawn(self, proc: Proc) -> None:
@@ -141,7 +146,7 @@ class Cluster:
             "--port",
             "0",
             "--database-url",
-            f"sqlite:///{meta / 'wormfs.db'}",
+            self.database_url or f"sqlite:///{meta / 'wormfs.db'}",
         ]
         if self.coordinator_config:
             config = self.root / "coordinator.toml"

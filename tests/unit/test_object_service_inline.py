@@ -85,7 +85,12 @@ class RecordingCoordinator:
         return inline_manifest(b"hello")
 
     async def delete_object(
-        self, bucket: str, key: str, version_id: str | None = None, owner_id: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None = None,
+        owner_id: str | None = None,
+        conditions: object = None,
     ) -> DeleteResult:
         self.calls.append(("delete_object", (bucket, key, version_id, owner_id)))
         return DeleteResult(version_id=None)

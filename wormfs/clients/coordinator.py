@@ -29,6 +29,7 @@ from wormfs.wire.coordinator import (
     CreateBucket,
     CreateUpload,
     CreateUser,
+    DeleteConditions,
     DeleteResult,
     Heartbeat,
     NodeList,
@@ -194,13 +195,18 @@ class CoordinatorClient:
         )
 
     async def delete_object(
-        self, bucket: str, key: str, version_id: str | None = None, owner_id: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None = None,
+        owner_id: str | None = None,
+        conditions: DeleteConditions | None = None,
     ) -> DeleteResult:
+        query = _object_query(key, version_id, owner_id)
+        if conditions is not None:
+            query.update(_delete_condition_query(conditions))
         return await self.http.call(
-            "DELETE",
-            f"/v1/buckets/{bucket_segment(bucket)}/object",
-            DeleteResult,
-            query=_object_query(key, version_id, owner_id),
+            "DELETE", f"/v1/buckets/{bucket_segment(bucket)}/object", DeleteResult, query=query
         )
 
     # ---- multipart uploads --------------------------------------------------------------------
@@ -252,6 +258,18 @@ class CoordinatorClient:
         return await self.http.call(
             "GET", f"/v1/buckets/{bucket_segment(bucket)}/uploads", UploadList, query=query
         )
+
+
+def _delete_condition_query(conditions: DeleteConditions) -> dict[str, str]:
+    """A conditional delete's conditions as the query parameters the coordinator reads."""
+    query = {}
+    if conditions.if_match is not None:
+        query["if_match"] = conditions.if_match
+    if conditions.last_modified is not None:
+        query["if_match_last_modified"] = str(conditions.last_modified)
+    if conditions.size is not None:
+        query["if_match_size"] = str(conditions.size)
+    return query
 
 
 def _object_query(key: str, version_id: str | None, owner_id: str | None) -> dict[str, str]:

@@ -273,6 +273,20 @@ class ObjectManifest(msgspec.Struct, frozen=True):
     inline: bytes | None = None
 
 
+class DeleteConditions(msgspec.Struct, frozen=True):
+    """A conditional delete of the current version (DeleteObject, DeleteObjects): each given
+    condition must hold for it, checked in the delete's transaction; with ``if_match`` and
+    no current object the delete is ``NoSuchKey``, with only the others it succeeds."""
+
+    if_match: str | None = None  # ETags, or "*": the object exists
+    last_modified: int | None = None  # whole seconds since the epoch, as S3 shows it
+    size: int | None = None
+
+    @property
+    def given(self) -> bool:
+        return self.if_match is not None or self.last_modified is not None or self.size is not None
+
+
 class DeleteResult(msgspec.Struct, frozen=True):
     version_id: str | None
     delete_marker: bool = False
