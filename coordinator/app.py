@@ -41,6 +41,8 @@ from aiohttp import web
 from wormfs.config import CoordinatorConfig
 from wormfs.coordinator.admin.server import ADMIN_URL, admin_ctx, ensure_configured_token
 from wormfs.coordinator.admin.table import MOUNTS, TABLE
+from wormfs.coordinator.backup import MetadataBackup
+from wormfs.coordinator.backup_api import BACKUP, add_backup_routes
 from wormfs.coordinator.db.database import open_database
 from wormfs.coordinator.db.repo import Repository
 from wormfs.coordinator.durability import Durability
@@ -96,12 +98,14 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
         period = liveness_period(config.heartbeat_interval, config.node_offline_after)
         durability = Durability(repo.db, config, session, app[SECRET], collector)  # jobs
         app[DURABILITY] = durability
+        backup = MetadataBackup(repo.db, config, session, app[SECRET])  # onto the nodes
+        app[BACKUP] = backup
         jobs = LeaderJobs(
             {
                 "coordinator-liveness": lambda: liveness_loop(repo, period),
                 "coordinator-gc": lambda: collector.loop(config.gc_interval),
             },
-            services=[durability],
+            services=[durability, backup],
         )
         app[JOBS] = jobs
         if not config.zookeeper_hosts:
@@ -110,6 +114,7 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
             yield
         finally:
             app.pop(DURABILITY)
+            app.pop(BACKUP)
             await jobs.stop()
 
 
@@ -164,6 +169,7 @@ async def create_app(
     add_durability_routes(app)
     add_job_routes(app)
     add_profile_routes(app)
+    add_backup_routes(app)
     add_metrics(app, config)  # /metrics and /metrics/cluster, public GETs
     return app
 

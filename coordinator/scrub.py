@@ -46,6 +46,7 @@ from wormfs.coordinator.jobs import job_failed
 from wormfs.coordinator.repair import RepairManager
 from wormfs.errors import NoSuchChunkError, WormError
 from wormfs.format.layout import stripe_count
+from wormfs.format.metabackup import is_system_chunk
 from wormfs.wire.repair import (
     ConsistencyCheck,
     DiskScrubState,
@@ -312,7 +313,10 @@ class ScrubScheduler:
             old_unreferenced += [
                 e.chunk_id
                 for e in page.chunks
-                if e.chunk_id not in referenced and e.mtime < now - self._config.orphan_delay
+                if e.chunk_id not in referenced
+                and e.mtime < now - self._config.orphan_delay
+                # metadata backup pieces are in no placement row on purpose (coordinator.backup)
+                and not is_system_chunk(e.chunk_id)
             ]
             if page.next_after is None:
                 break

@@ -120,6 +120,15 @@ class CodingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return Profile(codec=self.codec, k=self.k, m=self.m, stripe_size=self.stripe_size)
 
 
+class BackupConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Continuous metadata backup onto the storage nodes (SQLite only; ``coordinator.backup``)."""
+
+    enabled: bool = True
+    backup_lag: float = 10.0  # the change stream ships at most this far behind (seconds)
+    base_interval: float = 3600.0  # a new generation (a full base snapshot) this often
+    generations: int = 3  # generations kept on the nodes; older ones are deleted
+
+
 class CoordinatorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     listen: ListenConfig = ListenConfig()
     database_url: str = "sqlite:///./data/meta/wormfs.db"
@@ -142,6 +151,7 @@ class CoordinatorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     # An admin-scope bearer token to accept (kept hashed in the database; from
     # WORMFS_ADMIN_TOKEN): how ``wormfs server`` hands its first token to the coordinator.
     admin_token: str = ""
+    backup: BackupConfig = BackupConfig()  # metadata backup onto the storage nodes
 
 
 class StorageNodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

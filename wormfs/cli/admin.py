@@ -22,6 +22,7 @@ import aiohttp
 from wormfs import config as cfg
 from wormfs.cli import admin_api
 from wormfs.cli.admin_durability import TOPICS, add_durability_arguments, run_durability
+from wormfs.cli.admin_metadata import add_metadata_arguments, run_metadata
 from wormfs.cli.admin_profiles import add_profile_arguments, run_profiles, run_profiles_over_api
 from wormfs.cli.admin_status import run_status
 from wormfs.clients.coordinator import CoordinatorClient
@@ -54,6 +55,7 @@ def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
     for topic in ("node", "disk"):  # their list and show go through the admin API
         admin_api.add_connection_arguments(sub.choices[topic], json=False)
     add_profile_arguments(sub)
+    add_metadata_arguments(sub)
     sub.add_parser(
         "status",
         help="the coordinator's health, and the processes of `wormfs server` with their restarts",
@@ -95,6 +97,8 @@ async def _admin(args: argparse.Namespace, url: str, secret: bytes) -> int:
 
 
 def run_admin(args: argparse.Namespace) -> int:
+    if args.admin_command == "metadata":
+        return run_metadata(args)
     if args.admin_command == "status":
         try:
             found: tuple[str | None, bytes | None] = _locate(args)
