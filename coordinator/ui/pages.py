@@ -53,7 +53,8 @@ def live(request: web.Request, template: str, context: Mapping[str, Any]) -> web
 
 def ui_page(request: web.Request, page: Page[Any], what: str) -> UiPage[Any]:
     query = request.query
-    summary = f"{len(page.items)} {what}" + (" (more follow)" if page.next_cursor else "")
+    noun = what.removesuffix("s") if len(page.items) == 1 else what  # "1 node", "2 nodes"
+    summary = f"{len(page.items)} {noun}" + (" (more follow)" if page.next_cursor else "")
     return UiPage(
         rows=page.items,
         summary=summary,
