@@ -6,13 +6,11 @@ Layer: coordinator UI (no HTTP objects, no SQL). Contract:
 * ``UiPage(rows, summary, next_url, prev_url)`` is what a template's pager shows.
 * ``link(path, query, **changes)`` is ``path?query`` with ``changes`` applied (a value of
   ``None`` or ``""`` drops the parameter), so a pager keeps the filters it was given.
-* ``cursor_page(rows, limit, cursor_of, ...)`` turns a list fetched with one row more than
-  ``limit`` into a page whose "next" link carries the cursor of its last row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 from urllib.parse import urlencode
@@ -38,25 +36,3 @@ def link(path: str, query: Mapping[str, str], **changes: str | None) -> str:
         else:
             merged[name] = value
     return f"{path}?{urlencode(merged)}" if merged else path
-
-
-def cursor_page(
-    rows: Sequence[T],
-    limit: int,
-    cursor_of: Callable[[T], str],
-    path: str,
-    query: Mapping[str, str],
-    cursor_param: str,
-    what: str,
-) -> UiPage[T]:
-    """A page of ``rows`` (fetched with ``limit + 1`` to know whether more follow)."""
-    shown = rows[:limit]
-    more = len(rows) > limit
-    first = not query.get(cursor_param)
-    summary = f"{len(shown)} {what}" + (" (more follow)" if more else "")
-    return UiPage(
-        rows=shown,
-        summary=summary,
-        next_url=link(path, query, **{cursor_param: cursor_of(shown[-1])}) if more else "",
-        prev_url="" if first else link(path, query, **{cursor_param: None}),
-    )
