@@ -150,6 +150,7 @@ class MetadataBackup:
         self._state = _State()
         self._counters = _Counters()
         self._task: asyncio.Task[None] | None = None
+        self._started = 0.0  # when this leader's shipper started (the grace before "stale")
         self._lock = asyncio.Lock()
 
     @property
@@ -162,6 +163,7 @@ class MetadataBackup:
 
     def start(self) -> None:
         if self.active and self._task is None:
+            self._started = time.time()
             self._task = asyncio.create_task(self._loop(), name="coordinator-metadata-backup")
 
     async def close(self) -> None:
@@ -188,7 +190,9 @@ class MetadataBackup:
             pieces_shipped=self._counters.pieces,
             bytes_shipped=self._counters.bytes,
             generations_kept=sorted(int(g) for g in self._state.chunks),
-            stale=self.active and (not point or lag > STALE_FACTOR * self._settings.backup_lag),
+            stale=self.active
+            and self._task is not None
+            and (now - max(point, self._started)) > STALE_FACTOR * self._settings.backup_lag,
         )
 
     async def snapshot_to(self, target: Path) -> None:

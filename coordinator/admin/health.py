@@ -9,7 +9,8 @@ Layer: coordinator admin package, a resource module (``ROUTES``). Contract:
   chunks or the repair queue is not empty; else ``healthy`` (200). ``reasons`` lists every
   cause, machine-readable: ``{kind, target, detail}`` with kind one of ``node_down``,
   ``disk_offline``, ``disk_full``, ``segments_degraded``, ``segments_unrecoverable``,
-  ``repair_backlog``, ``no_leader``, ``no_storage``.
+  ``repair_backlog``, ``no_leader``, ``no_storage``, ``metadata_backup_stale`` (degraded:
+  the metadata backup is more than 3 x ``backup_lag`` behind, ``admin.metadata``).
 * ``GET /admin/v1/cluster``: leader and ZooKeeper state, raw and usable capacity (usable: raw
   times k / (k + m) of the default profile), bytes used, object count and bytes, node and
   disk counts (all and online), the default profile and the version.
@@ -24,6 +25,7 @@ from typing import Literal
 
 import msgspec
 
+from wormfs.coordinator.admin.metadata import stale_reason
 from wormfs.coordinator.admin.routes import AdminCall, Route
 from wormfs.coordinator.election import ELECTION
 from wormfs.errors import WormError
@@ -38,6 +40,7 @@ ReasonKind = Literal[
     "repair_backlog",
     "no_leader",
     "no_storage",
+    "metadata_backup_stale",
 ]
 
 
@@ -115,6 +118,9 @@ async def _reasons(call: AdminCall, now: float) -> list[Reason]:
     queued = await call.views.repair_backlog()
     if queued:
         reasons.append(Reason("repair_backlog", "cluster", f"{queued} chunks queued for repair"))
+    stale = stale_reason(call)
+    if stale is not None:
+        reasons.append(Reason("metadata_backup_stale", "cluster", stale))
     return reasons
 
 

@@ -11,7 +11,17 @@ or sub-applications to the admin app and read the coordinator's state. The order
 
 from __future__ import annotations
 
-from wormfs.coordinator.admin import audit, buckets, health, jobs, nodes, profiles, tokens, users
+from wormfs.coordinator.admin import (
+    audit,
+    buckets,
+    health,
+    jobs,
+    metadata,
+    nodes,
+    profiles,
+    tokens,
+    users,
+)
 from wormfs.coordinator.admin.routes import Route
 from wormfs.coordinator.admin.server import Mount, openapi_document
 from wormfs.coordinator.ui.mount import mount_ui
@@ -38,6 +48,7 @@ TABLE: tuple[Route, ...] = (
     *profiles.ROUTES,
     *tokens.ROUTES,
     *audit.ROUTES,
+    *metadata.ROUTES,
 )
 
 MOUNTS: tuple[Mount, ...] = (mount_ui,)

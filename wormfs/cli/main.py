@@ -72,6 +72,15 @@ def cmd_server(args: argparse.Namespace) -> int:
     from wormfs.runtime.supervisor import ServerOptions, run_server
 
     start_checks("server", args.log_level, log_format=args.log_format)
+    if args.recover:
+        from wormfs.runtime.locate import data_dir_of
+        from wormfs.runtime.metarecover import RecoveryError, recover_data_dir
+
+        try:
+            print("\n".join(recover_data_dir(data_dir_of(args.data_dir))), flush=True)
+        except RecoveryError as exc:
+            print(f"wormfs server --recover: {exc}", file=sys.stderr)
+            return 1
     return run_server(
         ServerOptions.from_env(
             data_dir=args.data_dir,
@@ -150,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--disks",
         type=int,
         help="data directories disk1..diskD (default 6, or as many as the data dir has)",
+    )
+    server.add_argument(
+        "--recover",
+        action="store_true",
+        help="before starting, rebuild a missing or corrupt metadata database from the "
+        "backup on the data dir's disks (see wormfs admin metadata recover)",
     )
     server.add_argument(
         "--max-restarts",

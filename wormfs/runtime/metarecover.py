@@ -298,3 +298,18 @@ def data_dir_disks(data_dir: Path) -> list[Path]:
         (p for p in data_dir.glob("disk*") if p.is_dir() and p.name[4:].isdigit()),
         key=lambda p: int(p.name[4:]),
     )
+
+
+def recover_data_dir(data_dir: Path) -> list[str]:
+    """``wormfs server --recover``: recover ``data_dir``'s database from its disks unless it is
+    sound, holding the data dir's lock meanwhile (so no server runs on it); report lines."""
+    from wormfs.runtime.claims import lock_data_dir
+
+    database = data_dir / "meta" / "wormfs.db"
+    fd = lock_data_dir(data_dir)
+    try:
+        if database.exists() and not integrity_problems(database):
+            return [f"{database} is sound: nothing to recover"]
+        return recover(data_dir_disks(data_dir), database).lines()
+    finally:
+        os.close(fd)  # the server takes the lock again at once
