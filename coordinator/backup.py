@@ -51,7 +51,7 @@ from wormfs.config import CoordinatorConfig
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.engines import is_sqlite, sqlite_file
 from wormfs.coordinator.db.liveness import disk_candidates
-from wormfs.coordinator.placement import place_segments
+from wormfs.coordinator.placement import granted_segments, place_segments
 from wormfs.dataplane.hashing import StreamDigests
 from wormfs.dataplane.writer import ObjectWriter
 from wormfs.format.layout import Profile, split_lengths
@@ -68,7 +68,7 @@ from wormfs.format.metabackup import (
     system_chunk_id,
 )
 from wormfs.ids import new_id, new_version_id
-from wormfs.wire.coordinator import ChunkPlacement, Segment, WriteGrant
+from wormfs.wire.coordinator import WriteGrant
 from wormfs.wire.metabackup import BackupStatus
 
 log = logging.getLogger(__name__)
@@ -277,21 +277,9 @@ class MetadataBackup:
         )
         lengths = split_lengths(len(data), coding.segment_size)
         placed = place_segments(candidates, lengths, profile, seed=new_id())
-        segments: list[Segment] = []
-        offset = 0
-        for index, (length, disks) in enumerate(zip(lengths, placed, strict=True)):
-            chunks = [
-                ChunkPlacement(
-                    fragment_index=fragment,
-                    chunk_id=system_chunk_id(name.generation, name.seq),
-                    disk_id=disk.disk_id,
-                    node_id=disk.node_id,
-                    node_address=disk.node_address,
-                )
-                for fragment, disk in enumerate(disks)
-            ]
-            segments.append(Segment(index, offset, length, chunks))
-            offset += length
+        segments = granted_segments(
+            lengths, placed, lambda: system_chunk_id(name.generation, name.seq)
+        )
         grant = WriteGrant(
             write_id=new_id(),
             version_id=new_version_id(),

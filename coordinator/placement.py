@@ -23,11 +23,12 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from wormfs.errors import InsufficientDisksError
 from wormfs.format.layout import Profile, stripe_count
+from wormfs.wire.coordinator import ChunkPlacement, Segment
 
 # A chunk file is its fragment bytes plus a header and per-block checksums; this bound on the
 # extra bytes keeps placement from choosing a disk that would fill up half-way through.
@@ -137,6 +138,29 @@ def place_segments(
             free[disk.disk_id] -= need
         out.append(chosen)
     return out
+
+
+def granted_segments(
+    lengths: Sequence[int], placed: Sequence[Sequence[DiskCandidate]], chunk_id: Callable[[], str]
+) -> list[Segment]:
+    """The segments of a write as granted: consecutive offsets, fragment i on the i-th disk
+    placed for it, each chunk named by a fresh ``chunk_id()``."""
+    segments: list[Segment] = []
+    offset = 0
+    for index, (length, disks) in enumerate(zip(lengths, placed, strict=True)):
+        chunks = [
+            ChunkPlacement(
+                fragment_index=fragment,
+                chunk_id=chunk_id(),
+                disk_id=disk.disk_id,
+                node_id=disk.node_id,
+                node_address=disk.node_address,
+            )
+            for fragment, disk in enumerate(disks)
+        ]
+        segments.append(Segment(segment_index=index, offset=offset, length=length, chunks=chunks))
+        offset += length
+    return segments
 
 
 def _shortage(

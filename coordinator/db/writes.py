@@ -43,7 +43,7 @@ from wormfs.coordinator.db.profiles import Resolved, bucket_class, check_width, 
 from wormfs.coordinator.db.tables import parts, pending_writes
 from wormfs.coordinator.db.tx import Tx
 from wormfs.coordinator.db.versions import check_part, insert_part, insert_version, make_room
-from wormfs.coordinator.placement import place_segments
+from wormfs.coordinator.placement import granted_segments, place_segments
 from wormfs.errors import (
     ConflictError,
     InvalidInputError,
@@ -56,12 +56,10 @@ from wormfs.format.layout import split_lengths
 from wormfs.ids import new_id
 from wormfs.wire.coordinator import (
     BeginWrite,
-    ChunkPlacement,
     CommitObject,
     CommitPart,
     ObjectManifest,
     PartRecord,
-    Segment,
     WriteGrant,
 )
 
@@ -102,21 +100,7 @@ def grant_write(
     check_width(chosen, len(candidates))
     lengths = split_lengths(req.size, chosen.segment_size)
     placed = place_segments(candidates, lengths, profile, seed=write_id)
-    segments: list[Segment] = []
-    offset = 0
-    for index, (length, disks) in enumerate(zip(lengths, placed, strict=True)):
-        chunks = [
-            ChunkPlacement(
-                fragment_index=fragment,
-                chunk_id=new_id(),
-                disk_id=disk.disk_id,
-                node_id=disk.node_id,
-                node_address=disk.node_address,
-            )
-            for fragment, disk in enumerate(disks)
-        ]
-        segments.append(Segment(segment_index=index, offset=offset, length=length, chunks=chunks))
-        offset += length
+    segments = granted_segments(lengths, placed, new_id)
     placements = [
         {"chunk_id": c.chunk_id, "disk_id": c.disk_id, "node_id": c.node_id}
         for s in segments
