@@ -204,6 +204,17 @@ def load(path: Path | None, kind: type[T]) -> T:
         raise ConfigError([f"{path}: {exc}"]) from None
 
 
+def backup_problems(backup: BackupConfig) -> list[str]:
+    problems = []
+    if not 0.1 <= backup.backup_lag <= 3600:
+        problems.append("backup.backup_lag must be within 0.1..3600 seconds")
+    if backup.base_interval < backup.backup_lag:
+        problems.append("backup.base_interval must be at least backup.backup_lag")
+    if not 1 <= backup.generations <= 100:
+        problems.append("backup.generations must be within 1..100")
+    return problems
+
+
 def coding_problems(coding: CodingConfig, prefix: str = "coding.") -> list[str]:
     """What is wrong with ``coding``; ``prefix`` names where it came from in the messages
     (the config's table, or "" for a named profile)."""
@@ -263,6 +274,7 @@ def validate(config: CoordinatorConfig | StorageNodeConfig | GatewayConfig) -> N
     if isinstance(config, CoordinatorConfig):
         problems += coding_problems(config.coding)
         problems += durability_problems(config.durability)
+        problems += backup_problems(config.backup)
         if config.node_offline_after <= config.heartbeat_interval:
             problems.append("node_offline_after must exceed heartbeat_interval")
         problems += zookeeper_problems(config.zookeeper_hosts, config.zookeeper_path)

@@ -89,8 +89,8 @@ class RecoveryReport:
             f"restored generation {self.generation}: base of "
             f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(self.base_snapshot))} "
             f"+ {self.deltas_applied} deltas, {self.size} bytes -> {self.database}",
-            f"recovery point: {point} ({self.recovery_point:.3f}); every commit before it "
-            "is restored, later ones are not",
+            f"recovery point: {point} ({self.recovery_point:.3f}), the snapshot of the newest "
+            "piece: every commit before it is restored",
         ]
         if self.kept_damaged is not None:
             out.append(f"the damaged database was kept as {self.kept_damaged}")
