@@ -31,6 +31,7 @@ from wormfs.wire.coordinator import (
     Heartbeat,
     NodeRegistration,
     PutInline,
+    TagSet,
 )
 
 REPO = web.AppKey("repo", Repository)
@@ -194,6 +195,35 @@ async def delete_object(request: web.Request) -> web.Response:
     return json_response(result)
 
 
+# ---- tags -------------------------------------------------------------------------------------
+async def put_object_tags(request: web.Request) -> web.Response:
+    q = request.query
+    req = await read_json(request, TagSet)
+    result = await _repo(request).tags.set_object(
+        request.match_info["bucket"],
+        _key(request),
+        q.get("version_id") or None,
+        q.get("owner_id") or None,
+        dict(req.tags or {}),
+    )
+    return json_response(result)
+
+
+async def get_bucket_tags(request: web.Request) -> web.Response:
+    tags = await _repo(request).tags.bucket(
+        request.match_info["bucket"], request.query.get("owner_id") or None
+    )
+    return json_response(tags)
+
+
+async def put_bucket_tags(request: web.Request) -> web.Response:
+    req = await read_json(request, TagSet)
+    await _repo(request).tags.set_bucket(
+        request.match_info["bucket"], request.query.get("owner_id") or None, req.tags
+    )
+    return _no_content()
+
+
 # ---- multipart uploads ------------------------------------------------------------------------
 async def create_upload(request: web.Request) -> web.Response:
     req = await read_json(request, CreateUpload)
@@ -265,6 +295,9 @@ def add_routes(app: web.Application) -> None:
             web.post("/v1/objects/inline", put_inline),
             web.get("/v1/buckets/{bucket}/object", get_object),
             web.delete("/v1/buckets/{bucket}/object", delete_object),
+            web.put("/v1/buckets/{bucket}/object/tags", put_object_tags),
+            web.get("/v1/buckets/{bucket}/tags", get_bucket_tags),
+            web.put("/v1/buckets/{bucket}/tags", put_bucket_tags),
             web.post("/v1/uploads", create_upload),
             web.get("/v1/uploads/{upload_id}", get_upload),
             web.post("/v1/uploads/{upload_id}/parts", commit_part),

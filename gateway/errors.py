@@ -166,6 +166,10 @@ class InvalidStorageClass(BadRequest):
     message = "The storage class you specified is not valid"
 
 
+class InvalidTag(BadRequest):
+    message = "The tag provided was not a valid tag."
+
+
 class InvalidURI(BadRequest):
     message = "Couldn't parse the specified URI."
 

@@ -68,6 +68,7 @@ from wormfs.wire.coordinator import (
     PartList,
     PartRecord,
     PutInline,
+    TaggedVersion,
     UploadInfo,
     UploadList,
     WriteGrant,
@@ -588,3 +589,23 @@ class ObjectService:
             upload_id_marker=upload_id_marker,
             max_uploads=max_uploads,
         )
+
+    async def put_object_tags(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        tags: dict[str, str],
+    ) -> TaggedVersion:
+        return await self._coordinator.put_object_tags(
+            bucket, key, version_id, principal.user_id, tags
+        )
+
+    async def bucket_tags(self, principal: Principal, bucket: str) -> dict[str, str] | None:
+        return (await self._coordinator.bucket_tags(bucket, principal.user_id)).tags
+
+    async def put_bucket_tags(
+        self, principal: Principal, bucket: str, tags: dict[str, str] | None
+    ) -> None:
+        await self._coordinator.put_bucket_tags(bucket, principal.user_id, tags)

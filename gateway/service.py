@@ -30,6 +30,7 @@ from wormfs.wire.coordinator import (
     ObjectManifest,
     PartList,
     PartRecord,
+    TaggedVersion,
     UploadInfo,
     UploadList,
 )
@@ -268,3 +269,24 @@ class ObjectServiceProtocol(Protocol):
         upload_id_marker: str = "",
         max_uploads: int = 1000,
     ) -> UploadList: ...
+
+    async def put_object_tags(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        tags: dict[str, str],
+    ) -> TaggedVersion:
+        """Replace one version's tags ({} deletes them); ``NoSuchKeyError`` if it is none."""
+        ...
+
+    async def bucket_tags(self, principal: Principal, bucket: str) -> dict[str, str] | None:
+        """The bucket's tags; None when none were ever put."""
+        ...
+
+    async def put_bucket_tags(
+        self, principal: Principal, bucket: str, tags: dict[str, str] | None
+    ) -> None:
+        """Replace the bucket's tags (None deletes the tag set)."""
+        ...

@@ -86,6 +86,7 @@ def attribute_columns(attributes: ObjectAttributes) -> dict[str, Any]:
         "user_metadata": dict(attributes.user_metadata),
         "system_metadata": dict(attributes.system_metadata),
         "storage_class": attributes.storage_class,
+        "tags": dict(attributes.tags),
     }
 
 
@@ -96,6 +97,7 @@ def attributes_from_row(row: Row) -> ObjectAttributes:
         user_metadata=dict(row.user_metadata),
         system_metadata=dict(row.system_metadata),
         storage_class=row.storage_class,
+        tags=dict(row.tags or {}),
     )
 
 

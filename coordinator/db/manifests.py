@@ -79,6 +79,7 @@ _VERSION = select(
     objects.c.checksum_value,
     objects.c.checksum_type,
     objects.c.storage_class,
+    objects.c.tags,
     objects.c.is_delete_marker,
     objects.c.is_latest,
     object_data.c.data,

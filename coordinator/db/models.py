@@ -170,6 +170,8 @@ class ObjectVersion(Base):
     content_type: Mapped[str] = mapped_column(Text)
     user_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     system_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # S3 tags (key -> value): of this version (objects), or given at creation (uploads).
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
     checksum_value: Mapped[str | None] = mapped_column(String(128), nullable=True)
     checksum_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -255,6 +257,8 @@ class Upload(Base):
     content_type: Mapped[str] = mapped_column(Text)
     user_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     system_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # S3 tags (key -> value): of this version (objects), or given at creation (uploads).
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
     checksum_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
     storage_class: Mapped[str] = mapped_column(String(32))

@@ -13,6 +13,7 @@ domain errors (see the module of each repository for its contract):
     gc        gc queue, write expiry       (db/gc.py)
     namespace the mount's file namespace   (db/namespace_repo.py)
     profiles  named profiles, storage classes, bucket default classes (db/profiles.py)
+    tags      object version and bucket tags (db/tagging.py)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from wormfs.coordinator.db.identity import Identity
 from wormfs.coordinator.db.namespace_repo import Namespace
 from wormfs.coordinator.db.objects import Objects
 from wormfs.coordinator.db.profiles import Profiles
+from wormfs.coordinator.db.tagging import Tags
 from wormfs.coordinator.db.uploads import Uploads
 from wormfs.wire.coordinator import ObjectList, UploadList
 
@@ -75,6 +77,7 @@ class Repository:
     gc: GcQueue
     namespace: Namespace
     profiles: Profiles
+    tags: Tags
 
     @classmethod
     def build(cls, db: Database, config: CoordinatorConfig) -> Repository:
@@ -89,4 +92,5 @@ class Repository:
             gc=GcQueue(db, config.node_offline_after),
             namespace=Namespace(db, config.coding, config.gc_delay, config.node_offline_after),
             profiles=Profiles(db, config.coding, config.node_offline_after),
+            tags=Tags(db),
         )

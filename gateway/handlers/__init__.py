@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from wormfs.gateway.handlers import buckets, copy, listing, multipart, objects, unconfigured
+from wormfs.gateway.handlers import (
+    buckets,
+    copy,
+    listing,
+    multipart,
+    objects,
+    tagging,
+    unconfigured,
+)
 from wormfs.gateway.handlers.base import Handler, S3Context, S3Response
 
 HANDLERS: Mapping[str, Handler] = MappingProxyType(
@@ -20,6 +28,7 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         **listing.HANDLERS,
         **multipart.HANDLERS,
         **unconfigured.HANDLERS,
+        **tagging.HANDLERS,
     }
 )
 

@@ -43,6 +43,7 @@ from wormfs.gateway.handlers.headers import (
 )
 from wormfs.gateway.handlers.multipart import part_checksum_elem, upload_part_args
 from wormfs.gateway.router import MAX_KEY_BYTES
+from wormfs.gateway.tags import parse_tagging_header
 from wormfs.gateway.xml import Elem, iso8601
 from wormfs.wire.coordinator import ObjectChecksum, ObjectManifest
 
@@ -127,6 +128,20 @@ async def copy_object(ctx: S3Context) -> S3Response:
             source.attributes,
             storage_class=storage_class(headers, source.attributes.storage_class),
         )
+    # Tags follow their own directive: the source's unless REPLACE gives x-amz-tagging's.
+    tagging = headers.get("x-amz-tagging-directive", "COPY").upper()
+    if tagging not in ("COPY", "REPLACE"):
+        raise InvalidArgument(
+            "Unknown tagging directive.",
+            ArgumentName="x-amz-tagging-directive",
+            ArgumentValue=tagging,
+        )
+    tags = (
+        parse_tagging_header(headers.get("x-amz-tagging"))
+        if tagging == "REPLACE"
+        else source.attributes.tags
+    )
+    attributes = msgspec.structs.replace(attributes, tags=tags)
     same = (source.bucket, source.key) == (bucket_of(ctx), key_of(ctx))
     changes_something = (
         directive == "REPLACE"

@@ -6,7 +6,7 @@ within 2 KiB, Content-Encoding/Disposition/Language, Cache-Control, Expires, sto
 ``put_conditions`` (If-Match, If-None-Match: *), ``checksum_algorithm_header``,
 ``verify_small_body`` (integrity headers of XML bodies, which the service never sees),
 ``check_acl`` (ACL headers as AWS takes them on "bucket owner enforced" buckets) and
-``reject_unsupported`` (SSE-C, KMS, Object Lock, website redirects, tags: 501, never ignored).
+``reject_unsupported`` (SSE-C, KMS, Object Lock, website redirects: 501, never ignored).
 Answers: ``object_headers`` and ``checksum_headers`` render a manifest as AWS does.
 """
 
@@ -33,6 +33,7 @@ from wormfs.gateway.errors import (
 )
 from wormfs.gateway.service import DataChecks, PutConditions
 from wormfs.gateway.sigv4 import PayloadMode
+from wormfs.gateway.tags import parse_tagging_header
 from wormfs.gateway.xml import http_date
 from wormfs.wire.coordinator import (
     ChecksumAlgorithm,
@@ -120,10 +121,6 @@ def reject_unsupported(headers: Headers) -> None:
         raise S3NotImplemented("Object Lock is not implemented")
     if "x-amz-website-redirect-location" in headers:
         raise S3NotImplemented("Website redirects are not implemented")
-    # No object has tags (GetObjectTagging answers an empty set), so a request to set some
-    # cannot be honoured; an empty x-amz-tagging asks for nothing.
-    if headers.get("x-amz-tagging", "").strip():
-        raise S3NotImplemented("Object tagging is not implemented", Header="x-amz-tagging")
 
 
 def owner_only_acl(headers: Headers) -> bool:
@@ -220,6 +217,7 @@ def object_attributes(headers: Headers) -> ObjectAttributes:
         user_metadata=user_metadata(headers),
         system_metadata=system_metadata(headers),
         storage_class=storage_class(headers),
+        tags=parse_tagging_header(headers.get("x-amz-tagging")),
     )
 
 
@@ -365,4 +363,6 @@ def object_headers(manifest: ObjectManifest) -> dict[str, str]:
     if attributes.storage_class not in (STANDARD, ""):
         # AWS omits the header for STANDARD.
         headers["x-amz-storage-class"] = attributes.storage_class
+    if attributes.tags:
+        headers["x-amz-tagging-count"] = str(len(attributes.tags))
     return headers

@@ -22,8 +22,6 @@ Contract: every handler first checks the bucket through the service (``NoSuchBuc
   ``private`` or ``bucket-owner-full-control``, or a document granting the bucket owner
   FULL_CONTROL and nobody anything (what s3cmd copies after ``cp``); anything else is
   ``AccessControlListNotSupported``.
-* Object tags: no object has any: GetObjectTagging answers an empty TagSet,
-  DeleteObjectTagging 204.
 * Object Lock: no bucket has it: Get/PutObjectRetention and Get/PutObjectLegalHold are
   ``InvalidRequest`` "Bucket is missing Object Lock Configuration", as AWS answers.
 
@@ -45,7 +43,6 @@ from wormfs.gateway.errors import (
     NoSuchCORSConfiguration,
     NoSuchLifecycleConfiguration,
     NoSuchPublicAccessBlockConfiguration,
-    NoSuchTagSet,
     NoSuchWebsiteConfiguration,
     ObjectLockConfigurationNotFoundError,
     ReplicationConfigurationNotFoundError,
@@ -171,18 +168,6 @@ async def put_object_acl(ctx: S3Context) -> S3Response:
     return await _put_acl(ctx, _object)
 
 
-async def get_object_tagging(ctx: S3Context) -> S3Response:
-    await _object(ctx)
-    doc = Elem("Tagging")
-    doc.add("TagSet")
-    return xml_response(doc)
-
-
-async def delete_object_tagging(ctx: S3Context) -> S3Response:
-    await _object(ctx)
-    return empty_response(204)
-
-
 async def object_lock_missing(ctx: S3Context) -> S3Response:
     # AWS checks the bucket's Object Lock configuration before the object.
     await _bucket(ctx)
@@ -196,7 +181,6 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         "GetBucketPolicyStatus": _missing(NoSuchBucketPolicy),
         "GetBucketCors": _missing(NoSuchCORSConfiguration),
         "GetBucketLifecycleConfiguration": _missing(NoSuchLifecycleConfiguration),
-        "GetBucketTagging": _missing(NoSuchTagSet),
         "GetBucketWebsite": _missing(NoSuchWebsiteConfiguration),
         "GetBucketEncryption": _missing(ServerSideEncryptionConfigurationNotFoundError),
         "GetBucketReplication": _missing(ReplicationConfigurationNotFoundError),
@@ -228,7 +212,6 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         "DeleteBucketPolicy": _delete_nothing,
         "DeleteBucketCors": _delete_nothing,
         "DeleteBucketLifecycle": _delete_nothing,
-        "DeleteBucketTagging": _delete_nothing,
         "DeleteBucketWebsite": _delete_nothing,
         "DeleteBucketEncryption": _delete_nothing,
         "DeleteBucketReplication": _delete_nothing,
@@ -240,9 +223,7 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         # ---- ACLs disabled (bucket owner enforced) ------------------------------------------
         "PutBucketAcl": put_bucket_acl,
         "PutObjectAcl": put_object_acl,
-        # ---- no tags, no Object Lock --------------------------------------------------------
-        "GetObjectTagging": get_object_tagging,
-        "DeleteObjectTagging": delete_object_tagging,
+        # ---- no Object Lock -----------------------------------------------------------------
         "GetObjectRetention": object_lock_missing,
         "PutObjectRetention": object_lock_missing,
         "GetObjectLegalHold": object_lock_missing,

@@ -219,12 +219,12 @@ async def test_auth_failures(env: S3Env, s3: Any) -> None:
 
 async def test_unimplemented_operation(s3: Any) -> None:
     code, status, _ = await error_of(
-        s3, "put_bucket_tagging", Bucket="bkt", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
+        s3, "put_bucket_policy", Bucket="bkt", Policy='{"Version":"2012-10-17","Statement":[]}'
     )
     assert (code, status) == ("NotImplemented", 501)
     # Never configured: AWS's "no such configuration" answer, not 501.
-    code, status, _ = await error_of(s3, "get_bucket_tagging", Bucket="bkt")
-    assert (code, status) == ("NoSuchTagSet", 404)
+    code, status, _ = await error_of(s3, "get_bucket_policy", Bucket="bkt")
+    assert (code, status) == ("NoSuchBucketPolicy", 404)
 
 
 # ---- listing -----------------------------------------------------------------------------------

@@ -420,7 +420,9 @@ def test_unimplemented_features_change_nothing(cluster: Cluster, s3: Any, bucket
             )
         ) == (501, "NotImplemented")
         assert outcome(
-            lambda: s3.put_object(Bucket=bucket, Key="obj", Body=b"tagged", Tagging="a=b")
+            lambda: s3.put_object(
+                Bucket=bucket, Key="obj", Body=b"x", WebsiteRedirectLocation="/elsewhere"
+            )
         ) == (501, "NotImplemented")
         assert outcome(
             lambda: s3.put_object(

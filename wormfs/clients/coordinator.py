@@ -40,6 +40,8 @@ from wormfs.wire.coordinator import (
     PartRecord,
     PutInline,
     RegisterResult,
+    TaggedVersion,
+    TagSet,
     UploadInfo,
     UploadList,
     UserInfo,
@@ -209,6 +211,38 @@ class CoordinatorClient:
             "DELETE", f"/v1/buckets/{bucket_segment(bucket)}/object", DeleteResult, query=query
         )
 
+    # ---- tags ---------------------------------------------------------------------------------
+    async def put_object_tags(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        owner_id: str | None,
+        tags: dict[str, str],
+    ) -> TaggedVersion:
+        return await self.http.call(
+            "PUT",
+            f"/v1/buckets/{bucket_segment(bucket)}/object/tags",
+            TaggedVersion,
+            query=_object_query(key, version_id, owner_id),
+            body=TagSet(tags=tags),
+        )
+
+    async def bucket_tags(self, bucket: str, owner_id: str | None) -> TagSet:
+        return await self.http.call(
+            "GET", f"/v1/buckets/{bucket_segment(bucket)}/tags", TagSet, query=_owner(owner_id)
+        )
+
+    async def put_bucket_tags(
+        self, bucket: str, owner_id: str | None, tags: dict[str, str] | None
+    ) -> None:
+        await self.http.request(
+            "PUT",
+            f"/v1/buckets/{bucket_segment(bucket)}/tags",
+            query=_owner(owner_id),
+            body=TagSet(tags=tags),
+        )
+
     # ---- multipart uploads --------------------------------------------------------------------
     async def create_upload(self, request: CreateUpload) -> UploadInfo:
         return await self.http.call("POST", "/v1/uploads", UploadInfo, body=request)
@@ -270,6 +304,10 @@ def _delete_condition_query(conditions: DeleteConditions) -> dict[str, str]:
     if conditions.size is not None:
         query["if_match_size"] = str(conditions.size)
     return query
+
+
+def _owner(owner_id: str | None) -> dict[str, str]:
+    return {"owner_id": owner_id} if owner_id else {}
 
 
 def _object_query(key: str, version_id: str | None, owner_id: str | None) -> dict[str, str]:

@@ -185,6 +185,8 @@ class ObjectAttributes(msgspec.Struct, frozen=True):
     # On a request that creates an object, "" asks for the bucket's default class; the
     # coordinator stores the class resolved, never "".
     storage_class: str = "STANDARD"
+    # S3 tags of the version (at most 10; validated by the gateway, as AWS's limits say).
+    tags: dict[str, str] = {}
 
 
 # ---- writes -----------------------------------------------------------------------------------
@@ -364,3 +366,17 @@ class UploadList(msgspec.Struct, frozen=True):
     is_truncated: bool
     next_key_marker: str | None = None
     next_upload_id_marker: str | None = None
+
+
+# ---- tags -------------------------------------------------------------------------------------
+class TagSet(msgspec.Struct, frozen=True):
+    """An object version's or a bucket's tags (key -> value), validated by the gateway against
+    AWS's limits; a bucket's is None when none was ever put (``NoSuchTagSet``)."""
+
+    tags: dict[str, str] | None = None
+
+
+class TaggedVersion(msgspec.Struct, frozen=True):
+    """The version whose tags were put or deleted (None: the bucket's "null" version)."""
+
+    version_id: str | None = None

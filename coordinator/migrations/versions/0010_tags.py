@@ -1,4 +1,4 @@
-"""Tags: an object version's tag set, an upload's (given at its creation), a bucket's.
+"""Tags: an object version's tag set and an upload's (given at its creation).
 
 Layer: coordinator migrations. Frozen once released.
 
@@ -7,7 +7,8 @@ Layer: coordinator migrations. Frozen once released.
   (or a versioned bucket's older one) keeps its own.
 * ``uploads.tags``: the tags ``x-amz-tagging`` gave CreateMultipartUpload, which the
   completed object's version takes.
-* ``buckets.tags``: the bucket's tag set; NULL when none was ever put (``NoSuchTagSet``).
+
+A bucket's tag set needs no column: it lives in ``buckets.settings`` (``"tags"``).
 
 Revision ID: 0010
 Revises: 0009
@@ -27,18 +28,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Plain ADD / DROP COLUMN, never a batch rebuild: SQLite (3.35+) alters in place, and a
+    # rebuild of ``objects`` would lose its AUTOINCREMENT (0006).
     for table in ("objects", "uploads"):
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(
-                sa.Column("tags", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
-            )
-    with op.batch_alter_table("buckets") as batch:
-        batch.add_column(sa.Column("tags", sa.JSON(), nullable=True))
+        op.add_column(
+            table, sa.Column("tags", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("buckets") as batch:
-        batch.drop_column("tags")
     for table in ("uploads", "objects"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("tags")
+        op.drop_column(table, "tags")

@@ -1,0 +1,114 @@
+"""Tags: an object version's tag set and a bucket's (S3 Put/Get/DeleteObjectTagging and
+Put/Get/DeleteBucketTagging).
+
+Layer: coordinator database package. Contract, each operation one transaction that checks
+the bucket (and, given an owner, that it is theirs) first:
+
+* An object's tags belong to one version row (``objects.tags``), never to the key: putting
+  or deleting them changes that version alone (the current one, or the one named), leaves
+  its ETag and Last-Modified as they are, and a new version starts with the tags its write
+  gave. A missing key or a delete marker is ``NoSuchKeyError``. The change takes the key's
+  lock, so it never lands on a version a racing write is retiring.
+* A bucket's tags are ``buckets.settings["tags"]``, read and replaced under the bucket row's
+  lock (FOR UPDATE on PostgreSQL; SQLite runs one writer at a time), so a concurrent change
+  of another setting is never lost; None means none were ever put.
+
+Reading an object's tags needs no statement here: they travel in its manifest's attributes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select, update
+
+from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.manifests import NULL_VERSION, owned_bucket
+from wormfs.coordinator.db.tables import buckets, objects
+from wormfs.coordinator.db.tx import Tx
+from wormfs.coordinator.db.versions import IS_LATEST, lock_key
+from wormfs.coordinator.naming import check_key
+from wormfs.errors import NoSuchKeyError
+from wormfs.wire.coordinator import TaggedVersion, TagSet
+
+TAGS_KEY = "tags"  # the bucket's tag set in buckets.settings
+
+_KEY = (objects.c.bucket == bindparam("bucket")) & (objects.c.key == bindparam("key"))
+_TARGET = select(objects.c.id, objects.c.version_id, objects.c.is_delete_marker)
+_TARGET_CURRENT = _TARGET.where(_KEY, IS_LATEST)
+_TARGET_BY_ID = _TARGET.where(_KEY, objects.c.version_id == bindparam("version_id"))
+_SET_OBJECT_TAGS = (
+    update(objects)
+    .where(objects.c.id == bindparam("object_id"))
+    .values(tags=bindparam("tags", type_=objects.c.tags.type))
+)
+_SETTINGS = select(buckets.c.settings).where(buckets.c.name == bindparam("name"))
+_SETTINGS_FOR_UPDATE = _SETTINGS.with_for_update()
+_SET_SETTINGS = (
+    update(buckets)
+    .where(buckets.c.name == bindparam("name"))
+    .values(settings=bindparam("settings", type_=buckets.c.settings.type))
+)
+
+
+def set_object_tags(
+    tx: Tx,
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    owner_id: str | None,
+    tags: dict[str, str],
+) -> TaggedVersion:
+    owned_bucket(tx, bucket, owner_id)
+    lock_key(tx, bucket, key)
+    if version_id is None or version_id == NULL_VERSION:
+        row = tx.one(_TARGET_CURRENT, {"bucket": bucket, "key": key})
+    else:
+        row = tx.one(_TARGET_BY_ID, {"bucket": bucket, "key": key, "version_id": version_id})
+    if row is None or row.is_delete_marker:
+        raise NoSuchKeyError(bucket=bucket, key=key, version_id=version_id)
+    tx.run(_SET_OBJECT_TAGS, {"object_id": row.id, "tags": dict(tags)})
+    return TaggedVersion(version_id=version_id)
+
+
+def bucket_tags(tx: Tx, bucket: str, owner_id: str | None) -> TagSet:
+    owned_bucket(tx, bucket, owner_id)
+    settings = tx.scalar(_SETTINGS, {"name": bucket}) or {}
+    tags = settings.get(TAGS_KEY)
+    return TagSet(tags=None if tags is None else dict(tags))
+
+
+def set_bucket_tags(tx: Tx, bucket: str, owner_id: str | None, tags: dict[str, str] | None) -> None:
+    owned_bucket(tx, bucket, owner_id)
+    settings = dict(tx.scalar(_SETTINGS_FOR_UPDATE, {"name": bucket}) or {})
+    if tags is None:
+        settings.pop(TAGS_KEY, None)
+    else:
+        settings[TAGS_KEY] = dict(tags)
+    tx.run(_SET_SETTINGS, {"name": bucket, "settings": settings})
+
+
+class Tags:
+    """Object and bucket tags (see the module docstring)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def set_object(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        owner_id: str | None,
+        tags: dict[str, str],
+    ) -> TaggedVersion:
+        check_key(key)
+        return await self._db.write(
+            lambda tx: set_object_tags(tx, bucket, key, version_id, owner_id, tags)
+        )
+
+    async def bucket(self, bucket: str, owner_id: str | None) -> TagSet:
+        return await self._db.read(lambda tx: bucket_tags(tx, bucket, owner_id))
+
+    async def set_bucket(
+        self, bucket: str, owner_id: str | None, tags: dict[str, str] | None
+    ) -> None:
+        await self._db.write(lambda tx: set_bucket_tags(tx, bucket, owner_id, tags))
