@@ -9,7 +9,9 @@ the header section bounded; ``route`` names the operation; ``SigV4Verifier`` aut
 ``NotImplemented``); its ``S3Response`` is written, streamed bodies in pieces of at most 1 MiB.
 ``S3Error`` becomes its XML document, domain errors go through the one table
 (``wormfs.gateway.errors.from_domain``), anything else is a 500 ``InternalError`` with the
-traceback logged under the request id. HEAD answers carry no body. ``100 Continue`` is sent
+traceback logged under the request id. HEAD answers carry no body. Client connections are
+bounded by ``ClientLimits`` (``wormfs.gateway.limits``: idle/slowloris and stalled-body
+timeouts; requests the HTTP layer cannot parse are logged at INFO). ``100 Continue`` is sent
 only when a handler first reads the body, so requests refused early never upload it (and their
 connection is closed, as HTTP demands).
 
@@ -30,12 +32,13 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 from aiohttp.http import HttpVersion11
+from aiohttp.typedefs import Handler
 
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.clients.storage import StorageClient
@@ -55,6 +58,13 @@ from wormfs.gateway.errors import (
     render_error,
 )
 from wormfs.gateway.handlers import HANDLERS, S3Context, S3Response
+from wormfs.gateway.limits import (
+    ClientErrorLog,
+    ClientLimits,
+    RequestTimeout,
+    TimedSource,
+    limits_from_environment,
+)
 from wormfs.gateway.metrics import UNKNOWN_OPERATION, GatewayMetrics
 from wormfs.gateway.object_service import ObjectService
 from wormfs.gateway.router import Operation, route
@@ -93,6 +103,7 @@ class S3State:
     verifier: SigV4Verifier
     metrics: GatewayMetrics | None = None  # None: no /metrics (in-process test apps)
     access_log: AccessLog | None = None
+    limits: ClientLimits = field(default_factory=ClientLimits)
 
 
 STATE_KEY = web.AppKey("wormfs_s3_state", S3State)
@@ -107,14 +118,23 @@ def create_s3_app(
     config: GatewayConfig,
     metrics: GatewayMetrics | None = None,
     access_log: AccessLog | None = None,
+    limits: ClientLimits | None = None,
 ) -> web.Application:
-    app = web.Application(handler_args=HANDLER_ARGS)
+    limits = limits or ClientLimits()
+    handler_args = {
+        **HANDLER_ARGS,
+        # Closes idle and slowloris connections alike (see wormfs.gateway.limits).
+        "keepalive_timeout": limits.idle_timeout,
+        "logger": ClientErrorLog(logging.getLogger("wormfs.gateway.http"), {}),
+    }
+    app = web.Application(handler_args=handler_args, middlewares=[_unrouted])
     app[STATE_KEY] = S3State(
         service=service,
         config=config,
         verifier=SigV4Verifier(config.region),
         metrics=metrics,
         access_log=access_log,
+        limits=limits,
     )
     # One catch-all route; Expect: 100-continue is answered by the body readers on first read.
     app.router.add_route("*", r"/{path:[\s\S]*}", handle_s3, expect_handler=_defer_continue)
@@ -123,6 +143,15 @@ def create_s3_app(
 
 async def _defer_continue(request: web.Request) -> None:
     return None
+
+
+@web.middleware
+async def _unrouted(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Requests the catch-all route cannot match (``CONNECT`` and other targets that are not
+    a path) are still S3's to answer, in XML, rather than aiohttp's plain-text 404."""
+    if request.match_info.http_exception is not None:
+        return await handle_s3(request)
+    return await handler(request)
 
 
 def new_request_id() -> tuple[str, str]:
@@ -256,7 +285,8 @@ async def _serve(request: web.Request, state: S3State, record: AccessRecord) -> 
         handler = HANDLERS.get(op.name)
         if handler is None:
             raise S3NotImplemented(f"{op.name} is not implemented")
-        body, length = _make_body(request, op, auth, continuation.send)
+        source = TimedSource(request.content, state.limits.body_timeout)
+        body, length = _make_body(request, source, op, auth, continuation.send)
         if request.method in ("PUT", "POST"):
             record.object_size = length
         ctx = S3Context(
@@ -298,7 +328,11 @@ def _check_header_section(request: web.Request) -> None:
 
 
 def _make_body(
-    request: web.Request, op: Operation, auth: AuthResult, before_read: BeforeRead
+    request: web.Request,
+    source: TimedSource,
+    op: Operation,
+    auth: AuthResult,
+    before_read: BeforeRead,
 ) -> tuple[BodyReader, int | None]:
     if auth.payload.chunked:
         raw = op.headers.get("x-amz-decoded-content-length")
@@ -320,7 +354,7 @@ def _make_body(
             )
         trailers = op.headers.get("x-amz-trailer", "").split(",")
         chunked = AwsChunkedBody(
-            request.content,
+            source,
             decoded,
             auth.payload,
             auth.chunk_signing,
@@ -331,8 +365,8 @@ def _make_body(
     length = request.content_length
     if length is None and request.body_exists:
         # Transfer-Encoding: chunked without aws-chunked: the size is unknown up front.
-        return PlainBody(request.content, None, auth.payload_sha256, before_read), None
-    return PlainBody(request.content, length or 0, auth.payload_sha256, before_read), length
+        return PlainBody(source, None, auth.payload_sha256, before_read), None
+    return PlainBody(source, length or 0, auth.payload_sha256, before_read), length
 
 
 def _base_headers(request_id: str, host_id: str) -> dict[str, str]:
@@ -443,6 +477,8 @@ def _error_response(
         response = web.Response(status=error.status, headers=headers, body=body)
         record.bytes_sent = len(body)
     _close_if_body_unread(response, continuation)
+    if isinstance(error, RequestTimeout):
+        response.force_close()  # the rest of a stalled body must not be read as a request
     return response
 
 
@@ -480,7 +516,8 @@ async def create_app(config: GatewayConfig, secret: bytes) -> web.Application:
     access_log = None
     if config.access_log:
         access_log = await asyncio.to_thread(AccessLog, config.access_log)
-    app = create_s3_app(service, config, metrics, access_log)
+    limits = limits_from_environment(os.environ)
+    app = create_s3_app(service, config, metrics, access_log, limits)
     app[SESSION_KEY] = session
 
     async def close_session(app: web.Application) -> AsyncIterator[None]:

@@ -83,6 +83,9 @@ def parse_xml(data: bytes, limit: int = 1024 * 1024) -> ET.Element:
         parser.Parse(data, True)
     except expat.ExpatError as exc:
         raise XmlError(str(exc)) from None
+    except ValueError as exc:
+        # expat refuses a declared multi-byte encoding (encoding="UTF-7") with a ValueError.
+        raise XmlError(str(exc)) from None
     if not root:
         raise XmlError("no root element")
     return root[0]

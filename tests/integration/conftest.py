@@ -14,7 +14,9 @@ from logscan import fail_on_problems
 def cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    c = Cluster(root=tmp_path_factory.mktemp("cluster"))
+    # A module may give its processes extra environment (``CLUSTER_EXTRA_ENV``).
+    extra_env = dict(getattr(request.module, "CLUSTER_EXTRA_ENV", {}))
+    c = Cluster(root=tmp_path_factory.mktemp("cluster"), extra_env=extra_env)
     try:
         c.start()
     except BaseException:
