@@ -1,6 +1,7 @@
 """``wormfs admin``: users and access keys of a running cluster, its durability jobs
 (repair, scrub, drains, rebalance: ``wormfs.cli.admin_durability``), its profiles and storage
-classes (``wormfs.cli.admin_profiles``) and its status (the
+classes (``wormfs.cli.admin_profiles``), its metadata backup, restore, check and recovery
+(``wormfs.cli.admin_metadata``) and its status (the
 coordinator's health and the processes of ``wormfs server``: ``wormfs.cli.admin_status``).
 
 Layer: cli. ``token``, ``bucket``, ``health``, ``cluster`` and ``user`` are clients of the
