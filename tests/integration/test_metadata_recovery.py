@@ -214,3 +214,25 @@ def test_manual_backup_restore_round_trip_and_check(tmp_path: Path) -> None:
         assert found.returncode == 1 and victim.stem in found.stdout, found.stdout
     finally:
         cluster.stop()
+
+
+def test_recover_by_asking_the_running_nodes(tmp_path: Path) -> None:
+    cluster = _start(tmp_path)
+    try:
+        mix = _write_mix(cluster)
+        _wait_backup_covers(cluster, time.time())
+        cluster.stop_proc("gateway")
+        cluster.stop_proc("coordinator")
+        database = tmp_path / "meta" / "wormfs.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        node = cluster.procs["node1"].address
+        out = _admin(cluster, "metadata", "recover", "--database", str(database), "--node", node)
+        assert "backup chunks copied" in out.stdout and "not reachable" not in out.stdout
+        assert "restored generation" in out.stdout, out.stdout
+        assert not (tmp_path / "meta" / "recover-fetch").exists()
+        cluster.stop()
+        _restart(cluster)
+        _check_recovered(cluster, mix)
+    finally:
+        cluster.stop()

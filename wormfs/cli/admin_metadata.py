@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -27,9 +29,11 @@ from pathlib import Path
 import aiohttp
 import msgspec
 
+from wormfs import config as cfg
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.coordinator.db.metacheck import check_database
 from wormfs.runtime.locate import data_dir_of, locate
+from wormfs.runtime.metafetch import Fetched, fetch_backup_chunks
 from wormfs.runtime.metarecover import (
     RecoveryError,
     data_dir_disks,
@@ -60,6 +64,13 @@ def add_metadata_arguments(sub: argparse._SubParsersAction[argparse.ArgumentPars
             action.add_argument("--disk", action="append", type=Path, default=[], dest="disks")
         if name == "recover":
             action.add_argument("--force", action="store_true", help="even over a sound file")
+            action.add_argument(
+                "--node",
+                action="append",
+                default=[],
+                dest="nodes",
+                help="ask this running storage node (base URL; repeat) instead of reading disks",
+            )
 
 
 def _database(args: argparse.Namespace) -> Path:
@@ -104,6 +115,32 @@ async def _online(args: argparse.Namespace) -> int:
     return 1 if status.stale else 0
 
 
+def _recover(args: argparse.Namespace, database: Path) -> int:
+    if not args.nodes:
+        report = recover(_disks(args), database, force=args.force)
+        print("\n".join(report.lines()))
+        return 0
+    secret_file = data_dir_of(args.data_dir) / "cluster.secret"
+    if not os.environ.get(cfg.CLUSTER_SECRET_ENV) and not secret_file.exists():
+        raise RecoveryError(f"set {cfg.CLUSTER_SECRET_ENV} or point --data-dir at the cluster")
+    secret = cfg.cluster_secret(secret_file)
+    fetched_dir = database.parent / "recover-fetch"  # kept until the next recovery by nodes
+    shutil.rmtree(fetched_dir, ignore_errors=True)
+
+    async def fetch() -> Fetched:
+        async with aiohttp.ClientSession() as session:
+            return await fetch_backup_chunks(session, secret, args.nodes, fetched_dir)
+
+    fetched = asyncio.run(fetch())
+    print(f"asked {len(args.nodes)} nodes: {fetched.chunks} backup chunks copied")
+    for line in fetched.unreachable:
+        print(f"not reachable: {line}")
+    report = recover(fetched.disks, database, force=args.force)
+    print("\n".join(report.lines()))
+    shutil.rmtree(fetched_dir)
+    return 0
+
+
 def run_metadata(args: argparse.Namespace) -> int:
     command = args.metadata_command
     try:
@@ -117,9 +154,7 @@ def run_metadata(args: argparse.Namespace) -> int:
                 print(f"the previous database was kept as {kept}")
             return 0
         if command == "recover":
-            report = recover(_disks(args), database, force=args.force)
-            print("\n".join(report.lines()))
-            return 0
+            return _recover(args, database)
         problems = integrity_problems(database)
         if not problems:
             problems = asyncio.run(check_database(database, _disks(args)))
