@@ -34,6 +34,7 @@ from typing import Any
 from integration.certs import CertificateAuthority, make_test_ca
 from waiting import wait_until
 
+from wormfs.format.metabackup import is_system_chunk
 from wormfs.internal.auth import sign
 
 READY_TIMEOUT = 60.0
@@ -338,11 +339,14 @@ class Cluster:
         self._spawn(self.procs[name])
 
     def chunk_files(self, node: int = 1, disk: int | None = None) -> list[Path]:
+        """The chunk files of objects on a node (or one disk of it): the metadata backup's
+        pieces (ids with the reserved prefix, wormfs.format.metabackup) are left out, as
+        they are in no placement and neither repair, drains nor GC move them."""
         disks = [disk] if disk is not None else range(1, self.disks_per_node + 1)
         files: list[Path] = []
         for d in disks:
             files += sorted(self.disk_path(node, d).glob("chunks/*/*.chunk"))
-        return files
+        return [f for f in files if not is_system_chunk(f.stem)]
 
     def delete_chunks(self, node: int = 1, disk: int = 1) -> int:
         """Remove every chunk file on one disk; returns how many were removed."""
