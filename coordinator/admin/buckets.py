@@ -2,18 +2,20 @@
 
 Layer: coordinator admin package, a resource module (``ROUTES``). The owner of a created
 bucket is a user id (the root user's when absent; one that is no user is ``InvalidInput``).
-A bucket's usage (object versions and bytes, delete markers excluded; unfinished multipart
-uploads) is counted on ``GET`` of that bucket only, so that the list stays one cheap read.
-Deleting a bucket that holds objects or uploads is ``BucketNotEmpty`` (409).
+A bucket's usage is its object versions and their bytes (delete markers excluded) and its
+unfinished multipart uploads. The list answers each bucket of the page with its usage and
+default storage class (``BucketSummary``), read for the whole page in one statement
+(``AdminViews.bucket_page``), paged by name in SQL. Deleting a bucket that holds objects or
+uploads is ``BucketNotEmpty`` (409).
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from wormfs.coordinator.admin.paging import Page, PageQuery, page_after
+from wormfs.coordinator.admin.paging import Page, PageQuery, cursor_key, page_from
 from wormfs.coordinator.admin.routes import AdminCall, Route
-from wormfs.coordinator.db.admin_views import Usage
+from wormfs.coordinator.db.admin_views import BucketSummary, Usage
 from wormfs.coordinator.db.identity_admin import IdentityAdmin
 from wormfs.errors import InvalidInputError
 from wormfs.wire.coordinator import BucketInfo, CreateBucket
@@ -34,10 +36,14 @@ class BucketDetail(msgspec.Struct, frozen=True):
     usage: Usage
 
 
-async def list_buckets(call: AdminCall) -> Page[BucketInfo]:
+async def list_buckets(call: AdminCall) -> Page[BucketSummary]:
     q: BucketQuery = call.query
-    found = (await call.repo.buckets.list(q.owner)).buckets
-    return page_after(found, lambda b: [b.name], q)
+    after = cursor_key(q)
+    if after is not None and (len(after) != 1 or not isinstance(after[0], str)):
+        raise InvalidInputError("cursor is not one this API gave out")
+    start = str(after[0]) if after is not None else None
+    rows = await call.views.bucket_page(q.owner or None, start, q.limit + 1)
+    return page_from(rows, lambda b: [b.name], q.limit)
 
 
 async def create_bucket(call: AdminCall) -> BucketInfo:
@@ -64,9 +70,9 @@ ROUTES = (
         "GET",
         "/buckets",
         list_buckets,
-        "Buckets with their owners, by name",
+        "Buckets by name, each with its owner, usage and default storage class",
         query=BucketQuery,
-        response=Page[BucketInfo],
+        response=Page[BucketSummary],
         tag="buckets",
     ),
     Route(

@@ -15,6 +15,11 @@ msgspec structs):
 * ``repair_backlog()``: the rows of the repair queue.
 * ``usage(bucket)``: object versions (delete markers excluded) and their bytes, and
   unfinished multipart uploads, of one bucket or (``None``) the whole cluster.
+* ``bucket_page(owner, after, limit)``: up to ``limit`` buckets by name after ``after``
+  (optionally of one owner), each with its owner's display name, its usage (as ``usage``
+  counts it) and its default storage class, in ONE statement: the usage comes from
+  correlated subqueries over the ``bucket``-led indexes of objects and uploads, so a page
+  costs one read however many buckets it shows.
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ from collections import Counter
 import msgspec
 from sqlalchemy import bindparam, func, or_, select
 
+from wormfs.coordinator.db.convert import BUCKET_INFO
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.liveness import DISK_READABLE, DISKS_WITH_NODES, horizon
+from wormfs.coordinator.db.profiles import settings_class
 from wormfs.coordinator.db.tables import (
+    buckets,
     chunk_placements,
     disk_care,
     disks,
@@ -67,6 +75,18 @@ class Usage(msgspec.Struct, frozen=True):
     objects: int
     bytes: int
     uploads: int
+
+
+class BucketSummary(msgspec.Struct, frozen=True):
+    """A bucket as the admin list shows it: who owns it, what it holds, how it writes."""
+
+    name: str
+    owner_id: str
+    owner_display_name: str
+    created: float
+    region: str
+    storage_class: str  # the default class of objects written without one
+    usage: Usage
 
 
 _DISKS = (
@@ -121,6 +141,40 @@ _UPLOADS = select(func.count()).where(
         bindparam("bucket", type_=uploads.c.bucket.type).is_(None),
         uploads.c.bucket == bindparam("bucket", type_=uploads.c.bucket.type),
     ),
+)
+
+_BUCKET_VERSIONS = ~objects.c.is_delete_marker & (objects.c.bucket == buckets.c.name)
+_BUCKET_PAGE = (
+    BUCKET_INFO.add_columns(
+        buckets.c.settings,
+        select(func.count())
+        .where(_BUCKET_VERSIONS)
+        .correlate(buckets)
+        .scalar_subquery()
+        .label("n_objects"),
+        select(func.coalesce(func.sum(objects.c.size), 0))
+        .where(_BUCKET_VERSIONS)
+        .correlate(buckets)
+        .scalar_subquery()
+        .label("n_bytes"),
+        select(func.count())
+        .where(uploads.c.bucket == buckets.c.name)
+        .correlate(buckets)
+        .scalar_subquery()
+        .label("n_uploads"),
+    )
+    .where(
+        or_(
+            bindparam("after", type_=buckets.c.name.type).is_(None),
+            buckets.c.name > bindparam("after", type_=buckets.c.name.type),
+        ),
+        or_(
+            bindparam("owner_id", type_=buckets.c.owner_id.type).is_(None),
+            buckets.c.owner_id == bindparam("owner_id", type_=buckets.c.owner_id.type),
+        ),
+    )
+    .order_by(buckets.c.name)
+    .limit(bindparam("limit"))
 )
 
 
@@ -180,6 +234,22 @@ def _usage(tx: Tx, bucket: str | None) -> Usage:
     )
 
 
+def _bucket_page(tx: Tx, owner: str | None, after: str | None, limit: int) -> list[BucketSummary]:
+    rows = tx.all(_BUCKET_PAGE, {"owner_id": owner, "after": after, "limit": limit})
+    return [
+        BucketSummary(
+            name=r.name,
+            owner_id=r.owner_id,
+            owner_display_name=r.display_name or "",
+            created=r.created,
+            region=r.region,
+            storage_class=settings_class(r.settings),
+            usage=Usage(objects=int(r.n_objects), bytes=int(r.n_bytes), uploads=int(r.n_uploads)),
+        )
+        for r in rows
+    ]
+
+
 class AdminViews:
     def __init__(self, db: Database, offline_after: float) -> None:
         self._db = db
@@ -197,3 +267,9 @@ class AdminViews:
 
     async def usage(self, bucket: str | None = None) -> Usage:
         return await self._db.read(lambda tx: _usage(tx, bucket))
+
+    async def bucket_page(
+        self, owner: str | None, after: str | None, limit: int
+    ) -> list[BucketSummary]:
+        """Up to ``limit`` buckets after ``after`` by name, with usage and class: one read."""
+        return await self._db.read(lambda tx: _bucket_page(tx, owner, after, limit))

@@ -156,13 +156,18 @@ def _info(row: Any, usage: tuple[int, int] = (0, 0)) -> ProfileInfo:
     )
 
 
+def settings_class(settings: dict[str, Any] | None) -> str:
+    """The default class a bucket's ``settings`` document names (STANDARD when none)."""
+    return str((settings or {}).get(CLASS_KEY) or STANDARD)
+
+
 def bucket_class(tx: Tx, bucket: str) -> str:
     """The bucket's default class (``NoSuchBucketError`` if there is no such bucket); one
     primary-key read, as every write without a class asks it."""
     row = tx.one(_BUCKET_SETTINGS, {"name": bucket})
     if row is None:
         raise NoSuchBucketError(bucket=bucket)
-    return str((row.settings or {}).get(CLASS_KEY) or STANDARD)
+    return settings_class(row.settings)
 
 
 def resolve(tx: Tx, bucket: str, requested: str, coding: CodingConfig) -> Resolved:

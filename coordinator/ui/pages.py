@@ -16,11 +16,9 @@ Mutating actions are in ``actions``; they redirect back here with a flash messag
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -178,39 +176,13 @@ def _profiles_extra(request: web.Request) -> Mapping[str, Any]:
 
 
 # ---- buckets and their objects ---------------------------------------------------------------
-@dataclass(frozen=True)
-class BucketRow:
-    """A bucket of the list with its usage (the API counts usage per bucket, on its GET)."""
-
-    name: str
-    owner_id: str
-    owner_display_name: str
-    created: float
-    objects: int
-    bytes: int
-
-
 async def buckets_page(request: web.Request) -> web.StreamResponse:
     api = calls.route(request, "GET", "/buckets")
-    detail = calls.route(request, "GET", "/buckets/{bucket}")
-    if api is None or detail is None:
+    if api is None:
         return unavailable(request, "Buckets", "the buckets resource")
+    # The list carries each bucket's usage and class: one read for the page.
     page = await calls.invoke(request, api, query=list_query(request, "owner"))
-    details = await asyncio.gather(
-        *(calls.invoke(request, detail, params={"bucket": b.name}) for b in page.items)
-    )
-    rows = [
-        BucketRow(
-            name=d.bucket.name,
-            owner_id=d.bucket.owner_id,
-            owner_display_name=d.bucket.owner_display_name,
-            created=d.bucket.created,
-            objects=d.usage.objects,
-            bytes=d.usage.bytes,
-        )
-        for d in details
-    ]
-    shown = ui_page(request, Page(items=rows, next_cursor=page.next_cursor), "buckets")
+    shown = ui_page(request, page, "buckets")
     q = {"owner": request.query.get("owner", "")}
     return live(request, "buckets.html", {"title": "Buckets", "q": q, "page": shown})
 
