@@ -9,7 +9,8 @@ Modules:
 
     routes    Route (the declarative table entry) and AdminCall (what a handler gets)
     table     TABLE: every resource's ROUTES; MOUNTS: the UI, /metrics, ... on the address
-    server    the listener, request ids, errors, auth, audit-once, the follower redirect
+    server    the listener, request ids, errors, auth, the follower redirect
+    calling   run_audited: scope, decoding, the handler and its one audit row (API and UI)
     errors    ErrorBody {code, message, request_id} and the one domain-error mapping
     paging    PageQuery (limit, cursor), Page {items, next_cursor}, key-ordered cursors
     openapi   the OpenAPI 3.1 document generated from TABLE (GET /admin/v1/openapi.json)

@@ -21,8 +21,10 @@ Layer: coordinator admin package, the top (the coordinator's ``app`` uses it). C
 * Auth: ``Authorization: Bearer TOKEN`` on every route whose scope is not ``none``; missing,
   unknown, expired or revoked -> 401 ``Unauthorized`` (with ``WWW-Authenticate: Bearer``); a
   ``read`` token on an ``admin`` route -> 403 ``AccessDenied``. The token is never logged.
-* Audit: every call of a mutating route writes exactly one row (``audit.write_audit``) with
-  its outcome, once authentication, decoding and the handler are done.
+* Audit: an authenticated call runs through ``calling.run_audited`` (scope, decoding, the
+  handler), so every call of a mutating route writes exactly one row with its outcome; a
+  mutating call refused 401 writes none and is logged at WARNING instead
+  (``calling.refuse_unauthenticated``).
 * With ZooKeeper, a coordinator that is not the leader answers every route but health and
   the OpenAPI document with 307 to the same path on the leader's admin address (the leader
   publishes it with its record), or ``NotLeader`` (503) while no leader is known.
@@ -43,7 +45,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler as AiohttpHandler
 
 from wormfs.config import CoordinatorConfig
-from wormfs.coordinator.admin import audit as audit_helper
+from wormfs.coordinator.admin import calling
 from wormfs.coordinator.admin.errors import ErrorBody, admin_error
 from wormfs.coordinator.admin.health import installed_version
 from wormfs.coordinator.admin.openapi import document
@@ -62,7 +64,6 @@ from wormfs.coordinator.db.audit import AuditLog
 from wormfs.coordinator.election import ELECTION
 from wormfs.coordinator.handlers import REPO
 from wormfs.errors import (
-    AccessDeniedError,
     AuthError,
     InvalidInputError,
     NotLeaderError,
@@ -147,13 +148,6 @@ async def authenticate(core: web.Application, request: web.Request) -> AdminToke
     return info
 
 
-def check_scope(info: AdminTokenInfo, scope: str) -> None:
-    if scope == "admin" and info.scope != "admin":
-        raise AccessDeniedError(
-            f"the admin token {info.name!r} has read scope; this call needs admin"
-        )
-
-
 def _decode_query(route: Route, request: web.Request) -> Any:
     if route.query is None:
         return None
@@ -192,6 +186,10 @@ def follow_leader(core: web.Application, request: web.Request) -> None:
 
 
 def _endpoint(route: Route) -> Callable[[web.Request], Any]:
+    async def decode(call: AdminCall) -> None:
+        call.query = _decode_query(route, call.request)
+        call.body = await _decode_body(route, call.request)
+
     async def endpoint(request: web.Request) -> web.StreamResponse:
         core = request.app[CORE]
         if route.scope != "none":  # health and the document answer locally
@@ -204,21 +202,13 @@ def _endpoint(route: Route) -> Callable[[web.Request], Any]:
             target=_default_target(request),
             bucket=request.match_info.get("bucket"),
         )
-        result = "InternalError"
-        try:
-            if route.scope != "none":
+        if route.scope != "none":
+            try:
                 call.actor = await authenticate(core, request)
-                check_scope(call.actor, route.scope)
-            call.query = _decode_query(route, request)
-            call.body = await _decode_body(route, request)
-            value = await route.handler(call)
-            result = "ok"
-        except WormError as exc:
-            result = admin_error(exc, call.request_id)[1].code
-            raise
-        finally:
-            if route.mutating:
-                await audit_helper.write_audit(core[AUDIT], call, route.audit_action, result)
+            except AuthError as exc:
+                calling.refuse_unauthenticated(route, call, exc)
+                raise
+        value = await calling.run_audited(route, call, decode)
         if value is None and route.response is None:
             return web.Response(status=204, headers=call.headers)
         return web.Response(

@@ -12,8 +12,9 @@ Contract:
   the route's scope as the API checks a bearer token: a ``read`` token on an ``admin`` route
   is ``AccessDeniedError``), ``query`` converted to the route's query type (a dict of
   strings, as a URL query would be; a bad value is ``InvalidInputError``), ``body`` to its
-  body type, the target as the API path would give it. A mutating route writes exactly one
-  audit row through ``admin.audit.write_audit``, whatever the outcome, as the API does.
+  body type, the target as the API path would give it. It runs through the API's own
+  ``admin.calling.run_audited``: a mutating route writes exactly one audit row, whatever the
+  outcome, as the API does.
 
 So a page shows what ``GET /admin/v1/...`` answers and a button does what the API call does:
 there is no second data model and no second query.
@@ -27,12 +28,11 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from wormfs.coordinator.admin import audit as audit_helper
-from wormfs.coordinator.admin.errors import admin_error
-from wormfs.coordinator.admin.routes import AUDIT, AdminCall, Route
-from wormfs.coordinator.admin.server import REQUEST_ID, ROUTES, check_scope
+from wormfs.coordinator.admin.calling import run_audited
+from wormfs.coordinator.admin.routes import AdminCall, Route
+from wormfs.coordinator.admin.server import REQUEST_ID, ROUTES
 from wormfs.coordinator.ui.web import ACTOR, core_of
-from wormfs.errors import InvalidInputError, WormError
+from wormfs.errors import InvalidInputError
 
 
 class UiCall(AdminCall):
@@ -80,17 +80,10 @@ async def invoke(
         bucket=path_params.get("bucket"),
     )
     call.params = path_params
-    result = "InternalError"
-    try:
-        check_scope(actor, api.scope)
+
+    async def decode(call: AdminCall) -> None:
         call.query = _convert(query, api.query, "query")
         call.body = _convert(body, api.request, "form")
-        value = await api.handler(call)
-        result = "ok"
-    except WormError as exc:
-        result = admin_error(exc, call.request_id)[1].code
-        raise
-    finally:
-        if api.mutating:
-            await audit_helper.write_audit(core[AUDIT], call, api.audit_action, result)
-    return value
+
+    # The session's token was authenticated by ``web.ui_handler``: scope and audit as the API.
+    return await run_audited(api, call, decode)

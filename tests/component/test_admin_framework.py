@@ -3,6 +3,7 @@ and the OpenAPI document generated from the route table."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -58,6 +59,38 @@ async def test_read_token_on_a_mutating_call_is_403_and_audited(admin: AdminHarn
     assert [(r["action"], r["result"], r["request_id"]) for r in rows] == [
         ("token.create", "AccessDenied", headers["x-request-id"])
     ]
+
+
+async def test_a_mutating_call_refused_401_is_logged_not_audited(
+    admin: AdminHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    other = await admin.ok("POST", "/tokens", json={"name": "gone", "scope": "admin"})
+    await admin.ok("POST", f"/tokens/{other['info']['token_id']}/revoke")
+    before = await _audit(admin)
+    unknown = "wfa_not-a-token-at-all-0123456789abcdefghijklmnopqrstu"
+    refused = []
+    with caplog.at_level(logging.WARNING, logger="wormfs.coordinator.admin"):
+        for token in (NO_TOKEN, unknown, other["token"]):
+            status, body, headers = await admin.call(
+                "POST", "/tokens", token=token, json={"name": "intruder", "scope": "admin"}
+            )
+            assert (status, body["code"]) == (401, "Unauthorized")
+            refused.append(headers["x-request-id"])
+        # A read refused 401 is neither audited nor logged as a refused mutation.
+        assert (await admin.call("GET", "/tokens", token=unknown))[0] == 401
+    assert await _audit(admin) == before
+    warnings = [r for r in caplog.records if "not audited" in r.getMessage()]
+    assert len(warnings) == 3, [r.getMessage() for r in caplog.records]
+    for record, request_id in zip(warnings, refused, strict=True):
+        line = record.getMessage()
+        assert record.levelno == logging.WARNING
+        assert "POST /admin/v1/tokens" in line and request_id in line
+        assert unknown not in line and other["token"] not in line
+    assert "was revoked" in warnings[2].getMessage()
+    # An authenticated caller of too small a scope is still audited (403).
+    reader = (await admin.ok("POST", "/tokens", json={"name": "r", "scope": "read"}))["token"]
+    assert (await admin.call("POST", "/tokens/nope/revoke", token=reader))[0] == 403
+    assert [(r["actor"], r["result"]) for r in (await _audit(admin))[:1]] == [("r", "AccessDenied")]
 
 
 async def test_expired_and_revoked_tokens_are_401(admin: AdminHarness) -> None:
