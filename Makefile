@@ -13,7 +13,8 @@ export PYTHONSAFEPATH := 1
 # prometheus ships promtool, which lints every daemon's /metrics and the shipped alert rules.
 APT_TEST_PACKAGES := python3-venv python3-dev gcc ca-certificates s3cmd rclone postgresql zookeeper default-jre-headless \
     fuse3 libfuse3-dev pkg-config s3fs \
-    chromium prometheus
+    chromium prometheus \
+    systemd
 
 .PHONY: run test lint typecheck pytest system-deps venv lock clean bench
 
