@@ -4,9 +4,10 @@ Test support (not installed). ``read_unit(path)`` parses a systemd unit into its
 each directive with every value it was given (systemd allows repeats, which configparser
 refuses). ``command_lines()`` finds every ``wormfs`` command line that deploy/ starts (a
 unit's ``ExecStart``, a compose service's ``command``, a Kubernetes container's ``args``,
-the Dockerfile's ``CMD``), each as ``CommandLine(source, argv)`` with ``argv`` the arguments
-after ``wormfs``; ``systemd_analyze()`` is the binary's path, skipping the test where it is
-missing (failing it under ``CI``, where ``make test`` installs Debian's ``systemd``).
+the Dockerfile's ``CMD``) and those docs/deploy.md shows, each as
+``CommandLine(source, argv)`` with ``argv`` the arguments after ``wormfs``.
+``systemd_analyze()`` is the binary's path, skipping the test where it is missing (failing
+it under ``CI``, where ``make test`` installs Debian's ``systemd``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 KUBERNETES = sorted((DEPLOY / "kubernetes").glob("*.yaml"))
 COMPOSE = DEPLOY / "compose.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
+DEPLOY_DOC = DEPLOY.parent / "docs" / "deploy.md"
 # Where the units expect the venv (docs/deploy.md); the tests point them at this one.
 UNIT_WORMFS = "/opt/wormfs/.venv/bin/wormfs"
 
@@ -117,8 +119,18 @@ def _dockerfile_commands() -> Iterator[CommandLine]:
             yield CommandLine("Dockerfile: CMD", json.loads(line[4:]))
 
 
+def _doc_commands() -> Iterator[CommandLine]:
+    """The daemon and mount command lines docs/deploy.md shows (``wormfs admin`` has topics
+    of its own, checked by its tests)."""
+    for number, line in enumerate(DEPLOY_DOC.read_text().splitlines(), 1):
+        argv = shlex.split(line) if line.startswith("wormfs ") else []
+        if argv[1:2] and argv[1] != "admin":
+            yield CommandLine(f"deploy.md:{number}", argv[1:])
+
+
 def command_lines() -> list[CommandLine]:
     return [
+        *_doc_commands(),
         *_unit_commands(),
         *_compose_commands(),
         *_kubernetes_commands(),
