@@ -5,8 +5,13 @@ bucket is a user id (the root user's when absent; one that is no user is ``Inval
 A bucket's usage is its object versions and their bytes (delete markers excluded) and its
 unfinished multipart uploads. The list answers each bucket of the page with its usage and
 default storage class (``BucketSummary``), read for the whole page in one statement
-(``AdminViews.bucket_page``), paged by name in SQL. Deleting a bucket that holds objects or
-uploads is ``BucketNotEmpty`` (409).
+(``AdminViews.bucket_page``), paged by name in SQL. ``GET`` of one bucket answers it with
+its usage and default class; ``PATCH`` sets what an operator may change on a bucket, its
+default ``storage_class`` (through ``Repository.profiles.set_bucket_class``: a class no
+profile serves is ``InvalidStorageClass``) and its ``owner_id`` (a user; ``InvalidInput``
+otherwise), audited as ``bucket.update``; each field is checked before any is written, and an
+absent field is left as it is. Deleting a bucket that holds objects or uploads is
+``BucketNotEmpty`` (409).
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import msgspec
 
 from wormfs.coordinator.admin.paging import Page, PageQuery, cursor_key, page_from
 from wormfs.coordinator.admin.routes import AdminCall, Route
+from wormfs.coordinator.db.admin_buckets import AdminBuckets
 from wormfs.coordinator.db.admin_views import BucketSummary, Usage
 from wormfs.coordinator.db.identity_admin import IdentityAdmin
 from wormfs.errors import InvalidInputError
 from wormfs.wire.coordinator import BucketInfo, CreateBucket
+from wormfs.wire.profiles import BucketClass
 
 
 class CreateBucketRequest(msgspec.Struct, frozen=True):
@@ -34,6 +41,14 @@ class BucketQuery(PageQuery, frozen=True, kw_only=True):
 class BucketDetail(msgspec.Struct, frozen=True):
     bucket: BucketInfo
     usage: Usage
+    storage_class: str  # the default class of objects written without one
+
+
+class BucketPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The settable fields of a bucket; an absent one stays as it is."""
+
+    storage_class: str | None = None
+    owner_id: str | None = None
 
 
 async def list_buckets(call: AdminCall) -> Page[BucketSummary]:
@@ -58,7 +73,23 @@ async def create_bucket(call: AdminCall) -> BucketInfo:
 async def get_bucket(call: AdminCall) -> BucketDetail:
     name = call.path("bucket")
     info = await call.repo.buckets.get(name)
-    return BucketDetail(bucket=info, usage=await call.views.usage(name))
+    usage = await call.views.usage(name)
+    found = await call.repo.profiles.bucket_class(name)
+    return BucketDetail(bucket=info, usage=usage, storage_class=found.storage_class)
+
+
+async def update_bucket(call: AdminCall) -> BucketDetail:
+    req: BucketPatch = call.body
+    name = call.path("bucket")
+    await call.repo.buckets.get(name)  # NoSuchBucket before anything else
+    # Check each field before writing any, so that a refused one changes nothing.
+    if req.owner_id is not None and not await IdentityAdmin(call.repo.db).user_exists(req.owner_id):
+        raise InvalidInputError(f"owner_id {req.owner_id!r} is not a user")
+    if req.storage_class is not None:
+        await call.repo.profiles.set_bucket_class(name, BucketClass(req.storage_class))
+    if req.owner_id is not None:
+        await AdminBuckets(call.repo.db).set_owner(name, req.owner_id)
+    return await get_bucket(call)
 
 
 async def delete_bucket(call: AdminCall) -> None:
@@ -91,8 +122,19 @@ ROUTES = (
         "GET",
         "/buckets/{bucket}",
         get_bucket,
-        "One bucket with its usage: objects, bytes, unfinished uploads",
+        "One bucket with its usage (objects, bytes, unfinished uploads) and default class",
         response=BucketDetail,
+        tag="buckets",
+    ),
+    Route(
+        "PATCH",
+        "/buckets/{bucket}",
+        update_bucket,
+        "Set a bucket's default storage class and/or owner; absent fields stay",
+        scope="admin",
+        request=BucketPatch,
+        response=BucketDetail,
+        action="bucket.update",
         tag="buckets",
     ),
     Route(

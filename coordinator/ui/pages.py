@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from wormfs.coordinator.admin.paging import Page
+from wormfs.coordinator.admin.paging import MAX_LIMIT, Page
 from wormfs.coordinator.handlers import REPO
 from wormfs.coordinator.ui import calls
 from wormfs.coordinator.ui.formats import age
@@ -202,7 +202,13 @@ async def objects_page(request: web.Request) -> web.StreamResponse:
     prefix = request.query.get("prefix", "")
     after = request.query.get("cursor", "")
     repo = core_of(request)[REPO]
-    await repo.buckets.get(bucket)  # NoSuchBucketError for a bucket that is not there
+    # The bucket's own GET (NoSuchBucket for one that is not there): usage and default class.
+    detail = calls.route(request, "GET", "/buckets/{bucket}")
+    shown = (
+        await calls.invoke(request, detail, params={"bucket": bucket})
+        if detail is not None
+        else None
+    )
     # The listing S3's ListObjectsV2 runs (one key-ordered index range, delimiter rolled up).
     listed = await repo.listing.objects(bucket, prefix, "/", after, PAGE_ROWS)
     path = request.path
@@ -227,8 +233,25 @@ async def objects_page(request: web.Request) -> web.StreamResponse:
         "page": page,
         "downloads": bool(request.app[S3_ENDPOINT]),
         "request_path_qs": request.path_qs,
+        "detail": shown,
+        **(await _bucket_settings(request)),
     }
     return live(request, "objects.html", context)
+
+
+async def _bucket_settings(request: web.Request) -> Mapping[str, Any]:
+    """The bucket settings form: where it posts (when PATCH is served) and the classes the
+    profiles serve, to choose from."""
+    patch = calls.route(request, "PATCH", "/buckets/{bucket}")
+    profiles = calls.route(request, "GET", "/profiles")
+    if patch is None or request.headers.get("HX-Request"):  # the form is not in the live region
+        return {"settings_url": "", "classes": []}
+    classes = {"STANDARD"}
+    if profiles is not None:
+        listed = await calls.invoke(request, profiles, query={"limit": str(MAX_LIMIT)})
+        classes |= {p.storage_class for p in listed.items}
+    bucket = request.match_info["bucket"]
+    return {"settings_url": f"{BASE}/buckets/{bucket}/set", "classes": sorted(classes)}
 
 
 # ---- users and keys --------------------------------------------------------------------------

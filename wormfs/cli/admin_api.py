@@ -202,6 +202,7 @@ async def run_buckets(args: argparse.Namespace, api: AdminApi) -> None:
                 f"created:  {_when(b['created'])}",
                 f"objects:  {u['objects']} ({u['bytes']} bytes)",
                 f"uploads:  {u['uploads']} unfinished",
+                f"class:    {detail['storage_class']}",
             ],
         )
     else:
