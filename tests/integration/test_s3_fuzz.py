@@ -17,9 +17,11 @@ what came back; such a case goes, byte for byte, into ``fuzz_corpus/`` (replayed
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import socket
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -365,8 +367,6 @@ def test_fuzz_signed_xml_bodies(cluster: Cluster, target: dict[str, Any]) -> Non
         method, path = operation
         headers = {"Connection": "close"}
         if md5:
-            import base64
-
             headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
         data = signed_raw(cluster, method, path, body, headers, hashlib.sha256(body).hexdigest())
         answer = exchange(address, data)
@@ -453,9 +453,6 @@ def test_fuzz_aws_chunked_framing(cluster: Cluster, target: dict[str, Any]) -> N
         else:
             headers["x-amz-trailer"] = "x-amz-checksum-crc32"
             signed = sign_v4("PUT", url, headers, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
-            import base64
-            import zlib
-
             crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
             trailer = f"x-amz-checksum-crc32:{crc}\r\n".encode()
             body = _frame([(p, "") for p in pieces], "0", trailer)
@@ -665,3 +662,32 @@ def test_corpus_case(cluster: Cluster, target: dict[str, Any], name: str) -> Non
     answer = exchange(host_port(cluster.s3_url), corpus_request(cluster, target, raw))
     check(cluster, answer)
     assert 400 <= answer.status < 500, answer.describe()
+
+
+def test_documented_limits_hold(cluster: Cluster, target: dict[str, Any]) -> None:
+    """The numbers of docs/s3-compatibility.md "Limits", at and just past each, on the wire."""
+    address = host_port(cluster.s3_url)
+    bucket, upload = target["bucket"], target["upload"]
+
+    def send(method: str, path: str, body: bytes, md5: bool = False) -> Exchange:
+        headers = {"Connection": "close"}
+        if md5:
+            headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
+        digest = hashlib.sha256(body).hexdigest()
+        return exchange(address, signed_raw(cluster, method, path, body, headers, digest))
+
+    def delete(count: int) -> bytes:
+        keys = b"".join(b"<Object><Key>gone-%d</Key></Object>" % i for i in range(count))
+        return b"<Delete><Quiet>true</Quiet>" + keys + b"</Delete>"
+
+    assert send("POST", f"/{bucket}?delete", delete(1000), md5=True).status == 200
+    answer = send("POST", f"/{bucket}?delete", delete(1001), md5=True)
+    assert (answer.status, answer.code) == (400, "MalformedXML"), answer.describe()
+    answer = send("POST", f"/{bucket}?delete", b" " * (1024 * 1024 + 1), md5=True)
+    assert (answer.status, answer.code) == (400, "MaxMessageLengthExceeded"), answer.describe()
+    part = f"/{bucket}/mp?uploadId={upload}&partNumber="
+    assert send("PUT", part + "10000", b"last part").status == 200
+    answer = send("PUT", part + "10001", b"one too many")
+    assert (answer.status, answer.code) == (400, "InvalidArgument"), answer.describe()
+    target["s3"].abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload)
+    target["upload"] = target["s3"].create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
