@@ -74,6 +74,14 @@ from wormfs.wire.metabackup import BackupStatus
 log = logging.getLogger(__name__)
 
 STALE_FACTOR = 3.0  # a lag above this many backup_lag is a health reason
+GENERATION_EPOCH = 1_577_836_800  # 2020-01-01 UTC
+
+
+def _floor(now: float) -> int:
+    """The lowest number a new generation may take: minutes since 2020. A shipper that lost
+    its state.json (the database's directory is gone) must never reuse the number of a
+    generation still on the nodes, or recovery would take the older one for the newest."""
+    return int((now - GENERATION_EPOCH) // 60)
 
 
 class ShippedChunk(msgspec.Struct, frozen=True):
@@ -226,7 +234,7 @@ class MetadataBackup:
             new_base = not self._state.generation or snapshot_time >= self._counters.next_base
             data: bytes | None
             if new_base:
-                generation, seq = self._state.generation + 1, 0
+                generation, seq = max(self._state.generation + 1, _floor(snapshot_time)), 0
                 data = await asyncio.to_thread(self._base_piece, stage)
             else:
                 generation, seq = self._state.generation, self._state.seq + 1
@@ -323,10 +331,9 @@ class MetadataBackup:
         path = self._dir / "state.json"
         if not path.exists():
             return _State()
-        state = msgspec.json.decode(path.read_bytes(), type=_State)
-        # A restarted shipper starts a new generation: the shadow may be older than the last
-        # piece it shipped if it died between the two writes.
-        return state
+        # A restarted shipper starts a new generation anyway: the shadow may be older than
+        # the last piece it shipped if it died between the two writes.
+        return msgspec.json.decode(path.read_bytes(), type=_State)
 
     def _save_state(self) -> None:
         path = self._dir / "state.json"

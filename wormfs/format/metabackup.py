@@ -6,9 +6,11 @@ Layer: format (pure functions over bytes and strings, no I/O). Contract:
   erasure-coded object of the system bucket ``SYSTEM_BUCKET`` through the data plane's
   writer. ``SYSTEM_BUCKET`` starts with a dot, which S3's bucket naming rules refuse, so no S3
   request can ever name it; and no row of ``buckets`` holds it, so no listing shows it.
-* A **generation** is one base piece (a consistent snapshot of the whole database file,
-  seq 0) followed by delta pieces (seq 1, 2, ...): each delta holds the database pages that
-  differ from the image after the previous piece. Base plus deltas 1..n, applied in order,
+* A **generation** (numbers only grow: the shipper takes at least the minutes since 2020,
+  so one that lost its state never reuses a number) is one base piece (a consistent
+  snapshot of the whole database file, seq 0) followed by delta pieces (seq 1, 2, ...):
+  each delta holds the database pages that differ from the image after the previous piece.
+  Base plus deltas 1..n, applied in order,
   give the database exactly as it was at the snapshot of delta n.
 * A piece's **key** carries everything recovery needs without a database
   (``piece_key`` / ``parse_piece_key``)::
