@@ -510,7 +510,13 @@ class ObjectService:
         conditions: PutConditions = PutConditions(),
         checks: CompletionChecks = CompletionChecks(),
     ) -> ObjectManifest:
-        upload = await self._upload(principal, bucket, key, upload_id)
+        try:
+            upload = await self._upload(principal, bucket, key, upload_id)
+        except NoSuchUploadError:
+            done = await self._completed(principal, bucket, key, upload_id)
+            if done is None:
+                raise
+            return done
         if checks != CompletionChecks():
             chosen = await self._chosen_parts(upload_id, parts)
             # Parts missing or with other ETags: the coordinator refuses them (InvalidPart).
@@ -522,6 +528,20 @@ class ObjectService:
                 parts=parts, if_match=conditions.if_match, if_none_match=conditions.if_none_match
             ),
         )
+
+    async def _completed(
+        self, principal: Principal, bucket: str, key: str, upload_id: str
+    ) -> ObjectManifest | None:
+        """The key's current version if ``upload_id`` made it: a completion repeated after
+        it succeeded (an SDK retrying a lost answer) is answered as the first one was, as
+        AWS does. None once the upload's object is no longer current."""
+        try:
+            current = await self._coordinator.get_object(
+                bucket, key, None, owner_id=principal.user_id
+            )
+        except NoSuchKeyError:
+            return None
+        return current if current.upload_id == upload_id else None
 
     async def _chosen_parts(
         self, upload_id: str, parts: list[CompletedPart]

@@ -80,6 +80,7 @@ _VERSION = select(
     objects.c.checksum_type,
     objects.c.storage_class,
     objects.c.tags,
+    objects.c.upload_id,
     objects.c.is_delete_marker,
     objects.c.is_latest,
     object_data.c.data,
@@ -143,6 +144,7 @@ def _manifest(tx: Tx, row: Row) -> ObjectManifest:
         checksum=checksum_from_row(row.checksum_algorithm, row.checksum_value, row.checksum_type),
         is_delete_marker=bool(row.is_delete_marker),
         inline=bytes(data) if data is not None else None,
+        upload_id=row.upload_id,
     )
 
 

@@ -172,6 +172,8 @@ class ObjectVersion(Base):
     system_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # S3 tags (key -> value): of this version (objects), or given at creation (uploads).
     tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    # The multipart upload this version was completed from (a repeated completion finds it).
+    upload_id: Mapped[str | None] = mapped_column(Id, nullable=True)
     checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
     checksum_value: Mapped[str | None] = mapped_column(String(128), nullable=True)
     checksum_type: Mapped[str | None] = mapped_column(String(16), nullable=True)

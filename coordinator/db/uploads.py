@@ -290,6 +290,7 @@ def _complete(
         parts=[],
         attributes=upload.attributes,
         checksum=checksum,
+        upload_id=upload_id,
     )
     object_id = insert_version(tx, manifest, now)
     tx.run(

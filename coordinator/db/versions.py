@@ -245,6 +245,7 @@ def insert_version(
             "last_modified": manifest.last_modified,
             "state": "committed",
             "inode_id": inode_id,
+            "upload_id": manifest.upload_id,
         },
     )
     return int(object_id)

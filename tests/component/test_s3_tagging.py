@@ -16,6 +16,7 @@ from component.s3_fixtures import (
     Server,
     call,
     error_of,
+    read_body,
     start_env,
 )
 
@@ -74,7 +75,7 @@ async def test_put_and_delete_object_tagging_change_only_the_tags(s3: Any) -> No
     assert (after["ETag"], after["LastModified"]) == (before["ETag"], before["LastModified"])
     await call(s3, "delete_object_tagging", Bucket="bkt", Key="k")
     assert await _tags(s3, "k") == {}
-    assert (await call(s3, "get_object", Bucket="bkt", Key="k"))["Body"].read() == b"body"
+    assert await read_body(await call(s3, "get_object", Bucket="bkt", Key="k")) == b"body"
 
 
 async def test_tags_belong_to_the_version_not_the_key(s3: Any) -> None:

@@ -273,6 +273,8 @@ class ObjectManifest(msgspec.Struct, frozen=True):
     # The object's bytes when it is stored inline (then ``parts`` is empty and ``profile`` is
     # the one of the day, unused). Its MD5 is the ETag: readers verify it (invariant 3).
     inline: bytes | None = None
+    # The multipart upload this version was completed from (None for any other write).
+    upload_id: str | None = None
 
 
 class DeleteConditions(msgspec.Struct, frozen=True):

@@ -1,0 +1,103 @@
+"""Smaller S3 behaviours measured against real clients, through real boto3 against a real
+ObjectService and coordinator: a CompleteMultipartUpload repeated after it succeeded (what
+SDKs do when the first answer is lost) answers the same object again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from component.s3_fixtures import S3Env, Server, call, error_of, read_body, start_env
+
+PART = 5 * 1024 * 1024
+
+
+@pytest.fixture
+async def env(aiohttp_server: Server, tmp_path: Path) -> S3Env:
+    return await start_env(aiohttp_server, tmp_path)
+
+
+@pytest.fixture
+async def s3(env: S3Env) -> Any:
+    client = env.client()
+    await call(client, "create_bucket", Bucket="bkt")
+    return client
+
+
+async def _upload(s3: Any, key: str) -> tuple[str, list[dict[str, Any]]]:
+    upload = await call(
+        s3, "create_multipart_upload", Bucket="bkt", Key=key, ChecksumAlgorithm="CRC32"
+    )
+    uid = upload["UploadId"]
+    parts = []
+    for number, body in ((1, b"a" * PART), (2, b"tail")):
+        part = await call(
+            s3,
+            "upload_part",
+            Bucket="bkt",
+            Key=key,
+            UploadId=uid,
+            PartNumber=number,
+            Body=body,
+            ChecksumAlgorithm="CRC32",
+        )
+        parts.append(
+            {"PartNumber": number, "ETag": part["ETag"], "ChecksumCRC32": part["ChecksumCRC32"]}
+        )
+    return uid, parts
+
+
+async def _complete(s3: Any, key: str, uid: str, parts: list[dict[str, Any]]) -> Any:
+    return await call(
+        s3,
+        "complete_multipart_upload",
+        Bucket="bkt",
+        Key=key,
+        UploadId=uid,
+        MultipartUpload={"Parts": parts},
+    )
+
+
+async def test_repeated_complete_answers_the_same_object(s3: Any) -> None:
+    uid, parts = await _upload(s3, "mp")
+    first = await _complete(s3, "mp", uid, parts)
+    again = await _complete(s3, "mp", uid, parts)
+    assert again["ETag"] == first["ETag"]
+    assert again["ChecksumCRC32"] == first["ChecksumCRC32"]
+    assert (again["Bucket"], again["Key"]) == ("bkt", "mp")
+    # Nothing was written twice: one object, its bytes whole.
+    listed = await call(s3, "list_objects_v2", Bucket="bkt")
+    assert [(o["Key"], o["ETag"]) for o in listed["Contents"]] == [("mp", first["ETag"])]
+    got = await call(s3, "get_object", Bucket="bkt", Key="mp")
+    assert await read_body(got) == b"a" * PART + b"tail"
+
+
+async def test_repeated_complete_after_an_overwrite_is_no_such_upload(s3: Any) -> None:
+    uid, parts = await _upload(s3, "mp")
+    await _complete(s3, "mp", uid, parts)
+    await call(s3, "put_object", Bucket="bkt", Key="mp", Body=b"newer")
+    code, status, _ = await error_of(
+        s3,
+        "complete_multipart_upload",
+        Bucket="bkt",
+        Key="mp",
+        UploadId=uid,
+        MultipartUpload={"Parts": parts},
+    )
+    assert (code, status) == ("NoSuchUpload", 404)
+    assert await read_body(await call(s3, "get_object", Bucket="bkt", Key="mp")) == b"newer"
+
+
+async def test_complete_of_another_keys_upload_is_no_such_upload(s3: Any) -> None:
+    uid, parts = await _upload(s3, "mp")
+    await _complete(s3, "mp", uid, parts)
+    code, status, _ = await error_of(
+        s3,
+        "complete_multipart_upload",
+        Bucket="bkt",
+        Key="other",
+        UploadId=uid,
+        MultipartUpload={"Parts": parts},
+    )
+    assert (code, status) == ("NoSuchUpload", 404)
