@@ -59,9 +59,11 @@ MIGRATION_LOCK_KEY = 0x576F_726D_4653  # "WormFS"
 RACE_SQLSTATES = frozenset({"23505", "23503", "40001", "40P01"})
 # SQLSTATE classes and codes meaning "not usable right now": connection exception (08),
 # insufficient resources (53), operator intervention (57: shutdown, statement timeout),
-# lock_not_available (55P03), idle_in_transaction_session_timeout (25P03).
+# lock_not_available (55P03), idle_in_transaction_session_timeout (25P03),
+# read_only_sql_transaction (25006: a standby, or a primary demoted under us, refuses writes
+# until a failover points the URL at the new primary).
 UNAVAILABLE_CLASSES = frozenset({"08", "53", "57"})
-UNAVAILABLE_SQLSTATES = frozenset({"55P03", "25P03"})
+UNAVAILABLE_SQLSTATES = frozenset({"55P03", "25P03", "25006"})
 SQLITE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"})
 
 

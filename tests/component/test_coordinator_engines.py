@@ -24,7 +24,7 @@ from wormfs.coordinator.db.engines import alembic_config
 from wormfs.coordinator.db.models import Base
 from wormfs.coordinator.db.tables import cluster_meta, users
 from wormfs.coordinator.db.tx import Tx
-from wormfs.errors import NotLeaderError, StaleLeaderError
+from wormfs.errors import NotLeaderError, StaleLeaderError, UnavailableError
 from wormfs.wire.coordinator import CreateUser
 
 pytestmark = pytest.mark.timeout(90)
@@ -238,6 +238,25 @@ async def test_postgres_connection_settings(postgres_databases: MigratedDatabase
         assert idle == "10s"  # a frozen coordinator cannot hold the fencing row for long
         level = await db.write(lambda tx: tx.scalar(text("SHOW transaction_isolation")))
         assert level == "read committed"
+    finally:
+        await db.close()
+        await postgres_databases.give_back(url)
+
+
+async def test_a_read_only_postgres_is_unavailable(postgres_databases: MigratedDatabases) -> None:
+    """A database that refuses writes (a standby the URL points at, a primary demoted under
+    the coordinator) is "unavailable" (a 503 the client retries), not a bug (a 500)."""
+    url = await postgres_databases.take()
+    db = await open_database(url)
+
+    def write_on_a_standby(tx: Tx) -> None:
+        tx.run(text("SET TRANSACTION READ ONLY"))  # what every transaction on a standby is
+        _add_user("refused")(tx)
+
+    try:
+        with pytest.raises(UnavailableError, match="read-only transaction"):
+            await db.write(write_on_a_standby)
+        assert await db.read(_user_ids) == set()
     finally:
         await db.close()
         await postgres_databases.give_back(url)
