@@ -2,10 +2,11 @@
 
 Layer: coordinator, below the repositories. Bucket names follow S3's general-purpose bucket
 rules (3-63 characters of lowercase letters, digits, dots and hyphens; starting and ending with
-a letter or digit; no two adjacent dots; not shaped like an IPv4 address; none of the reserved
-prefixes and suffixes) -> ``InvalidBucketNameError``. Keys are 1-5120 bytes of UTF-8 ->
-``InvalidKeyError``: S3 requests are held to 1,024 bytes by the gateway, paths made through the
-mount may be longer (``wormfs.wire.fs.MAX_PATH`` plus a mount's prefix).
+a letter or digit; no two adjacent dots, no dot next to a hyphen; not shaped like an IPv4
+address; none of the reserved prefixes and suffixes) -> ``InvalidBucketNameError``. Keys are
+1-5120 bytes of UTF-8 -> ``InvalidKeyError``: S3 requests are held to 1,024 bytes by the
+gateway, paths made through the mount may be longer (``wormfs.wire.fs.MAX_PATH`` plus a
+mount's prefix).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def bucket_name_problem(name: str) -> str:
         )
     if ".." in name:
         return "must not contain two adjacent dots"
+    # S3's rules before 2024 said so, and S3 still refuses them ("my-.bucket", "my.-bucket").
+    if ".-" in name or "-." in name:
+        return "must not contain a dot next to a hyphen"
     if _IPV4_RE.fullmatch(name):
         return "must not be formatted as an IP address"
     if name.startswith(_RESERVED_PREFIXES):

@@ -1,6 +1,7 @@
 """Smaller S3 behaviours measured against real clients, through real boto3 against a real
 ObjectService and coordinator: a CompleteMultipartUpload repeated after it succeeded (what
-SDKs do when the first answer is lost) answers the same object again."""
+SDKs do when the first answer is lost) answers the same object again; ListBuckets pages
+(max-buckets, continuation-token, prefix); bucket-name rules (a dot next to a hyphen)."""
 
 from __future__ import annotations
 
@@ -101,3 +102,40 @@ async def test_complete_of_another_keys_upload_is_no_such_upload(s3: Any) -> Non
         MultipartUpload={"Parts": parts},
     )
     assert (code, status) == ("NoSuchUpload", 404)
+
+
+async def test_list_buckets_pages_and_prefix(s3: Any) -> None:
+    names = ["bkt", *(f"page-{i:02d}" for i in range(7)), "zeta"]
+    for name in names[1:]:
+        await call(s3, "create_bucket", Bucket=name)
+    seen: list[str] = []
+    token = None
+    pages = 0
+    while True:
+        kwargs: dict[str, Any] = {"MaxBuckets": 3}
+        if token:
+            kwargs["ContinuationToken"] = token
+        page = await call(s3, "list_buckets", **kwargs)
+        seen += [b["Name"] for b in page["Buckets"]]
+        pages += 1
+        token = page.get("ContinuationToken")
+        if not token:
+            break
+    assert seen == names  # sorted, none skipped or repeated
+    assert pages == 3
+    filtered = await call(s3, "list_buckets", Prefix="page-", MaxBuckets=5)
+    assert [b["Name"] for b in filtered["Buckets"]] == names[1:6]
+    assert filtered["Prefix"] == "page-"
+    rest = await call(
+        s3, "list_buckets", Prefix="page-", ContinuationToken=filtered["ContinuationToken"]
+    )
+    assert [b["Name"] for b in rest["Buckets"]] == names[6:8]
+    assert "ContinuationToken" not in rest
+
+
+@pytest.mark.parametrize("name", ["my-.bucket", "my.-bucket", "a..b", "1.2.3.4", "-abc"])
+async def test_invalid_bucket_names(s3: Any, name: str) -> None:
+    code, status, _ = await error_of(s3, "create_bucket", Bucket=name)
+    assert (code, status) == ("InvalidBucketName", 400)
+    listed = await call(s3, "list_buckets")
+    assert [b["Name"] for b in listed["Buckets"]] == ["bkt"]
