@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ANSWER_TIMEOUT = 15.0
+_ERROR_CODE = re.compile(rb"^<\?xml [^>]*>\s*<Error><Code>(\w+)</Code>")
 # aiohttp answers in the version the client named (``GET / HTTP/2.0`` gets ``HTTP/2.0 403``).
 _STATUS = re.compile(rb"^HTTP/\d\.\d (\d{3})")
 
@@ -59,7 +60,10 @@ class Exchange:
         try:
             root = ET.fromstring(self.body)
         except ET.ParseError:
-            return ""
+            # Control characters of a key are written as character references (``&#x0;``),
+            # as AWS writes them, which XML 1.0 parsers refuse: read the code alone then.
+            match = _ERROR_CODE.search(self.body)
+            return match.group(1).decode() if match else ""
         return root.findtext("Code") or ""
 
     def describe(self, limit: int = 1500) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import socket
 import time
 import zlib
@@ -43,8 +44,10 @@ BODY_TIMEOUT = 3.0
 MEMORY_GROWTH_LIMIT = 150 * 1024 * 1024
 # The module's cluster (tests/integration/conftest.py) with the client timeouts shortened.
 CLUSTER_EXTRA_ENV = {IDLE_TIMEOUT_ENV: str(IDLE_TIMEOUT), BODY_TIMEOUT_ENV: str(BODY_TIMEOUT)}
+# Examples per fuzzer: 500 in `make test` (the module runs in about 40 s); more for a long
+# local hunt with WORMFS_FUZZ_EXAMPLES=20000.
 FUZZ = settings(
-    max_examples=500,
+    max_examples=int(os.environ.get("WORMFS_FUZZ_EXAMPLES", "500")),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
