@@ -7,7 +7,8 @@ PutBucketTagging); both answer the tags as a dict in the client's order, checked
 ``check_tags`` against AWS's limits: at most 10 tags on an object and 50 on a bucket, keys
 of 1 to 128 and values of at most 256 Unicode characters, made of letters, digits, spaces
 and ``+ - = . _ : / @``, no key twice, none starting with ``aws:`` (reserved).
-A tag set that breaks them is ``InvalidTag``; a header that is not such a query string is
+A tag set that breaks them is ``InvalidTag`` (more than 10 on an object: ``BadRequest``,
+as AWS answers); a header that is not such a query string is
 ``InvalidArgument``, an XML document without its elements ``MalformedXML``.
 ``tagging_document`` renders a tag set as GetObjectTagging / GetBucketTagging answer it.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from urllib.parse import parse_qsl
 
-from wormfs.gateway.errors import InvalidArgument, InvalidTag, MalformedXML
+from wormfs.gateway.errors import BadRequest, InvalidArgument, InvalidTag, MalformedXML
 from wormfs.gateway.xml import Elem, child_text
 
 MAX_OBJECT_TAGS = 10
@@ -35,8 +36,10 @@ def _valid_text(text: str) -> bool:
 def check_tags(pairs: list[tuple[str, str]], limit: int) -> dict[str, str]:
     """``pairs`` as a tag set, or ``InvalidTag`` naming the first rule broken."""
     if len(pairs) > limit:
-        kind = "Object" if limit == MAX_OBJECT_TAGS else "Bucket"
-        raise InvalidTag(f"{kind} tags cannot be greater than {limit}")
+        # AWS's answer for an object, seen in the wild with its request ids: BadRequest.
+        if limit == MAX_OBJECT_TAGS:
+            raise BadRequest(f"Object tags cannot be greater than {limit}")
+        raise InvalidTag(f"Bucket tags cannot be greater than {limit}")
     tags: dict[str, str] = {}
     for key, value in pairs:
         if not key or len(key) > MAX_KEY_LENGTH:
