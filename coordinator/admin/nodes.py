@@ -4,7 +4,8 @@ Layer: coordinator admin package, a resource module (``ROUTES``). Lists are by i
 memory (a cluster has hundreds of disks, not millions). The actions call the same
 ``Durability`` service as the internal ``/v1`` routes (``coordinator.durability_api``), so a
 drain started here is the same drain job the CLI sees; they need the leader's jobs
-(``NotLeader``, 503, elsewhere).
+(``NotLeader``, 503, elsewhere). ``GET /drains`` answers every draining or drained disk
+with its progress, as the actions do (``wormfs admin`` follows a drain with it).
 """
 
 from __future__ import annotations
@@ -159,6 +160,10 @@ async def forget_disk(call: AdminCall) -> ForgetResult:
     return await d.db.write(lambda tx: care.forget_disk(tx, disk_id, now, offline_after))
 
 
+async def drain_status(call: AdminCall) -> DrainStatus:
+    return await call.durability.care.drain_status()
+
+
 def _action(path: str, handler: Handler, summary: str, action: str, tag: str) -> Route:
     """An action answering the drain state (or, for forget, what was dropped)."""
     response = ForgetResult if action == "disk.forget" else DrainStatus
@@ -199,6 +204,14 @@ ROUTES = (
         "Decommission a node: drain its disks as one decommission job",
         "node.decommission",
         "nodes",
+    ),
+    Route(
+        "GET",
+        "/drains",
+        drain_status,
+        "Every draining or drained disk with the chunks left on it",
+        response=DrainStatus,
+        tag="disks",
     ),
     Route(
         "GET",

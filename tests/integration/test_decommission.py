@@ -1,5 +1,7 @@
 """Acceptance: decommissioning a node while reads run fails no read and leaves it empty; the
-admin CLI shows repair progress and starts scrubs; a rebalance evens out a new disk.
+admin CLI shows repair progress and starts scrubs; a rebalance evens out a new disk. The
+decommission and the disk actions after it go through the admin API (``--admin-url``), each
+audited; the other commands through the internal API.
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ import os
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from integration.cluster import Cluster
 from integration.durability_helpers import (
+    admin_url,
     assert_one_chunk_per_disk,
     check_objects,
     fast_cluster,
@@ -27,18 +32,37 @@ pytestmark = pytest.mark.integration
 SIZES = [10_000, 700_000, 2 * 1024 * 1024, 3 * 1024 * 1024 + 5] * 3
 
 
-def admin(cluster: Cluster, *args: str, timeout: float = 60) -> str:
+TOKEN = "wfa_decommission-admin-token-0123456789abcdefghijklmnopqrs"
+
+
+def run_admin(
+    cluster: Cluster, *args: str, api: bool = False, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``wormfs admin ARGS`` over the internal API, or with ``api`` the admin API."""
     wormfs = str(Path(sys.executable).with_name("wormfs"))
     env = dict(os.environ, WORMFS_CLUSTER_SECRET=cluster.secret)
-    result = subprocess.run(
-        [wormfs, "admin", "--coordinator-url", cluster.coordinator_url, *args],
+    connect = ["--admin-url", admin_url(cluster), "--token", TOKEN] if api else []
+    return subprocess.run(
+        [wormfs, "admin", "--coordinator-url", cluster.coordinator_url, *args, *connect],
         env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def admin(cluster: Cluster, *args: str, api: bool = False, timeout: float = 60) -> str:
+    result = run_admin(cluster, *args, api=api, timeout=timeout)
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def admin_get(cluster: Cluster, path: str) -> Any:
+    request = urllib.request.Request(
+        f"{admin_url(cluster)}/admin/v1{path}", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())
 
 
 def node_id(cluster: Cluster, node: int) -> str:
@@ -49,7 +73,9 @@ def node_id(cluster: Cluster, node: int) -> str:
 
 @pytest.mark.slow
 def test_decommission_node_while_reads_run(tmp_path: Path) -> None:
-    with fast_cluster(tmp_path, nodes=4, disks_per_node=2, gc_delay=2.0) as cluster:
+    with fast_cluster(
+        tmp_path, nodes=4, disks_per_node=2, admin_token=TOKEN, gc_delay=2.0
+    ) as cluster:
         objects = put_objects(cluster, "dec", SIZES)
         moved_expected = len(cluster.chunk_files(4))
         assert moved_expected
@@ -72,7 +98,9 @@ def test_decommission_node_while_reads_run(tmp_path: Path) -> None:
         thread = threading.Thread(target=reader)
         thread.start()
         try:
-            out = admin(cluster, "node", "decommission", node_id(cluster, 4), "--timeout", "60")
+            out = admin(
+                cluster, "node", "decommission", node_id(cluster, 4), "--timeout", "60", api=True
+            )
         finally:
             stop.set()
             thread.join(60)
@@ -84,6 +112,19 @@ def test_decommission_node_while_reads_run(tmp_path: Path) -> None:
         assert_one_chunk_per_disk(cluster, "dec", list(objects))
         cluster.wait_until(lambda: not cluster.chunk_files(4), 30)
         assert "drained" in admin(cluster, "drain", "status")
+        drains = admin_get(cluster, "/drains")["disks"]
+        assert {d["disk_id"] for d in drains if d["state"] == "drained"} == node4
+        # Disk actions over the admin API: audited, errors as code: message (request id).
+        disk = sorted(node4)[0]
+        admin(cluster, "disk", "undrain", disk, api=True)
+        refused = run_admin(cluster, "disk", "drain", "no-such-disk", api=True)
+        assert refused.returncode == 1 and "NotFound" in refused.stderr, refused.stderr
+        audit = admin_get(cluster, "/audit")["items"]
+        assert [(r["action"], r["target"], r["result"]) for r in audit] == [
+            ("disk.drain", "disks/no-such-disk/drain", "NotFound"),
+            ("disk.undrain", f"disks/{disk}/undrain", "ok"),
+            ("node.decommission", f"nodes/{node_id(cluster, 4)}/decommission", "ok"),
+        ]
         check_objects(cluster, "dec", objects)
         status = admin(cluster, "repair", "status")
         assert "queued:           0 chunks" in status

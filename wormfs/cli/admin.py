@@ -6,10 +6,12 @@ coordinator's health and the processes of ``wormfs server``: ``wormfs.cli.admin_
 
 Layer: cli. ``token``, ``bucket``, ``health``, ``cluster`` and ``user`` are clients of the
 admin REST API (``wormfs.cli.admin_api``: ``--admin-url`` and ``--token``, or the data dir of
-``wormfs server``; ``--json``); ``user`` given ``--coordinator-url`` (no admin address) uses
-the internal API as before. The rest are clients of the coordinator's internal API, found
-through the ready file of a ``wormfs server`` data dir, or given with ``--coordinator-url``;
-the cluster secret comes from ``WORMFS_CLUSTER_SECRET`` or the data dir's ``cluster.secret``.
+``wormfs server``; ``--json``); ``user``, ``profile`` and the drain actions of ``node`` and
+``disk`` (drain, undrain, decommission, forget: ``wormfs.cli.admin_drains``, audited) use it
+when an admin address is known, else (``--coordinator-url`` alone) the internal API. The
+rest are clients of the coordinator's internal API, found through the ready file of a
+``wormfs server`` data dir, or given with ``--coordinator-url``; the cluster secret comes
+from ``WORMFS_CLUSTER_SECRET`` or the data dir's ``cluster.secret``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sys
 import aiohttp
 
 from wormfs import config as cfg
-from wormfs.cli import admin_api
+from wormfs.cli import admin_api, admin_drains
 from wormfs.cli.admin_durability import TOPICS, add_durability_arguments, run_durability
 from wormfs.cli.admin_metadata import add_metadata_arguments, run_metadata
 from wormfs.cli.admin_profiles import add_profile_arguments, run_profiles, run_profiles_over_api
@@ -117,6 +119,12 @@ def run_admin(args: argparse.Namespace) -> int:
         if ident is None:  # optional only for list
             print(f"wormfs admin: {args.admin_command} {args.action} needs its id", file=sys.stderr)
             return 2
+    if admin_drains.is_drain_action(args) and admin_api.has_admin_api(args):
+        try:
+            return asyncio.run(admin_drains.run_drains_over_api(args))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            print(f"wormfs admin: the admin API did not answer: {exc!r}", file=sys.stderr)
+            return 1
     if (
         args.admin_command in admin_api.TOPICS
         or admin_api.is_lookup(args)

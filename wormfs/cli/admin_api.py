@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -131,6 +131,20 @@ def has_admin_api(args: argparse.Namespace) -> bool:
 
 def connect(args: argparse.Namespace) -> tuple[str, str]:
     return locate_admin(data_dir_of(args.data_dir), args.admin_url, args.token)
+
+
+async def over_admin_api(
+    args: argparse.Namespace, run: Callable[[AdminApi], Awaitable[int]]
+) -> int:
+    """Run a command with a client of the admin API the arguments name; an error answer (or
+    a ``TimeoutError`` of the command's own) prints ``code: message (request id)`` and is 1."""
+    url, token = connect(args)
+    async with aiohttp.ClientSession() as session:
+        try:
+            return await run(AdminApi(session, url, token))
+        except (AdminApiError, TimeoutError) as exc:
+            print(f"wormfs admin: {exc}", file=sys.stderr)
+            return 1
 
 
 def _print(args: argparse.Namespace, answer: Any, lines: list[str]) -> None:

@@ -13,11 +13,13 @@ seconds; ``--json`` prints the wire struct instead for scripts.
     wormfs admin rebalance [--max-moves N] [--tolerance F] [--wait]
     wormfs admin jobs ...                                  (``wormfs.cli.admin_jobs``)
 
-Each of these is a job on the server (``wormfs.wire.jobs``). ``repair status --watch``,
-``scrub --wait``, ``node decommission`` and ``--wait`` follow their job with
-``wormfs.cli.progress`` (a rich bar on a terminal, one plain line per ``--interval`` when not,
-JSON lines of the job with ``--json --watch``; ``--json --wait`` prints only the final
-struct) and exit 1 when the job failed. ``repair status --watch`` ends once the backlog is
+The drain commands (``run_drains``) take either client (``DrainCalls``): ``wormfs.cli.admin``
+sends them through the admin API (``admin_drains``, audited) when an admin address is known,
+else through the internal API. Each of these is a job on the server (``wormfs.wire.jobs``).
+``repair status --watch``, ``scrub --wait``, ``node decommission`` and ``--wait`` follow their
+job with ``wormfs.cli.progress`` (a rich bar on a terminal, one plain line per ``--interval``
+when not, JSON lines of the job with ``--json --watch``; ``--json --wait`` prints only the
+final struct) and exit 1 when the job failed. ``repair status --watch`` ends once the backlog is
 empty.
 """
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -36,6 +38,7 @@ from wormfs.clients.repair import DurabilityClient
 from wormfs.wire.jobs import JobInfo
 from wormfs.wire.repair import (
     DrainStatus,
+    ForgetResult,
     RepairStatus,
     ScrubStatus,
     StartRebalance,
@@ -166,7 +169,21 @@ def _wait_mode(args: argparse.Namespace) -> Mode | None:
     return None if args.json else output_mode(False)
 
 
-async def _wait(client: DurabilityClient, job_id: str | None, args: argparse.Namespace) -> int:
+class JobSource(Protocol):
+    async def job(self, job_id: str) -> JobInfo: ...
+
+
+class DrainCalls(JobSource, Protocol):
+    """What the drain commands need: ``DurabilityClient`` (internal API) or
+    ``admin_drains.ApiDrains`` (the admin API, audited)."""
+
+    async def drain(self, kind: str, ident: str, undo: bool = False) -> DrainStatus: ...
+    async def decommission(self, node_id: str) -> DrainStatus: ...
+    async def forget_disk(self, disk_id: str) -> ForgetResult: ...
+    async def drain_status(self) -> DrainStatus: ...
+
+
+async def _wait(client: JobSource, job_id: str | None, args: argparse.Namespace) -> int:
     """Follow the job until it ends; 1 if it failed."""
     if job_id is None:
         return 0
@@ -223,22 +240,7 @@ async def run_durability(args: argparse.Namespace, client: DurabilityClient) -> 
                 result = await client.scrub_status()
         lines = show_scrub(result)
     elif topic in ("disk", "node"):
-        if args.action == "forget":
-            result = await client.forget_disk(args.disk_id)
-            lines = [
-                f"disk {result.disk_id} forgotten; {result.gc_entries_dropped} pending chunk "
-                "deletes on it dropped"
-            ]
-        else:
-            if args.action == "decommission":
-                result, code = await _decommission(client, args)
-            else:
-                ident = args.disk_id if topic == "disk" else args.node_id
-                result = await client.drain(topic + "s", ident, undo=args.action == "undrain")
-                if args.wait and args.action == "drain":
-                    code = await _wait(client, result.job_id, args)
-                    result = await client.drain_status()
-            lines = show_drains(result)
+        return await run_drains(args, client)
     elif topic == "drain":
         result = await client.drain_status()
         lines = show_drains(result)
@@ -253,16 +255,40 @@ async def run_durability(args: argparse.Namespace, client: DurabilityClient) -> 
         ]
         if args.wait:
             code = await _wait(client, result.job_id, args)
-    if args.json:
-        print(msgspec.json.encode(result).decode())
-    else:
-        print("\n".join(lines))
+    _show(args, result, lines)
     return code
 
 
-async def _decommission(
-    client: DurabilityClient, args: argparse.Namespace
-) -> tuple[DrainStatus, int]:
+def _show(args: argparse.Namespace, result: Any, lines: list[str]) -> None:
+    print(msgspec.json.encode(result).decode() if args.json else "\n".join(lines))
+
+
+async def run_drains(args: argparse.Namespace, client: DrainCalls) -> int:
+    """``disk drain|undrain|forget`` and ``node drain|undrain|decommission``."""
+    result: Any
+    code = 0
+    if args.action == "forget":
+        result = await client.forget_disk(args.disk_id)
+        lines = [
+            f"disk {result.disk_id} forgotten; {result.gc_entries_dropped} pending chunk "
+            "deletes on it dropped"
+        ]
+    else:
+        if args.action == "decommission":
+            result, code = await _decommission(client, args)
+        else:
+            topic = args.admin_command
+            ident = args.disk_id if topic == "disk" else args.node_id
+            result = await client.drain(topic + "s", ident, undo=args.action == "undrain")
+            if args.wait and args.action == "drain":
+                code = await _wait(client, result.job_id, args)
+                result = await client.drain_status()
+        lines = show_drains(result)
+    _show(args, result, lines)
+    return code
+
+
+async def _decommission(client: DrainCalls, args: argparse.Namespace) -> tuple[DrainStatus, int]:
     """Drain every disk of the node as a decommission job and follow it until it ends (then
     the node can go)."""
     node_id = args.node_id

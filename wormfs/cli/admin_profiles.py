@@ -19,13 +19,11 @@ here. ``--json`` prints the wire struct instead, for scripts.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any, Protocol
 
-import aiohttp
 import msgspec
 
-from wormfs.cli.admin_api import AdminApi, AdminApiError, add_connection_arguments, connect
+from wormfs.cli.admin_api import AdminApi, add_connection_arguments, over_admin_api
 from wormfs.erasure import DEFAULT_CODEC
 from wormfs.wire.profiles import BucketClass, ProfileInfo, ProfileList, ProfileSpec
 
@@ -121,13 +119,7 @@ def _line(p: ProfileInfo) -> str:
 async def run_profiles_over_api(args: argparse.Namespace) -> int:
     """``wormfs admin profile ...`` through the admin API; its errors print as
     ``code: message (request id)`` and exit 1."""
-    url, token = connect(args)
-    async with aiohttp.ClientSession() as session:
-        try:
-            return await run_profiles(args, ApiProfiles(AdminApi(session, url, token)))
-        except AdminApiError as exc:
-            print(f"wormfs admin: {exc}", file=sys.stderr)
-            return 1
+    return await over_admin_api(args, lambda api: run_profiles(args, ApiProfiles(api)))
 
 
 async def run_profiles(args: argparse.Namespace, client: ProfileCalls) -> int:
