@@ -10,7 +10,10 @@ Layer: coordinator admin package, a resource module (``ROUTES``). Contract:
   cause, machine-readable: ``{kind, target, detail}`` with kind one of ``node_down``,
   ``disk_offline``, ``disk_full``, ``segments_degraded``, ``segments_unrecoverable``,
   ``repair_backlog``, ``no_leader``, ``no_storage``, ``metadata_backup_stale`` (degraded:
-  the metadata backup is more than 3 x ``backup_lag`` behind, ``admin.metadata``).
+  the metadata backup is more than 3 x ``backup_lag`` behind, ``admin.metadata``),
+  ``job_failed`` (degraded: one reason per durability job that ended ``failed`` in the last
+  hour, newest first and at most ``FAILED_JOBS_SHOWN``; target the job id, detail its kind,
+  target, end time and last failure).
 * ``GET /admin/v1/cluster``: leader and ZooKeeper state, raw and usable capacity (usable: raw
   times k / (k + m) of the default profile), bytes used, object count and bytes, node and
   disk counts (all and online), the default profile and the version.
@@ -41,7 +44,10 @@ ReasonKind = Literal[
     "no_leader",
     "no_storage",
     "metadata_backup_stale",
+    "job_failed",
 ]
+FAILED_JOBS_WINDOW = 3600.0  # seconds: a failed job is a reason for an hour after it ended
+FAILED_JOBS_SHOWN = 20
 
 
 class Reason(msgspec.Struct, frozen=True):
@@ -121,6 +127,12 @@ async def _reasons(call: AdminCall, now: float) -> list[Reason]:
     stale = stale_reason(call)
     if stale is not None:
         reasons.append(Reason("metadata_backup_stale", "cluster", stale))
+    failed = await call.views.failed_jobs(now - FAILED_JOBS_WINDOW, FAILED_JOBS_SHOWN)
+    for job in failed:
+        what = f"{job.kind} {job.target}".strip()
+        ended = time.strftime("%H:%M:%S UTC", time.gmtime(job.finished_at))
+        detail = f"{what} failed at {ended}: {job.last_failure or 'no failure recorded'}"
+        reasons.append(Reason("job_failed", job.job_id, detail))
     return reasons
 
 

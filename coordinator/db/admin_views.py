@@ -15,6 +15,8 @@ msgspec structs):
 * ``repair_backlog()``: the rows of the repair queue.
 * ``usage(bucket)``: object versions (delete markers excluded) and their bytes, and
   unfinished multipart uploads, of one bucket or (``None``) the whole cluster.
+* ``failed_jobs(since, limit)``: the durability jobs that ended ``failed`` at or after
+  ``since``, newest first, each with its kind, target, end time and last failure.
 * ``bucket_page(owner, after, limit)``: up to ``limit`` buckets by name after ``after``
   (optionally of one owner), each with its owner's display name, its usage (as ``usage``
   counts it) and its default storage class, in ONE statement: the usage comes from
@@ -38,6 +40,7 @@ from wormfs.coordinator.db.tables import (
     chunk_placements,
     disk_care,
     disks,
+    jobs,
     objects,
     parts,
     repair_queue,
@@ -75,6 +78,14 @@ class Usage(msgspec.Struct, frozen=True):
     objects: int
     bytes: int
     uploads: int
+
+
+class FailedJob(msgspec.Struct, frozen=True):
+    job_id: str
+    kind: str
+    target: str
+    finished_at: float
+    last_failure: str
 
 
 class BucketSummary(msgspec.Struct, frozen=True):
@@ -176,6 +187,12 @@ _BUCKET_PAGE = (
     .order_by(buckets.c.name)
     .limit(bindparam("limit"))
 )
+_FAILED_JOBS = (
+    select(jobs.c.job_id, jobs.c.kind, jobs.c.target, jobs.c.finished_at, jobs.c.last_failure)
+    .where(jobs.c.state == "failed", jobs.c.finished_at >= bindparam("since"))
+    .order_by(jobs.c.finished_at.desc(), jobs.c.job_id)
+    .limit(bindparam("limit"))
+)
 
 
 def _disks(tx: Tx, now: float, offline_after: float) -> list[DiskView]:
@@ -273,3 +290,21 @@ class AdminViews:
     ) -> list[BucketSummary]:
         """Up to ``limit`` buckets after ``after`` by name, with usage and class: one read."""
         return await self._db.read(lambda tx: _bucket_page(tx, owner, after, limit))
+
+    async def failed_jobs(self, since: float, limit: int) -> list[FailedJob]:
+        """Jobs that failed at or after ``since``, newest first."""
+
+        def read(tx: Tx) -> list[FailedJob]:
+            rows = tx.all(_FAILED_JOBS, {"since": since, "limit": limit})
+            return [
+                FailedJob(
+                    job_id=r.job_id,
+                    kind=r.kind,
+                    target=r.target,
+                    finished_at=float(r.finished_at),
+                    last_failure=r.last_failure,
+                )
+                for r in rows
+            ]
+
+        return await self._db.read(read)
