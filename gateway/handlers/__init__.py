@@ -19,16 +19,23 @@ from wormfs.gateway.handlers import (
     unconfigured,
 )
 from wormfs.gateway.handlers.base import Handler, S3Context, S3Response
+from wormfs.gateway.handlers.owner import expecting_owner
 
+_ALL: dict[str, Handler] = {
+    **buckets.HANDLERS,
+    **objects.HANDLERS,
+    **copy.HANDLERS,
+    **listing.HANDLERS,
+    **multipart.HANDLERS,
+    **unconfigured.HANDLERS,
+    **tagging.HANDLERS,
+}
+# Every operation on a bucket checks x-amz-expected-bucket-owner (ListBuckets and CreateBucket
+# have no bucket owner to compare with).
 HANDLERS: Mapping[str, Handler] = MappingProxyType(
     {
-        **buckets.HANDLERS,
-        **objects.HANDLERS,
-        **copy.HANDLERS,
-        **listing.HANDLERS,
-        **multipart.HANDLERS,
-        **unconfigured.HANDLERS,
-        **tagging.HANDLERS,
+        name: handler if name in ("ListBuckets", "CreateBucket") else expecting_owner(handler)
+        for name, handler in _ALL.items()
     }
 )
 

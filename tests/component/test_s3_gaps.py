@@ -1,7 +1,8 @@
 """Smaller S3 behaviours measured against real clients, through real boto3 against a real
 ObjectService and coordinator: a CompleteMultipartUpload repeated after it succeeded (what
 SDKs do when the first answer is lost) answers the same object again; ListBuckets pages
-(max-buckets, continuation-token, prefix); bucket-name rules (a dot next to a hyphen)."""
+(max-buckets, continuation-token, prefix); bucket-name rules (a dot next to a hyphen);
+x-amz-expected-bucket-owner and x-amz-source-expected-bucket-owner."""
 
 from __future__ import annotations
 
@@ -139,3 +140,47 @@ async def test_invalid_bucket_names(s3: Any, name: str) -> None:
     assert (code, status) == ("InvalidBucketName", 400)
     listed = await call(s3, "list_buckets")
     assert [b["Name"] for b in listed["Buckets"]] == ["bkt"]
+
+
+async def test_expected_bucket_owner(s3: Any, env: S3Env) -> None:
+    alice = env.users["alice"]
+    listed = await call(s3, "list_buckets")
+    assert listed["Owner"]["ID"] == alice  # the id a client names as the owner
+    await call(s3, "put_object", Bucket="bkt", Key="k", Body=b"x", ExpectedBucketOwner=alice)
+    head = await call(s3, "head_object", Bucket="bkt", Key="k", ExpectedBucketOwner=alice)
+    assert head["ContentLength"] == 1
+    wrong = env.users["bob"]
+    for method, extra in (
+        ("put_object", {"Key": "k", "Body": b"changed"}),
+        ("get_object", {"Key": "k"}),
+        ("delete_object", {"Key": "k"}),
+        ("list_objects_v2", {}),
+        ("get_bucket_tagging", {}),
+        ("delete_bucket", {}),
+    ):
+        code, status, _ = await error_of(
+            s3, method, Bucket="bkt", ExpectedBucketOwner=wrong, **extra
+        )
+        assert (code, status) == ("AccessDenied", 403), method
+    code, status, _ = await error_of(
+        s3,
+        "copy_object",
+        Bucket="bkt",
+        Key="copy",
+        CopySource={"Bucket": "bkt", "Key": "k"},
+        ExpectedSourceBucketOwner=wrong,
+    )
+    assert (code, status) == ("AccessDenied", 403)
+    await call(
+        s3,
+        "copy_object",
+        Bucket="bkt",
+        Key="copy",
+        CopySource={"Bucket": "bkt", "Key": "k"},
+        ExpectedSourceBucketOwner=alice,
+        ExpectedBucketOwner=alice,
+    )
+    # Nothing the refused requests named was changed.
+    assert await read_body(await call(s3, "get_object", Bucket="bkt", Key="k")) == b"x"
+    keys = [o["Key"] for o in (await call(s3, "list_objects_v2", Bucket="bkt"))["Contents"]]
+    assert keys == ["copy", "k"]
