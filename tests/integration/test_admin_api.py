@@ -188,11 +188,21 @@ def test_admin_cli_over_the_admin_api(tmp_path: Path) -> None:
         assert len(disks.splitlines()) == 6 and disk_id in _cli(server, "disk", "show", disk_id)
         assert _cli(server, "disk", "list", "--state", "offline") == "\n"
         assert "needs its id" in _cli(server, "disk", "drain", code=2)
+        # Jobs over the admin API: the standing repair job, paused and resumed (audited), the
+        # throttles, and a list whose JSON is the jobs' own structs.
+        assert json.loads(_cli(server, "jobs", "pause", "repair", "--json"))["state"] == "paused"
+        assert json.loads(_cli(server, "jobs", "resume", "repair", "--json"))["state"] == "running"
+        listed = json.loads(_cli(server, "jobs", "list", "--kind", "repair", "--json"))
+        assert [j["job_id"] for j in listed["jobs"]] == ["repair"]
+        assert "repair:" in _cli(server, "jobs", "throttles")
+        assert "NoSuchJob" in _cli(server, "jobs", "show", "no-such-job", code=1)
         actions = [
             (r["action"], r["result"])
             for r in admin_get(server.status()["admin_url"], "/audit", _token(server))[1]["items"]
         ]
         assert actions == [
+            ("job.resume", "ok"),
+            ("job.pause", "ok"),
             ("user.delete", "ok"),
             ("user.enable", "ok"),
             ("user.disable", "ok"),

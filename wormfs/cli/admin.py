@@ -25,6 +25,7 @@ import aiohttp
 from wormfs import config as cfg
 from wormfs.cli import admin_api, admin_drains
 from wormfs.cli.admin_durability import TOPICS, add_durability_arguments, run_durability
+from wormfs.cli.admin_jobs import run_jobs_over_api
 from wormfs.cli.admin_metadata import add_metadata_arguments, run_metadata
 from wormfs.cli.admin_profiles import add_profile_arguments, run_profiles, run_profiles_over_api
 from wormfs.cli.admin_status import run_status
@@ -119,6 +120,12 @@ def run_admin(args: argparse.Namespace) -> int:
         if ident is None:  # optional only for list
             print(f"wormfs admin: {args.admin_command} {args.action} needs its id", file=sys.stderr)
             return 2
+    if args.admin_command == "jobs" and admin_api.has_admin_api(args):
+        try:
+            return asyncio.run(run_jobs_over_api(args))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            print(f"wormfs admin: the admin API did not answer: {exc!r}", file=sys.stderr)
+            return 1
     if admin_drains.is_drain_action(args) and admin_api.has_admin_api(args):
         try:
             return asyncio.run(admin_drains.run_drains_over_api(args))

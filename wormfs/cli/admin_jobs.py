@@ -1,8 +1,12 @@
 """``wormfs admin jobs``: the durability jobs the coordinator keeps (``wormfs.wire.jobs``).
 
-Layer: cli (a client of the coordinator's ``/v1/jobs`` routes through
-``wormfs.clients.repair.DurabilityClient``); ``wormfs.cli.admin_durability`` adds the topic to
-``wormfs admin``'s parser and hands it here. Progress is drawn by ``wormfs.cli.progress``.
+Layer: cli. When an admin address is known (``--admin-url``, the data dir) the commands go
+through the admin REST API (``ApiJobs``: ``/admin/v1/jobs``, with the bearer token, so that
+pause, resume, cancel and throttle are audited as ``job.*`` like every admin call); with only
+``--coordinator-url``, through the coordinator's internal ``/v1/jobs`` routes
+(``wormfs.clients.repair.DurabilityClient``). Both answer the same structs.
+``wormfs.cli.admin_durability`` adds the topic to ``wormfs admin``'s parser and hands it
+here. Progress is drawn by ``wormfs.cli.progress``.
 
     wormfs admin jobs list [--kind K] [--state S] [--limit N] [--all] [--json]
     wormfs admin jobs show JOB_ID [--watch] [--interval S] [--json]
@@ -17,13 +21,81 @@ and exits 1 when it failed; ``--json`` prints one JSON document (JSON lines with
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import quote
 
 import msgspec
 
+from wormfs.cli.admin_api import AdminApi, add_connection_arguments, over_admin_api
 from wormfs.cli.progress import backlog_empty, exit_code, finished, follow, job_line, output_mode
-from wormfs.clients.repair import DurabilityClient
-from wormfs.wire.jobs import KINDS, MAX_PAGE, STATES, JobInfo, JobList, Throttle
+from wormfs.wire.jobs import (
+    KINDS,
+    MAX_PAGE,
+    STATES,
+    JobInfo,
+    JobList,
+    KindThrottle,
+    Throttle,
+    ThrottleList,
+)
+
+
+class JobCalls(Protocol):
+    """What the jobs commands ask of the coordinator (``DurabilityClient`` or ``ApiJobs``)."""
+
+    async def jobs(
+        self, kind: str | None, state: str | None, limit: int, after: str | None = None
+    ) -> JobList: ...
+
+    async def job(self, job_id: str) -> JobInfo: ...
+
+    async def control_job(self, job_id: str, action: str) -> JobInfo: ...
+
+    async def throttles(self) -> ThrottleList: ...
+
+    async def set_throttle(self, kind: str, throttle: Throttle) -> KindThrottle: ...
+
+
+class ApiJobs:
+    """The jobs commands' calls over ``/admin/v1/jobs`` (``coordinator/admin/jobs.py``). A
+    page's ``next_after`` carries the API's opaque cursor."""
+
+    def __init__(self, api: AdminApi) -> None:
+        self._api = api
+
+    async def jobs(
+        self, kind: str | None, state: str | None, limit: int, after: str | None = None
+    ) -> JobList:
+        query = {"limit": str(limit)}
+        for name, value in (("kind", kind), ("state", state), ("cursor", after)):
+            if value:
+                query[name] = value
+        page = await self._api.call("GET", "/jobs", params=query)
+        jobs = msgspec.convert(page["items"], list[JobInfo])
+        return JobList(jobs=jobs, next_after=page.get("next_cursor"))
+
+    async def job(self, job_id: str) -> JobInfo:
+        return msgspec.convert(await self._api.call("GET", f"/jobs/{_seg(job_id)}"), JobInfo)
+
+    async def control_job(self, job_id: str, action: str) -> JobInfo:
+        done = await self._api.call("POST", f"/jobs/{_seg(job_id)}/{action}")
+        return msgspec.convert(done, JobInfo)
+
+    async def throttles(self) -> ThrottleList:
+        return msgspec.convert(await self._api.call("GET", "/jobs/throttles"), ThrottleList)
+
+    async def set_throttle(self, kind: str, throttle: Throttle) -> KindThrottle:
+        body = msgspec.to_builtins(throttle)
+        done = await self._api.call("PUT", f"/jobs/throttles/{_seg(kind)}", body)
+        return msgspec.convert(done, KindThrottle)
+
+
+def _seg(ident: str) -> str:
+    return quote(ident, safe="")
+
+
+async def run_jobs_over_api(args: argparse.Namespace) -> int:
+    return await over_admin_api(args, lambda api: run_jobs(args, ApiJobs(api)))
 
 
 def add_jobs_arguments(sub: Any) -> None:
@@ -54,13 +126,15 @@ def add_jobs_arguments(sub: Any) -> None:
     throttle.add_argument("--json", action="store_true")
     throttles = actions.add_parser("throttles", help="the throttle of every job kind")
     throttles.add_argument("--json", action="store_true")
+    for parser in actions.choices.values():  # --admin-url, --token
+        add_connection_arguments(parser, json=False)
 
 
 def _done(job: JobInfo) -> bool:
     return backlog_empty(job) if job.standing else finished(job)
 
 
-async def _list(args: argparse.Namespace, client: DurabilityClient) -> JobList:
+async def _list(args: argparse.Namespace, client: JobCalls) -> JobList:
     page = await client.jobs(args.kind, args.state, args.limit)
     jobs = list(page.jobs)
     while args.all and page.next_after:
@@ -69,7 +143,7 @@ async def _list(args: argparse.Namespace, client: DurabilityClient) -> JobList:
     return JobList(jobs=jobs, next_after=page.next_after)
 
 
-async def run_jobs(args: argparse.Namespace, client: DurabilityClient) -> int:
+async def run_jobs(args: argparse.Namespace, client: JobCalls) -> int:
     action = args.jobs_command
     result: Any
     if action == "list":
