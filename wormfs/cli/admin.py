@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiohttp
 
@@ -100,6 +102,27 @@ async def _admin(args: argparse.Namespace, url: str, secret: bytes) -> int:
     return 0
 
 
+def _over_admin_api(
+    args: argparse.Namespace,
+) -> Callable[[argparse.Namespace], Coroutine[Any, Any, int]] | None:
+    """The admin API runner of the command, or None for one answered over the internal API
+    (a topic the admin API does not serve, or only ``--coordinator-url`` given)."""
+    known = admin_api.has_admin_api(args)
+    if args.admin_command == "profile" and known:
+        return run_profiles_over_api
+    if args.admin_command == "jobs" and known:
+        return run_jobs_over_api
+    if admin_drains.is_drain_action(args) and known:
+        return admin_drains.run_drains_over_api
+    if (
+        args.admin_command in admin_api.TOPICS
+        or admin_api.is_lookup(args)
+        or (args.admin_command == "user" and known)
+    ):
+        return admin_api.run_admin_api
+    return None
+
+
 def run_admin(args: argparse.Namespace) -> int:
     if args.admin_command == "metadata":
         return run_metadata(args)
@@ -109,36 +132,15 @@ def run_admin(args: argparse.Namespace) -> int:
         except cfg.ConfigError:
             found = (None, None)  # the server's status may still say why
         return run_status(data_dir_of(args.data_dir), *found)
-    if args.admin_command == "profile" and admin_api.has_admin_api(args):
-        try:
-            return asyncio.run(run_profiles_over_api(args))
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            print(f"wormfs admin: the admin API did not answer: {exc!r}", file=sys.stderr)
-            return 1
     if args.admin_command in ("node", "disk") and args.action != "list":
         ident = args.node_id if args.admin_command == "node" else args.disk_id
         if ident is None:  # optional only for list
             print(f"wormfs admin: {args.admin_command} {args.action} needs its id", file=sys.stderr)
             return 2
-    if args.admin_command == "jobs" and admin_api.has_admin_api(args):
+    over_api = _over_admin_api(args)
+    if over_api is not None:
         try:
-            return asyncio.run(run_jobs_over_api(args))
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            print(f"wormfs admin: the admin API did not answer: {exc!r}", file=sys.stderr)
-            return 1
-    if admin_drains.is_drain_action(args) and admin_api.has_admin_api(args):
-        try:
-            return asyncio.run(admin_drains.run_drains_over_api(args))
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            print(f"wormfs admin: the admin API did not answer: {exc!r}", file=sys.stderr)
-            return 1
-    if (
-        args.admin_command in admin_api.TOPICS
-        or admin_api.is_lookup(args)
-        or (args.admin_command == "user" and admin_api.has_admin_api(args))
-    ):
-        try:
-            return asyncio.run(admin_api.run_admin_api(args))
+            return asyncio.run(over_api(args))
         except (aiohttp.ClientError, TimeoutError) as exc:
             print(f"wormfs admin: the admin API did not answer: {exc!r}", file=sys.stderr)
             return 1
