@@ -160,13 +160,17 @@ async def test_repair_job_progress_pause_throttle_and_restart(database_url: str)
         client = DurabilityClient(r.client.http)
         paused = await client.control_job("repair", "pause")
         assert paused.state == "paused" and paused.standing
-        lost = None
-        for i in range(8):
-            manifest = await put(r.client, "bkt", f"k{i}", size=5000)
-            lost = lost or chunks_of(manifest)[0][2]
-        assert lost is not None
+        # Placement is pseudo-random: write until one disk holds a chunk of six objects.
+        lost, on_lost = None, 0
+        for i in range(40):
+            disks = [disk for _, _, disk in chunks_of(await put(r.client, "bkt", f"k{i}", 5000))]
+            lost = lost or disks[0]
+            on_lost += lost in disks
+            if on_lost == 6:
+                break
+        assert lost is not None and on_lost == 6
         queued = await d.queue.enqueue_disk(lost, "offline")
-        assert queued >= 6
+        assert queued == 6
         await job_where(client, "repair", total_items=queued, done_items=0)
         assert (await client.repair_status()).paused
 
