@@ -10,7 +10,9 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from wormfs.format.checksums import ObjectChecksum
 from wormfs.format.chunkformat import ChunkHeader, seal_block
+from wormfs.format.chunkrecord import ObjectRecord, RecordPart
 from wormfs.format.layout import Profile
 from wormfs.ids import new_id
 from wormfs.storage_node.chunkstore import ChunkStore
@@ -19,9 +21,57 @@ from wormfs.storage_node.disks import Disk, DiskSet
 GOLDEN_DIR = Path(__file__).parent / "golden"
 GOLDEN_HEADER = GOLDEN_DIR / "chunk_v1_header.bin"
 GOLDEN_CHUNK = GOLDEN_DIR / "chunk_v1_small.chunk"
+GOLDEN_V2_HEADER = GOLDEN_DIR / "chunk_v2_header.bin"
+GOLDEN_V2_CHUNK = GOLDEN_DIR / "chunk_v2_small.chunk"
+GOLDEN_V2_BARE = GOLDEN_DIR / "chunk_v2_no_record.bin"
 
 # Three stripes of 8, 8 and 5 bytes; k=2 gives fragments of 4, 4 and 3 bytes.
 GOLDEN_HEADER_STRUCT = ChunkHeader(
+    chunk_id="0123456789abcdef0123456789abcdef",
+    version_id="0000018f2a3b4c5d00112233445566ff",
+    part_number=3,
+    segment_index=1,
+    fragment_index=2,
+    profile=Profile(codec="zfec", k=2, m=1, stripe_size=8),
+    segment_offset=64,
+    segment_length=21,
+    bucket="golden-bucket",
+    key="photos/2024/ключ ✓.jpg",
+    format_version=1,
+)
+GOLDEN_RECORD = ObjectRecord(
+    created=1714000000.25,
+    part_size=85,
+    segment_size=64,
+    size=85,
+    owner_id="owner-1",
+    storage_class="STANDARD_IA",
+    content_type="image/jpeg",
+    user_metadata={"camera": "x100", "ключ": "✓"},
+    system_metadata={"cache-control": "max-age=60"},
+    tags={"project": "golden"},
+    checksum_algorithm="CRC32C",
+    checksum_type="FULL_OBJECT",
+    etag='"9e107d9d372bb6826bd81d3542a419d6"',
+    checksum=ObjectChecksum(algorithm="CRC32C", value="AAAAAA==", type="FULL_OBJECT"),
+    parts=[RecordPart(part_number=1, size=85, etag='"9e107d9d372bb6826bd81d3542a419d6"')],
+)
+# The same chunk in format 2: segment 0 (so it carries the record), and one of another
+# segment without a record.
+GOLDEN_V2_STRUCT = ChunkHeader(
+    chunk_id="0123456789abcdef0123456789abcdef",
+    version_id="0000018f2a3b4c5d00112233445566ff",
+    part_number=3,
+    segment_index=0,
+    fragment_index=2,
+    profile=Profile(codec="zfec", k=2, m=1, stripe_size=8),
+    segment_offset=0,
+    segment_length=21,
+    bucket="golden-bucket",
+    key="photos/2024/ключ ✓.jpg",
+    record=GOLDEN_RECORD,
+)
+GOLDEN_V2_BARE_STRUCT = ChunkHeader(
     chunk_id="0123456789abcdef0123456789abcdef",
     version_id="0000018f2a3b4c5d00112233445566ff",
     part_number=3,

@@ -1,4 +1,4 @@
-"""Chunk file format v1: round trips, golden bytes, and every typed parse error.
+"""Chunk file format v1 and v2: round trips, golden bytes, and every typed parse error.
 
 The golden files pin the layout: a change to the bytes without a format version bump fails
 here. To regenerate them after a deliberate, versioned change, run this module with
@@ -10,12 +10,19 @@ from __future__ import annotations
 import os
 import struct
 
+import msgspec
 import pytest
 from unit.chunk_fixtures import (
     GOLDEN_CHUNK,
     GOLDEN_FRAGMENTS,
     GOLDEN_HEADER,
     GOLDEN_HEADER_STRUCT,
+    GOLDEN_RECORD,
+    GOLDEN_V2_BARE,
+    GOLDEN_V2_BARE_STRUCT,
+    GOLDEN_V2_CHUNK,
+    GOLDEN_V2_HEADER,
+    GOLDEN_V2_STRUCT,
     chunk_bytes,
     make_header,
 )
@@ -36,6 +43,7 @@ from wormfs.format.chunkformat import (
     crc32c_of,
     seal_block,
 )
+from wormfs.format.chunkrecord import MAX_RECORD_BYTES, ObjectRecord, decode_record
 from wormfs.format.layout import Profile
 
 
@@ -45,6 +53,9 @@ def regenerate_golden() -> None:
         GOLDEN_HEADER.parent.mkdir(exist_ok=True)
         GOLDEN_HEADER.write_bytes(GOLDEN_HEADER_STRUCT.encode())
         GOLDEN_CHUNK.write_bytes(chunk_bytes(GOLDEN_HEADER_STRUCT, GOLDEN_FRAGMENTS))
+        GOLDEN_V2_HEADER.write_bytes(GOLDEN_V2_STRUCT.encode())
+        GOLDEN_V2_BARE.write_bytes(GOLDEN_V2_BARE_STRUCT.encode())
+        GOLDEN_V2_CHUNK.write_bytes(chunk_bytes(GOLDEN_V2_STRUCT, GOLDEN_FRAGMENTS))
 
 
 def _resealed(header: bytes) -> bytes:
@@ -97,7 +108,7 @@ def _fields(header: ChunkHeader) -> dict[str, object]:
 
 # ---- golden files -----------------------------------------------------------------------------
 def test_golden_header_bytes() -> None:
-    assert FORMAT_VERSION == 1, "a new format version needs new golden files"
+    assert FORMAT_VERSION == 2, "a new format version needs new golden files"
     assert GOLDEN_HEADER_STRUCT.encode() == GOLDEN_HEADER.read_bytes()
     assert ChunkHeader.decode(GOLDEN_HEADER.read_bytes()) == GOLDEN_HEADER_STRUCT
 
@@ -150,7 +161,7 @@ def test_bad_magic() -> None:
 def test_unknown_version() -> None:
     data = GOLDEN_HEADER.read_bytes()
     with pytest.raises(UnknownVersionError):
-        ChunkHeader.decode(_resealed(data[:8] + struct.pack(">H", 2) + data[10:]))
+        ChunkHeader.decode(_resealed(data[:8] + struct.pack(">H", 3) + data[10:]))
 
 
 def test_unknown_codec_number() -> None:
@@ -203,3 +214,100 @@ def test_block_missing_its_checksum() -> None:
 def test_profile_is_stored_not_configured() -> None:
     header = make_header(codec="isal_rs_vand", k=3, m=2, stripe_size=8192)
     assert ChunkHeader.decode(header.encode()).profile == Profile("isal_rs_vand", 3, 2, 8192)
+
+
+# ---- format 2: the object record ------------------------------------------------------------
+def test_v2_golden_header_bytes() -> None:
+    assert GOLDEN_V2_STRUCT.encode() == GOLDEN_V2_HEADER.read_bytes()
+    decoded = ChunkHeader.decode(GOLDEN_V2_HEADER.read_bytes())
+    assert decoded == GOLDEN_V2_STRUCT
+    assert decoded.format_version == 2
+    assert decoded.record == GOLDEN_RECORD
+    assert GOLDEN_V2_BARE_STRUCT.encode() == GOLDEN_V2_BARE.read_bytes()
+    assert ChunkHeader.decode(GOLDEN_V2_BARE.read_bytes()).record is None
+
+
+def test_v2_golden_chunk_bytes() -> None:
+    golden = GOLDEN_V2_CHUNK.read_bytes()
+    assert chunk_bytes(GOLDEN_V2_STRUCT, GOLDEN_FRAGMENTS) == golden
+    header = ChunkHeader.decode(golden)
+    assert len(golden) == header.file_size
+    for j, fragment in enumerate(GOLDEN_FRAGMENTS):
+        start = header.block_offset(j)
+        assert golden[start : start + header.fragment_size(j)] == fragment
+
+
+def test_v2_golden_fields_at_documented_offsets() -> None:
+    data = GOLDEN_V2_HEADER.read_bytes()
+    assert struct.unpack(">H", data[8:10]) == (2,)
+    assert struct.unpack(">I", data[10:14]) == (len(data),)
+    assert struct.unpack(">IIBBBBIQQ", data[46:78]) == (3, 0, 2, 2, 2, 1, 8, 0, 21)
+    key = GOLDEN_V2_STRUCT.key.encode()
+    pos = 80 + len("golden-bucket")
+    assert struct.unpack(">H", data[pos : pos + 2]) == (len(key),)
+    pos += 2 + len(key)
+    (rlen,) = struct.unpack(">I", data[pos : pos + 4])
+    assert pos + 4 + rlen == len(data) - 4
+    assert msgspec.msgpack.decode(data[pos + 4 : pos + 4 + rlen])["content_type"] == "image/jpeg"
+    bare = GOLDEN_V2_BARE.read_bytes()
+    assert bare[-8:-4] == b"\x00\x00\x00\x00"  # record length 0, then the CRC
+
+
+def test_v1_chunk_keeps_reading_and_its_offsets() -> None:
+    header = ChunkHeader.decode(GOLDEN_CHUNK.read_bytes())
+    assert header.format_version == 1 and header.record is None
+    assert header.encode() == GOLDEN_HEADER.read_bytes()  # encodes back as v1: offsets kept
+
+
+def test_v1_header_refuses_a_record() -> None:
+    with pytest.raises(ValueError):
+        msgspec.structs.replace(GOLDEN_HEADER_STRUCT, record=GOLDEN_RECORD).encode()
+
+
+@pytest.mark.parametrize("position", range(len(GOLDEN_V2_STRUCT.encode())))
+def test_any_flipped_v2_header_byte_is_a_format_error(position: int) -> None:
+    data = bytearray(GOLDEN_V2_HEADER.read_bytes())
+    data[position] ^= 0x40
+    with pytest.raises(ChunkFormatError):
+        ChunkHeader.decode(bytes(data))
+
+
+def test_record_length_must_fill_the_header() -> None:
+    data = bytearray(GOLDEN_V2_BARE.read_bytes())
+    data[-8:-4] = struct.pack(">I", 1)
+    with pytest.raises(HeaderChecksumError):
+        ChunkHeader.decode(_resealed(bytes(data)))
+
+
+def test_garbage_record_is_a_format_error() -> None:
+    data = GOLDEN_V2_BARE.read_bytes()
+    broken = data[:-8] + struct.pack(">I", 3) + b"\xc1\xc1\xc1" + data[-4:]
+    broken = broken[:10] + struct.pack(">I", len(broken)) + broken[14:]
+    with pytest.raises(ChunkFormatError):
+        ChunkHeader.decode(_resealed(broken))
+
+
+def test_large_metadata_is_dropped_with_a_flag() -> None:
+    record = msgspec.structs.replace(GOLDEN_RECORD, system_metadata={"x": "y" * 20_000})
+    header = msgspec.structs.replace(GOLDEN_V2_STRUCT, record=record)
+    data = header.encode()
+    assert len(data) <= MAX_HEADER_SIZE
+    decoded = ChunkHeader.decode(data).record
+    assert decoded is not None and decoded.metadata_dropped
+    assert decoded.user_metadata == {} and decoded.content_type == "image/jpeg"
+    assert decoded.size == 85 and decoded.owner_id == "owner-1"
+
+
+def test_unknown_record_fields_are_skipped() -> None:
+    raw = msgspec.msgpack.encode({"created": 1.0, "part_size": 5, "segment_size": 5, "new": 1})
+    assert decode_record(raw) == ObjectRecord(created=1.0, part_size=5, segment_size=5)
+
+
+def test_largest_header_fits_the_first_read() -> None:
+    record = msgspec.structs.replace(
+        GOLDEN_RECORD, system_metadata={"x": "y" * (MAX_RECORD_BYTES - 400)}
+    )
+    header = msgspec.structs.replace(
+        GOLDEN_V2_STRUCT, bucket="b" * 255, key="k" * 1024, record=record
+    )
+    assert len(header.encode()) <= MAX_HEADER_SIZE

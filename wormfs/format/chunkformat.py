@@ -1,4 +1,4 @@
-"""Chunk file format v1: a pure byte layout with typed parse errors (no I/O).
+"""Chunk file format v2 (and v1, still read): a pure byte layout with typed parse errors (no I/O).
 
 A chunk is the file on one disk holding fragment ``i`` of every stripe of one segment. It is a
 header followed by one block per stripe; every block carries its own CRC32C so that any byte
@@ -23,7 +23,17 @@ Header (all integers big-endian):
     70      8     segment length   bytes of object data in the segment (>= 1)
     78      2     bucket length B, then B bytes of UTF-8 bucket name
     80+B    2     key length K, then K bytes of UTF-8 object key (at most 1024)
+    82+B+K  4     record length R  (format 2 only) 0, or the bytes of the object record:
+    86+B+K  R     object record    MessagePack map (``wormfs.format.chunkrecord``), R <= 8192
     H-4     4     header CRC32C    of bytes [0, H-4)
+
+Format 1 is format 2 without the record length and record (its header ends with the key,
+then the CRC). Writers write format 2; readers read both (``ChunkHeader.format_version`` says
+which a header is, and ``encode`` writes that one back, so a v1 chunk's offsets never move).
+The record is on every chunk of a part's first segment (segment index 0): size, segment
+layout, owner, content type, metadata, storage class, creation time, checksum algorithm,
+upload id (what lets recovery rebuild a manifest from any k of those chunks). Other segments'
+chunks carry R = 0.
 
 Blocks, one per stripe j = 0 .. stripe_count-1, straight after the header:
 
@@ -31,8 +41,8 @@ Blocks, one per stripe j = 0 .. stripe_count-1, straight after the header:
     block CRC32C     4 bytes, of the fragment bytes
 
 Every stripe but the last is full, so block j starts at ``H + j * (F + 4)`` where F is the
-fragment size of a full stripe. The bucket and key are there so that lost metadata can one day
-be rebuilt from chunks; nothing on disk is named after them.
+fragment size of a full stripe. The bucket, key and record are there so that lost metadata can
+be rebuilt from chunks (``wormfs.runtime.headerscan``); nothing on disk is named after them.
 
 Any change to this layout bumps the format version; golden files in tests pin the bytes.
 """
@@ -47,10 +57,18 @@ import crc32c
 import msgspec
 
 from wormfs.erasure import CODEC_BY_NUMBER, CODEC_NUMBERS, get_codec
+from wormfs.format.chunkrecord import (
+    MAX_RECORD_BYTES,
+    ObjectRecord,
+    RecordFormatError,
+    decode_record,
+    encode_record,
+)
 from wormfs.format.layout import Profile, stripe_count, stripe_length
 
 MAGIC = b"WORMCHNK"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what writers write
+READ_VERSIONS = (1, 2)
 _FIXED = struct.Struct(">8sHI16s16sIIBBBBIQQ")  # up to and including segment length
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
@@ -58,7 +76,7 @@ BLOCK_CRC_SIZE = 4
 MAX_KEY_BYTES = 1024
 MAX_BUCKET_BYTES = 255
 # A header can never be larger than this; readers use it to bound their first read.
-MAX_HEADER_SIZE = _FIXED.size + 2 + MAX_BUCKET_BYTES + 2 + MAX_KEY_BYTES + 4
+MAX_HEADER_SIZE = _FIXED.size + 2 + MAX_BUCKET_BYTES + 2 + MAX_KEY_BYTES + 4 + MAX_RECORD_BYTES + 4
 HOLD_GIL_BYTES = 1024 * 1024  # see _gil_mode
 
 
@@ -107,6 +125,8 @@ class ChunkHeader(msgspec.Struct, frozen=True, dict=True):
     segment_length: int
     bucket: str
     key: str
+    record: ObjectRecord | None = None  # format 2, first segment of a part
+    format_version: int = FORMAT_VERSION
 
     # ---- geometry ------------------------------------------------------------------------
     @cached_property
@@ -157,11 +177,19 @@ class ChunkHeader(msgspec.Struct, frozen=True, dict=True):
             raise ValueError("bucket or key too long for a chunk header")
         if self.segment_length < 1:
             raise ValueError("a chunk holds at least one byte of segment data")
-        length = _FIXED.size + 2 + len(bucket) + 2 + len(key) + 4
+        if self.format_version not in READ_VERSIONS:
+            raise ValueError(f"chunk format version {self.format_version} is not supported")
+        tail = b""
+        if self.format_version >= 2:
+            record = b"" if self.record is None else encode_record(self.record)
+            tail = _U32.pack(len(record)) + record
+        elif self.record is not None:
+            raise ValueError("a format 1 header has no object record")
+        length = _FIXED.size + 2 + len(bucket) + 2 + len(key) + len(tail) + 4
         body = (
             _FIXED.pack(
                 MAGIC,
-                FORMAT_VERSION,
+                self.format_version,
                 length,
                 bytes.fromhex(self.chunk_id),
                 bytes.fromhex(self.version_id),
@@ -179,6 +207,7 @@ class ChunkHeader(msgspec.Struct, frozen=True, dict=True):
             + bucket
             + _U16.pack(len(key))
             + key
+            + tail
         )
         return body + _U32.pack(crc32c_of(body))
 
@@ -191,7 +220,7 @@ class ChunkHeader(msgspec.Struct, frozen=True, dict=True):
         if buf[:8] != MAGIC:
             raise BadMagicError(f"bad magic {buf[:8]!r}")
         (version,) = _U16.unpack_from(buf, 8)
-        if version != FORMAT_VERSION:
+        if version not in READ_VERSIONS:
             raise UnknownVersionError(f"chunk format version {version} is not supported")
         (length,) = _U32.unpack_from(buf, 10)
         if length > MAX_HEADER_SIZE or length < _FIXED.size + 8:
@@ -212,6 +241,17 @@ class ChunkHeader(msgspec.Struct, frozen=True, dict=True):
         pos += 2 + blen
         (klen,) = _U16.unpack_from(buf, pos)
         key = buf[pos + 2 : pos + 2 + klen].decode()
+        pos += 2 + klen
+        record = None
+        if version >= 2:
+            (rlen,) = _U32.unpack_from(buf, pos)
+            if pos + 4 + rlen != length - 4:
+                raise HeaderChecksumError(f"record of {rlen} bytes does not fill the header")
+            if rlen:
+                try:
+                    record = decode_record(buf[pos + 4 : pos + 4 + rlen])
+                except RecordFormatError as exc:
+                    raise ChunkFormatError(str(exc)) from None
         if codec_no not in CODEC_BY_NUMBER:
             raise UnknownVersionError(f"unknown codec number {codec_no}")
         return cls(
@@ -225,6 +265,8 @@ class ChunkHeader(msgspec.Struct, frozen=True, dict=True):
             segment_length=seg_length,
             bucket=bucket,
             key=key,
+            record=record,
+            format_version=version,
         )
 
 
