@@ -110,6 +110,8 @@ class ClusterContent:
             size,
             SpoolBody(spool),
             StreamDigests(),
+            owner_id=self._owner_id,
+            attributes=attributes,
         )
         part = one_part(result)
         return await self._coordinator.commit_object(

@@ -5,16 +5,56 @@ Layer: data plane (used by the gateway's ObjectService and the FUSE mount). Cont
 placements) and streams exactly ``size`` bytes of ``body`` through ``ObjectWriter`` into
 durable chunks; it returns the grant and what was written, and commits nothing: the caller
 builds its commit (``CommitObject`` with its own conditions and attributes, or a part of an
-upload). ``one_part`` is the part record of an object written whole in one part, with the
-ETag (the quoted MD5 of its bytes) both the part and the object carry.
+upload). The chunks of the first segment carry the object record (chunk format v2) built
+from the grant and what the caller says of the object: ``owner_id``, ``attributes`` and the
+checksum algorithm and type it computes. ``one_part`` is the part record of an object
+written whole in one part, with the ETag (the quoted MD5 of its bytes) both the part and the
+object carry.
 """
 
 from __future__ import annotations
 
+import time
+
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.dataplane.hashing import StreamDigests
 from wormfs.dataplane.writer import BodySource, ObjectWriter, WriteResult
-from wormfs.wire.coordinator import BeginWrite, ObjectChecksum, PartRecord, WriteGrant
+from wormfs.format.chunkrecord import ObjectRecord
+from wormfs.wire.coordinator import (
+    BeginWrite,
+    ObjectAttributes,
+    ObjectChecksum,
+    PartRecord,
+    WriteGrant,
+)
+
+
+def object_record(
+    grant: WriteGrant,
+    size: int,
+    created: float,
+    owner_id: str,
+    attributes: ObjectAttributes | None,
+    upload_id: str | None,
+    checksum: tuple[str, str],
+) -> ObjectRecord:
+    """The record the first segment's chunks carry (``wormfs.format.chunkrecord``)."""
+    attrs = attributes or ObjectAttributes()
+    return ObjectRecord(
+        created=created,
+        part_size=size,
+        segment_size=grant.segment_size,
+        size=-1 if upload_id else size,
+        owner_id=owner_id,
+        storage_class=grant.storage_class,
+        content_type=attrs.content_type,
+        user_metadata=attrs.user_metadata,
+        system_metadata=attrs.system_metadata,
+        tags=attrs.tags,
+        checksum_algorithm=checksum[0],
+        checksum_type=checksum[1],
+        upload_id=upload_id or "",
+    )
 
 
 async def store_part(
@@ -28,10 +68,15 @@ async def store_part(
     upload_id: str | None = None,
     part_number: int = 1,
     storage_class: str = "",
+    owner_id: str = "",
+    attributes: ObjectAttributes | None = None,
+    checksum: tuple[str, str] = ("", ""),
 ) -> tuple[WriteGrant, WriteResult]:
     """Store ``size`` bytes durably; returns the coordinator's grant and what was written.
     ``storage_class`` picks the profile of a whole object ("": the bucket's default class);
-    the grant says which class that was, for the commit to store."""
+    the grant says which class that was, for the commit to store. ``checksum`` is the
+    (algorithm, type) computed, ("", "") for none."""
+    created = time.time()
     grant = await coordinator.begin_write(
         BeginWrite(
             bucket=bucket,
@@ -42,7 +87,8 @@ async def store_part(
             storage_class=storage_class,
         )
     )
-    result = await writer.write(grant, bucket, key, part_number, size, body, digests)
+    record = object_record(grant, size, created, owner_id, attributes, upload_id, checksum)
+    result = await writer.write(grant, bucket, key, part_number, size, body, digests, record)
     return grant, result
 
 

@@ -3,10 +3,13 @@
 Layer: data plane. Contract: ``write`` reads exactly ``size`` bytes from the body, cuts them
 into the grant's segments and each segment into stripes, encodes every stripe into k+m
 fragments and streams fragment i of every stripe of a segment to the chunk placed for index i,
-one streaming PUT per chunk. It returns only after every chunk of every segment is durable on
-its node (the node answers only after fsync + rename + directory fsync). Anything that goes
-wrong (a node refuses or dies, the body is short or long) raises, and the chunks already
-written are left for the coordinator's abandoned-write collection — nothing is committed here.
+one streaming PUT per chunk. The headers are chunk format v2: those of the first segment
+(segment index 0) carry ``record``, the object record the caller built (chunk format
+``wormfs.format.chunkrecord``), so the manifest can be rebuilt from any k of them. It returns
+only after every chunk of every segment is durable on its node (the node answers only after
+fsync + rename + directory fsync). Anything that goes wrong (a node refuses or dies, the body
+is short or long) raises, and the chunks already written are left for the coordinator's
+abandoned-write collection — nothing is committed here.
 ``read_exact`` gathers a whole small body (an inline object, stored without chunks) with the
 same length checks and error.
 
@@ -32,6 +35,7 @@ from wormfs.dataplane.tasks import run_together
 from wormfs.erasure import Codec, get_codec
 from wormfs.errors import IncompleteBodyError
 from wormfs.format.chunkformat import ChunkHeader
+from wormfs.format.chunkrecord import ObjectRecord
 from wormfs.format.layout import Profile
 from wormfs.wire.coordinator import Segment, WriteGrant
 from wormfs.wire.storage import ChunkPutResult
@@ -135,6 +139,7 @@ class ObjectWriter:
         size: int,
         body: BodySource,
         digests: StreamDigests,
+        record: ObjectRecord | None = None,
     ) -> WriteResult:
         profile = grant.profile
         codec = get_codec(profile.codec, profile.k, profile.m)
@@ -151,6 +156,7 @@ class ObjectWriter:
                     segment,
                     cutter,
                     digests,
+                    record if segment.segment_index == 0 else None,
                 )
             await cutter.expect_end()
             await digests.finish()
@@ -169,6 +175,7 @@ class ObjectWriter:
         segment: Segment,
         cutter: _StripeCutter,
         digests: StreamDigests,
+        record: ObjectRecord | None,
     ) -> list[ChunkPutResult]:
         queues: list[asyncio.Queue[bytes | None]] = [
             asyncio.Queue(QUEUE_DEPTH) for _ in segment.chunks
@@ -209,6 +216,7 @@ class ObjectWriter:
                 segment_length=segment.length,
                 bucket=bucket,
                 key=key,
+                record=record,
             )
             return await self._storage.put_chunk(
                 placement.node_address, placement.disk_id, header, _queue_body(queues[index])
