@@ -212,8 +212,12 @@ class ObjectService:
         upload_id: str | None = None,
         part_number: int = 1,
         storage_class: str = "",
+        owner_id: str = "",
+        attributes: ObjectAttributes | None = None,
+        checksum_type: str = "FULL_OBJECT",
     ) -> tuple[WriteGrant, WriteResult]:
-        """Store ``size`` bytes durably; returns the coordinator's grant and what was written."""
+        """Store ``size`` bytes durably; returns the coordinator's grant and what was written.
+        Owner, attributes and checksum go into the chunks' object record (chunk format v2)."""
         return await store_part(
             self._coordinator,
             self._writer,
@@ -225,6 +229,9 @@ class ObjectService:
             upload_id=upload_id,
             part_number=part_number,
             storage_class=storage_class,
+            owner_id=owner_id,
+            attributes=attributes,
+            checksum=(algorithm, checksum_type) if algorithm else ("", ""),
         )
 
     @staticmethod
@@ -270,6 +277,8 @@ class ObjectService:
             body,
             checks.checksum_algorithm,
             storage_class=attributes.storage_class,
+            owner_id=principal.user_id,
+            attributes=attributes,
         )
         checksum = self._verify(checks, body, result.digests)
         return await self._commit_single(
@@ -408,7 +417,14 @@ class ObjectService:
             )
         await self._owned_bucket(principal, bucket)
         grant, result = await self._write(
-            bucket, key, source.size, body, algorithm, storage_class=attributes.storage_class
+            bucket,
+            key,
+            source.size,
+            body,
+            algorithm,
+            storage_class=attributes.storage_class,
+            owner_id=principal.user_id,
+            attributes=attributes,
         )
         checksum = self._verify(checks, body, result.digests)
         return await self._commit_single(
@@ -457,7 +473,16 @@ class ObjectService:
         algorithm = checks.checksum_algorithm or upload.checksum_algorithm
         checks = DataChecks(checks.content_md5, algorithm, checks.checksum_value)
         grant, result = await self._write(
-            upload.bucket, upload.key, size, body, algorithm, upload.upload_id, part_number
+            upload.bucket,
+            upload.key,
+            size,
+            body,
+            algorithm,
+            upload.upload_id,
+            part_number,
+            owner_id=upload.owner_id,
+            attributes=upload.attributes,
+            checksum_type=upload.checksum_type or "FULL_OBJECT",
         )
         checksum = self._verify(checks, body, result.digests)
         part = PartRecord(
