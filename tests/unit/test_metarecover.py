@@ -24,7 +24,7 @@ from wormfs.format.metabackup import (
     system_chunk_id,
 )
 from wormfs.ids import new_version_id
-from wormfs.runtime.metarecover import NOT_BUILT, RecoveryError, recover
+from wormfs.runtime.metarecover import NO_BACKUP, RecoveryError, recover
 
 PROFILE = Profile("isal_rs_vand", 4, 2, 4096)
 
@@ -93,7 +93,7 @@ def test_base_and_deltas_recovered_despite_a_corrupt_and_a_missing_fragment(tmp_
     database = tmp_path / "meta" / "wormfs.db"
     report = recover(disks, database)
     assert (report.generation, report.deltas_applied, report.recovery_point) == (1, 2, 1.002)
-    assert _count(database) == 600 and NOT_BUILT in report.lines()
+    assert _count(database) == 600 and NO_BACKUP not in report.lines()
     with pytest.raises(RecoveryError, match="passes the integrity check"):
         recover(disks, database)  # a sound file is not replaced without force
     assert recover(disks, database, force=True).kept_damaged is not None
@@ -125,3 +125,13 @@ def test_backup_settings_are_validated() -> None:
     assert {"backup.backup_lag", "backup.generations"} <= {
         p.split(" ")[0] for p in info.value.problems
     }
+
+
+def test_no_backup_keeps_the_damaged_file_when_headers_will_rebuild(tmp_path: Path) -> None:
+    database = tmp_path / "meta" / "wormfs.db"
+    database.parent.mkdir()
+    database.write_bytes(b"not sqlite")
+    report = recover([tmp_path / "disk1"], database, require_backup=False)
+    assert report.generation == 0 and NO_BACKUP in report.lines()
+    assert not database.exists() and report.kept_damaged is not None
+    assert report.kept_damaged.read_bytes() == b"not sqlite"

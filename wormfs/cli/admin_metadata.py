@@ -10,7 +10,10 @@ Layer: cli. Contract:
 * ``restore --from FILE`` and ``recover`` work on the files, with the coordinator stopped:
   ``--database PATH`` (or the data dir's ``meta/wormfs.db``); ``recover`` reads the backup
   pieces from ``--disk DIR`` (repeat) or the data dir's ``disk*`` directories
-  (``wormfs.runtime.metarecover``).
+  (``wormfs.runtime.metarecover``), then scans the same disks' chunk headers and re-creates
+  every object version the backup lacks (``wormfs.coordinator.headerrecovery``); with no
+  backup at all, from the headers alone. ``--node`` fetches the backup pieces from running
+  nodes (the header scan needs the disks).
 * ``check`` (coordinator stopped, or on a copy) reports the file's integrity, its schema
   revision against this release's, and placements whose chunk file is not on any of the
   disks given; exit 1 when it finds anything.
@@ -32,6 +35,7 @@ import msgspec
 from wormfs import config as cfg
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.coordinator.db.metacheck import check_database
+from wormfs.coordinator.headerrecovery import recover_headers
 from wormfs.runtime.locate import data_dir_of, locate
 from wormfs.runtime.metafetch import Fetched, fetch_backup_chunks
 from wormfs.runtime.metarecover import (
@@ -115,10 +119,17 @@ async def _online(args: argparse.Namespace) -> int:
     return 1 if status.stale else 0
 
 
+def header_step(disks: list[Path], database: Path) -> list[str]:
+    """The header scan after the backup restore (``wormfs.coordinator.headerrecovery``)."""
+    return asyncio.run(recover_headers(disks, database, cfg.CoordinatorConfig().gc_delay))
+
+
 def _recover(args: argparse.Namespace, database: Path) -> int:
     if not args.nodes:
-        report = recover(_disks(args), database, force=args.force)
+        disks = _disks(args)
+        report = recover(disks, database, force=args.force, require_backup=False)
         print("\n".join(report.lines()))
+        print("\n".join(header_step(disks, database)))
         return 0
     secret_file = data_dir_of(args.data_dir) / "cluster.secret"
     if not os.environ.get(cfg.CLUSTER_SECRET_ENV) and not secret_file.exists():

@@ -73,11 +73,13 @@ def cmd_server(args: argparse.Namespace) -> int:
 
     start_checks("server", args.log_level, log_format=args.log_format)
     if args.recover:
+        from wormfs.cli.admin_metadata import header_step
         from wormfs.runtime.locate import data_dir_of
         from wormfs.runtime.metarecover import RecoveryError, recover_data_dir
 
         try:
-            print("\n".join(recover_data_dir(data_dir_of(args.data_dir))), flush=True)
+            lines = recover_data_dir(data_dir_of(args.data_dir), then=header_step)
+            print("\n".join(lines), flush=True)
         except RecoveryError as exc:
             print(f"wormfs server --recover: {exc}", file=sys.stderr)
             return 1

@@ -28,6 +28,7 @@ import os
 import sqlite3
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -56,7 +57,7 @@ from wormfs.format.metabackup import (
 # Backup chunk ids start with ffffffff, so they all live in the last of the 1000 subdirectories
 # (storage_node.chunkfiles: NNN = first 32 bits of the id * 1000 >> 32).
 SYSTEM_SUBDIR = "999"
-NOT_BUILT = "objects newer than the backup: not recovered yet (header scan not built)"
+NO_BACKUP = "no usable metadata backup: the database is rebuilt from chunk headers alone"
 
 
 class RecoveryError(Exception):
@@ -84,8 +85,14 @@ class RecoveryReport:
 
     def lines(self) -> list[str]:
         point = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.recovery_point))
+        scanned = f"scanned {self.disks_scanned} disks: {self.chunks_found} backup chunks"
+        if not self.generation:
+            out = [scanned, NO_BACKUP]
+            if self.kept_damaged is not None:
+                out.append(f"the damaged database was kept as {self.kept_damaged}")
+            return out + [f"skipped: {reason}" for reason in self.skipped]
         out = [
-            f"scanned {self.disks_scanned} disks: {self.chunks_found} backup chunks",
+            scanned,
             f"restored generation {self.generation}: base of "
             f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(self.base_snapshot))} "
             f"+ {self.deltas_applied} deltas, {self.size} bytes -> {self.database}",
@@ -95,7 +102,6 @@ class RecoveryReport:
         if self.kept_damaged is not None:
             out.append(f"the damaged database was kept as {self.kept_damaged}")
         out += [f"skipped: {reason}" for reason in self.skipped]
-        out.append(NOT_BUILT)
         return out
 
 
@@ -126,7 +132,7 @@ def _read_block(f: BinaryIO, header: ChunkHeader, block: int) -> bytes:
     return data[:size]
 
 
-def _decode_segment(chunks: list[FoundChunk]) -> bytes:
+def decode_segment(chunks: list[FoundChunk]) -> bytes:
     first = chunks[0].header
     profile = first.profile
     codec = get_codec(profile.codec, profile.k, profile.m)
@@ -169,7 +175,7 @@ def read_piece(name: PieceName, chunks: list[FoundChunk]) -> bytes:
     for index in sorted(segments):
         if segments[index][0].header.segment_offset != len(data):
             raise BackupFormatError(f"segment {index} missing before offset {len(data)}")
-        data += _decode_segment(segments[index])
+        data += decode_segment(segments[index])
     if len(data) != name.size or digest(bytes(data)) != name.sha256:
         raise BackupFormatError("decoded bytes do not match the piece's size and SHA-256")
     return bytes(data)
@@ -258,7 +264,12 @@ def _write_temp(data: bytes, database: Path) -> Path:
     return tmp
 
 
-def recover(disks: list[Path], database: Path, force: bool = False) -> RecoveryReport:
+def recover(
+    disks: list[Path], database: Path, force: bool = False, require_backup: bool = True
+) -> RecoveryReport:
+    """Restore the newest backup as ``database``. With no usable backup: ``RecoveryError``,
+    or, unless ``require_backup``, the damaged file kept aside and generation 0 reported
+    (the caller rebuilds from chunk headers onto an empty database)."""
     if database.exists() and not integrity_problems(database) and not force:
         raise RecoveryError(
             f"{database} exists and passes the integrity check; give --force to replace it"
@@ -268,6 +279,13 @@ def recover(disks: list[Path], database: Path, force: bool = False) -> RecoveryR
     pieces = find_pieces(disks)
     report.chunks_found = sum(len(c) for c in pieces.values())
     best = _best_image(pieces, report)
+    if best is None and not require_backup:
+        if database.exists():
+            report.kept_damaged = database.with_name(f"{database.name}.damaged-{int(time.time())}")
+            database.replace(report.kept_damaged)
+        for suffix in ("-wal", "-shm", "-journal"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        return report
     if best is None:
         raise RecoveryError(
             f"no usable metadata backup on {len(disks)} disks ({report.chunks_found} backup "
@@ -300,9 +318,13 @@ def data_dir_disks(data_dir: Path) -> list[Path]:
     )
 
 
-def recover_data_dir(data_dir: Path) -> list[str]:
+def recover_data_dir(
+    data_dir: Path, then: Callable[[list[Path], Path], list[str]] | None = None
+) -> list[str]:
     """``wormfs server --recover``: recover ``data_dir``'s database from its disks unless it is
-    sound, holding the data dir's lock meanwhile (so no server runs on it); report lines."""
+    sound, holding the data dir's lock meanwhile (so no server runs on it); report lines.
+    ``then(disks, database)`` runs after the backup is restored (the header scan) and adds
+    its lines; without it a missing backup is an error."""
     from wormfs.runtime.claims import lock_data_dir
 
     database = data_dir / "meta" / "wormfs.db"
@@ -310,6 +332,8 @@ def recover_data_dir(data_dir: Path) -> list[str]:
     try:
         if database.exists() and not integrity_problems(database):
             return [f"{database} is sound: nothing to recover"]
-        return recover(data_dir_disks(data_dir), database).lines()
+        disks = data_dir_disks(data_dir)
+        lines = recover(disks, database, require_backup=then is None).lines()
+        return lines + ([] if then is None else then(disks, database))
     finally:
         os.close(fd)  # the server takes the lock again at once
