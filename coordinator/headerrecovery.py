@@ -6,7 +6,8 @@ database, gc_delay)`` migrates ``database`` (an empty file when no backup was re
 scans every disk's chunk headers (``wormfs.runtime.headerscan``), rebuilds each whole object
 written with chunk format v2 and merges it (``restore_version``: present / deleted /
 superseded / recovered, one transaction each, so a second run after a kill finishes the
-job). It answers the report lines: counts per outcome, the disks the recovered versions came
+job). Owners the database lacks become users without keys (``root_owner``: the root user).
+It answers the report lines: counts per outcome, the disks the recovered versions came
 from, segments with fewer than k+m chunks (their repair runs once the cluster is up and the
 placements are checked), and everything that could not be recovered with its reason.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.engines import migrate_sqlite, sqlite_engine
-from wormfs.coordinator.db.recovered import restore_disk, restore_version
+from wormfs.coordinator.db.recovered import restore_disk, restore_owner, restore_version
 from wormfs.coordinator.db.tx import Tx
 from wormfs.runtime.headerscan import Rebuilt, ScanResult, rebuild_versions, scan_chunks
 from wormfs.wire.coordinator import ObjectManifest
@@ -33,7 +34,9 @@ def _scan(disks: list[Path]) -> tuple[ScanResult, Rebuilt]:
     return scan, rebuild_versions(scan.chunks)
 
 
-async def recover_headers(disks: list[Path], database: Path, gc_delay: float) -> list[str]:
+async def recover_headers(
+    disks: list[Path], database: Path, gc_delay: float, root_owner: str = ""
+) -> list[str]:
     started = time.monotonic()
     engine = await asyncio.to_thread(sqlite_engine, database)
     await asyncio.to_thread(migrate_sqlite, engine)
@@ -42,6 +45,7 @@ async def recover_headers(disks: list[Path], database: Path, gc_delay: float) ->
     outcomes: Counter[str] = Counter()
     sources: Counter[str] = Counter()
     degraded: list[str] = []
+    owners: set[str] = set()
     try:
         for disk_id, node_id, path in scan.markers:
 
@@ -59,6 +63,12 @@ async def recover_headers(disks: list[Path], database: Path, gc_delay: float) ->
             outcome = await db.write(op)
             outcomes[outcome] += 1
             if outcome == "recovered":
+
+                def owner(tx: Tx, who: str = manifest.owner_id) -> bool:
+                    return restore_owner(tx, who, root_owner, time.time())
+
+                if await db.write(owner):
+                    owners.add(manifest.owner_id)
                 sources.update(version.disks)
                 degraded += [
                     f"{manifest.bucket}/{manifest.key} segment {i}: fewer than "
@@ -75,8 +85,10 @@ async def recover_headers(disks: list[Path], database: Path, gc_delay: float) ->
         f"superseded by a newer version: {outcomes['superseded']}",
     ]
     if sources:
-        listed = ", ".join(f"{d} ({n} chunks)" for d, n in sorted(sources.items()))
+        listed = ", ".join(f"{d} ({n} versions)" for d, n in sorted(sources.items()))
         lines.append(f"recovered from disks: {listed}")
+    if owners:
+        lines.append("owners entered as users without access keys: " + ", ".join(sorted(owners)))
     lines.append(f"degraded segments (repair needed): {len(degraded)}")
     lines += [f"degraded: {d}" for d in degraded[:MAX_LISTED]]
     lost = scan.unreadable + rebuilt.lost

@@ -181,4 +181,27 @@ def test_newer_header_version_replaces_the_restored_one(tmp_path: Path) -> None:
         conn.close()
     assert queued == 3  # the replaced version's chunks, as an overwrite queues them
     third = asyncio.run(recover_headers(disks, database, gc_delay=60.0))
-    assert any("deleted before the recovery point: 1" in line for line in third), third
+    assert any("already in the backup: 1" in line for line in third), third
+    assert any("superseded by a newer version: 1" in line for line in third), third
+
+
+def test_a_version_whose_chunks_are_queued_for_gc_stays_deleted(tmp_path: Path) -> None:
+    disks = _disks(tmp_path)
+    _write_object(disks, "k", b"a" * 5000, 10.0)
+    database = tmp_path / "meta" / "wormfs.db"
+    database.parent.mkdir()
+    asyncio.run(recover_headers(disks, database, gc_delay=60.0))
+    conn = sqlite3.connect(database)
+    try:  # the key deleted after that: its version row gone, its chunks queued
+        conn.execute(
+            "INSERT INTO gc_queue (chunk_id, disk_id, node_id, enqueued_at, not_before, attempts)"
+            " SELECT chunk_id, disk_id, '', 0, 0, 0 FROM chunk_placements"
+        )
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("DELETE FROM objects")
+        conn.commit()
+    finally:
+        conn.close()
+    lines = asyncio.run(recover_headers(disks, database, gc_delay=60.0))
+    assert any("deleted before the recovery point: 1" in line for line in lines), lines
+    assert _rows(database) == {}

@@ -69,6 +69,11 @@ def add_metadata_arguments(sub: argparse._SubParsersAction[argparse.ArgumentPars
         if name == "recover":
             action.add_argument("--force", action="store_true", help="even over a sound file")
             action.add_argument(
+                "--root-owner",
+                default="",
+                help="with no backup: the canonical id the root user had (ListBuckets Owner ID)",
+            )
+            action.add_argument(
                 "--node",
                 action="append",
                 default=[],
@@ -119,9 +124,10 @@ async def _online(args: argparse.Namespace) -> int:
     return 1 if status.stale else 0
 
 
-def header_step(disks: list[Path], database: Path) -> list[str]:
+def header_step(disks: list[Path], database: Path, root_owner: str = "") -> list[str]:
     """The header scan after the backup restore (``wormfs.coordinator.headerrecovery``)."""
-    return asyncio.run(recover_headers(disks, database, cfg.CoordinatorConfig().gc_delay))
+    gc_delay = cfg.CoordinatorConfig().gc_delay
+    return asyncio.run(recover_headers(disks, database, gc_delay, root_owner))
 
 
 def _recover(args: argparse.Namespace, database: Path) -> int:
@@ -129,7 +135,7 @@ def _recover(args: argparse.Namespace, database: Path) -> int:
         disks = _disks(args)
         report = recover(disks, database, force=args.force, require_backup=False)
         print("\n".join(report.lines()))
-        print("\n".join(header_step(disks, database)))
+        print("\n".join(header_step(disks, database, args.root_owner)))
         return 0
     secret_file = data_dir_of(args.data_dir) / "cluster.secret"
     if not os.environ.get(cfg.CLUSTER_SECRET_ENV) and not secret_file.exists():
