@@ -16,6 +16,7 @@ error an error body names, so errors cross process boundaries unchanged.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -78,13 +79,21 @@ async def read_json(request: web.Request, kind: type[T]) -> T:
 
 
 def internal_middleware(verifier: Verifier) -> Middleware:
+    debug_enabled = functools.partial(log.isEnabledFor, logging.DEBUG)
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get(requestid.REQUEST_ID_HEADER)
-        with requestid.bound(incoming or ""):
+        if incoming is None:
+            # Background work and clients outside an S3 request send no id: nothing to bind
+            # (the connection task that serves this request has none bound: `bound` resets).
             response = await _handle(request, handler)
+        else:
+            with requestid.bound(incoming):
+                response = await _handle(request, handler)
+        if debug_enabled():
             log.debug("%s %s -> %d", request.method, request.path, response.status)
-            return response
+        return response
 
     async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
