@@ -5,11 +5,11 @@ Layer: coordinator (opens the SQLite file through ``Database``; every statement 
 database, gc_delay)`` migrates ``database`` (an empty file when no backup was restored),
 scans every disk's chunk headers (``wormfs.runtime.headerscan``), rebuilds each whole object
 written with chunk format v2 and merges it (``restore_version``: present / deleted /
-superseded / recovered, one transaction each, so a second run after a kill finishes the
-job). Owners the database lacks become users without keys (``root_owner``: the root user).
-It answers the report lines: counts per outcome, the disks the recovered versions came
-from, segments with fewer than k+m chunks (their repair runs once the cluster is up and the
-placements are checked), and everything that could not be recovered with its reason.
+superseded / recovered, ``BATCH`` versions per transaction, so a second run after a kill
+finishes the job). Owners the database lacks become users without keys (``root_owner``:
+the root user). It answers the report lines: counts per outcome, the disks the recovered
+versions came from, segments with fewer than k+m chunks (repair needed; not queued here),
+and everything that could not be recovered with its reason.
 """
 
 from __future__ import annotations
@@ -23,9 +23,17 @@ from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.engines import migrate_sqlite, sqlite_engine
 from wormfs.coordinator.db.recovered import restore_disk, restore_owner, restore_version
 from wormfs.coordinator.db.tx import Tx
-from wormfs.runtime.headerscan import Rebuilt, ScanResult, rebuild_versions, scan_chunks
-from wormfs.wire.coordinator import ObjectManifest
+from wormfs.runtime.headerscan import (
+    Rebuilt,
+    RebuiltVersion,
+    ScanResult,
+    rebuild_versions,
+    scan_chunks,
+)
 
+# Versions merged per transaction: a commit (and its fsync) per batch, not per version; a
+# killed run loses at most one batch, which the next run merges again.
+BATCH = 200
 MAX_LISTED = 50  # lines of lost or degraded items printed; the counts are always complete
 
 
@@ -54,27 +62,34 @@ async def recover_headers(
 
             await db.write(enter)
         # Newest first: an older version of a key is then superseded, not inserted and retired.
-        for version in sorted(rebuilt.versions, key=lambda v: -v.manifest.last_modified):
-            manifest = version.manifest
+        ordered = sorted(rebuilt.versions, key=lambda v: -v.manifest.last_modified)
+        for start in range(0, len(ordered), BATCH):
+            batch = ordered[start : start + BATCH]
 
-            def op(tx: Tx, m: ObjectManifest = manifest) -> str:
-                return restore_version(tx, m, time.time(), gc_delay)
+            def merge(tx: Tx, chunk: list[RebuiltVersion] = batch) -> list[tuple[str, bool]]:
+                now = time.time()
+                out: list[tuple[str, bool]] = []
+                for version in chunk:
+                    m = version.manifest
+                    outcome = restore_version(tx, m, now, gc_delay)
+                    entered = outcome == "recovered" and restore_owner(
+                        tx, m.owner_id, root_owner, now
+                    )
+                    out.append((outcome, entered))
+                return out
 
-            outcome = await db.write(op)
-            outcomes[outcome] += 1
-            if outcome == "recovered":
-
-                def owner(tx: Tx, who: str = manifest.owner_id) -> bool:
-                    return restore_owner(tx, who, root_owner, time.time())
-
-                if await db.write(owner):
+            for version, (outcome, entered) in zip(batch, await db.write(merge), strict=True):
+                manifest = version.manifest
+                outcomes[outcome] += 1
+                if entered:
                     owners.add(manifest.owner_id)
-                sources.update(version.disks)
-                degraded += [
-                    f"{manifest.bucket}/{manifest.key} segment {i}: fewer than "
-                    f"{manifest.profile.n} chunks found"
-                    for i in version.degraded
-                ]
+                if outcome == "recovered":
+                    sources.update(version.disks)
+                    degraded += [
+                        f"{manifest.bucket}/{manifest.key} segment {i}: fewer than "
+                        f"{manifest.profile.n} chunks found"
+                        for i in version.degraded
+                    ]
     finally:
         await db.close()
     lines = [

@@ -47,14 +47,7 @@ def _drop_database(root: Path) -> Path:
 
 def _put(s3: Any, key: str, body: bytes, **extra: Any) -> dict[str, Any]:
     s3.put_object(Bucket="alpha", Key=key, Body=body, **extra)
-    got = s3.get_object(Bucket="alpha", Key=key, ChecksumMode="ENABLED")
-    return {
-        "body": got["Body"].read(),
-        "etag": got["ETag"],
-        "metadata": got["Metadata"],
-        "type": got["ContentType"],
-        "crc": got.get("ChecksumCRC32C"),
-    }
+    return _read(s3, key)
 
 
 def _read(s3: Any, key: str) -> dict[str, Any]:

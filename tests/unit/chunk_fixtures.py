@@ -10,6 +10,8 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
+
 from wormfs.format.checksums import ObjectChecksum
 from wormfs.format.chunkformat import ChunkHeader, seal_block
 from wormfs.format.chunkrecord import ObjectRecord, RecordPart
@@ -58,31 +60,10 @@ GOLDEN_RECORD = ObjectRecord(
 )
 # The same chunk in format 2: segment 0 (so it carries the record), and one of another
 # segment without a record.
-GOLDEN_V2_STRUCT = ChunkHeader(
-    chunk_id="0123456789abcdef0123456789abcdef",
-    version_id="0000018f2a3b4c5d00112233445566ff",
-    part_number=3,
-    segment_index=0,
-    fragment_index=2,
-    profile=Profile(codec="zfec", k=2, m=1, stripe_size=8),
-    segment_offset=0,
-    segment_length=21,
-    bucket="golden-bucket",
-    key="photos/2024/ключ ✓.jpg",
-    record=GOLDEN_RECORD,
+GOLDEN_V2_STRUCT = msgspec.structs.replace(
+    GOLDEN_HEADER_STRUCT, segment_index=0, segment_offset=0, record=GOLDEN_RECORD, format_version=2
 )
-GOLDEN_V2_BARE_STRUCT = ChunkHeader(
-    chunk_id="0123456789abcdef0123456789abcdef",
-    version_id="0000018f2a3b4c5d00112233445566ff",
-    part_number=3,
-    segment_index=1,
-    fragment_index=2,
-    profile=Profile(codec="zfec", k=2, m=1, stripe_size=8),
-    segment_offset=64,
-    segment_length=21,
-    bucket="golden-bucket",
-    key="photos/2024/ключ ✓.jpg",
-)
+GOLDEN_V2_BARE_STRUCT = msgspec.structs.replace(GOLDEN_HEADER_STRUCT, format_version=2)
 GOLDEN_FRAGMENTS = [b"\x00\x01\x02\x03", b"WORM", b"\xfe\xff\x7f"]
 
 
