@@ -21,7 +21,12 @@ from pathlib import Path
 
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.engines import migrate_sqlite, sqlite_engine
-from wormfs.coordinator.db.recovered import restore_disk, restore_owner, restore_version
+from wormfs.coordinator.db.recovered import (
+    has_version,
+    restore_disk,
+    restore_owner,
+    restore_version,
+)
 from wormfs.coordinator.db.tx import Tx
 from wormfs.runtime.headerscan import (
     Rebuilt,
@@ -90,6 +95,16 @@ async def recover_headers(
                         f"{manifest.profile.n} chunks found"
                         for i in version.degraded
                     ]
+
+        # What the headers cannot rebuild but the restored backup has is not lost.
+        def missing(tx: Tx) -> list[str]:
+            return [
+                str(x)
+                for x in rebuilt.lost
+                if not has_version(tx, x.bucket, x.version_id, x.upload_id)
+            ]
+
+        lost = scan.unreadable + await db.read(missing)
     finally:
         await db.close()
     lines = [
@@ -106,7 +121,6 @@ async def recover_headers(
         lines.append("owners entered as users without access keys: " + ", ".join(sorted(owners)))
     lines.append(f"degraded segments (repair needed): {len(degraded)}")
     lines += [f"degraded: {d}" for d in degraded[:MAX_LISTED]]
-    lost = scan.unreadable + rebuilt.lost
     lines.append(f"not recovered from headers: {len(lost)}")
     lines += [f"not recovered: {reason}" for reason in lost[:MAX_LISTED]]
     lines.append("inline objects are stored only in the database: only a backup brings them back")

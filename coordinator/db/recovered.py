@@ -36,6 +36,7 @@ from wormfs.coordinator.db.tables import (
     gc_queue,
     nodes,
     objects,
+    uploads,
     users,
 )
 from wormfs.coordinator.db.tx import Tx
@@ -47,6 +48,8 @@ Outcome = Literal["present", "deleted", "superseded", "recovered"]
 _HAS_VERSION = select(objects.c.id).where(
     objects.c.bucket == bindparam("bucket"), objects.c.version_id == bindparam("version_id")
 )
+_HAS_UPLOAD = select(uploads.c.upload_id).where(uploads.c.upload_id == bindparam("upload_id"))
+_COMPLETED = select(objects.c.id).where(objects.c.upload_id == bindparam("upload_id"))
 _LATEST = select(objects.c.id, objects.c.last_modified).where(
     objects.c.bucket == bindparam("bucket"),
     objects.c.key == bindparam("key"),
@@ -123,6 +126,17 @@ def restore_disk(tx: Tx, disk_id: str, node_id: str, path: str, now: float) -> b
         },
     )
     return True
+
+
+def has_version(tx: Tx, bucket: str, version_id: str, upload_id: str = "") -> bool:
+    """Whether the database has that version, or (``upload_id``) that upload or the version
+    completed from it: a part the headers cannot place is then not lost."""
+    if tx.one(_HAS_VERSION, {"bucket": bucket, "version_id": version_id}) is not None:
+        return True
+    if not upload_id:
+        return False
+    params = {"upload_id": upload_id}
+    return tx.one(_HAS_UPLOAD, params) is not None or tx.one(_COMPLETED, params) is not None
 
 
 def restore_version(tx: Tx, manifest: ObjectManifest, now: float, gc_delay: float) -> Outcome:

@@ -140,8 +140,9 @@ def test_recover_after_the_database_file_is_deleted(tmp_path: Path) -> None:
             cluster, "metadata", "recover", "--database", str(database), *_disk_args(cluster)
         )
         assert "recovery point:" in out.stdout and "header scan:" in out.stdout, out.stdout
-        # Everything chunked is in the backup already; the multipart parts are named.
+        # Everything chunked is in the backup already, the multipart object's parts too.
         assert "recovered from headers: 0 versions" in out.stdout, out.stdout
+        assert "not recovered from headers: 0" in out.stdout, out.stdout
         _restart(cluster)
         _check_recovered(cluster, mix)
         # Users still authenticate, and writes go on after recovery.

@@ -66,10 +66,24 @@ class RebuiltVersion:
     disks: list[str]  # the disk ids its chunks came from
 
 
+@dataclass(frozen=True)
+class Lost:
+    """A version the headers cannot rebuild, and why."""
+
+    bucket: str
+    key: str
+    version_id: str
+    reason: str
+    upload_id: str = ""  # a part of this multipart upload
+
+    def __str__(self) -> str:
+        return f"{self.bucket}/{self.key} version {self.version_id}: {self.reason}"
+
+
 @dataclass
 class Rebuilt:
     versions: list[RebuiltVersion] = field(default_factory=list)
-    lost: list[str] = field(default_factory=list)  # "bucket/key version: reason"
+    lost: list[Lost] = field(default_factory=list)
 
 
 def _marker(disk: Path) -> tuple[str, str]:
@@ -101,8 +115,10 @@ def scan_chunks(disks: list[Path]) -> ScanResult:
     return result
 
 
-def _name(h: ChunkHeader) -> str:
-    return f"{h.bucket}/{h.key} version {h.version_id}"
+def _lost(group: list[ScannedChunk], reason: str) -> Lost:
+    h = group[0].header
+    record = next((c.header.record for c in group if c.header.record), None)
+    return Lost(h.bucket, h.key, h.version_id, reason, record.upload_id if record else "")
 
 
 def _rebuild_one(chunks: list[ScannedChunk]) -> RebuiltVersion:
@@ -203,21 +219,15 @@ def rebuild_versions(chunks: list[ScannedChunk]) -> Rebuilt:
         h = chunk.header
         groups[(h.bucket, h.key, h.version_id)].append(chunk)
     out = Rebuilt()
-    uploads: dict[str, int] = defaultdict(int)
     for _, group in sorted(groups.items()):
         try:
             version = _rebuild_one(group)
         except BackupFormatError as exc:
-            record = next((c.header.record for c in group if c.header.record), None)
-            if record is not None and record.upload_id:
-                uploads[f"{_name(group[0].header)}: {exc}"] += 1
-                continue
-            out.lost.append(f"{_name(group[0].header)}: {exc}")
+            out.lost.append(_lost(group, str(exc)))
             continue
-        if version.manifest.attributes and _dropped(group):
-            out.lost.append(f"{_name(group[0].header)}: metadata did not fit the record")
+        if _dropped(group):
+            out.lost.append(_lost(group, "metadata did not fit the record"))
         out.versions.append(version)
-    out.lost += sorted(uploads)
     return out
 
 
