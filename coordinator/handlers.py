@@ -20,6 +20,7 @@ from wormfs.errors import InvalidInputError
 from wormfs.internal.http import json_response, read_json
 from wormfs.wire.coordinator import (
     BeginWrite,
+    BucketPolicy,
     CommitObject,
     CommitPart,
     CompleteUpload,
@@ -30,6 +31,7 @@ from wormfs.wire.coordinator import (
     DeleteConditions,
     Heartbeat,
     NodeRegistration,
+    PublicAccessBlockSetting,
     PutInline,
     TagSet,
 )
@@ -224,6 +226,27 @@ async def put_bucket_tags(request: web.Request) -> web.Response:
     return _no_content()
 
 
+# ---- access settings --------------------------------------------------------------------------
+async def get_bucket_access(request: web.Request) -> web.Response:
+    return json_response(await _repo(request).access.get(request.match_info["bucket"]))
+
+
+async def put_bucket_policy(request: web.Request) -> web.Response:
+    req = await read_json(request, BucketPolicy)
+    await _repo(request).access.set_policy(
+        request.match_info["bucket"], request.query.get("owner_id") or None, req.policy
+    )
+    return _no_content()
+
+
+async def put_public_access_block(request: web.Request) -> web.Response:
+    req = await read_json(request, PublicAccessBlockSetting)
+    await _repo(request).access.set_public_access_block(
+        request.match_info["bucket"], request.query.get("owner_id") or None, req.block
+    )
+    return _no_content()
+
+
 # ---- multipart uploads ------------------------------------------------------------------------
 async def create_upload(request: web.Request) -> web.Response:
     req = await read_json(request, CreateUpload)
@@ -298,6 +321,9 @@ def add_routes(app: web.Application) -> None:
             web.put("/v1/buckets/{bucket}/object/tags", put_object_tags),
             web.get("/v1/buckets/{bucket}/tags", get_bucket_tags),
             web.put("/v1/buckets/{bucket}/tags", put_bucket_tags),
+            web.get("/v1/buckets/{bucket}/access", get_bucket_access),
+            web.put("/v1/buckets/{bucket}/access/policy", put_bucket_policy),
+            web.put("/v1/buckets/{bucket}/access/public-access-block", put_public_access_block),
             web.post("/v1/uploads", create_upload),
             web.get("/v1/uploads/{upload_id}", get_upload),
             web.post("/v1/uploads/{upload_id}/parts", commit_part),

@@ -14,6 +14,7 @@ domain errors (see the module of each repository for its contract):
     namespace the mount's file namespace   (db/namespace_repo.py)
     profiles  named profiles, storage classes, bucket default classes (db/profiles.py)
     tags      object version and bucket tags (db/tagging.py)
+    access    bucket policies and public access blocks (db/access.py)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from wormfs.config import CoordinatorConfig
 from wormfs.coordinator.db import listing
+from wormfs.coordinator.db.access import Access
 from wormfs.coordinator.db.buckets import Buckets
 from wormfs.coordinator.db.cluster import Cluster
 from wormfs.coordinator.db.database import Database
@@ -78,6 +80,7 @@ class Repository:
     namespace: Namespace
     profiles: Profiles
     tags: Tags
+    access: Access
 
     @classmethod
     def build(cls, db: Database, config: CoordinatorConfig) -> Repository:
@@ -93,4 +96,5 @@ class Repository:
             namespace=Namespace(db, config.coding, config.gc_delay, config.node_offline_after),
             profiles=Profiles(db, config.coding, config.node_offline_after),
             tags=Tags(db),
+            access=Access(db),
         )

@@ -20,8 +20,10 @@ from wormfs.errors import InvalidBucketNameError, InvalidInputError, WormError
 from wormfs.wire.coordinator import (
     AccessKeyInfo,
     BeginWrite,
+    BucketAccess,
     BucketInfo,
     BucketList,
+    BucketPolicy,
     CommitObject,
     CommitPart,
     CompleteUpload,
@@ -38,6 +40,8 @@ from wormfs.wire.coordinator import (
     ObjectManifest,
     PartList,
     PartRecord,
+    PublicAccessBlock,
+    PublicAccessBlockSetting,
     PutInline,
     RegisterResult,
     TaggedVersion,
@@ -241,6 +245,32 @@ class CoordinatorClient:
             f"/v1/buckets/{bucket_segment(bucket)}/tags",
             query=_owner(owner_id),
             body=TagSet(tags=tags),
+        )
+
+    # ---- access settings ----------------------------------------------------------------------
+    async def bucket_access(self, bucket: str) -> BucketAccess:
+        return await self.http.call(
+            "GET", f"/v1/buckets/{bucket_segment(bucket)}/access", BucketAccess
+        )
+
+    async def put_bucket_policy(
+        self, bucket: str, owner_id: str | None, policy: str | None
+    ) -> None:
+        await self.http.request(
+            "PUT",
+            f"/v1/buckets/{bucket_segment(bucket)}/access/policy",
+            query=_owner(owner_id),
+            body=BucketPolicy(policy=policy),
+        )
+
+    async def put_public_access_block(
+        self, bucket: str, owner_id: str | None, block: PublicAccessBlock | None
+    ) -> None:
+        await self.http.request(
+            "PUT",
+            f"/v1/buckets/{bucket_segment(bucket)}/access/public-access-block",
+            query=_owner(owner_id),
+            body=PublicAccessBlockSetting(block=block),
         )
 
     # ---- multipart uploads --------------------------------------------------------------------

@@ -14,6 +14,10 @@ Routes (all authenticated with the cluster secret, see ``wormfs.internal.auth``)
     PUT    /v1/buckets/{bucket}     CreateBucket        -> BucketInfo
     GET    /v1/buckets/{bucket}                         -> BucketInfo
     DELETE /v1/buckets/{bucket}                         -> 204
+    GET    /v1/buckets/{bucket}/access                  -> BucketAccess
+    PUT    /v1/buckets/{bucket}/access/policy[?owner_id=U]  BucketPolicy -> 204
+    PUT    /v1/buckets/{bucket}/access/public-access-block[?owner_id=U]
+                                PublicAccessBlockSetting -> 204
     GET    /v1/buckets/{bucket}/objects?prefix=&delimiter=&start_after=&max_keys=
                                                         -> ObjectList
     POST   /v1/writes               BeginWrite          -> WriteGrant
@@ -132,6 +136,38 @@ class BucketInfo(msgspec.Struct, frozen=True):
 
 class BucketList(msgspec.Struct, frozen=True):
     buckets: list[BucketInfo]
+
+
+class PublicAccessBlock(msgspec.Struct, frozen=True):
+    """S3's PublicAccessBlockConfiguration of a bucket (its four flags)."""
+
+    block_public_acls: bool = False
+    ignore_public_acls: bool = False
+    block_public_policy: bool = False
+    restrict_public_buckets: bool = False
+
+
+class BucketAccess(msgspec.Struct, frozen=True):
+    """What authorizing a request on a bucket needs: its owner, its policy (the JSON text as
+    put, None when none) and its public access block (None when none)."""
+
+    name: str
+    owner_id: str
+    owner_display_name: str
+    policy: str | None = None
+    public_access_block: PublicAccessBlock | None = None
+
+
+class BucketPolicy(msgspec.Struct, frozen=True):
+    """A bucket policy to store (validated by the gateway); None deletes it."""
+
+    policy: str | None = None
+
+
+class PublicAccessBlockSetting(msgspec.Struct, frozen=True):
+    """A public access block to store; None deletes it."""
+
+    block: PublicAccessBlock | None = None
 
 
 # ---- object data layout -----------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""Bucket access settings: the bucket policy and the public access block.
+
+Layer: coordinator database package; statements in SQLAlchemy Core over ``tables``, each
+method one transaction through ``Database.read`` / ``Database.write``. Contract:
+
+* ``get`` answers a bucket's access facts (``BucketAccess``: owner, policy text, public access
+  block) in one read, or ``NoSuchBucketError``: what the gateway needs to authorize any
+  request on the bucket.
+* ``set_policy`` / ``set_public_access_block`` replace one setting (None removes it), given an
+  owner only if it is theirs (``AccessDeniedError``). They live in ``buckets.settings`` under
+  ``policy`` and ``public_access_block``, read and replaced under the bucket row's lock (FOR
+  UPDATE on PostgreSQL; SQLite runs one writer at a time), so a concurrent change of another
+  setting is never lost. Documents are validated by the gateway (S3's rules); the coordinator
+  stores them as given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from sqlalchemy import bindparam, select, update
+
+from wormfs.coordinator.db.database import Database
+from wormfs.coordinator.db.manifests import owned_bucket
+from wormfs.coordinator.db.tables import buckets, users
+from wormfs.coordinator.db.tx import Tx
+from wormfs.errors import NoSuchBucketError
+from wormfs.wire.coordinator import BucketAccess, PublicAccessBlock
+
+POLICY_KEY = "policy"
+PUBLIC_ACCESS_BLOCK_KEY = "public_access_block"
+
+_ACCESS = (
+    select(buckets.c.name, buckets.c.owner_id, buckets.c.settings, users.c.display_name)
+    .select_from(buckets.outerjoin(users, users.c.user_id == buckets.c.owner_id))
+    .where(buckets.c.name == bindparam("name"))
+)
+_SETTINGS_FOR_UPDATE = (
+    select(buckets.c.settings).where(buckets.c.name == bindparam("name")).with_for_update()
+)
+_SET_SETTINGS = (
+    update(buckets)
+    .where(buckets.c.name == bindparam("name"))
+    .values(settings=bindparam("settings", type_=buckets.c.settings.type))
+)
+
+
+def bucket_access(tx: Tx, bucket: str) -> BucketAccess:
+    row = tx.one(_ACCESS, {"name": bucket})
+    if row is None:
+        raise NoSuchBucketError(bucket=bucket)
+    settings: dict[str, Any] = row.settings or {}
+    block = settings.get(PUBLIC_ACCESS_BLOCK_KEY)
+    return BucketAccess(
+        name=row.name,
+        owner_id=row.owner_id,
+        owner_display_name=row.display_name or "",
+        policy=settings.get(POLICY_KEY),
+        public_access_block=None if block is None else msgspec.convert(block, PublicAccessBlock),
+    )
+
+
+def set_setting(tx: Tx, bucket: str, owner_id: str | None, name: str, value: Any) -> None:
+    owned_bucket(tx, bucket, owner_id)
+    settings = dict(tx.scalar(_SETTINGS_FOR_UPDATE, {"name": bucket}) or {})
+    if value is None:
+        settings.pop(name, None)
+    else:
+        settings[name] = value
+    tx.run(_SET_SETTINGS, {"name": bucket, "settings": settings})
+
+
+class Access:
+    """Bucket policies and public access blocks (see the module docstring)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, bucket: str) -> BucketAccess:
+        return await self._db.read(lambda tx: bucket_access(tx, bucket))
+
+    async def set_policy(self, bucket: str, owner_id: str | None, policy: str | None) -> None:
+        await self._db.write(lambda tx: set_setting(tx, bucket, owner_id, POLICY_KEY, policy))
+
+    async def set_public_access_block(
+        self, bucket: str, owner_id: str | None, block: PublicAccessBlock | None
+    ) -> None:
+        value = None if block is None else msgspec.to_builtins(block)
+        await self._db.write(
+            lambda tx: set_setting(tx, bucket, owner_id, PUBLIC_ACCESS_BLOCK_KEY, value)
+        )
