@@ -4,7 +4,9 @@ Contract: ``create_s3_app(service, config)`` returns an aiohttp ``Application`` 
 every request with S3 semantics over ``service`` (an ``ObjectServiceProtocol``). Per request:
 a request id (``x-amz-request-id``, ``x-amz-id-2``) and the ``Server`` header on every answer;
 the header section bounded; ``route`` names the operation; ``SigV4Verifier`` authenticates it
-(SigV4, or SigV2 for older clients) against ``service.credentials``; the body becomes a
+(SigV4, or SigV2 for older clients) against ``service.credentials``; ``Authorizer`` decides
+whether the caller (or an anonymous request) may do it and as whom the handler acts
+(``wormfs.gateway.access``: bucket owner, bucket policy, public access block); the body becomes a
 ``BodyReader`` (plain or aws-chunked); the handler for the name runs (none -> 501
 ``NotImplemented``); its ``S3Response`` is written, streamed bodies in pieces of at most 1 MiB.
 ``S3Error`` becomes its XML document, domain errors go through the one table
@@ -45,6 +47,7 @@ from wormfs.clients.storage import StorageClient
 from wormfs.config import GatewayConfig
 from wormfs.dataplane.reader import Piece
 from wormfs.errors import WormError
+from wormfs.gateway.access import Authorizer, BucketFactsCache, RequestFacts
 from wormfs.gateway.access_log import AccessLog, AccessRecord
 from wormfs.gateway.body import AwsChunkedBody, BeforeRead, PlainBody
 from wormfs.gateway.errors import (
@@ -101,6 +104,7 @@ class S3State:
     service: ObjectServiceProtocol
     config: GatewayConfig
     verifier: SigV4Verifier
+    authorizer: Authorizer
     metrics: GatewayMetrics | None = None  # None: no /metrics (in-process test apps)
     access_log: AccessLog | None = None
     limits: ClientLimits = field(default_factory=ClientLimits)
@@ -132,6 +136,7 @@ def create_s3_app(
         service=service,
         config=config,
         verifier=SigV4Verifier(config.region),
+        authorizer=Authorizer(service, BucketFactsCache(service.bucket_access)),
         metrics=metrics,
         access_log=access_log,
         limits=limits,
@@ -217,9 +222,8 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
 
 
 def is_scrape(request: web.Request) -> bool:
-    """An unsigned ``GET /metrics``: Prometheus, not S3. S3 offers no anonymous access here,
-    so the same request as S3 (ListObjects of a bucket named "metrics") would be refused with
-    AccessDenied anyway; a signed one is S3 as always."""
+    """An unsigned ``GET /metrics``: Prometheus, not S3. So a bucket named "metrics" cannot be
+    listed anonymously even where its policy would allow it; a signed request is S3 as always."""
     return (
         request.method in ("GET", "HEAD")
         and request.path == "/metrics"
@@ -281,23 +285,33 @@ async def _serve(request: web.Request, state: S3State, record: AccessRecord) -> 
             op.bucket if op.virtual_host else None,
         )
         auth = await state.verifier.authenticate(view, state.service.credentials)
-        record.requester = auth.principal.user_id
+        caller = auth.principal
+        record.requester = caller.user_id if caller is not None else ""
         handler = HANDLERS.get(op.name)
         if handler is None:
             raise S3NotImplemented(f"{op.name} is not implemented")
+        how = RequestFacts(
+            source_ip=record.remote_ip,
+            secure=request.scheme == "https",
+            auth_type=record.auth_type,
+            signature_version=record.signature_version,
+        )
+        access = await state.authorizer.authorize(op, caller, how)
+        assert access.principal is not None, "authorize names whom the handler acts as"
         source = TimedSource(request.content, state.limits.body_timeout)
         body, length = _make_body(request, source, op, auth, continuation.send)
         if request.method in ("PUT", "POST"):
             record.object_size = length
         ctx = S3Context(
             op=op,
-            principal=auth.principal,
+            principal=access.principal,
             service=state.service,
             body=body,
             body_length=length,
             payload_mode=auth.payload,
             region=state.config.region,
             request_id=request_id,
+            auth=access,
         )
         result = await handler(ctx)
         return await _write(request, result, record, continuation)

@@ -197,6 +197,10 @@ class MalformedTrailerError(BadRequest):
     )
 
 
+class MalformedPolicy(BadRequest):
+    message = "Policies must be valid JSON and the first byte must be '{'"
+
+
 class MaxMessageLengthExceeded(BadRequest):
     message = "Your request was too big."
 

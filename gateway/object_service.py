@@ -50,6 +50,7 @@ from wormfs.gateway.service import (
 )
 from wormfs.wire.coordinator import (
     AccessKeyInfo,
+    BucketAccess,
     BucketInfo,
     ChecksumAlgorithm,
     ChecksumType,
@@ -67,6 +68,7 @@ from wormfs.wire.coordinator import (
     ObjectManifest,
     PartList,
     PartRecord,
+    PublicAccessBlock,
     PutInline,
     TaggedVersion,
     UploadInfo,
@@ -200,6 +202,20 @@ class ObjectService:
     async def delete_bucket(self, principal: Principal, bucket: str) -> None:
         await self._owned_bucket(principal, bucket)
         await self._coordinator.delete_bucket(bucket)
+
+    # ---- access settings ---------------------------------------------------------------------
+    async def bucket_access(self, bucket: str) -> BucketAccess:
+        return await self._coordinator.bucket_access(bucket)
+
+    async def put_bucket_policy(
+        self, principal: Principal, bucket: str, policy: str | None
+    ) -> None:
+        await self._coordinator.put_bucket_policy(bucket, principal.user_id, policy)
+
+    async def put_public_access_block(
+        self, principal: Principal, bucket: str, block: PublicAccessBlock | None
+    ) -> None:
+        await self._coordinator.put_public_access_block(bucket, principal.user_id, block)
 
     # ---- writing -----------------------------------------------------------------------------
     async def _write(

@@ -7,7 +7,9 @@ and render the answer. ``ObjectServiceProtocol`` is the contract; ``ObjectServic
 ``wormfs.gateway.object_service``) implements it over the coordinator and storage nodes.
 
 Ownership rules applied here: a bucket belongs to its creator; any other principal gets
-``AccessDeniedError`` for every bucket and object operation on it.
+``AccessDeniedError`` for every bucket and object operation on it. Whom else a bucket lets in
+(its policy) is decided above, by ``wormfs.gateway.access``, which then calls the service as
+the bucket's owner.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Protocol
 from wormfs.dataplane.reader import Piece
 from wormfs.wire.coordinator import (
     AccessKeyInfo,
+    BucketAccess,
     BucketInfo,
     ChecksumAlgorithm,
     ChecksumType,
@@ -30,6 +33,7 @@ from wormfs.wire.coordinator import (
     ObjectManifest,
     PartList,
     PartRecord,
+    PublicAccessBlock,
     TaggedVersion,
     UploadInfo,
     UploadList,
@@ -118,6 +122,24 @@ class ObjectServiceProtocol(Protocol):
 
     async def delete_bucket(self, principal: Principal, bucket: str) -> None:
         """``BucketNotEmptyError`` while objects or uploads remain."""
+        ...
+
+    # ---- access settings ---------------------------------------------------------------------
+    async def bucket_access(self, bucket: str) -> BucketAccess:
+        """The bucket's owner, policy and public access block, for authorizing a request on
+        it (no ownership check: it is how the check is made); ``NoSuchBucketError``."""
+        ...
+
+    async def put_bucket_policy(
+        self, principal: Principal, bucket: str, policy: str | None
+    ) -> None:
+        """Store the (validated) policy text; None deletes it."""
+        ...
+
+    async def put_public_access_block(
+        self, principal: Principal, bucket: str, block: PublicAccessBlock | None
+    ) -> None:
+        """Store the public access block; None deletes it."""
         ...
 
     # ---- objects -----------------------------------------------------------------------------

@@ -4,14 +4,14 @@ Contract: ``SigV4Verifier.authenticate(request, lookup)`` checks the ``Authoriza
 (``AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/s3/aws4_request, SignedHeaders=..,
 Signature=..``) or presigned query parameters (``X-Amz-Algorithm``, ``X-Amz-Credential``,
 ``X-Amz-Date``, ``X-Amz-Expires``, ``X-Amz-SignedHeaders``, ``X-Amz-Signature``) and returns an
-``AuthResult``: who signed, and how the payload is protected (a hex SHA-256 that the body
-reader must verify, ``UNSIGNED-PAYLOAD``, or one of the aws-chunked ``STREAMING-*`` modes with
-the ``ChunkSigning`` context that chains chunk signatures from the seed signature). It raises
-``S3Error`` subclasses exactly as AWS answers: ``AccessDenied`` (anonymous, expired
-presign), ``InvalidAccessKeyId``, ``SignatureDoesNotMatch`` (with the canonical request and
-string to sign), ``RequestTimeTooSkewed`` (more than 15 minutes), ``AuthorizationHeaderMalformed``
-/ ``AuthorizationQueryParametersError``, ``InvalidRequest`` for a missing
-``x-amz-content-sha256``.
+``AuthResult``: who signed (nobody, for an unsigned request), and how the payload is
+protected (a hex SHA-256 that the body reader must verify, ``UNSIGNED-PAYLOAD``, or one of
+the aws-chunked ``STREAMING-*`` modes with the ``ChunkSigning`` context that chains chunk
+signatures from the seed signature). It raises ``S3Error`` subclasses exactly as AWS answers:
+``AccessDenied`` (expired presign), ``InvalidAccessKeyId``, ``SignatureDoesNotMatch`` (with
+the canonical request and string to sign), ``RequestTimeTooSkewed`` (more than 15 minutes),
+``AuthorizationHeaderMalformed`` / ``AuthorizationQueryParametersError``, ``InvalidRequest``
+for a missing ``x-amz-content-sha256``.
 
 The canonical request follows AWS's S3 rules: the URI path is *not* normalised or
 double-encoded: it is the path as sent, percent-decoded once and re-encoded with AWS's
@@ -131,7 +131,7 @@ class ChunkSigning:
 
 @dataclass(frozen=True)
 class AuthResult:
-    principal: Principal
+    principal: Principal | None  # None: an anonymous (unsigned) request
     payload: PayloadMode
     payload_sha256: str | None = None  # lower-case hex when ``payload`` is SHA256
     chunk_signing: ChunkSigning | None = None
@@ -298,8 +298,8 @@ class SigV4Verifier:
                 self.clock(),
             )
             return AuthResult(_principal(info), PayloadMode.UNSIGNED, presigned=True)
-        # Anonymous access (public buckets, POST policy uploads) is not offered.
-        raise AccessDenied()
+        # Anonymous: no principal; ``wormfs.gateway.access`` lets it in where a policy allows.
+        return AuthResult(None, PayloadMode.UNSIGNED)
 
     # ---- Authorization header ----------------------------------------------------------------
     async def _header_auth(

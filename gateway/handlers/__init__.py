@@ -15,6 +15,7 @@ from wormfs.gateway.handlers import (
     listing,
     multipart,
     objects,
+    policy,
     tagging,
     unconfigured,
 )
@@ -29,6 +30,7 @@ _ALL: dict[str, Handler] = {
     **multipart.HANDLERS,
     **unconfigured.HANDLERS,
     **tagging.HANDLERS,
+    **policy.HANDLERS,
 }
 # Every operation on a bucket checks x-amz-expected-bucket-owner (ListBuckets and CreateBucket
 # have no bucket owner to compare with).

@@ -1,9 +1,11 @@
 """What every S3 handler takes and returns (gateway layer, handlers sub-layer).
 
 Contract: a handler is ``async def handler(ctx: S3Context) -> S3Response``. ``S3Context``
-holds the routed ``Operation``, the authenticated ``Principal``, the ``ObjectServiceProtocol``
-and the decoded request body; handlers call the service and describe the answer as an
-``S3Response`` (status, headers, and either bytes or a stream of pieces of at most 1 MiB).
+holds the routed ``Operation``, the ``Principal`` to act as (the bucket's owner once
+``wormfs.gateway.access`` let the request in; ``auth`` says who really called), the
+``ObjectServiceProtocol`` and the decoded request body; handlers call the service and
+describe the answer as an ``S3Response`` (status, headers, and either bytes or a stream of
+pieces of at most 1 MiB).
 The app writes it; handlers never touch aiohttp. Errors are raised: ``S3Error`` subclasses
 directly, domain errors from the service are mapped by the app.
 """
@@ -15,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from wormfs.dataplane.reader import Piece
+from wormfs.gateway.access import RequestAuth
 from wormfs.gateway.body import read_all
 from wormfs.gateway.errors import InvalidArgument, MalformedXML
 from wormfs.gateway.handlers.headers import verify_small_body
@@ -39,6 +42,7 @@ class S3Context:
     payload_mode: PayloadMode
     region: str
     request_id: str
+    auth: RequestAuth
 
 
 @dataclass

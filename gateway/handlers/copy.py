@@ -87,8 +87,12 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
 async def copy_source(ctx: S3Context) -> ObjectManifest:
     """The source object, read access checked, ``x-amz-copy-source-if-*`` evaluated."""
     bucket, key, version = parse_copy_source(ctx.op.headers["x-amz-copy-source"])
+    action = "s3:GetObjectVersion" if version is not None else "s3:GetObject"
     try:
-        source = await ctx.service.head_object(ctx.principal, bucket, key, version)
+        # The caller must be let read the source (its bucket's owner and policy decide),
+        # whoever it acts as on the destination.
+        reader = await ctx.auth.principal_for(action, bucket, key)
+        source = await ctx.service.head_object(reader, bucket, key, version)
     except NoSuchKeyError:
         raise NoSuchKey(Key=key) from None
     except NoSuchBucketError:

@@ -231,11 +231,16 @@ async def delete_objects(ctx: S3Context) -> S3Response:
     async def delete_one(
         key: str, version: str | None, condition: DeleteConditions | None
     ) -> tuple[Elem | None, S3Error | None]:
+        action = "s3:DeleteObjectVersion" if version is not None else "s3:DeleteObject"
         async with limit:
             try:
+                # Authorized key by key, as AWS does: a refused key is that key's AccessDenied.
+                principal = await ctx.auth.principal_for(action, bucket, key)
                 result = await ctx.service.delete_object(
-                    ctx.principal, bucket, key, None if version == "null" else version, condition
+                    principal, bucket, key, None if version == "null" else version, condition
                 )
+            except S3Error as exc:
+                return None, exc
             except WormError as exc:
                 error = from_domain(exc, bucket=bucket, key=key)
                 if error is None:

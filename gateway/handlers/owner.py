@@ -3,9 +3,9 @@ and, on copies, ``x-amz-source-expected-bucket-owner``.
 
 Contract: ``expecting_owner(handler)`` wraps a bucket or object operation so that a request
 naming an owner other than its bucket's is ``AccessDenied`` (403) before anything is read or
-changed, as AWS answers. A bucket belongs to one user and only that user reaches it, so the
-owner a request may name is the caller's own id (the ``Owner`` ``ID`` that ListBuckets and
-the listings show); a request that names none is not checked.
+changed, as AWS answers. A request let in acts as its bucket's owner
+(``wormfs.gateway.access``), so the owner it may name is that owner's id (the ``Owner``
+``ID`` that ListBuckets and the listings show); a request that names none is not checked.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ Contract: every handler first checks the bucket through the service (``NoSuchBuc
 ``AccessDenied`` for another user's bucket), or for object sub-resources the object
 (``NoSuchKey``), then answers one fixed document or error:
 
-* GET of a configuration that does not exist: AWS's 404 for it (``NoSuchBucketPolicy``,
-  ``NoSuchCORSConfiguration``, ``NoSuchTagSet``, ...), or, for settings that always have a
+* GET of a configuration that does not exist: AWS's 404 for it (``NoSuchCORSConfiguration``,
+  ``NoSuchLifecycleConfiguration``, ...), or, for settings that always have a
   value, the document of the default (logging off, no notifications, acceleration never set,
   the owner pays, empty ``List*Configurations``). Encryption: WormFS does not encrypt at rest,
   so GetBucketEncryption says no configuration exists (AWS, which encrypts every bucket since
@@ -38,11 +38,9 @@ from wormfs.gateway.errors import (
     AccessControlListNotSupported,
     InvalidRequest,
     MalformedACLError,
-    NoSuchBucketPolicy,
     NoSuchConfiguration,
     NoSuchCORSConfiguration,
     NoSuchLifecycleConfiguration,
-    NoSuchPublicAccessBlockConfiguration,
     NoSuchWebsiteConfiguration,
     ObjectLockConfigurationNotFoundError,
     ReplicationConfigurationNotFoundError,
@@ -177,15 +175,12 @@ async def object_lock_missing(ctx: S3Context) -> S3Response:
 HANDLERS: Mapping[str, Handler] = MappingProxyType(
     {
         # ---- never configured: 404 ----------------------------------------------------------
-        "GetBucketPolicy": _missing(NoSuchBucketPolicy),
-        "GetBucketPolicyStatus": _missing(NoSuchBucketPolicy),
         "GetBucketCors": _missing(NoSuchCORSConfiguration),
         "GetBucketLifecycleConfiguration": _missing(NoSuchLifecycleConfiguration),
         "GetBucketWebsite": _missing(NoSuchWebsiteConfiguration),
         "GetBucketEncryption": _missing(ServerSideEncryptionConfigurationNotFoundError),
         "GetBucketReplication": _missing(ReplicationConfigurationNotFoundError),
         "GetObjectLockConfiguration": _missing(ObjectLockConfigurationNotFoundError),
-        "GetPublicAccessBlock": _missing(NoSuchPublicAccessBlockConfiguration),
         "GetBucketAnalyticsConfiguration": _no_such_id,
         "GetBucketInventoryConfiguration": _no_such_id,
         "GetBucketMetricsConfiguration": _no_such_id,
@@ -209,13 +204,11 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
             _empty_list("ListBucketIntelligentTieringConfigurationsOutput")
         ),
         # ---- deleting what does not exist ---------------------------------------------------
-        "DeleteBucketPolicy": _delete_nothing,
         "DeleteBucketCors": _delete_nothing,
         "DeleteBucketLifecycle": _delete_nothing,
         "DeleteBucketWebsite": _delete_nothing,
         "DeleteBucketEncryption": _delete_nothing,
         "DeleteBucketReplication": _delete_nothing,
-        "DeletePublicAccessBlock": _delete_nothing,
         "DeleteBucketAnalyticsConfiguration": _no_such_id,
         "DeleteBucketInventoryConfiguration": _no_such_id,
         "DeleteBucketMetricsConfiguration": _no_such_id,

@@ -218,13 +218,12 @@ async def test_auth_failures(env: S3Env, s3: Any) -> None:
 
 
 async def test_unimplemented_operation(s3: Any) -> None:
-    code, status, _ = await error_of(
-        s3, "put_bucket_policy", Bucket="bkt", Policy='{"Version":"2012-10-17","Statement":[]}'
-    )
+    cors = {"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]}
+    code, status, _ = await error_of(s3, "put_bucket_cors", Bucket="bkt", CORSConfiguration=cors)
     assert (code, status) == ("NotImplemented", 501)
     # Never configured: AWS's "no such configuration" answer, not 501.
-    code, status, _ = await error_of(s3, "get_bucket_policy", Bucket="bkt")
-    assert (code, status) == ("NoSuchBucketPolicy", 404)
+    code, status, _ = await error_of(s3, "get_bucket_cors", Bucket="bkt")
+    assert (code, status) == ("NoSuchCORSConfiguration", 404)
 
 
 # ---- listing -----------------------------------------------------------------------------------

@@ -191,8 +191,9 @@ def test_wrong_region_is_malformed() -> None:
 
 
 def test_anonymous_and_double_auth() -> None:
-    with pytest.raises(AccessDenied):
-        verify(view(f"{BASE}/bkt"))
+    anonymous = verify(view(f"{BASE}/bkt"))
+    assert anonymous.principal is None
+    assert anonymous.payload is PayloadMode.UNSIGNED
     url = presigned("GET", f"{BASE}/bkt/key")
     request = signed("GET", url)
     with pytest.raises(InvalidArgument):
