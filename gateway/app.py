@@ -193,7 +193,9 @@ async def handle_s3(request: web.Request) -> web.StreamResponse:
             return await _serve(request, state, record)
     finally:
         seconds = time.perf_counter() - started
-        record.total_ms = int(seconds * 1000)
+        # From the same origin and clock as the turnaround time (``_write``), so that the
+        # total is never the smaller of the two.
+        record.total_ms = int((time.time() - record.start) * 1000)
         if record.status == 0:
             record.status = CLIENT_CLOSED  # the client went away before any answer
         if record.turnaround_ms is None:

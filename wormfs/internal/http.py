@@ -87,10 +87,12 @@ def internal_middleware(verifier: Verifier) -> Middleware:
         if incoming is None:
             # Background work and clients outside an S3 request send no id: nothing to bind
             # (the connection task that serves this request has none bound: `bound` resets).
-            response = await _handle(request, handler)
-        else:
-            with requestid.bound(incoming):
-                response = await _handle(request, handler)
+            return await _logged(request, handler)
+        with requestid.bound(incoming):  # the DEBUG line too carries the id
+            return await _logged(request, handler)
+
+    async def _logged(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await _handle(request, handler)
         if debug_enabled():
             log.debug("%s %s -> %d", request.method, request.path, response.status)
         return response
