@@ -233,8 +233,13 @@ def test_degraded_segments_rise_when_a_disk_is_lost_and_fall_after_repair(tmp_pa
         before = scrape(metrics_url)
         assert total(before, "wormfs_segments_degraded") == 0
         assert total(before, "wormfs_segments_unrecoverable") == 0
-        lost = disk_id_of(cluster, 1, 2)
-        expected = len(cluster.chunk_files(1, 2))
+        # Placement is pseudo-random: lose the disk of node 1 that holds the most chunks (a
+        # given disk may hold none of these 18).
+        disk = max(
+            range(1, cluster.disks_per_node + 1), key=lambda d: len(cluster.chunk_files(1, d))
+        )
+        lost = disk_id_of(cluster, 1, disk)
+        expected = len(cluster.chunk_files(1, disk))
         assert expected > 0
         # Reads decode parity only where the lost disk held a data fragment (0..k-1 of 4+2).
         lost_data = sum(
@@ -242,7 +247,7 @@ def test_degraded_segments_rise_when_a_disk_is_lost_and_fall_after_repair(tmp_pa
             for p in placements(cluster, "degraded", list(objects))
             if p["disk_id"] == lost and p["fragment_index"] < 4
         )
-        cluster.fail_disk(1, 2)
+        cluster.fail_disk(1, disk)
 
         def degraded() -> float:
             return total(scrape(metrics_url), "wormfs_segments_degraded", missing="1")
