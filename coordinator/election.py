@@ -161,7 +161,8 @@ class Election:
 
     async def _bounded(self, fn: Callable[..., Any], *args: Any) -> None:
         try:
-            await asyncio.wait_for(self._run(fn, *args), CLOSE_STEP_TIMEOUT)
+            async with asyncio.timeout(CLOSE_STEP_TIMEOUT):
+                await self._run(fn, *args)
         except TimeoutError:
             log.warning("ZooKeeper did not answer in time while closing (%s)", fn.__name__)
 

@@ -170,8 +170,11 @@ class RepairManager:
             if started and len(self._running) < self.concurrency:
                 continue  # more may be due right away
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that meets a
+            # wake-up, and close() would then wait for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
+                async with asyncio.timeout(IDLE_POLL):
+                    await self._wake.wait()
 
     async def _run(self, job: RepairJob) -> None:
         await self._items.take(1)

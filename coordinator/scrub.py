@@ -174,8 +174,9 @@ class ScrubScheduler:
             except Exception:
                 job_failed(log, "scrub scheduling")
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._period())
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: see repair.dispatch_loop
+                async with asyncio.timeout(self._period()):
+                    await self._wake.wait()
 
     async def tick(self) -> None:
         views = [v for v in await self._queue.disks() if v.drain_state != "drained"]

@@ -38,7 +38,8 @@ LINK_FAILOVER_TIMEOUT = 5.0
 async def disk_info(disk: Disk, timeout: float = REPORT_TIMEOUT) -> DiskInfo:
     loop = asyncio.get_running_loop()
     try:
-        return await asyncio.wait_for(loop.run_in_executor(disk.executor, disk.info), timeout)
+        async with asyncio.timeout(timeout):
+            return await loop.run_in_executor(disk.executor, disk.info)
     except TimeoutError:
         return disk.offline_info("disk did not answer in time")
     except RuntimeError:  # executor shut down: the node is stopping

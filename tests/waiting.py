@@ -10,6 +10,8 @@ condition holds and fails with a clear message when it does not hold by the dead
   function; between calls the loop runs (``asyncio.sleep``), so in-process apps make progress.
 
 Both return ``check()``'s first truthy value (handy for "wait for the row, then use it").
+``within(awaitable, seconds)`` awaits one thing with a deadline (``asyncio.timeout``, never
+``wait_for``, which on 3.11 can swallow a cancel).
 """
 
 from __future__ import annotations
@@ -59,3 +61,9 @@ async def eventually(
         if time.monotonic() > deadline:
             raise TimeoutError(f"{message} not met in {timeout}s (last: {value!r})")
         await asyncio.sleep(interval)
+
+
+async def within(awaitable: Awaitable[T], seconds: float) -> T:
+    """``await awaitable``, raising ``TimeoutError`` after ``seconds``."""
+    async with asyncio.timeout(seconds):
+        return await awaitable

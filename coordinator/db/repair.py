@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.repair_claim import (
@@ -133,6 +133,9 @@ _SAMPLE = (
     .where(
         chunk_placements.c.disk_id == bindparam("disk_id"),
         chunk_placements.c.chunk_id > bindparam("after"),
+        # A segment under repair is left out: its known-bad chunk would only be read (and
+        # counted as a checksum error) again, and the repair rewrites the fragment anyway.
+        ~exists().where(repair_queue.c.segment_id == chunk_placements.c.segment_id),
     )
     .order_by(func.random())
     .limit(bindparam("limit"))
@@ -392,7 +395,8 @@ class RepairQueue:
         self, disk_id: str, after: str | None, upto: str | None, limit: int
     ) -> list[tuple[Profile, int, list[SourceChunk]]]:
         """Up to ``limit`` segments with a chunk on ``disk_id`` in the id range
-        ``(after, upto]``, each with all its chunks readable: (profile, length, chunks)."""
+        ``(after, upto]`` and none queued for repair, each with all its chunks readable:
+        (profile, length, chunks)."""
         if limit <= 0:
             return []
         return await self._db.read(

@@ -158,6 +158,23 @@ async def test_bad_chunk_on_a_healthy_disk_is_rebuilt_in_place(database_url: str
         assert jobs[0].target_disk_id == disk and jobs[0].target_chunk_id != chunk
 
 
+async def test_consistency_sample_leaves_out_segments_under_repair(database_url: str) -> None:
+    async with cluster(database_url) as (r, _):
+        d = durability(r)
+        await d.jobs.control("repair", "pause")
+        queued = await put(r.client, "bkt", "queued", size=5000)
+        clean = await put(r.client, "bkt", "clean", size=5000)
+        _, chunk, disk = chunks_of(queued)[0]
+        await d.queue.enqueue_chunks([(chunk, disk, "corrupt")])
+        clean_chunks = {c for _, c, _ in chunks_of(clean)}
+        for _, _, on_disk in chunks_of(queued):
+            sampled = await d.queue.segment_sources(on_disk, None, None, 10)
+            seen = {c.chunk_id for _, _, chunks in sampled for c in chunks}
+            assert chunk not in seen  # its known-bad chunk is not read again
+            if any(dk == on_disk for _, _, dk in chunks_of(clean)):
+                assert seen & clean_chunks
+
+
 async def test_segment_deleted_during_repair_collects_the_new_chunk(database_url: str) -> None:
     async with cluster(database_url) as (r, _):
         d = durability(r)

@@ -21,6 +21,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from component.s3_fixtures import ACCESS_KEY, REGION, SECRET_KEY, S3Env, start_env
+from waiting import within
 
 from wormfs.format.checksums import checksum_b64
 from wormfs.gateway.app import STATE_KEY
@@ -284,9 +285,9 @@ async def test_expect_continue_refused_without_upload(env: S3Env) -> None:
         b"Expect: 100-continue\r\n\r\n" % (host.encode(), port)
     )
     await writer.drain()
-    status = await asyncio.wait_for(reader.readline(), 5)
+    status = await within(reader.readline(), 5)
     assert status.startswith(b"HTTP/1.1 403")
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    head = await within(reader.readuntil(b"\r\n\r\n"), 5)
     assert b"Connection: close" in head or b"connection: close" in head.lower()
     writer.close()
 
@@ -303,10 +304,10 @@ async def test_expect_continue_sent_when_body_is_read(env: S3Env) -> None:
     lines += [f"{k}: {v}" for k, v in request.headers.items()]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
     await writer.drain()
-    assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"HTTP/1.1 100")
+    assert (await within(reader.readline(), 5)).startswith(b"HTTP/1.1 100")
     await reader.readline()
     writer.write(b"0123456789")
-    assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"HTTP/1.1 200")
+    assert (await within(reader.readline(), 5)).startswith(b"HTTP/1.1 200")
     writer.close()
     assert await env.stored("bkt", "cont") == b"0123456789"
 

@@ -3,14 +3,13 @@ heartbeats, re-registration, a coordinator that starts late, and a clean shutdow
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
 from component.storage_harness import ClientFactory, FakeCoordinator, Node, start_node
-from waiting import eventually
+from waiting import eventually, within
 
 from wormfs.storage_node.app import LINK_KEY, PROBER_KEY, start_coordinator_link
 
@@ -57,7 +56,7 @@ async def test_registration_waits_for_a_late_coordinator(
         port = sock.getsockname()[1]
     node = await start_node(aiohttp_client, tmp_path, coordinator_url=f"http://127.0.0.1:{port}")
     # Returns after its one inline attempt (bounded far below "forever"), retrying behind.
-    await asyncio.wait_for(start_coordinator_link(node.app, node.address), timeout=60)
+    await within(start_coordinator_link(node.app, node.address), 60)
     link = node.app[LINK_KEY]
     assert link._task is not None and not link._task.done()
     # Serving is not held up by the missing coordinator.

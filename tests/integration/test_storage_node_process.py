@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from waiting import eventually
+from waiting import eventually, within
 
 from wormfs.clients.storage import StorageClient
 from wormfs.format.chunkformat import ChunkHeader
@@ -217,7 +217,7 @@ async def run_crash_scenario(
             enough.set()
 
     tasks = [asyncio.create_task(put(i, h)) for i, h in enumerate(chunks)]
-    await asyncio.wait_for(enough.wait(), timeout=30)
+    await within(enough.wait(), 30)
     node.kill()
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     failures = [o for o in outcomes if isinstance(o, BaseException)]

@@ -13,6 +13,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable
 
 from unit.test_dataplane import PROFILE, FakeReader, FakeStorage, _store
+from waiting import within
 
 from wormfs.dataplane.reader import ObjectReader
 from wormfs.wire.repair import ReportedChunk
@@ -60,7 +61,7 @@ async def finishes(read: Awaitable[bytes]) -> bytes:
     A bound far above any hedge delay and far below STALL tells "hedged" from "waited",
     without asserting how long hedging took on a busy machine.
     """
-    return await asyncio.wait_for(read, timeout=STALL / 60)
+    return await within(read, STALL / 60)
 
 
 async def read_all(reader: ObjectReader, manifest: object, size: int) -> bytes:

@@ -294,7 +294,8 @@ async def _decommission(client: DrainCalls, args: argparse.Namespace) -> tuple[D
     node_id = args.node_id
     started = await client.decommission(node_id)
     try:
-        code = await asyncio.wait_for(_wait(client, started.job_id, args), args.timeout)
+        async with asyncio.timeout(args.timeout):
+            code = await _wait(client, started.job_id, args)
     except TimeoutError:
         raise TimeoutError(
             f"node {node_id} is still draining after {args.timeout:.0f}s (job {started.job_id}"

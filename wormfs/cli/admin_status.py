@@ -68,7 +68,8 @@ async def coordinator_health(url: str, secret: bytes) -> str:
     """The coordinator's health as one line; raises when it does not answer."""
     async with aiohttp.ClientSession() as session:
         client = CoordinatorClient(session, url, secret, failover_timeout=HEALTH_TIMEOUT)
-        health = await asyncio.wait_for(client.health(), HEALTH_TIMEOUT)
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            health = await client.health()
     role = "leader" if health.leader else "not the leader"
     nodes = _count(health.nodes_online, "storage node")
     return f"coordinator:  {url} ({role}), {nodes} and {_count(health.disks_online, 'disk')} online"

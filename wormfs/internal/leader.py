@@ -160,8 +160,9 @@ class LeaderWatch:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can swallow a cancel
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
         return self.leader
 
     async def close(self) -> None:
