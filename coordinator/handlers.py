@@ -21,6 +21,7 @@ from wormfs.internal.http import json_response, read_json
 from wormfs.wire.coordinator import (
     BeginWrite,
     BucketPolicy,
+    BucketVersioning,
     CommitObject,
     CommitPart,
     CompleteUpload,
@@ -149,6 +150,19 @@ async def list_objects(request: web.Request) -> web.Response:
     return json_response(page)
 
 
+async def list_versions(request: web.Request) -> web.Response:
+    q = request.query
+    page = await _repo(request).listing.versions(
+        request.match_info["bucket"],
+        prefix=q.get("prefix", ""),
+        delimiter=q.get("delimiter", ""),
+        key_marker=q.get("key_marker", ""),
+        version_id_marker=q.get("version_id_marker", ""),
+        max_keys=_int(request, "max_keys", 1000),
+    )
+    return json_response(page)
+
+
 # ---- objects ----------------------------------------------------------------------------------
 async def begin_write(request: web.Request) -> web.Response:
     req = await read_json(request, BeginWrite)
@@ -247,6 +261,20 @@ async def put_public_access_block(request: web.Request) -> web.Response:
     return _no_content()
 
 
+async def get_bucket_versioning(request: web.Request) -> web.Response:
+    access = _repo(request).access
+    owner = request.query.get("owner_id") or None
+    return json_response(await access.versioning(request.match_info["bucket"], owner))
+
+
+async def put_bucket_versioning(request: web.Request) -> web.Response:
+    req = await read_json(request, BucketVersioning)
+    await _repo(request).access.set_versioning(
+        request.match_info["bucket"], request.query.get("owner_id") or None, req.status
+    )
+    return _no_content()
+
+
 # ---- multipart uploads ------------------------------------------------------------------------
 async def create_upload(request: web.Request) -> web.Response:
     req = await read_json(request, CreateUpload)
@@ -313,6 +341,7 @@ def add_routes(app: web.Application) -> None:
             web.get("/v1/buckets/{bucket}", get_bucket),
             web.delete("/v1/buckets/{bucket}", delete_bucket),
             web.get("/v1/buckets/{bucket}/objects", list_objects),
+            web.get("/v1/buckets/{bucket}/versions", list_versions),
             web.post("/v1/writes", begin_write),
             web.post("/v1/objects/commit", commit_object),
             web.post("/v1/objects/inline", put_inline),
@@ -324,6 +353,8 @@ def add_routes(app: web.Application) -> None:
             web.get("/v1/buckets/{bucket}/access", get_bucket_access),
             web.put("/v1/buckets/{bucket}/access/policy", put_bucket_policy),
             web.put("/v1/buckets/{bucket}/access/public-access-block", put_public_access_block),
+            web.get("/v1/buckets/{bucket}/versioning", get_bucket_versioning),
+            web.put("/v1/buckets/{bucket}/versioning", put_bucket_versioning),
             web.post("/v1/uploads", create_upload),
             web.get("/v1/uploads/{upload_id}", get_upload),
             web.post("/v1/uploads/{upload_id}/parts", commit_part),

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from wormfs import errors as domain
-from wormfs.gateway.xml import Elem, render
+from wormfs.gateway.xml import Elem, http_date, render
 
 
 class S3Error(Exception):
@@ -182,6 +182,11 @@ class MalformedACLError(BadRequest):
     message = (
         "The XML you provided was not well-formed or did not validate against our published schema"
     )
+
+
+class IllegalVersioningConfigurationException(S3Error):
+    status = 400
+    message = "The Versioning element must be specified"
 
 
 class MalformedXML(BadRequest):
@@ -404,6 +409,8 @@ DOMAIN_ERRORS: Mapping[type[domain.WormError], tuple[type[S3Error], bool]] = Map
     {
         domain.NoSuchBucketError: (NoSuchBucket, False),
         domain.NoSuchKeyError: (NoSuchKey, False),
+        domain.NoSuchVersionError: (NoSuchVersion, False),
+        domain.DeleteMarkerError: (MethodNotAllowed, False),
         domain.NoSuchUploadError: (NoSuchUpload, False),
         domain.NoSuchAccessKeyError: (InvalidAccessKeyId, False),
         domain.BucketAlreadyExistsError: (BucketAlreadyExists, False),
@@ -446,6 +453,21 @@ CONDITION_HEADERS: Mapping[domain.Condition, str] = MappingProxyType(
         domain.Condition.SIZE_MATCHES: "x-amz-if-match-size",
     }
 )
+
+
+def _marker_headers(
+    version_id: str | None, last_modified: float | None = None, allow: str | None = None
+) -> dict[str, str]:
+    """What S3 answers about a delete marker met by a read: it is one, its id, and (asked
+    for by id) when it was made and which method it takes."""
+    headers = {"x-amz-delete-marker": "true"}
+    if version_id is not None:
+        headers["x-amz-version-id"] = version_id
+    if last_modified is not None:
+        headers["Last-Modified"] = http_date(last_modified)
+    if allow is not None:
+        headers["Allow"] = allow
+    return headers
 
 
 def _bad_digest_message(exc: domain.BadDigestError) -> str | None:
@@ -501,8 +523,20 @@ def from_domain(
         message = exc.message if show_message else None
         if s3_cls is NoSuchBucket:
             return NoSuchBucket(message, BucketName=bucket)
+        if isinstance(exc, domain.NoSuchVersionError):
+            return NoSuchVersion(message, Key=key, VersionId=exc.version_id)
+        if isinstance(exc, domain.DeleteMarkerError):
+            return MethodNotAllowed(
+                message,
+                headers=_marker_headers(exc.version_id, exc.last_modified, allow="DELETE"),
+                Method="GET",  # AWS names the method; GET and HEAD both land here
+                ResourceType="DeleteMarker",
+            )
         if s3_cls is NoSuchKey:
-            return NoSuchKey(message, Key=key)
+            headers = None
+            if isinstance(exc, domain.NoSuchKeyError) and exc.delete_marker:
+                headers = _marker_headers(exc.version_id)
+            return NoSuchKey(message, headers=headers, Key=key)
         if s3_cls is NoSuchUpload:
             return NoSuchUpload(message, UploadId=upload_id)
         if s3_cls in (BucketAlreadyOwnedByYou, BucketAlreadyExists, BucketNotEmpty):

@@ -73,6 +73,7 @@ from wormfs.wire.coordinator import (
     TaggedVersion,
     UploadInfo,
     UploadList,
+    VersionList,
     WriteGrant,
 )
 
@@ -216,6 +217,28 @@ class ObjectService:
         self, principal: Principal, bucket: str, block: PublicAccessBlock | None
     ) -> None:
         await self._coordinator.put_public_access_block(bucket, principal.user_id, block)
+
+    async def bucket_versioning(self, principal: Principal, bucket: str) -> str:
+        status = await self._coordinator.bucket_versioning(bucket, principal.user_id)
+        return status.status
+
+    async def put_bucket_versioning(self, principal: Principal, bucket: str, status: str) -> None:
+        await self._coordinator.put_bucket_versioning(bucket, principal.user_id, status)
+
+    async def list_versions(
+        self,
+        principal: Principal,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        version_id_marker: str,
+        max_keys: int,
+    ) -> VersionList:
+        await self._owned_bucket(principal, bucket)
+        return await self._coordinator.list_versions(
+            bucket, prefix, delimiter, key_marker, version_id_marker, max_keys
+        )
 
     # ---- writing -----------------------------------------------------------------------------
     async def _write(

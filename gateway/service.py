@@ -37,6 +37,7 @@ from wormfs.wire.coordinator import (
     TaggedVersion,
     UploadInfo,
     UploadList,
+    VersionList,
 )
 
 
@@ -134,6 +135,27 @@ class ObjectServiceProtocol(Protocol):
         self, principal: Principal, bucket: str, policy: str | None
     ) -> None:
         """Store the (validated) policy text; None deletes it."""
+        ...
+
+    async def bucket_versioning(self, principal: Principal, bucket: str) -> str:
+        """ "" (never enabled), "Enabled" or "Suspended"."""
+        ...
+
+    async def put_bucket_versioning(self, principal: Principal, bucket: str, status: str) -> None:
+        """Turn versioning on ("Enabled") or off for new writes ("Suspended")."""
+        ...
+
+    async def list_versions(
+        self,
+        principal: Principal,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        version_id_marker: str,
+        max_keys: int,
+    ) -> VersionList:
+        """One page of every version and delete marker (``VersionList``)."""
         ...
 
     async def put_public_access_block(

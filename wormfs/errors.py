@@ -61,6 +61,31 @@ class NoSuchBucketError(NotFoundError):
 class NoSuchKeyError(NotFoundError):
     """The object does not exist."""
 
+    FIELDS: ClassVar[tuple[str, ...]] = ("bucket", "key", "version_id", "delete_marker")
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        bucket: str | None = None,
+        key: str | None = None,
+        version_id: str | None = None,
+        delete_marker: bool | None = None,
+    ) -> None:
+        # With ``delete_marker``: the key's current version is a delete marker, whose S3
+        # version id is ``version_id`` (S3 answers both in headers).
+        self.bucket, self.key, self.version_id = bucket, key, version_id
+        self.delete_marker = delete_marker
+        if not message and key is not None:
+            version = f"version {version_id!r} of " if version_id and not delete_marker else ""
+            message = f"no {version}object {key!r} in bucket {bucket!r}"
+        super().__init__(message)
+
+
+class NoSuchVersionError(NoSuchKeyError):
+    """The version asked for does not exist (a kind of missing key, for callers that do not
+    care which)."""
+
     FIELDS = ("bucket", "key", "version_id")
 
     def __init__(
@@ -71,10 +96,31 @@ class NoSuchKeyError(NotFoundError):
         key: str | None = None,
         version_id: str | None = None,
     ) -> None:
+        super().__init__(
+            message or f"no version {version_id!r} of {key!r} in {bucket!r}",
+            bucket=bucket,
+            key=key,
+            version_id=version_id,
+        )
+
+
+class DeleteMarkerError(WormError):
+    """The version asked for is a delete marker: it has no data or metadata to read."""
+
+    http_status = 405
+    FIELDS = ("bucket", "key", "version_id", "last_modified")
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        bucket: str | None = None,
+        key: str | None = None,
+        version_id: str | None = None,
+        last_modified: float | None = None,
+    ) -> None:
         self.bucket, self.key, self.version_id = bucket, key, version_id
-        if not message and key is not None:
-            version = f"version {version_id!r} of " if version_id else ""
-            message = f"no {version}object {key!r} in bucket {bucket!r}"
+        self.last_modified = last_modified
         super().__init__(message)
 
 

@@ -7,8 +7,10 @@ method one transaction through ``Database.read`` / ``Database.write``. Contract:
   block) in one read, or ``NoSuchBucketError``: what the gateway needs to authorize any
   request on the bucket.
 * ``set_policy`` / ``set_public_access_block`` replace one setting (None removes it), given an
-  owner only if it is theirs (``AccessDeniedError``). They live in ``buckets.settings`` under
-  ``policy`` and ``public_access_block``, read and replaced under the bucket row's lock (FOR
+  owner only if it is theirs (``AccessDeniedError``); ``versioning`` / ``set_versioning``
+  read and set the bucket's versioning (``db/versioning.py``: "Enabled" or "Suspended", never
+  back to unversioned). They live in ``buckets.settings`` under ``policy``,
+  ``public_access_block`` and ``versioning``, read and replaced under the bucket row's lock (FOR
   UPDATE on PostgreSQL; SQLite runs one writer at a time), so a concurrent change of another
   setting is never lost. Documents are validated by the gateway (S3's rules); the coordinator
   stores them as given.
@@ -25,8 +27,9 @@ from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.manifests import owned_bucket
 from wormfs.coordinator.db.tables import buckets, users
 from wormfs.coordinator.db.tx import Tx
-from wormfs.errors import NoSuchBucketError
-from wormfs.wire.coordinator import BucketAccess, PublicAccessBlock
+from wormfs.coordinator.db.versioning import VERSIONING_KEY, bucket_versioning
+from wormfs.errors import InvalidInputError, NoSuchBucketError
+from wormfs.wire.coordinator import BucketAccess, BucketVersioning, PublicAccessBlock
 
 POLICY_KEY = "policy"
 PUBLIC_ACCESS_BLOCK_KEY = "public_access_block"
@@ -90,3 +93,15 @@ class Access:
         await self._db.write(
             lambda tx: set_setting(tx, bucket, owner_id, PUBLIC_ACCESS_BLOCK_KEY, value)
         )
+
+    async def versioning(self, bucket: str, owner_id: str | None) -> BucketVersioning:
+        def read(tx: Tx) -> BucketVersioning:
+            owned_bucket(tx, bucket, owner_id)
+            return BucketVersioning(status=bucket_versioning(tx, bucket))
+
+        return await self._db.read(read)
+
+    async def set_versioning(self, bucket: str, owner_id: str | None, status: str) -> None:
+        if status not in ("Enabled", "Suspended"):
+            raise InvalidInputError('versioning is "Enabled" or "Suspended"')
+        await self._db.write(lambda tx: set_setting(tx, bucket, owner_id, VERSIONING_KEY, status))

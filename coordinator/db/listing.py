@@ -1,6 +1,8 @@
-"""Listing of current object versions and of multipart uploads, in SQL, page by page.
+"""Listing of current object versions, of all versions and of multipart uploads, in SQL,
+page by page.
 
-Layer: coordinator database package. Contract (S3's ListObjectsV2 and ListMultipartUploads):
+Layer: coordinator database package. Contract (S3's ListObjectsV2, ListObjectVersions and
+ListMultipartUploads):
 
 * keys in UTF-8 byte order; ``prefix`` is matched with range comparisons
   (``prefix <= key < prefix_end(prefix)``), never LIKE, so ``%`` and ``_`` in keys are plain
@@ -13,6 +15,9 @@ Layer: coordinator database package. Contract (S3's ListObjectsV2 and ListMultip
 * common prefixes and keys together count against ``max_keys`` (capped at 1000); when a page
   is truncated, ``next_marker`` is the last key or common prefix returned, and a
   ``start_after`` equal to a returned common prefix continues after all keys under it;
+* versions come key by key, each key's newest first (version ids are time-ordered), delete
+  markers included; a page goes on from (key marker, version id marker), where the marker
+  ``"null"`` names the key's null version (``db/versioning.py``);
 * one read transaction per page, so a page is one consistent snapshot. Both listings share
   one walk, a generator that asks for batches of rows past a bound; each listing's bounds
   pick one of a few prepared statements (``_OBJECT_BATCHES``, ``_UPLOAD_BATCHES``).
@@ -26,14 +31,26 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, bindparam, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select, true, tuple_
 
 from wormfs.coordinator.db.convert import require_bucket, upload_from_row
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.tables import objects, uploads
 from wormfs.coordinator.db.tx import Row, Tx
+from wormfs.coordinator.db.versioning import (
+    NULL_VERSION,
+    Versioning,
+    bucket_versioning,
+    s3_version_id,
+)
 from wormfs.errors import InvalidInputError
-from wormfs.wire.coordinator import ObjectList, ObjectSummary, UploadList
+from wormfs.wire.coordinator import (
+    ObjectList,
+    ObjectSummary,
+    UploadList,
+    VersionList,
+    VersionSummary,
+)
 
 MAX_PAGE = 1000
 BATCH = MAX_PAGE + 1  # a full page and one row to tell whether it is truncated
@@ -303,10 +320,200 @@ async def list_objects(
     )
 
 
+# ---- listings of (key, id) pairs: all versions, uploads ----------------------------------------
+# A bound: (">" or ">=", key, id); ">" with an id means past that (key, id) pair (later pairs
+# of the key and every later key), ">" without one past the key.
+PairBound = tuple[Literal[">", ">="], str, str]
+
+
+def walk_pairs(
+    tx: Tx,
+    batches: dict[tuple[str, bool], Select[Any]],
+    after_batches: dict[tuple[str, bool], Select[Any]],
+    id_of: Callable[[Row], str],
+    bucket: str,
+    start: PairBound | None,
+    upper: str | None,
+    prefix: str,
+    delimiter: str,
+    limit: int,
+) -> Walk[Row]:
+    """One page of a listing of (key, id) pairs: ``batches`` by key bound (``key_batches``),
+    ``after_batches`` past a (key, id) pair given as ``bound`` and ``bound_id``."""
+
+    def fetch(bound: PairBound | None, n: int) -> Sequence[Row]:
+        params = {"bucket": bucket, "upper": upper, "n": n, "bound": None, "bound_id": None}
+        if bound is None:
+            query = batches["", upper is not None]
+        elif bound[0] == ">" and bound[2]:
+            query = after_batches["", upper is not None]
+            params.update(bound=bound[1], bound_id=bound[2])
+        else:
+            query = batches[bound[0], upper is not None]
+            params["bound"] = bound[1]
+        return tx.all(query, params)
+
+    if not limit:
+        return Walk()
+    steps: Steps[PairBound, Row] = _walk(
+        key_of=lambda row: cast(str, row.key),
+        after=lambda row: (">", row.key, id_of(row)),
+        seek=lambda key: (">=", key, ""),
+        start=start,
+        prefix=prefix,
+        delimiter=delimiter,
+        limit=limit,
+    )
+    return _run(steps, fetch)
+
+
+_NOTHING = "nothing"  # a marker past which no key can sort: an empty page
+
+
+def pair_start(
+    prefix: str, delimiter: str, key_marker: str, id_marker: str
+) -> PairBound | str | None:
+    """Where a pair listing starts: past (key marker, id marker), past every key under a
+    key marker that is a common prefix, or at the prefix; ``_NOTHING`` for an empty page."""
+    start: PairBound | None = (">=", prefix, "") if prefix else None
+    if key_marker:
+        start = (">", key_marker, id_marker)
+        if _is_common_prefix(key_marker, prefix, delimiter):
+            end = prefix_end(key_marker)
+            if end is None:
+                return _NOTHING
+            start = (">=", end, "")
+        if prefix and key_marker < prefix:
+            start = (">=", prefix, "")
+    return start
+
+
+def next_pair(walk: Walk[Row], last: tuple[str, str] | None) -> tuple[str | None, str | None]:
+    """The (key, id) markers to go on from after a truncated page whose last pair was
+    ``last``: the common prefix alone when the page ended with one."""
+    if not walk.truncated:
+        return None, None
+    if walk.last_prefix is not None or last is None:
+        return walk.last_prefix, None
+    return last
+
+
+# ---- all versions ---------------------------------------------------------------------------
+# Ids are internal version ids; past (key, id) means the key's older versions, then later keys.
+VersionBound = PairBound
+_VERSIONS = select(
+    objects.c.key,
+    objects.c.version_id,
+    objects.c.is_null,
+    objects.c.is_latest,
+    objects.c.is_delete_marker,
+    objects.c.size,
+    objects.c.etag,
+    objects.c.last_modified,
+    objects.c.owner_id,
+    objects.c.storage_class,
+    objects.c.checksum_algorithm,
+).where(objects.c.bucket == bindparam("bucket"))
+_VERSION_ORDER = [objects.c.key, objects.c.version_id.desc()]
+_VERSION_BATCHES = key_batches(_VERSIONS, objects.c.key, _VERSION_ORDER)
+_VERSION_BATCHES_AFTER = key_batches(
+    _VERSIONS.where(
+        or_(
+            objects.c.key > bindparam("bound"),
+            and_(objects.c.key == bindparam("bound"), objects.c.version_id < bindparam("bound_id")),
+        )
+    ),
+    objects.c.key,
+    _VERSION_ORDER,
+    ops=("",),
+)
+_NULL_ID = select(objects.c.version_id).where(
+    objects.c.bucket == bindparam("bucket"),
+    objects.c.key == bindparam("key"),
+    objects.c.is_null == True,  # noqa: E712 (a SQL comparison)
+)
+
+
+def _version_page(
+    tx: Tx,
+    bucket: str,
+    start: VersionBound | None,
+    upper: str | None,
+    prefix: str,
+    delimiter: str,
+    limit: int,
+    null_marker: bool,
+) -> tuple[Walk[Row], Versioning]:
+    require_bucket(tx, bucket)
+    versioning = bucket_versioning(tx, bucket)
+    if null_marker and start is not None:  # the marker names the key's null version
+        internal = tx.scalar(_NULL_ID, {"bucket": bucket, "key": start[1]})
+        start = (">", start[1], internal or "")
+    walk = walk_pairs(
+        tx,
+        _VERSION_BATCHES,
+        _VERSION_BATCHES_AFTER,
+        lambda v: cast(str, v.version_id),
+        bucket,
+        start,
+        upper,
+        prefix,
+        delimiter,
+        limit,
+    )
+    return walk, versioning
+
+
+async def list_versions(
+    db: Database,
+    bucket: str,
+    prefix: str = "",
+    delimiter: str = "",
+    key_marker: str = "",
+    version_id_marker: str = "",
+    max_keys: int = MAX_PAGE,
+) -> VersionList:
+    """Versions by key, newest first within a key; ``version_id_marker`` counts only
+    together with ``key_marker`` (S3 refuses it alone: the gateway's check)."""
+    limit = _page_size(max_keys, "max_keys")
+    upper = prefix_end(prefix) if prefix else None
+    null_marker = bool(key_marker) and version_id_marker == NULL_VERSION
+    start = pair_start(prefix, delimiter, key_marker, "" if null_marker else version_id_marker)
+    if isinstance(start, str):
+        return VersionList(versions=[], common_prefixes=[], is_truncated=False)
+    # The null version's internal id is looked up only if the page starts past it.
+    null_marker = null_marker and start is not None and start[0] == ">"
+    walk, versioning = await db.read(
+        lambda tx: _version_page(tx, bucket, start, upper, prefix, delimiter, limit, null_marker)
+    )
+    versions = [
+        VersionSummary(
+            key=v.key,
+            version_id=s3_version_id(versioning, bool(v.is_null), v.version_id) or NULL_VERSION,
+            is_latest=bool(v.is_latest),
+            is_delete_marker=bool(v.is_delete_marker),
+            size=v.size,
+            etag=v.etag,
+            last_modified=v.last_modified,
+            owner_id=v.owner_id,
+            storage_class=v.storage_class,
+            checksum_algorithm=v.checksum_algorithm,
+        )
+        for v in walk.items
+    ]
+    last = (versions[-1].key, versions[-1].version_id) if versions else None
+    next_key, next_version = next_pair(walk, last)
+    return VersionList(
+        versions=versions,
+        common_prefixes=walk.prefixes,
+        is_truncated=walk.truncated,
+        next_key_marker=next_key,
+        next_version_id_marker=next_version,
+    )
+
+
 # ---- multipart uploads ------------------------------------------------------------------------
-# A bound: (">" or ">=", key, upload id); ">" with an upload id means past (key, upload id),
-# i.e. later uploads of that key and every later key.
-UploadBound = tuple[Literal[">", ">="], str, str]
+UploadBound = PairBound
 _UPLOADS = select(uploads).where(uploads.c.bucket == bindparam("bucket"))
 _UPLOAD_ORDER = [uploads.c.key, uploads.c.upload_id]
 _UPLOAD_BATCHES = key_batches(_UPLOADS, uploads.c.key, _UPLOAD_ORDER)
@@ -332,31 +539,18 @@ def _upload_page(
     limit: int,
 ) -> Walk[Row]:
     require_bucket(tx, bucket)
-
-    def fetch(bound: UploadBound | None, n: int) -> Sequence[Row]:
-        params = {"bucket": bucket, "upper": upper, "n": n, "bound": None, "bound_id": None}
-        if bound is None:
-            query = _UPLOAD_BATCHES["", upper is not None]
-        elif bound[0] == ">" and bound[2]:
-            query = _UPLOAD_BATCHES_AFTER["", upper is not None]
-            params.update(bound=bound[1], bound_id=bound[2])
-        else:
-            query = _UPLOAD_BATCHES[bound[0], upper is not None]
-            params["bound"] = bound[1]
-        return tx.all(query, params)
-
-    if not limit:
-        return Walk()
-    steps: Steps[UploadBound, Row] = _walk(
-        key_of=lambda u: cast(str, u.key),
-        after=lambda u: (">", u.key, u.upload_id),
-        seek=lambda key: (">=", key, ""),
-        start=start,
-        prefix=prefix,
-        delimiter=delimiter,
-        limit=limit,
+    return walk_pairs(
+        tx,
+        _UPLOAD_BATCHES,
+        _UPLOAD_BATCHES_AFTER,
+        lambda u: cast(str, u.upload_id),
+        bucket,
+        start,
+        upper,
+        prefix,
+        delimiter,
+        limit,
     )
-    return _run(steps, fetch)
 
 
 async def list_uploads(
@@ -372,26 +566,15 @@ async def list_uploads(
     (key, upload_id) order. ``upload_id_marker`` counts only together with ``key_marker``."""
     limit = _page_size(max_uploads, "max_uploads")
     upper = prefix_end(prefix) if prefix else None
-    start: UploadBound | None = (">=", prefix, "") if prefix else None
-    if key_marker:
-        start = (">", key_marker, upload_id_marker)
-        if _is_common_prefix(key_marker, prefix, delimiter):
-            end = prefix_end(key_marker)
-            if end is None:
-                return UploadList(uploads=[], common_prefixes=[], is_truncated=False)
-            start = (">=", end, "")
-        if prefix and key_marker < prefix:
-            start = (">=", prefix, "")
+    start = pair_start(prefix, delimiter, key_marker, upload_id_marker)
+    if isinstance(start, str):
+        return UploadList(uploads=[], common_prefixes=[], is_truncated=False)
     walk = await db.read(
         lambda tx: _upload_page(tx, bucket, start, upper, prefix, delimiter, limit)
     )
     infos = [upload_from_row(u) for u in walk.items]
-    next_key = next_upload = None
-    if walk.truncated:
-        if walk.last_prefix is not None:
-            next_key = walk.last_prefix
-        else:
-            next_key, next_upload = infos[-1].key, infos[-1].upload_id
+    last = (infos[-1].key, infos[-1].upload_id) if infos else None
+    next_key, next_upload = next_pair(walk, last)
     return UploadList(
         uploads=infos,
         common_prefixes=walk.prefixes,

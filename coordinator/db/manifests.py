@@ -8,14 +8,21 @@ GET, HEAD, small PUT and DELETE, so each is one or two indexed queries. Contract
 * ``owned_bucket`` checks that a bucket exists and, given an owner, that it is theirs
   (``AccessDeniedError`` otherwise, before anything about its keys is revealed).
 * ``read_manifest`` answers the current (or a given) version's manifest with its parts,
-  segments and placements in one query, or its bytes when it is stored inline
-  (``NoSuchKeyError`` for a missing key or, without a version id, a delete marker).
+  segments and placements in one query, or its bytes when it is stored inline, with the id
+  S3 shows for it (``db/versioning.py``). ``NoSuchKeyError`` for a missing key or a key whose
+  current version is a delete marker (then with the marker's id and ``delete_marker``);
+  ``NoSuchVersionError`` for a version id the key does not have; ``DeleteMarkerError`` for
+  a version id that names a delete marker. ``"null"`` names the key's null version.
 * ``put_inline`` makes a small object, bytes included, the key's current version in one
   transaction: conditions checked and the old version retired (``versions.make_room``); a
   write of the mount (``fs``) is checked against its base version and keeps its inode.
-* ``delete_version`` removes the current (or a given) version, queueing its chunks;
-  deleting a missing key succeeds; a conditional delete (``DeleteConditions``) is decided
-  under the key's lock, so a racing write or delete cannot slip between check and delete.
+* ``delete_version`` with a version id removes that version, queueing its chunks (the next
+  newest becomes current if it was); without one, by the bucket's versioning: never
+  versioned, the current version is removed; enabled, a delete marker becomes the current
+  version (the old one demoted and kept); suspended, the key's null version is removed and
+  a null delete marker becomes current. Deleting a missing key succeeds; a conditional
+  delete (``DeleteConditions``) is decided under the key's lock, so a racing write or delete
+  cannot slip between check and delete.
 """
 
 from __future__ import annotations
@@ -33,7 +40,17 @@ from wormfs.coordinator.db.convert import (
 from wormfs.coordinator.db.inodes import fs_attributes, put_inode
 from wormfs.coordinator.db.tables import inodes, object_data, objects, parts
 from wormfs.coordinator.db.tx import Row, Tx
+from wormfs.coordinator.db.versioning import (
+    ENABLED,
+    NULL_VERSION,
+    OFF,
+    Versioning,
+    bucket_versioning,
+    s3_version_id,
+    written_s3_version_id,
+)
 from wormfs.coordinator.db.versions import (
+    DEMOTE,
     INODE_OF,
     IS_LATEST,
     check_conditions,
@@ -41,13 +58,16 @@ from wormfs.coordinator.db.versions import (
     insert_version,
     lock_key,
     make_room,
+    replace_null_version,
     retire_version,
 )
 from wormfs.errors import (
     AccessDeniedError,
     Condition,
+    DeleteMarkerError,
     InvalidInputError,
     NoSuchKeyError,
+    NoSuchVersionError,
     PreconditionFailedError,
 )
 from wormfs.format.layout import Profile
@@ -59,8 +79,6 @@ from wormfs.wire.coordinator import (
     ObjectManifest,
     PutInline,
 )
-
-NULL_VERSION = "null"
 
 _VERSION = select(
     objects.c.id,
@@ -83,19 +101,24 @@ _VERSION = select(
     objects.c.upload_id,
     objects.c.is_delete_marker,
     objects.c.is_latest,
+    objects.c.is_null,
     object_data.c.data,
 ).select_from(objects.outerjoin(object_data, object_data.c.object_id == objects.c.id))
 _KEY = (objects.c.bucket == bindparam("bucket")) & (objects.c.key == bindparam("key"))
 _BY_VERSION = objects.c.version_id == bindparam("version_id")
+_IS_NULL = objects.c.is_null == True  # noqa: E712 (a SQL comparison)
 _CURRENT = _VERSION.where(_KEY, IS_LATEST)
 _BY_ID = _VERSION.where(_KEY, _BY_VERSION)
+_NULL = _VERSION.where(_KEY, _IS_NULL)
 # What a delete needs of the version it removes: no bytes, but the inode row (set when the
 # version's inode has one, see db/inodes.py), which goes with the file's last name. Reads do
 # not join it: a GET has no use for it.
 _DOOMED = select(
     objects.c.id,
+    objects.c.version_id,
     objects.c.is_latest,
     objects.c.is_delete_marker,
+    objects.c.is_null,
     objects.c.etag,
     objects.c.size,
     objects.c.last_modified,
@@ -103,30 +126,38 @@ _DOOMED = select(
 ).select_from(objects.outerjoin(inodes, inodes.c.id == INODE_OF))
 _DOOMED_CURRENT = _DOOMED.where(_KEY, IS_LATEST)
 _DOOMED_BY_ID = _DOOMED.where(_KEY, _BY_VERSION)
+_DOOMED_NULL = _DOOMED.where(_KEY, _IS_NULL)
+# A delete marker holds no data: no profile codes anything for it.
+MARKER_PROFILE = Profile(codec="none", k=0, m=0, stripe_size=0)
 _PARTS = parts_query(parts.c.object_id == bindparam("object_id"))
 _INSERT_DATA = object_data.insert()
 _NEWEST = select(objects.c.id).where(_KEY).order_by(objects.c.version_id.desc()).limit(1)
 _MAKE_LATEST = update(objects).where(objects.c.id == bindparam("object_id")).values(is_latest=True)
 
 
-def owned_bucket(tx: Tx, bucket: str, owner_id: str | None) -> None:
+def owned_bucket(tx: Tx, bucket: str, owner_id: str | None) -> str:
+    """The bucket's owner (``NoSuchBucketError``, or ``AccessDeniedError`` for another
+    ``owner_id`` than its own)."""
     owner = require_bucket(tx, bucket)
     if owner_id is not None and owner != owner_id:
         raise AccessDeniedError(f"bucket {bucket} belongs to another user")
+    return owner
 
 
 def _find(
     tx: Tx, bucket: str, key: str, version_id: str | None, doomed: bool = False
 ) -> Row | None:
-    """The version asked for: its manifest columns, or with ``doomed`` what a delete needs."""
-    current, by_id = (_DOOMED_CURRENT, _DOOMED_BY_ID) if doomed else (_CURRENT, _BY_ID)
-    # Without versioning every object is S3's "null" version, i.e. the current one.
-    if version_id is None or version_id == NULL_VERSION:
-        return tx.one(current, {"bucket": bucket, "key": key})
+    """The version asked for: its manifest columns, or with ``doomed`` what a delete needs.
+    None: the current version; ``"null"``: the null version; else an id."""
+    if version_id is None:
+        return tx.one(_DOOMED_CURRENT if doomed else _CURRENT, {"bucket": bucket, "key": key})
+    if version_id == NULL_VERSION:
+        return tx.one(_DOOMED_NULL if doomed else _NULL, {"bucket": bucket, "key": key})
+    by_id = _DOOMED_BY_ID if doomed else _BY_ID
     return tx.one(by_id, {"bucket": bucket, "key": key, "version_id": version_id})
 
 
-def _manifest(tx: Tx, row: Row) -> ObjectManifest:
+def _manifest(tx: Tx, row: Row, s3_id: str | None) -> ObjectManifest:
     """A ``_VERSION`` row as a manifest, its parts read unless it is inline."""
     data = row.data
     records = [] if data is not None else part_records(tx.all(_PARTS, {"object_id": row.id}))
@@ -145,6 +176,7 @@ def _manifest(tx: Tx, row: Row) -> ObjectManifest:
         is_delete_marker=bool(row.is_delete_marker),
         inline=bytes(data) if data is not None else None,
         upload_id=row.upload_id,
+        s3_version_id=s3_id,
     )
 
 
@@ -153,9 +185,18 @@ def read_manifest(
 ) -> ObjectManifest:
     owned_bucket(tx, bucket, owner_id)
     row = _find(tx, bucket, key, version_id)
-    if row is None or (version_id in (None, NULL_VERSION) and row.is_delete_marker):
-        raise NoSuchKeyError(bucket=bucket, key=key, version_id=version_id)
-    return _manifest(tx, row)
+    if row is None:
+        if version_id is None:
+            raise NoSuchKeyError(bucket=bucket, key=key)
+        raise NoSuchVersionError(bucket=bucket, key=key, version_id=version_id)
+    s3_id = s3_version_id(bucket_versioning(tx, bucket), bool(row.is_null), row.version_id)
+    if row.is_delete_marker:
+        if version_id is None:
+            raise NoSuchKeyError(bucket=bucket, key=key, version_id=s3_id, delete_marker=True)
+        raise DeleteMarkerError(
+            bucket=bucket, key=key, version_id=s3_id, last_modified=row.last_modified
+        )
+    return _manifest(tx, row, s3_id)
 
 
 def put_inline(
@@ -168,11 +209,15 @@ def put_inline(
         )
     owned_bucket(tx, req.bucket, req.owner_id)
     fs = req.fs
-    make_room(tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay, fs)
+    versioning = make_room(
+        tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay, fs
+    )
+    version_id = new_version_id()
     manifest = ObjectManifest(
         bucket=req.bucket,
         key=req.key,
-        version_id=new_version_id(),
+        version_id=version_id,
+        s3_version_id=written_s3_version_id(versioning, version_id),
         owner_id=req.owner_id,
         size=req.size,
         etag=req.etag,
@@ -217,11 +262,15 @@ def delete_version(
     gc_delay: float,
     conditions: DeleteConditions | None = None,
 ) -> DeleteResult:
-    owned_bucket(tx, bucket, owner_id)
+    owner = owned_bucket(tx, bucket, owner_id)
     lock_key(tx, bucket, key)
+    versioning = bucket_versioning(tx, bucket)
     row = _find(tx, bucket, key, version_id, doomed=True)
     if conditions is not None:
         check_delete_conditions(row, conditions)
+    if version_id is None and versioning != OFF:
+        owner = owner_id or owner
+        return _add_delete_marker(tx, bucket, key, owner, versioning, row, now, gc_delay)
     if row is None:
         return DeleteResult(version_id=version_id)
     was_latest = bool(row.is_latest)
@@ -233,4 +282,43 @@ def delete_version(
         newest = tx.scalar(_NEWEST, {"bucket": bucket, "key": key})
         if newest is not None:
             tx.run(_MAKE_LATEST, {"object_id": newest})
-    return DeleteResult(version_id=version_id)
+    # Asked by id, the answer names it as asked (S3 echoes versionId).
+    s3_id = version_id or s3_version_id(versioning, bool(row.is_null), row.version_id)
+    return DeleteResult(version_id=s3_id, delete_marker=bool(row.is_delete_marker))
+
+
+def _add_delete_marker(
+    tx: Tx,
+    bucket: str,
+    key: str,
+    owner_id: str,
+    versioning: Versioning,
+    current: Row | None,
+    now: float,
+    gc_delay: float,
+) -> DeleteResult:
+    """A plain DELETE in a versioning bucket: a delete marker becomes the current version
+    (with versioning suspended it is the null version, replacing the old one)."""
+    replace_null_version(tx, bucket, key, versioning, current, now, gc_delay)
+    if current is not None:
+        if versioning != ENABLED and current.is_null:
+            retire_version(tx, int(current.id), now, gc_delay)
+            drop_inode(tx, current.inode)
+        else:
+            tx.run(DEMOTE, {"object_id": current.id})
+    version_id = new_version_id()
+    marker = ObjectManifest(
+        bucket=bucket,
+        key=key,
+        version_id=version_id,
+        s3_version_id=written_s3_version_id(versioning, version_id),
+        owner_id=owner_id,
+        size=0,
+        etag="",
+        last_modified=now,
+        profile=MARKER_PROFILE,
+        parts=[],
+        is_delete_marker=True,
+    )
+    insert_version(tx, marker, now)
+    return DeleteResult(version_id=marker.s3_version_id, delete_marker=True)

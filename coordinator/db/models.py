@@ -33,6 +33,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeEngine
@@ -165,6 +166,9 @@ class ObjectVersion(Base):
     version_id: Mapped[str] = mapped_column(Id)
     is_latest: Mapped[bool] = mapped_column(Boolean)
     is_delete_marker: Mapped[bool] = mapped_column(Boolean, default=False)
+    # S3's "null" version: written while the bucket was not versioning (never enabled, or
+    # suspended); a key has at most one. ``version_id`` is unique and time-ordered anyway.
+    is_null: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     size: Mapped[int] = mapped_column(BigInteger)
     etag: Mapped[str] = mapped_column(String(128))
     content_type: Mapped[str] = mapped_column(Text)

@@ -34,7 +34,7 @@ from wormfs.coordinator.db.objects import Objects
 from wormfs.coordinator.db.profiles import Profiles
 from wormfs.coordinator.db.tagging import Tags
 from wormfs.coordinator.db.uploads import Uploads
-from wormfs.wire.coordinator import ObjectList, UploadList
+from wormfs.wire.coordinator import ObjectList, UploadList, VersionList
 
 
 class Listing:
@@ -51,6 +51,19 @@ class Listing:
     ) -> ObjectList:
         return await listing.list_objects(
             self._db, bucket, prefix, delimiter, start_after, max_keys
+        )
+
+    async def versions(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        max_keys: int = listing.MAX_PAGE,
+    ) -> VersionList:
+        return await listing.list_versions(
+            self._db, bucket, prefix, delimiter, key_marker, version_id_marker, max_keys
         )
 
     async def uploads(

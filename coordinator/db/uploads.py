@@ -46,6 +46,7 @@ from wormfs.coordinator.db.manifests import read_manifest
 from wormfs.coordinator.db.profiles import check_width, resolve
 from wormfs.coordinator.db.tables import parts, uploads
 from wormfs.coordinator.db.tx import Row, Tx
+from wormfs.coordinator.db.versioning import written_s3_version_id
 from wormfs.coordinator.db.versions import insert_version, make_room, strip_etag
 from wormfs.coordinator.db.writes import commit_upload_part
 from wormfs.coordinator.naming import check_key
@@ -277,11 +278,15 @@ def _complete(
         upload.checksum_type,
         [(p.checksum_value, p.size) for p in chosen],
     )
-    make_room(tx, upload.bucket, upload.key, req.if_match, req.if_none_match, now, gc_delay)
+    versioning = make_room(
+        tx, upload.bucket, upload.key, req.if_match, req.if_none_match, now, gc_delay
+    )
+    version_id = new_version_id()
     manifest = ObjectManifest(
         bucket=upload.bucket,
         key=upload.key,
-        version_id=new_version_id(),
+        version_id=version_id,
+        s3_version_id=written_s3_version_id(versioning, version_id),
         owner_id=upload.owner_id,
         size=sum(p.size for p in chosen),
         etag=etag,

@@ -9,11 +9,14 @@ Contract:
 * ``make_room`` prepares a key for its next current version: ``lock_key`` makes transactions
   that change one key's current version wait in line (PostgreSQL), ``check_conditions``
   evaluates If-Match / If-None-Match against the current version inside the commit's
-  transaction, so the check and the commit are atomic, and ``retire_version`` removes the
-  old version and queues its chunks for GC after ``gc_delay`` (reads that fetched the old
-  manifest just before the commit can finish). Versioned buckets will demote it instead
-  (``is_latest`` false) once versioning arrives. For a write of the mount it also checks
-  the ``FsWrite`` base version (``StaleVersionError``); otherwise the replaced version's
+  transaction, so the check and the commit are atomic, and then makes room by the bucket's
+  versioning (``db/versioning.py``): never versioned, ``retire_version`` removes the old
+  version and queues its chunks for GC after ``gc_delay`` (reads that fetched the old
+  manifest just before the commit can finish); versioning enabled, the current version is
+  demoted (``is_latest`` false) and kept; suspended, the key's null version goes (current or
+  not) and a current version with an id of its own is demoted. It answers the versioning,
+  which says whether the new version is the null one. For a write of the mount it also
+  checks the ``FsWrite`` base version (``StaleVersionError``); otherwise a retired version's
   inode row goes with its last name (``drop_inode``).
 * ``insert_version`` is the one INSERT of an ``objects`` row (chunked and inline versions),
   ``insert_part`` the one INSERT of a part with its segments and placements (object versions
@@ -37,12 +40,14 @@ from sqlalchemy import (
     or_,
     select,
     type_coerce,
+    update,
 )
 
 from wormfs.coordinator.db.convert import attribute_columns, checksum_columns, profile_to_json
 from wormfs.coordinator.db.gc import queue_version_chunks
 from wormfs.coordinator.db.tables import chunk_placements, inodes, objects, parts, segments
-from wormfs.coordinator.db.tx import Tx
+from wormfs.coordinator.db.tx import Row, Tx
+from wormfs.coordinator.db.versioning import ENABLED, OFF, Versioning, bucket_versioning
 from wormfs.errors import (
     Condition,
     InvalidInputError,
@@ -77,12 +82,25 @@ _CURRENT = (
         objects.c.etag,
         objects.c.is_delete_marker,
         objects.c.version_id,
+        objects.c.is_null,
         INODE_OF.label("inode_of"),
         inodes.c.id.label("inode"),  # set only if the version's inode has a row
     )
     .select_from(objects.outerjoin(inodes, inodes.c.id == INODE_OF))
     .where(objects.c.bucket == bindparam("bucket"), objects.c.key == bindparam("key"), IS_LATEST)
 )
+# The key's null version when it is not the current one (suspended versioning replaces it).
+_OLD_NULL = (
+    select(objects.c.id, inodes.c.id.label("inode"))
+    .select_from(objects.outerjoin(inodes, inodes.c.id == INODE_OF))
+    .where(
+        objects.c.bucket == bindparam("bucket"),
+        objects.c.key == bindparam("key"),
+        objects.c.is_null == True,  # noqa: E712 (a SQL comparison)
+        objects.c.is_latest == False,  # noqa: E712
+    )
+)
+DEMOTE = update(objects).where(objects.c.id == bindparam("object_id")).values(is_latest=False)
 # An inode row no version names any more (the last name of a file went: S3 overwrite or
 # DELETE, unlink, rename over it); its xattrs go with it (ON DELETE CASCADE).
 _DROP_INODE = delete(inodes).where(
@@ -198,17 +216,18 @@ def make_room(
     now: float,
     gc_delay: float,
     fs: FsWrite | None = None,
-) -> None:
+) -> Versioning:
     """Before a new version of ``key`` becomes latest: wait for the key's lock, check the
     write's conditions against the current version inside this transaction (so the check
-    and the commit are atomic), and retire the current version (unversioned buckets; reads
-    that fetched its manifest just before can finish within ``gc_delay``).
+    and the commit are atomic), and make room by the bucket's versioning (module docstring);
+    answers that versioning (not ``ENABLED``: the new version is the null version).
 
     A write of the mount (``fs``) must be based on the current version (none, when
     ``base_version_id`` is None) of the same inode, else ``StaleVersionError``; the new
-    version keeps that inode. Any other write makes a new file: the replaced version's inode
+    version keeps that inode. Any other write makes a new file: a retired version's inode
     row goes unless something else names it."""
     lock_key(tx, bucket, key)
+    versioning = bucket_versioning(tx, bucket)
     row = tx.one(_CURRENT, {"bucket": bucket, "key": key})
     live = None if row is None or row.is_delete_marker else row
     if fs is not None:
@@ -216,10 +235,35 @@ def make_room(
         if based != fs.base_version_id or (live is not None and live.inode_of != fs.ino - 1):
             raise StaleVersionError(bucket=bucket, key=key)
     check_conditions(None if live is None else live.etag, if_match, if_none_match)
+    if versioning != OFF:
+        replace_null_version(tx, bucket, key, versioning, row, now, gc_delay)
+        if row is not None and not (versioning != ENABLED and row.is_null):
+            tx.run(DEMOTE, {"object_id": row.id})
+            return versioning
     if row is not None:
         retire_version(tx, int(row.id), now, gc_delay)
         if fs is None or row.inode != fs.ino - 1:
             drop_inode(tx, row.inode)
+    return versioning
+
+
+def replace_null_version(
+    tx: Tx,
+    bucket: str,
+    key: str,
+    versioning: Versioning,
+    current: Row | None,
+    now: float,
+    gc_delay: float,
+) -> None:
+    """With versioning suspended, the key's null version that is not ``current`` goes (the
+    write about to happen is the new null version); otherwise nothing."""
+    if versioning == ENABLED:
+        return
+    old = tx.one(_OLD_NULL, {"bucket": bucket, "key": key})
+    if old is not None and (current is None or old.id != current.id):
+        retire_version(tx, int(old.id), now, gc_delay)
+        drop_inode(tx, old.inode)
 
 
 def insert_version(
@@ -235,6 +279,8 @@ def insert_version(
             "version_id": manifest.version_id,
             "is_latest": True,
             "is_delete_marker": manifest.is_delete_marker,
+            # A version S3 names by its own id is not the null version (db/versioning.py).
+            "is_null": manifest.s3_version_id != manifest.version_id,
             "size": manifest.size,
             "etag": manifest.etag,
             **attribute_columns(manifest.attributes),

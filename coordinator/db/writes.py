@@ -42,6 +42,7 @@ from wormfs.coordinator.db.liveness import disk_candidates
 from wormfs.coordinator.db.profiles import Resolved, bucket_class, check_width, resolve
 from wormfs.coordinator.db.tables import parts, pending_writes
 from wormfs.coordinator.db.tx import Tx
+from wormfs.coordinator.db.versioning import written_s3_version_id
 from wormfs.coordinator.db.versions import check_part, insert_part, insert_version, make_room
 from wormfs.coordinator.placement import granted_segments, place_segments
 from wormfs.errors import (
@@ -213,7 +214,9 @@ def commit_version(
         check_part(record, req.profile, intent.granted)
     fs = req.fs
     try:
-        make_room(tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay, fs)
+        versioning = make_room(
+            tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay, fs
+        )
     except (PreconditionFailedError, NoSuchKeyError, StaleVersionError) as failed:
         # That write can never commit: its chunks go now (the intent is already taken).
         queue_placements(tx, intent.placements, now, now)
@@ -231,6 +234,7 @@ def commit_version(
         bucket=req.bucket,
         key=req.key,
         version_id=req.version_id,
+        s3_version_id=written_s3_version_id(versioning, req.version_id),
         owner_id=req.owner_id,
         size=req.size,
         etag=req.etag,

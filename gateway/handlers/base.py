@@ -25,6 +25,7 @@ from wormfs.gateway.router import Operation
 from wormfs.gateway.service import BodyReader, ObjectServiceProtocol, Principal
 from wormfs.gateway.sigv4 import PayloadMode
 from wormfs.gateway.xml import Elem, XmlError, parse_xml, render
+from wormfs.ids import is_id
 
 MAX_XML_BODY = 1024 * 1024
 XML_CONTENT_TYPE = "application/xml"
@@ -142,12 +143,21 @@ def int_param(
 
 
 def version_param(ctx: S3Context) -> str | None:
-    """``versionId``; ``"null"`` (the version of objects in unversioned buckets) is None."""
+    """``versionId``: None when absent, ``"null"`` for the null version, else an id."""
     value = ctx.op.query.get("versionId")
-    if value is None or value == "null":
+    if value is None:
         return None
+    return checked_version_id(value, "versionId")
+
+
+def checked_version_id(value: str, name: str) -> str:
+    """A version id as a client gave it: ``"null"`` or one of ours (``InvalidArgument``)."""
     if value == "":
         raise InvalidArgument(
-            "Version id cannot be the empty string", ArgumentName="versionId", ArgumentValue=""
+            "Version id cannot be the empty string", ArgumentName=name, ArgumentValue=""
+        )
+    if value != "null" and not is_id(value):
+        raise InvalidArgument(
+            "Invalid version id specified", ArgumentName=name, ArgumentValue=value
         )
     return value

@@ -1,7 +1,7 @@
 """Bucket operations (gateway handlers): ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
-GetBucketLocation, and the probes clients make of sub-resources WormFS answers with fixed
-documents: GetBucketVersioning (never enabled), GetBucketAcl / GetObjectAcl (private, owner
-has FULL_CONTROL).
+GetBucketLocation, Get/PutBucketVersioning, and the probes clients make of sub-resources
+WormFS answers with fixed documents: GetBucketAcl / GetObjectAcl (private, owner has
+FULL_CONTROL).
 
 Contract: each handler takes an ``S3Context``, calls one ``ObjectServiceProtocol`` method
 (ownership is the service's business) and renders AWS's answer.
@@ -15,6 +15,7 @@ from types import MappingProxyType
 from wormfs.errors import BucketAlreadyOwnedByYouError
 from wormfs.gateway.errors import (
     IllegalLocationConstraintException,
+    IllegalVersioningConfigurationException,
     MalformedXML,
     S3NotImplemented,
 )
@@ -114,9 +115,27 @@ async def get_bucket_location(ctx: S3Context) -> S3Response:
 
 
 async def get_bucket_versioning(ctx: S3Context) -> S3Response:
-    await ctx.service.head_bucket(ctx.principal, bucket_of(ctx))
+    status = await ctx.service.bucket_versioning(ctx.principal, bucket_of(ctx))
     # A bucket that never had versioning enabled answers an empty configuration.
-    return xml_response(Elem("VersioningConfiguration"))
+    root = Elem("VersioningConfiguration")
+    if status:
+        root.leaf("Status", status)
+    return xml_response(root)
+
+
+async def put_bucket_versioning(ctx: S3Context) -> S3Response:
+    doc = await read_xml(ctx)
+    assert doc is not None
+    if doc.tag != "VersioningConfiguration":
+        raise MalformedXML()
+    status = child_text(doc, "Status")
+    if child_text(doc, "MfaDelete") == "Enabled":
+        raise S3NotImplemented("MFA delete is not implemented")
+    if status not in ("Enabled", "Suspended"):
+        # AWS's answer to a document without a valid Status.
+        raise IllegalVersioningConfigurationException()
+    await ctx.service.put_bucket_versioning(ctx.principal, bucket_of(ctx), status)
+    return empty_response()
 
 
 def _private_acl(user_id: str, display_name: str) -> Elem:
@@ -155,6 +174,7 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         "DeleteBucket": delete_bucket,
         "GetBucketLocation": get_bucket_location,
         "GetBucketVersioning": get_bucket_versioning,
+        "PutBucketVersioning": put_bucket_versioning,
         "GetBucketAcl": get_bucket_acl,
         "GetObjectAcl": get_object_acl,
     }

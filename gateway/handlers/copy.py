@@ -17,18 +17,20 @@ from urllib.parse import unquote_to_bytes
 
 import msgspec
 
-from wormfs.errors import NoSuchBucketError, NoSuchKeyError
+from wormfs.errors import DeleteMarkerError, NoSuchBucketError, NoSuchKeyError, NoSuchVersionError
 from wormfs.gateway.errors import (
     InvalidArgument,
     InvalidRequest,
     NoSuchBucket,
     NoSuchKey,
+    NoSuchVersion,
 )
 from wormfs.gateway.handlers.base import (
     Handler,
     S3Context,
     S3Response,
     bucket_of,
+    checked_version_id,
     key_of,
     xml_response,
 )
@@ -40,6 +42,7 @@ from wormfs.gateway.handlers.headers import (
     put_conditions,
     reject_unsupported,
     storage_class,
+    version_header,
 )
 from wormfs.gateway.handlers.multipart import part_checksum_elem, upload_part_args
 from wormfs.gateway.router import MAX_KEY_BYTES
@@ -63,7 +66,7 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
                 ArgumentName="x-amz-copy-source",
                 ArgumentValue=value,
             )
-        version = None if version_value in ("", "null") else version_value
+        version = checked_version_id(version_value, "x-amz-copy-source")
     try:
         path = unquote_to_bytes(raw.lstrip("/")).decode("utf-8")
     except UnicodeDecodeError:
@@ -93,6 +96,13 @@ async def copy_source(ctx: S3Context) -> ObjectManifest:
         # whoever it acts as on the destination.
         reader = await ctx.auth.principal_for(action, bucket, key)
         source = await ctx.service.head_object(reader, bucket, key, version)
+    except DeleteMarkerError:
+        raise InvalidRequest(
+            "The source of a copy request may not specifically refer to a delete marker by "
+            "version id."
+        ) from None
+    except NoSuchVersionError:
+        raise NoSuchVersion(Key=key, VersionId=version) from None
     except NoSuchKeyError:
         raise NoSuchKey(Key=key) from None
     except NoSuchBucketError:
@@ -146,7 +156,9 @@ async def copy_object(ctx: S3Context) -> S3Response:
         else source.attributes.tags
     )
     attributes = msgspec.structs.replace(attributes, tags=tags)
-    same = (source.bucket, source.key) == (bucket_of(ctx), key_of(ctx))
+    # An older version copied over its own key makes it current again: that is a change.
+    named = parse_copy_source(headers["x-amz-copy-source"])[2]
+    same = (source.bucket, source.key) == (bucket_of(ctx), key_of(ctx)) and named is None
     changes_something = (
         directive == "REPLACE"
         or attributes.storage_class != source.attributes.storage_class
@@ -174,7 +186,13 @@ async def copy_object(ctx: S3Context) -> S3Response:
     root.leaf("ETag", manifest.etag)
     root.leaf("LastModified", iso8601(manifest.last_modified))
     _checksum_leaves(root, manifest.checksum)
-    return xml_response(root)
+    return xml_response(root, headers={**source_version_header(source), **version_header(manifest)})
+
+
+def source_version_header(source: ObjectManifest) -> dict[str, str]:
+    """``x-amz-copy-source-version-id``: the source version's id, once its bucket versions."""
+    version = source.s3_version_id
+    return {} if version is None else {"x-amz-copy-source-version-id": version}
 
 
 async def upload_part_copy(ctx: S3Context) -> S3Response:
@@ -219,7 +237,7 @@ async def upload_part_copy(ctx: S3Context) -> S3Response:
     root.leaf("ETag", part.etag)
     root.leaf("LastModified", iso8601(part.last_modified or time.time()))
     part_checksum_elem(root, part.checksum)
-    return xml_response(root)
+    return xml_response(root, headers=source_version_header(source))
 
 
 HANDLERS: Mapping[str, Handler] = MappingProxyType(

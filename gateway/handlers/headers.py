@@ -365,4 +365,11 @@ def object_headers(manifest: ObjectManifest) -> dict[str, str]:
         headers["x-amz-storage-class"] = attributes.storage_class
     if attributes.tags:
         headers["x-amz-tagging-count"] = str(len(attributes.tags))
+    headers.update(version_header(manifest))
     return headers
+
+
+def version_header(manifest: ObjectManifest) -> dict[str, str]:
+    """``x-amz-version-id`` once the bucket has had versioning (none before, as AWS)."""
+    version = manifest.s3_version_id
+    return {} if version is None else {"x-amz-version-id": version}

@@ -11,8 +11,10 @@ Contract: each handler turns S3's paging parameters into one ``service.list_obje
   CommonPrefixes; tokens stay as they are.
 * V1 returns NextMarker only when a delimiter was given (clients continue from the last key
   otherwise); V1 always shows Owner, V2 only with fetch-owner=true.
-* Buckets are never versioned: ListObjectVersions shows each object once, VersionId "null",
-  IsLatest true.
+* ListObjectVersions lists every version and delete marker (``service.list_versions``):
+  keys ascending, each key's newest first, a ``DeleteMarker`` element for a marker; an
+  unversioned bucket's objects are its null versions. ``version-id-marker`` needs a
+  ``key-marker`` and is an id or ``null``.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from wormfs.gateway.handlers.base import (
     S3Context,
     S3Response,
     bucket_of,
+    checked_version_id,
     int_param,
     xml_response,
 )
 from wormfs.gateway.xml import Elem, iso8601
-from wormfs.wire.coordinator import ObjectList, ObjectSummary
+from wormfs.wire.coordinator import ObjectList, ObjectSummary, VersionList, VersionSummary
 
 MAX_KEYS = 1000
 
@@ -117,9 +120,6 @@ def _contents(
 ) -> Elem:
     entry = root.add(name)
     entry.leaf("Key", enc(item.key))
-    if name == "Version":
-        entry.leaf("VersionId", "null")
-        entry.leaf("IsLatest", True)
     entry.leaf("LastModified", iso8601(item.last_modified))
     entry.leaf("ETag", item.etag)
     if item.checksum_algorithm:
@@ -207,7 +207,20 @@ async def list_object_versions(ctx: S3Context) -> S3Response:
             ArgumentName="version-id-marker",
             ArgumentValue=version_marker,
         )
-    page = await _list(ctx, params, key_marker, max_keys)
+    if version_marker:
+        checked_version_id(version_marker, "version-id-marker")
+    if max_keys == 0:
+        page = VersionList(versions=[], common_prefixes=[], is_truncated=False)
+    else:
+        page = await ctx.service.list_versions(
+            ctx.principal,
+            bucket_of(ctx),
+            params.prefix,
+            params.delimiter,
+            key_marker,
+            version_marker or "",
+            max_keys,
+        )
     enc = encoder(params.encoding_type)
 
     root = Elem("ListVersionsResult")
@@ -215,19 +228,37 @@ async def list_object_versions(ctx: S3Context) -> S3Response:
     root.leaf("Prefix", enc(params.prefix))
     root.leaf("KeyMarker", enc(key_marker))
     root.leaf("VersionIdMarker", version_marker or "")
-    if page.is_truncated and page.next_marker is not None:
-        root.leaf("NextKeyMarker", enc(page.next_marker))
-        root.leaf("NextVersionIdMarker", "null")
+    if page.is_truncated and page.next_key_marker is not None:
+        root.leaf("NextKeyMarker", enc(page.next_key_marker))
+        if page.next_version_id_marker is not None:
+            root.leaf("NextVersionIdMarker", page.next_version_id_marker)
     root.leaf("MaxKeys", max_keys)
     if params.delimiter:
         root.leaf("Delimiter", enc(params.delimiter))
     root.leaf("EncodingType", params.encoding_type)
     root.leaf("IsTruncated", page.is_truncated)
-    for item in page.objects:
-        _contents(ctx, root, item, enc, with_owner=True, name="Version")
+    for version in page.versions:
+        _version(ctx, root, version, enc)
     for prefix in page.common_prefixes:
         root.add("CommonPrefixes").leaf("Prefix", enc(prefix))
     return xml_response(root)
+
+
+def _version(ctx: S3Context, root: Elem, item: VersionSummary, enc: Callable[[str], str]) -> None:
+    """A ``Version`` element, or a ``DeleteMarker`` (no ETag, size or storage class)."""
+    entry = root.add("DeleteMarker" if item.is_delete_marker else "Version")
+    entry.leaf("Key", enc(item.key))
+    entry.leaf("VersionId", item.version_id)
+    entry.leaf("IsLatest", item.is_latest)
+    entry.leaf("LastModified", iso8601(item.last_modified))
+    if not item.is_delete_marker:
+        entry.leaf("ETag", item.etag)
+        if item.checksum_algorithm:
+            entry.leaf("ChecksumAlgorithm", item.checksum_algorithm)
+        entry.leaf("Size", item.size)
+    _owner(ctx, entry, item.owner_id)
+    if not item.is_delete_marker:
+        entry.leaf("StorageClass", item.storage_class)
 
 
 HANDLERS: Mapping[str, Handler] = MappingProxyType(

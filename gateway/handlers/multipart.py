@@ -39,6 +39,7 @@ from wormfs.gateway.handlers.headers import (
     object_attributes,
     put_conditions,
     reject_unsupported,
+    version_header,
 )
 from wormfs.gateway.handlers.listing import encoder, list_params
 from wormfs.gateway.handlers.objects import required_length
@@ -225,7 +226,7 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Response:
     if manifest.checksum is not None:
         root.leaf("Checksum" + manifest.checksum.algorithm, manifest.checksum.value)
         root.leaf("ChecksumType", manifest.checksum.type)
-    return xml_response(root)
+    return xml_response(root, headers=version_header(manifest))
 
 
 async def abort_multipart_upload(ctx: S3Context) -> S3Response:

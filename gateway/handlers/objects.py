@@ -34,6 +34,7 @@ from wormfs.gateway.handlers.base import (
     S3Context,
     S3Response,
     bucket_of,
+    checked_version_id,
     empty_response,
     key_of,
     read_xml,
@@ -54,6 +55,7 @@ from wormfs.gateway.handlers.headers import (
     object_headers,
     put_conditions,
     reject_unsupported,
+    version_header,
 )
 from wormfs.gateway.xml import Elem, child_text, http_date
 from wormfs.wire.coordinator import DeleteConditions, ObjectManifest
@@ -102,7 +104,8 @@ async def put_object(ctx: S3Context) -> S3Response:
         checks,
         conditions,
     )
-    return empty_response(headers={"ETag": manifest.etag, **checksum_headers(manifest.checksum)})
+    answer = {"ETag": manifest.etag, **checksum_headers(manifest.checksum)}
+    return empty_response(headers={**answer, **version_header(manifest)})
 
 
 def _part_number(ctx: S3Context) -> int | None:
@@ -194,10 +197,10 @@ async def delete_object(ctx: S3Context) -> S3Response:
         ctx.principal, bucket_of(ctx), key_of(ctx), version_param(ctx), conditions
     )
     headers = {}
-    if result.delete_marker:
+    if result.delete_marker:  # one made now, or the one deleted by its id
         headers["x-amz-delete-marker"] = "true"
-        if result.version_id:
-            headers["x-amz-version-id"] = result.version_id
+    if result.version_id:
+        headers["x-amz-version-id"] = result.version_id
     return empty_response(204, headers)
 
 
@@ -235,10 +238,10 @@ async def delete_objects(ctx: S3Context) -> S3Response:
         async with limit:
             try:
                 # Authorized key by key, as AWS does: a refused key is that key's AccessDenied.
+                if version is not None:
+                    checked_version_id(version, "VersionId")
                 principal = await ctx.auth.principal_for(action, bucket, key)
-                result = await ctx.service.delete_object(
-                    principal, bucket, key, None if version == "null" else version, condition
-                )
+                result = await ctx.service.delete_object(principal, bucket, key, version, condition)
             except S3Error as exc:
                 return None, exc
             except WormError as exc:

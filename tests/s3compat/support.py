@@ -106,12 +106,13 @@ def snapshot(s3: Any, bucket: str) -> dict[str, Any]:
 
 
 def empty_bucket(s3: Any, bucket: str) -> None:
-    """Remove every object and upload of ``bucket``, then the bucket."""
+    """Remove every object version and upload of ``bucket``, then the bucket."""
     for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
         s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=bucket, Key=item["Key"])
+    # Every version and delete marker (an unversioned bucket's objects are null versions).
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
     s3.delete_bucket(Bucket=bucket)
 
 

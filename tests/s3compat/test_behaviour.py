@@ -20,6 +20,7 @@ import crc32c
 import pytest
 import requests
 from awscrt import checksums as crt
+from botocore.exceptions import ClientError
 from s3compat.support import Target, outcome, unique
 
 pytestmark = pytest.mark.integration
@@ -684,3 +685,38 @@ def test_presigned_url_for_another_key(s3: Any, bucket: str, target: Target) -> 
     answer = requests.get(tampered, timeout=30, verify=requests_verify(target))
     assert answer.status_code == 403
     assert b"<Code>SignatureDoesNotMatch</Code>" in answer.content
+
+
+@pytest.mark.moto_deviates(
+    "moto's 404 for a key whose current version is a delete marker lacks x-amz-delete-marker; "
+    "AWS sends it"
+)
+def test_versioning_keeps_versions_and_deletes_add_markers(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"null")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    one = s3.put_object(Bucket=bucket, Key="k", Body=b"one")["VersionId"]
+    two = s3.put_object(Bucket=bucket, Key="k", Body=b"two")["VersionId"]
+    assert s3.get_object(Bucket=bucket, Key="k", VersionId=one)["Body"].read() == b"one"
+    assert s3.get_object(Bucket=bucket, Key="k", VersionId="null")["Body"].read() == b"null"
+    deleted = s3.delete_object(Bucket=bucket, Key="k")
+    assert deleted["DeleteMarker"] is True
+    with pytest.raises(ClientError) as info:
+        s3.get_object(Bucket=bucket, Key="k")
+    response = info.value.response
+    assert response["Error"]["Code"] == "NoSuchKey"
+    assert response["ResponseMetadata"]["HTTPHeaders"]["x-amz-delete-marker"] == "true"
+    listed = s3.list_object_versions(Bucket=bucket)
+    assert [(v["VersionId"], v["IsLatest"]) for v in listed["Versions"]] == [
+        (two, False),
+        (one, False),
+        ("null", False),
+    ]
+    assert [(m["VersionId"], m["IsLatest"]) for m in listed["DeleteMarkers"]] == [
+        (deleted["VersionId"], True)
+    ]
+    s3.delete_object(Bucket=bucket, Key="k", VersionId=deleted["VersionId"])
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"two"
+    for version in (one, two, "null"):
+        s3.delete_object(Bucket=bucket, Key="k", VersionId=version)
+    assert "Versions" not in s3.list_object_versions(Bucket=bucket)

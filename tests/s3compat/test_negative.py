@@ -417,7 +417,7 @@ def test_unimplemented_features_change_nothing(cluster: Cluster, s3: Any, bucket
         )
         assert outcome(
             lambda: s3.put_bucket_versioning(
-                Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+                Bucket=bucket, VersioningConfiguration={"Status": "Enabled", "MFADelete": "Enabled"}
             )
         ) == (501, "NotImplemented")
         assert outcome(

@@ -24,6 +24,7 @@ from wormfs.wire.coordinator import (
     BucketInfo,
     BucketList,
     BucketPolicy,
+    BucketVersioning,
     CommitObject,
     CommitPart,
     CompleteUpload,
@@ -50,6 +51,7 @@ from wormfs.wire.coordinator import (
     UploadList,
     UserInfo,
     UserList,
+    VersionList,
     WriteGrant,
 )
 
@@ -178,6 +180,28 @@ class CoordinatorClient:
             "GET", f"/v1/buckets/{bucket_segment(bucket)}/objects", ObjectList, query=query
         )
 
+    async def list_versions(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        max_keys: int = 1000,
+    ) -> VersionList:
+        query = {"max_keys": str(max_keys)}
+        for name, value in (
+            ("prefix", prefix),
+            ("delimiter", delimiter),
+            ("key_marker", key_marker),
+            ("version_id_marker", version_id_marker),
+        ):
+            if value:
+                query[name] = value
+        return await self.http.call(
+            "GET", f"/v1/buckets/{bucket_segment(bucket)}/versions", VersionList, query=query
+        )
+
     # ---- objects ------------------------------------------------------------------------------
     async def begin_write(self, request: BeginWrite) -> WriteGrant:
         return await self.http.call("POST", "/v1/writes", WriteGrant, body=request)
@@ -271,6 +295,22 @@ class CoordinatorClient:
             f"/v1/buckets/{bucket_segment(bucket)}/access/public-access-block",
             query=_owner(owner_id),
             body=PublicAccessBlockSetting(block=block),
+        )
+
+    async def bucket_versioning(self, bucket: str, owner_id: str | None) -> BucketVersioning:
+        return await self.http.call(
+            "GET",
+            f"/v1/buckets/{bucket_segment(bucket)}/versioning",
+            BucketVersioning,
+            query=_owner(owner_id),
+        )
+
+    async def put_bucket_versioning(self, bucket: str, owner_id: str | None, status: str) -> None:
+        await self.http.request(
+            "PUT",
+            f"/v1/buckets/{bucket_segment(bucket)}/versioning",
+            query=_owner(owner_id),
+            body=BucketVersioning(status=status),  # type: ignore[arg-type]
         )
 
     # ---- multipart uploads --------------------------------------------------------------------

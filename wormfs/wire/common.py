@@ -30,6 +30,8 @@ class ErrorFields(msgspec.Struct, frozen=True, omit_defaults=True):
     computed: str | None = None
     mismatch: Literal["checksum_type", "checksum_algorithm", "object_size"] | None = None
     actual: str | None = None
+    delete_marker: bool | None = None
+    last_modified: float | None = None
 
 
 class ErrorBody(msgspec.Struct, frozen=True):

@@ -170,6 +170,13 @@ class PublicAccessBlockSetting(msgspec.Struct, frozen=True):
     block: PublicAccessBlock | None = None
 
 
+class BucketVersioning(msgspec.Struct, frozen=True):
+    """A bucket's versioning: "" (never enabled), "Enabled" or "Suspended"; a bucket that
+    had it enabled never goes back to ""."""
+
+    status: Literal["", "Enabled", "Suspended"] = ""
+
+
 # ---- object data layout -----------------------------------------------------------------------
 class ChunkPlacement(msgspec.Struct, frozen=True):
     """Where fragment ``fragment_index`` of one segment lives."""
@@ -311,6 +318,9 @@ class ObjectManifest(msgspec.Struct, frozen=True):
     inline: bytes | None = None
     # The multipart upload this version was completed from (None for any other write).
     upload_id: str | None = None
+    # The version id S3 clients see (db/versioning.py): None while the bucket never had
+    # versioning (no x-amz-version-id), "null" for the null version, else ``version_id``.
+    s3_version_id: str | None = None
 
 
 class DeleteConditions(msgspec.Struct, frozen=True):
@@ -351,6 +361,33 @@ class ObjectList(msgspec.Struct, frozen=True):
     common_prefixes: list[str]
     is_truncated: bool
     next_marker: str | None = None
+
+
+class VersionSummary(msgspec.Struct, frozen=True):
+    """One version (or delete marker) in a ListObjectVersions page; ``version_id`` is the id
+    S3 shows ("null" for the null version)."""
+
+    key: str
+    version_id: str
+    is_latest: bool
+    is_delete_marker: bool
+    size: int
+    etag: str
+    last_modified: float
+    owner_id: str
+    storage_class: str = "STANDARD"
+    checksum_algorithm: str | None = None
+
+
+class VersionList(msgspec.Struct, frozen=True):
+    """One page of versions, keys ascending and each key's versions newest first; when
+    truncated, the markers to go on from (the key alone after a common prefix)."""
+
+    versions: list[VersionSummary]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None = None
+    next_version_id_marker: str | None = None
 
 
 # ---- multipart --------------------------------------------------------------------------------
