@@ -46,6 +46,7 @@ from wormfs.coordinator.db.versioning import (
     OFF,
     Versioning,
     bucket_versioning,
+    owner_and_versioning,
     s3_version_id,
     written_s3_version_id,
 )
@@ -66,6 +67,7 @@ from wormfs.errors import (
     Condition,
     DeleteMarkerError,
     InvalidInputError,
+    NoSuchBucketError,
     NoSuchKeyError,
     NoSuchVersionError,
     PreconditionFailedError,
@@ -139,9 +141,13 @@ def owned_bucket(tx: Tx, bucket: str, owner_id: str | None) -> str:
     """The bucket's owner (``NoSuchBucketError``, or ``AccessDeniedError`` for another
     ``owner_id`` than its own)."""
     owner = require_bucket(tx, bucket)
+    check_owner(bucket, owner, owner_id)
+    return owner
+
+
+def check_owner(bucket: str, owner: str, owner_id: str | None) -> None:
     if owner_id is not None and owner != owner_id:
         raise AccessDeniedError(f"bucket {bucket} belongs to another user")
-    return owner
 
 
 def _find(
@@ -183,13 +189,17 @@ def _manifest(tx: Tx, row: Row, s3_id: str | None) -> ObjectManifest:
 def read_manifest(
     tx: Tx, bucket: str, key: str, version_id: str | None, owner_id: str | None
 ) -> ObjectManifest:
-    owned_bucket(tx, bucket, owner_id)
+    facts = owner_and_versioning(tx, bucket)  # one select on the GET path, not two
+    if facts is None:
+        raise NoSuchBucketError(bucket=bucket)
+    owner, versioning = facts
+    check_owner(bucket, owner, owner_id)
     row = _find(tx, bucket, key, version_id)
     if row is None:
         if version_id is None:
             raise NoSuchKeyError(bucket=bucket, key=key)
         raise NoSuchVersionError(bucket=bucket, key=key, version_id=version_id)
-    s3_id = s3_version_id(bucket_versioning(tx, bucket), bool(row.is_null), row.version_id)
+    s3_id = s3_version_id(versioning, bool(row.is_null), row.version_id)
     if row.is_delete_marker:
         if version_id is None:
             raise NoSuchKeyError(bucket=bucket, key=key, version_id=s3_id, delete_marker=True)

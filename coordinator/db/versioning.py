@@ -32,16 +32,28 @@ SUSPENDED: Versioning = "Suspended"
 VERSIONING_KEY = "versioning"
 NULL_VERSION = "null"
 
-_VERSIONING = select(buckets.c.settings[VERSIONING_KEY].as_string()).where(
+_STATE = buckets.c.settings[VERSIONING_KEY].as_string()
+_VERSIONING = select(_STATE).where(buckets.c.name == bindparam("bucket"))
+# A read's one statement about its bucket: that it exists, whose it is, and its versioning.
+_OWNER_AND_VERSIONING = select(buckets.c.owner_id, _STATE.label("versioning")).where(
     buckets.c.name == bindparam("bucket")
 )
 
 
-def bucket_versioning(tx: Tx, bucket: str) -> Versioning:
-    value = tx.scalar(_VERSIONING, {"bucket": bucket})
+def _state(value: str | None) -> Versioning:
     if value == ENABLED:
         return ENABLED
     return SUSPENDED if value == SUSPENDED else OFF
+
+
+def bucket_versioning(tx: Tx, bucket: str) -> Versioning:
+    return _state(tx.scalar(_VERSIONING, {"bucket": bucket}))
+
+
+def owner_and_versioning(tx: Tx, bucket: str) -> tuple[str, Versioning] | None:
+    """The bucket's owner and versioning in one select; None if there is no such bucket."""
+    row = tx.one(_OWNER_AND_VERSIONING, {"bucket": bucket})
+    return None if row is None else (str(row.owner_id), _state(row.versioning))
 
 
 def s3_version_id(versioning: Versioning, is_null: bool, version_id: str) -> str | None:
