@@ -5,16 +5,10 @@ the same conditions per object in DeleteObjects (AWS's conditional-deletes guide
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from component.s3_fixtures import S3Env, Server, call, error_of, start_env
-
-
-@pytest.fixture
-async def env(aiohttp_server: Server, tmp_path: Path) -> S3Env:
-    return await start_env(aiohttp_server, tmp_path)
+from component.s3_fixtures import S3Env, call, error_of
 
 
 @pytest.fixture

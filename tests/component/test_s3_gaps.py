@@ -6,18 +6,12 @@ x-amz-expected-bucket-owner and x-amz-source-expected-bucket-owner."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from component.s3_fixtures import S3Env, Server, call, error_of, read_body, start_env
+from component.s3_fixtures import S3Env, call, error_of, read_body
 
 PART = 5 * 1024 * 1024
-
-
-@pytest.fixture
-async def env(aiohttp_server: Server, tmp_path: Path) -> S3Env:
-    return await start_env(aiohttp_server, tmp_path)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import os
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,19 +15,12 @@ from component.s3_fixtures import (
     OTHER_ACCESS_KEY,
     OTHER_SECRET_KEY,
     S3Env,
-    Server,
     call,
     error_of,
     read_body,
-    start_env,
 )
 
 from wormfs.format.checksums import checksum_b64, composite_checksum, full_object_crc
-
-
-@pytest.fixture
-async def env(aiohttp_server: Server, tmp_path: Path) -> S3Env:
-    return await start_env(aiohttp_server, tmp_path)
 
 
 @pytest.fixture

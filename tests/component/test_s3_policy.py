@@ -7,7 +7,6 @@ BlockPublicPolicy and RestrictPublicBuckets."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,17 +16,10 @@ from component.s3_fixtures import (
     OTHER_ACCESS_KEY,
     OTHER_SECRET_KEY,
     S3Env,
-    Server,
     call,
     error_of,
     read_body,
-    start_env,
 )
-
-
-@pytest.fixture
-async def env(aiohttp_server: Server, tmp_path: Path) -> S3Env:
-    return await start_env(aiohttp_server, tmp_path)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,17 +18,10 @@ from component.s3_fixtures import (
     OTHER_ACCESS_KEY,
     OTHER_SECRET_KEY,
     S3Env,
-    Server,
     call,
     error_of,
     read_body,
-    start_env,
 )
-
-
-@pytest.fixture
-async def env(aiohttp_server: Server, tmp_path: Path) -> S3Env:
-    return await start_env(aiohttp_server, tmp_path)
 
 
 @pytest.fixture

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from component.coordinator_harness import SECRET
-from component.s3_fixtures import S3Env, Server, call, error_of, read_body, start_env
+from component.s3_fixtures import S3Env, call, error_of, read_body
 
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.clients.profiles import ProfileClient
@@ -33,11 +32,6 @@ CHUNKED = 300 * 1024  # above the gateway's inline_max: erasure-coded
 FAST = ProfileSpec(
     name="fast", k=2, m=1, stripe_size=64 * 1024, segment_size=1 * MIB, storage_class="FAST"
 )
-
-
-@pytest.fixture
-async def env(aiohttp_server: Server, tmp_path: Path) -> S3Env:
-    return await start_env(aiohttp_server, tmp_path)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ x-amz-tagging-count, AWS's limits and characters, and Put/Get/DeleteBucketTaggin
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,19 +12,12 @@ from component.s3_fixtures import (
     OTHER_ACCESS_KEY,
     OTHER_SECRET_KEY,
     S3Env,
-    Server,
     call,
     error_of,
     read_body,
-    start_env,
 )
 
 PART = 5 * 1024 * 1024
-
-
-@pytest.fixture
-async def env(aiohttp_server: Server, tmp_path: Path) -> S3Env:
-    return await start_env(aiohttp_server, tmp_path)
 
 
 @pytest.fixture
