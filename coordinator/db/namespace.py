@@ -41,10 +41,11 @@ from sqlalchemy import bindparam, exists, select, true
 from wormfs.coordinator.db.inodes import entry_attrs, projected, put_inode
 from wormfs.coordinator.db.listing import MAX_PAGE, KeyBound, key_batches, walk_keys
 from wormfs.coordinator.db.listing import prefix_end as prefix_end
-from wormfs.coordinator.db.manifests import owned_bucket
+from wormfs.coordinator.db.manifests import delete_version, owned_bucket
 from wormfs.coordinator.db.profiles import bucket_class
 from wormfs.coordinator.db.tables import inodes, object_data, objects
 from wormfs.coordinator.db.tx import Row, Tx
+from wormfs.coordinator.db.versioning import OFF, bucket_versioning
 from wormfs.coordinator.db.versions import (
     INODE_OF,
     IS_LATEST,
@@ -277,9 +278,21 @@ def make_marker(
 
 
 def retire(tx: Tx, row: Row, now: float, gc_delay: float) -> None:
-    """Remove a current version as S3 DELETE does, and its inode row with its last name."""
+    """Remove a current version, and its inode row with its last name."""
     retire_version(tx, int(row.id), now, gc_delay)
     drop_inode(tx, row.inode)
+
+
+def remove_current(
+    tx: Tx, bucket: str, owner_id: str, row: Row, now: float, gc_delay: float
+) -> None:
+    """What an unlink or rmdir does to the entry's current version: as an S3 DELETE of its
+    key, retired, or in a bucket that has versioning hidden behind a delete marker (the
+    version is kept, as S3 keeps it)."""
+    if bucket_versioning(tx, bucket) == OFF:
+        retire(tx, row, now, gc_delay)
+    else:
+        delete_version(tx, bucket, row.key, None, owner_id, now, gc_delay)
 
 
 def keep_parent(
@@ -369,7 +382,7 @@ def remove(
         if tx.one(FIRST_INSIDE, {"bucket": bucket, **below_range(path)}) is not None:
             raise DirectoryNotEmptyError(bucket=bucket, key=path)
     if found.row is not None:
-        retire(tx, found.row, now, gc_delay)
+        remove_current(tx, bucket, req.owner_id, found.row, now, gc_delay)
     keep_parent(tx, bucket, path, req.owner_id, profile, now)
 
 

@@ -694,3 +694,22 @@ async def test_concurrent_unlinks_of_the_last_entries_keep_the_directory(env: Fs
         await asyncio.gather(*(env.fs.remove(name, directory=False) for name in names))
         assert (await env.fs.entry(f"imp{round_}")).kind == "dir"
         assert f"imp{round_}/" in await env.keys()
+
+
+async def test_unlink_in_a_versioning_bucket_keeps_the_version(env: Fs) -> None:
+    await env.fs.create("f", attrs(), b"kept")
+    await env.r.client.put_bucket_versioning("bkt", OWNER, "Enabled")
+    await env.fs.remove("f", directory=False)
+    with pytest.raises(NoSuchEntryError):
+        await env.fs.entry("f")
+    assert await env.names("") == []
+    versions = (await env.r.client.list_versions("bkt")).versions
+    assert [(v.key, v.is_delete_marker, v.is_latest) for v in versions] == [
+        ("f", True, True),
+        ("f", False, False),
+    ]
+    assert not await env.r.gc_entries()  # nothing of the kept version is collected
+    old = await env.r.client.get_object("bkt", "f", version_id="null")
+    assert old.inline == b"kept"
+    await env.fs.create("f", attrs(), b"again")  # the name is free again
+    assert (await env.fs.entry("f")).size == 5
