@@ -45,8 +45,8 @@ from wormfs.coordinator.db.versioning import (
     NULL_VERSION,
     OFF,
     Versioning,
+    bucket_facts,
     bucket_versioning,
-    owner_and_versioning,
     s3_version_id,
     written_s3_version_id,
 )
@@ -67,7 +67,6 @@ from wormfs.errors import (
     Condition,
     DeleteMarkerError,
     InvalidInputError,
-    NoSuchBucketError,
     NoSuchKeyError,
     NoSuchVersionError,
     PreconditionFailedError,
@@ -189,10 +188,7 @@ def _manifest(tx: Tx, row: Row, s3_id: str | None) -> ObjectManifest:
 def read_manifest(
     tx: Tx, bucket: str, key: str, version_id: str | None, owner_id: str | None
 ) -> ObjectManifest:
-    facts = owner_and_versioning(tx, bucket)  # one select on the GET path, not two
-    if facts is None:
-        raise NoSuchBucketError(bucket=bucket)
-    owner, versioning = facts
+    owner, versioning = bucket_facts(tx, bucket)  # one select on the GET path, not two
     check_owner(bucket, owner, owner_id)
     row = _find(tx, bucket, key, version_id)
     if row is None:
@@ -217,10 +213,11 @@ def put_inline(
             f"an inline object holds 0..{INLINE_LIMIT} bytes, exactly its size "
             f"({req.size}, got {len(req.data)})"
         )
-    owned_bucket(tx, req.bucket, req.owner_id)
+    owner, versioning = bucket_facts(tx, req.bucket)
+    check_owner(req.bucket, owner, req.owner_id)
     fs = req.fs
-    versioning = make_room(
-        tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay, fs
+    make_room(
+        tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay, fs, versioning
     )
     version_id = new_version_id()
     manifest = ObjectManifest(

@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, select
 
 from wormfs.coordinator.db.tables import buckets
 from wormfs.coordinator.db.tx import Tx
+from wormfs.errors import NoSuchBucketError
 
 Versioning = Literal["", "Enabled", "Suspended"]
 OFF: Versioning = ""
@@ -50,10 +51,13 @@ def bucket_versioning(tx: Tx, bucket: str) -> Versioning:
     return _state(tx.scalar(_VERSIONING, {"bucket": bucket}))
 
 
-def owner_and_versioning(tx: Tx, bucket: str) -> tuple[str, Versioning] | None:
-    """The bucket's owner and versioning in one select; None if there is no such bucket."""
+def bucket_facts(tx: Tx, bucket: str) -> tuple[str, Versioning]:
+    """The bucket's owner and versioning in one select (``NoSuchBucketError``): what a read
+    or a write learns of its bucket."""
     row = tx.one(_OWNER_AND_VERSIONING, {"bucket": bucket})
-    return None if row is None else (str(row.owner_id), _state(row.versioning))
+    if row is None:
+        raise NoSuchBucketError(bucket=bucket)
+    return str(row.owner_id), _state(row.versioning)
 
 
 def s3_version_id(versioning: Versioning, is_null: bool, version_id: str) -> str | None:

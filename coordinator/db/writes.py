@@ -42,7 +42,7 @@ from wormfs.coordinator.db.liveness import disk_candidates
 from wormfs.coordinator.db.profiles import Resolved, bucket_class, check_width, resolve
 from wormfs.coordinator.db.tables import parts, pending_writes
 from wormfs.coordinator.db.tx import Tx
-from wormfs.coordinator.db.versioning import written_s3_version_id
+from wormfs.coordinator.db.versioning import bucket_facts, written_s3_version_id
 from wormfs.coordinator.db.versions import check_part, insert_part, insert_version, make_room
 from wormfs.coordinator.placement import granted_segments, place_segments
 from wormfs.errors import (
@@ -209,13 +209,21 @@ def commit_version(
         )
     if intent.size != req.size:
         raise InvalidInputError(f"write was granted for {intent.size} bytes, not {req.size}")
-    require_bucket(tx, req.bucket)
+    _, versioning = bucket_facts(tx, req.bucket)
     for record in req.parts:
         check_part(record, req.profile, intent.granted)
     fs = req.fs
     try:
-        versioning = make_room(
-            tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay, fs
+        make_room(
+            tx,
+            req.bucket,
+            req.key,
+            req.if_match,
+            req.if_none_match,
+            now,
+            gc_delay,
+            fs,
+            versioning,
         )
     except (PreconditionFailedError, NoSuchKeyError, StaleVersionError) as failed:
         # That write can never commit: its chunks go now (the intent is already taken).
