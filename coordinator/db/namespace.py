@@ -45,7 +45,7 @@ from wormfs.coordinator.db.manifests import delete_version, owned_bucket
 from wormfs.coordinator.db.profiles import bucket_class
 from wormfs.coordinator.db.tables import inodes, object_data, objects
 from wormfs.coordinator.db.tx import Row, Tx
-from wormfs.coordinator.db.versioning import OFF, bucket_versioning
+from wormfs.coordinator.db.versioning import OFF, bucket_versioning, written_s3_version_id
 from wormfs.coordinator.db.versions import (
     INODE_OF,
     IS_LATEST,
@@ -240,11 +240,14 @@ def make_version(
     profile: Profile,
     now: float,
 ) -> int:
-    """Store an inline version of ``key`` (which has no current version); its row id."""
+    """Store an inline version of ``key`` (which has no current version); its row id. In a
+    bucket with versioning enabled it is a version of its own, as an S3 PUT's would be."""
+    version_id = new_version_id()
     manifest = ObjectManifest(
         bucket=bucket,
         key=key,
-        version_id=new_version_id(),
+        version_id=version_id,
+        s3_version_id=written_s3_version_id(bucket_versioning(tx, bucket), version_id),
         owner_id=owner_id,
         size=len(data),
         etag='"' + hashlib.md5(data).hexdigest() + '"',

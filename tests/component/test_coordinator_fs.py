@@ -713,3 +713,12 @@ async def test_unlink_in_a_versioning_bucket_keeps_the_version(env: Fs) -> None:
     assert old.inline == b"kept"
     await env.fs.create("f", attrs(), b"again")  # the name is free again
     assert (await env.fs.entry("f")).size == 5
+
+
+async def test_files_the_mount_makes_in_a_versioning_bucket_are_versions(env: Fs) -> None:
+    await env.r.client.put_bucket_versioning("bkt", OWNER, "Enabled")
+    await env.fs.mkdir("d", DIR)
+    await env.fs.create("d/f", attrs(), b"one")
+    made = await env.r.client.get_object("bkt", "d/f")
+    assert made.s3_version_id == made.version_id  # its own id, not the null version
+    assert all(v.version_id != "null" for v in (await env.r.client.list_versions("bkt")).versions)
