@@ -46,7 +46,6 @@ from wormfs.coordinator.db.versioning import (
     OFF,
     Versioning,
     bucket_facts,
-    bucket_versioning,
     s3_version_id,
     written_s3_version_id,
 )
@@ -269,9 +268,9 @@ def delete_version(
     gc_delay: float,
     conditions: DeleteConditions | None = None,
 ) -> DeleteResult:
-    owner = owned_bucket(tx, bucket, owner_id)
+    owner, versioning = bucket_facts(tx, bucket)  # one select, as a read's
+    check_owner(bucket, owner, owner_id)
     lock_key(tx, bucket, key)
-    versioning = bucket_versioning(tx, bucket)
     row = _find(tx, bucket, key, version_id, doomed=True)
     if conditions is not None:
         check_delete_conditions(row, conditions)

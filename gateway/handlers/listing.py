@@ -116,9 +116,8 @@ def _contents(
     item: ObjectSummary,
     enc: Callable[[str], str],
     with_owner: bool,
-    name: str = "Contents",
 ) -> Elem:
-    entry = root.add(name)
+    entry = root.add("Contents")
     entry.leaf("Key", enc(item.key))
     entry.leaf("LastModified", iso8601(item.last_modified))
     entry.leaf("ETag", item.etag)
