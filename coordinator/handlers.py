@@ -31,7 +31,10 @@ from wormfs.wire.coordinator import (
     CreateUser,
     DeleteConditions,
     Heartbeat,
+    LegalHold,
     NodeRegistration,
+    ObjectLockConfig,
+    ObjectRetention,
     PublicAccessBlockSetting,
     PutInline,
     TagSet,
@@ -207,6 +210,7 @@ async def delete_object(request: web.Request) -> web.Response:
         q.get("version_id") or None,
         q.get("owner_id") or None,
         conditions if conditions.given else None,
+        bypass_governance=q.get("bypass_governance") == "1",
     )
     return json_response(result)
 
@@ -238,6 +242,48 @@ async def put_bucket_tags(request: web.Request) -> web.Response:
         request.match_info["bucket"], request.query.get("owner_id") or None, req.tags
     )
     return _no_content()
+
+
+# ---- Object Lock ------------------------------------------------------------------------------
+async def get_object_lock(request: web.Request) -> web.Response:
+    config = await _repo(request).locks.config(
+        request.match_info["bucket"], request.query.get("owner_id") or None
+    )
+    return json_response(config)
+
+
+async def put_object_lock(request: web.Request) -> web.Response:
+    req = await read_json(request, ObjectLockConfig)
+    await _repo(request).locks.set_config(
+        request.match_info["bucket"], request.query.get("owner_id") or None, req
+    )
+    return _no_content()
+
+
+async def put_object_retention(request: web.Request) -> web.Response:
+    q = request.query
+    req = await read_json(request, ObjectRetention)
+    result = await _repo(request).locks.set_retention(
+        request.match_info["bucket"],
+        _key(request),
+        q.get("version_id") or None,
+        q.get("owner_id") or None,
+        req,
+    )
+    return json_response(result)
+
+
+async def put_object_legal_hold(request: web.Request) -> web.Response:
+    q = request.query
+    req = await read_json(request, LegalHold)
+    result = await _repo(request).locks.set_legal_hold(
+        request.match_info["bucket"],
+        _key(request),
+        q.get("version_id") or None,
+        q.get("owner_id") or None,
+        req.on,
+    )
+    return json_response(result)
 
 
 # ---- access settings --------------------------------------------------------------------------
@@ -348,6 +394,10 @@ def add_routes(app: web.Application) -> None:
             web.get("/v1/buckets/{bucket}/object", get_object),
             web.delete("/v1/buckets/{bucket}/object", delete_object),
             web.put("/v1/buckets/{bucket}/object/tags", put_object_tags),
+            web.put("/v1/buckets/{bucket}/object/retention", put_object_retention),
+            web.put("/v1/buckets/{bucket}/object/legal-hold", put_object_legal_hold),
+            web.get("/v1/buckets/{bucket}/object-lock", get_object_lock),
+            web.put("/v1/buckets/{bucket}/object-lock", put_object_lock),
             web.get("/v1/buckets/{bucket}/tags", get_bucket_tags),
             web.put("/v1/buckets/{bucket}/tags", put_bucket_tags),
             web.get("/v1/buckets/{bucket}/access", get_bucket_access),

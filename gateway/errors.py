@@ -162,6 +162,10 @@ class InvalidRequest(BadRequest):
     message = "Invalid Request"
 
 
+class InvalidRetentionPeriod(BadRequest):
+    message = "Default retention period must be a positive integer value."
+
+
 class InvalidStorageClass(BadRequest):
     message = "The storage class you specified is not valid"
 
@@ -310,6 +314,13 @@ class NoSuchWebsiteConfiguration(S3Error):
     message = "The specified bucket does not have a website configuration"
 
 
+class NoSuchObjectLockConfiguration(S3Error):
+    """GetObjectRetention / GetObjectLegalHold of a version that never had one."""
+
+    status = 404
+    message = "The specified object does not have a ObjectLock configuration"
+
+
 class ObjectLockConfigurationNotFoundError(S3Error):
     status = 404
     message = "Object Lock configuration does not exist for this bucket"
@@ -347,6 +358,11 @@ class BucketAlreadyExists(S3Error):
 class BucketNotEmpty(S3Error):
     status = 409
     message = "The bucket you tried to delete is not empty"
+
+
+class InvalidBucketState(S3Error):
+    status = 409
+    message = "The request is not valid with the current state of the bucket."
 
 
 class OperationAborted(S3Error):
@@ -416,12 +432,15 @@ DOMAIN_ERRORS: Mapping[type[domain.WormError], tuple[type[S3Error], bool]] = Map
         domain.BucketAlreadyExistsError: (BucketAlreadyExists, False),
         domain.BucketAlreadyOwnedByYouError: (BucketAlreadyOwnedByYou, False),
         domain.BucketNotEmptyError: (BucketNotEmpty, False),
+        domain.InvalidBucketStateError: (InvalidBucketState, True),
         domain.StaleLeaderError: (ServiceUnavailable, False),
         domain.ConflictError: (OperationAborted, False),
         domain.PreconditionFailedError: (PreconditionFailed, False),
         domain.NotModifiedError: (NotModified, False),
         domain.InvalidBucketNameError: (InvalidBucketName, False),
         domain.InvalidKeyError: (InvalidArgument, True),
+        domain.NoObjectLockError: (InvalidRequest, False),
+        domain.InvalidRetentionError: (InvalidArgument, False),
         domain.InvalidRangeError: (InvalidRange, False),
         domain.InvalidPartError: (InvalidPart, False),
         domain.InvalidPartOrderError: (InvalidPartOrder, False),
@@ -437,6 +456,7 @@ DOMAIN_ERRORS: Mapping[type[domain.WormError], tuple[type[S3Error], bool]] = Map
         domain.NotEnoughFragmentsError: (ServiceUnavailable, False),
         domain.UnavailableError: (ServiceUnavailable, False),
         domain.AccessDeniedError: (AccessDenied, False),
+        domain.ObjectLockedError: (AccessDenied, False),
     }
 )
 
@@ -550,6 +570,12 @@ def from_domain(
             return BadDigest(_bad_digest_message(exc))
         if isinstance(exc, domain.CompletionMismatchError):
             return s3_cls(_completion_message(exc))
+        if isinstance(exc, domain.NoObjectLockError):
+            return InvalidRequest("Bucket is missing Object Lock Configuration")
+        if isinstance(exc, domain.InvalidRetentionError):
+            return InvalidArgument("The retain until date must be in the future!")
+        if isinstance(exc, domain.ObjectLockedError):
+            return AccessDenied("Access Denied because object protected by object lock.")
         if isinstance(exc, domain.InvalidStorageClassError):
             return InvalidStorageClass(message, StorageClassRequested=exc.storage_class)
         return s3_cls(message)

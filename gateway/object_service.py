@@ -65,7 +65,9 @@ from wormfs.wire.coordinator import (
     ObjectAttributes,
     ObjectChecksum,
     ObjectList,
+    ObjectLockConfig,
     ObjectManifest,
+    ObjectRetention,
     PartList,
     PartRecord,
     PublicAccessBlock,
@@ -192,9 +194,11 @@ class ObjectService:
     async def list_buckets(self, principal: Principal) -> list[BucketInfo]:
         return (await self._coordinator.list_buckets(principal.user_id)).buckets
 
-    async def create_bucket(self, principal: Principal, bucket: str, region: str) -> BucketInfo:
+    async def create_bucket(
+        self, principal: Principal, bucket: str, region: str, object_lock: bool = False
+    ) -> BucketInfo:
         return await self._coordinator.create_bucket(
-            bucket, CreateBucket(owner_id=principal.user_id, region=region)
+            bucket, CreateBucket(owner_id=principal.user_id, region=region, object_lock=object_lock)
         )
 
     async def head_bucket(self, principal: Principal, bucket: str) -> BucketInfo:
@@ -224,6 +228,33 @@ class ObjectService:
 
     async def put_bucket_versioning(self, principal: Principal, bucket: str, status: str) -> None:
         await self._coordinator.put_bucket_versioning(bucket, principal.user_id, status)
+
+    async def object_lock(self, principal: Principal, bucket: str) -> ObjectLockConfig:
+        return await self._coordinator.object_lock(bucket, principal.user_id)
+
+    async def put_object_lock(
+        self, principal: Principal, bucket: str, config: ObjectLockConfig
+    ) -> None:
+        await self._coordinator.put_object_lock(bucket, principal.user_id, config)
+
+    async def put_object_retention(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        retention: ObjectRetention,
+    ) -> TaggedVersion:
+        return await self._coordinator.put_object_retention(
+            bucket, key, version_id, principal.user_id, retention
+        )
+
+    async def put_object_legal_hold(
+        self, principal: Principal, bucket: str, key: str, version_id: str | None, on: bool
+    ) -> TaggedVersion:
+        return await self._coordinator.put_object_legal_hold(
+            bucket, key, version_id, principal.user_id, on
+        )
 
     async def list_versions(
         self,
@@ -418,9 +449,15 @@ class ObjectService:
         key: str,
         version_id: str | None = None,
         conditions: DeleteConditions | None = None,
+        bypass_governance: bool = False,
     ) -> DeleteResult:
         return await self._coordinator.delete_object(
-            bucket, key, version_id, owner_id=principal.user_id, conditions=conditions
+            bucket,
+            key,
+            version_id,
+            owner_id=principal.user_id,
+            conditions=conditions,
+            bypass_governance=bypass_governance,
         )
 
     async def list_objects(

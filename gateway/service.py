@@ -30,7 +30,9 @@ from wormfs.wire.coordinator import (
     DeleteResult,
     ObjectAttributes,
     ObjectList,
+    ObjectLockConfig,
     ObjectManifest,
+    ObjectRetention,
     PartList,
     PartRecord,
     PublicAccessBlock,
@@ -114,9 +116,12 @@ class ObjectServiceProtocol(Protocol):
     # ---- buckets -----------------------------------------------------------------------------
     async def list_buckets(self, principal: Principal) -> list[BucketInfo]: ...
 
-    async def create_bucket(self, principal: Principal, bucket: str, region: str) -> BucketInfo:
+    async def create_bucket(
+        self, principal: Principal, bucket: str, region: str, object_lock: bool = False
+    ) -> BucketInfo:
         """``BucketAlreadyOwnedByYouError`` / ``BucketAlreadyExistsError`` /
-        ``InvalidBucketNameError``."""
+        ``InvalidBucketNameError``. ``object_lock``: with Object Lock (and versioning) for
+        good."""
         ...
 
     async def head_bucket(self, principal: Principal, bucket: str) -> BucketInfo: ...
@@ -143,6 +148,34 @@ class ObjectServiceProtocol(Protocol):
 
     async def put_bucket_versioning(self, principal: Principal, bucket: str, status: str) -> None:
         """Turn versioning on ("Enabled") or off for new writes ("Suspended")."""
+        ...
+
+    async def object_lock(self, principal: Principal, bucket: str) -> ObjectLockConfig:
+        """The bucket's Object Lock (``enabled`` false without one)."""
+        ...
+
+    async def put_object_lock(
+        self, principal: Principal, bucket: str, config: ObjectLockConfig
+    ) -> None:
+        """Turn Object Lock on (versioning enabled: ``InvalidBucketStateError``) or change its
+        default retention."""
+        ...
+
+    async def put_object_retention(
+        self,
+        principal: Principal,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        retention: ObjectRetention,
+    ) -> TaggedVersion:
+        """Put or remove one version's retention (``ObjectLockedError`` where S3 forbids)."""
+        ...
+
+    async def put_object_legal_hold(
+        self, principal: Principal, bucket: str, key: str, version_id: str | None, on: bool
+    ) -> TaggedVersion:
+        """Put one version's legal hold on or off."""
         ...
 
     async def list_versions(
@@ -206,9 +239,12 @@ class ObjectServiceProtocol(Protocol):
         key: str,
         version_id: str | None = None,
         conditions: DeleteConditions | None = None,
+        bypass_governance: bool = False,
     ) -> DeleteResult:
         """Deleting a missing key succeeds (S3 semantics); ``conditions`` are decided
-        atomically with the delete (``PreconditionFailedError``, ``NoSuchKeyError``)."""
+        atomically with the delete (``PreconditionFailedError``, ``NoSuchKeyError``). A
+        locked version is ``ObjectLockedError`` (``bypass_governance``: a GOVERNANCE
+        retention lets it go)."""
         ...
 
     async def list_objects(

@@ -188,6 +188,11 @@ class BucketNotEmptyError(_BucketConflict):
     """The bucket still holds objects or uploads."""
 
 
+class InvalidBucketStateError(ConflictError):
+    """The bucket's state does not allow the change (e.g. suspending versioning where Object
+    Lock needs it, or a lock configuration on a bucket without versioning)."""
+
+
 class ProfileInUseError(ConflictError):
     """The profile is still used by objects, uploads or a bucket's default class."""
 
@@ -255,6 +260,14 @@ class InvalidInputError(WormError):
     """The request is malformed or out of bounds."""
 
     http_status = 400
+
+
+class NoObjectLockError(InvalidInputError):
+    """The bucket has no Object Lock, which the request needs (a retention or legal hold)."""
+
+
+class InvalidRetentionError(InvalidInputError):
+    """A retention that cannot be: its date is not in the future, or its mode is unknown."""
 
 
 class InvalidBucketNameError(InvalidInputError):
@@ -474,6 +487,27 @@ class AccessDeniedError(WormError):
     """The caller may not do this to this bucket or object."""
 
     http_status = 403
+
+
+class ObjectLockedError(AccessDeniedError):
+    """The version is under a retention or a legal hold: it cannot be removed, nor its
+    retention shortened or its mode changed (a GOVERNANCE retention yields to a caller that
+    asks to bypass it and may)."""
+
+    FIELDS = ("bucket", "key", "version_id")
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        bucket: str | None = None,
+        key: str | None = None,
+        version_id: str | None = None,
+    ) -> None:
+        self.bucket, self.key, self.version_id = bucket, key, version_id
+        if not message and key is not None:
+            message = f"version {version_id!r} of {key!r} in bucket {bucket!r} is locked"
+        super().__init__(message)
 
 
 class ForbiddenError(WormError):

@@ -9,7 +9,8 @@ method one transaction through ``Database.read`` / ``Database.write``. Contract:
 * ``set_policy`` / ``set_public_access_block`` replace one setting (None removes it), given an
   owner only if it is theirs (``AccessDeniedError``); ``versioning`` / ``set_versioning``
   read and set the bucket's versioning (``db/versioning.py``: "Enabled" or "Suspended", never
-  back to unversioned). They live in ``buckets.settings`` under ``policy``,
+  back to unversioned; never suspended while the bucket has Object Lock,
+  ``InvalidBucketStateError``). They live in ``buckets.settings`` under ``policy``,
   ``public_access_block`` and ``versioning``, read and replaced under the bucket row's lock (FOR
   UPDATE on PostgreSQL; SQLite runs one writer at a time), so a concurrent change of another
   setting is never lost. Documents are validated by the gateway (S3's rules); the coordinator
@@ -27,8 +28,13 @@ from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.manifests import owned_bucket
 from wormfs.coordinator.db.tables import buckets, users
 from wormfs.coordinator.db.tx import Tx
-from wormfs.coordinator.db.versioning import VERSIONING_KEY, bucket_versioning
-from wormfs.errors import InvalidInputError, NoSuchBucketError
+from wormfs.coordinator.db.versioning import (
+    ENABLED,
+    VERSIONING_KEY,
+    bucket_facts,
+    bucket_versioning,
+)
+from wormfs.errors import InvalidBucketStateError, InvalidInputError, NoSuchBucketError
 from wormfs.wire.coordinator import BucketAccess, BucketVersioning, PublicAccessBlock
 
 POLICY_KEY = "policy"
@@ -104,4 +110,13 @@ class Access:
     async def set_versioning(self, bucket: str, owner_id: str | None, status: str) -> None:
         if status not in ("Enabled", "Suspended"):
             raise InvalidInputError('versioning is "Enabled" or "Suspended"')
-        await self._db.write(lambda tx: set_setting(tx, bucket, owner_id, VERSIONING_KEY, status))
+
+        def change(tx: Tx) -> None:
+            owned_bucket(tx, bucket, owner_id)
+            if status != ENABLED and bucket_facts(tx, bucket).object_lock is not None:
+                raise InvalidBucketStateError(
+                    "versioning cannot be suspended on a bucket with Object Lock"
+                )
+            set_setting(tx, bucket, owner_id, VERSIONING_KEY, status)
+
+        await self._db.write(change)

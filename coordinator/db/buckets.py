@@ -19,6 +19,7 @@ from wormfs.coordinator.db.convert import BUCKET_INFO, bucket_from_row, bucket_i
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.tables import buckets, objects, uploads
 from wormfs.coordinator.db.tx import Tx
+from wormfs.coordinator.db.versioning import ENABLED, OBJECT_LOCK_KEY, VERSIONING_KEY
 from wormfs.coordinator.naming import check_bucket_name
 from wormfs.errors import (
     BucketAlreadyExistsError,
@@ -55,7 +56,8 @@ def _create(tx: Tx, name: str, req: CreateBucket, now: float) -> BucketInfo:
             "owner_id": req.owner_id,
             "created": now,
             "region": req.region or "us-east-1",
-            "settings": {},
+            # Object Lock comes with versioning, for good (db/object_lock.py).
+            "settings": {VERSIONING_KEY: ENABLED, OBJECT_LOCK_KEY: {}} if req.object_lock else {},
         },
     )
     return bucket_info(tx, name)

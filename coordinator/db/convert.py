@@ -87,6 +87,9 @@ def attribute_columns(attributes: ObjectAttributes) -> dict[str, Any]:
         "system_metadata": dict(attributes.system_metadata),
         "storage_class": attributes.storage_class,
         "tags": dict(attributes.tags),
+        "lock_mode": attributes.lock_mode or None,
+        "retain_until": attributes.retain_until,
+        "legal_hold": attributes.legal_hold,
     }
 
 
@@ -98,6 +101,9 @@ def attributes_from_row(row: Row) -> ObjectAttributes:
         system_metadata=dict(row.system_metadata),
         storage_class=row.storage_class,
         tags=dict(row.tags or {}),
+        lock_mode=row.lock_mode or "",
+        retain_until=row.retain_until,
+        legal_hold=row.legal_hold,
     )
 
 

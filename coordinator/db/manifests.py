@@ -38,6 +38,7 @@ from wormfs.coordinator.db.convert import (
     require_bucket,
 )
 from wormfs.coordinator.db.inodes import fs_attributes, put_inode
+from wormfs.coordinator.db.lock_rules import locked_attributes
 from wormfs.coordinator.db.tables import inodes, object_data, objects, parts
 from wormfs.coordinator.db.tx import Row, Tx
 from wormfs.coordinator.db.versioning import (
@@ -98,6 +99,9 @@ _VERSION = select(
     objects.c.checksum_type,
     objects.c.storage_class,
     objects.c.tags,
+    objects.c.lock_mode,
+    objects.c.retain_until,
+    objects.c.legal_hold,
     objects.c.upload_id,
     objects.c.is_delete_marker,
     objects.c.is_latest,
@@ -187,7 +191,7 @@ def _manifest(tx: Tx, row: Row, s3_id: str | None) -> ObjectManifest:
 def read_manifest(
     tx: Tx, bucket: str, key: str, version_id: str | None, owner_id: str | None
 ) -> ObjectManifest:
-    owner, versioning = bucket_facts(tx, bucket)  # one select on the GET path, not two
+    owner, versioning, _ = bucket_facts(tx, bucket)  # one select on the GET path, not two
     check_owner(bucket, owner, owner_id)
     row = _find(tx, bucket, key, version_id)
     if row is None:
@@ -212,8 +216,9 @@ def put_inline(
             f"an inline object holds 0..{INLINE_LIMIT} bytes, exactly its size "
             f"({req.size}, got {len(req.data)})"
         )
-    owner, versioning = bucket_facts(tx, req.bucket)
+    owner, versioning, lock = bucket_facts(tx, req.bucket)
     check_owner(req.bucket, owner, req.owner_id)
+    attributes = locked_attributes(req.bucket, req.attributes, lock, now)
     fs = req.fs
     make_room(
         tx, req.bucket, req.key, req.if_match, req.if_none_match, now, gc_delay, fs, versioning
@@ -230,7 +235,7 @@ def put_inline(
         last_modified=now,
         profile=profile,
         parts=[],
-        attributes=req.attributes if fs is None else fs_attributes(req.attributes, fs.attrs),
+        attributes=attributes if fs is None else fs_attributes(attributes, fs.attrs),
         checksum=req.checksum,
     )
     object_id = insert_version(tx, manifest, now, None if fs is None else fs.ino - 1)
@@ -267,8 +272,9 @@ def delete_version(
     now: float,
     gc_delay: float,
     conditions: DeleteConditions | None = None,
+    bypass_governance: bool = False,
 ) -> DeleteResult:
-    owner, versioning = bucket_facts(tx, bucket)  # one select, as a read's
+    owner, versioning, _ = bucket_facts(tx, bucket)  # one select, as a read's
     check_owner(bucket, owner, owner_id)
     lock_key(tx, bucket, key)
     row = _find(tx, bucket, key, version_id, doomed=True)
@@ -280,7 +286,7 @@ def delete_version(
     if row is None:
         return DeleteResult(version_id=version_id)
     was_latest = bool(row.is_latest)
-    retire_version(tx, int(row.id), now, gc_delay)
+    retire_version(tx, int(row.id), now, gc_delay, bypass_governance)
     drop_inode(tx, row.inode)
     if was_latest and version_id is not None:
         # Deleting the current version by id makes the next newest one current

@@ -176,6 +176,11 @@ class ObjectVersion(Base):
     system_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # S3 tags (key -> value): of this version (objects), or given at creation (uploads).
     tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    # Object Lock (revision 0013): the version's retention ("GOVERNANCE" / "COMPLIANCE" until
+    # ``retain_until``, Unix seconds; both NULL without one) and legal hold (NULL: never put).
+    lock_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    retain_until: Mapped[float | None] = mapped_column(Double, nullable=True)
+    legal_hold: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     # The multipart upload this version was completed from (a repeated completion finds it).
     upload_id: Mapped[str | None] = mapped_column(Id, nullable=True)
     checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -265,6 +270,11 @@ class Upload(Base):
     system_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # S3 tags (key -> value): of this version (objects), or given at creation (uploads).
     tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    # Object Lock (revision 0013): the version's retention ("GOVERNANCE" / "COMPLIANCE" until
+    # ``retain_until``, Unix seconds; both NULL without one) and legal hold (NULL: never put).
+    lock_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    retain_until: Mapped[float | None] = mapped_column(Double, nullable=True)
+    legal_hold: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
     checksum_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
     storage_class: Mapped[str] = mapped_column(String(32))

@@ -154,11 +154,20 @@ class Objects:
         version_id: str | None = None,
         owner_id: str | None = None,
         conditions: DeleteConditions | None = None,
+        bypass_governance: bool = False,
     ) -> DeleteResult:
         check_key(key)
         gc_delay = self._gc_delay
         return await self._db.write(
             lambda tx: delete_version(
-                tx, bucket, key, version_id, owner_id, time.time(), gc_delay, conditions
+                tx,
+                bucket,
+                key,
+                version_id,
+                owner_id,
+                time.time(),
+                gc_delay,
+                conditions,
+                bypass_governance,
             )
         )

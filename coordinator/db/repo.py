@@ -14,6 +14,7 @@ domain errors (see the module of each repository for its contract):
     namespace the mount's file namespace   (db/namespace_repo.py)
     profiles  named profiles, storage classes, bucket default classes (db/profiles.py)
     tags      object version and bucket tags (db/tagging.py)
+    locks     Object Lock configurations, retentions, legal holds (db/object_lock.py)
     access    bucket policies and public access blocks (db/access.py)
 """
 
@@ -30,6 +31,7 @@ from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.gc import GcQueue
 from wormfs.coordinator.db.identity import Identity
 from wormfs.coordinator.db.namespace_repo import Namespace
+from wormfs.coordinator.db.object_lock import ObjectLock
 from wormfs.coordinator.db.objects import Objects
 from wormfs.coordinator.db.profiles import Profiles
 from wormfs.coordinator.db.tagging import Tags
@@ -93,6 +95,7 @@ class Repository:
     namespace: Namespace
     profiles: Profiles
     tags: Tags
+    locks: ObjectLock
     access: Access
 
     @classmethod
@@ -109,5 +112,6 @@ class Repository:
             namespace=Namespace(db, config.coding, config.gc_delay, config.node_offline_after),
             profiles=Profiles(db, config.coding, config.node_offline_after),
             tags=Tags(db),
+            locks=ObjectLock(db),
             access=Access(db),
         )

@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, select, update
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.manifests import owned_bucket
 from wormfs.coordinator.db.tables import buckets, objects
-from wormfs.coordinator.db.tx import Tx
+from wormfs.coordinator.db.tx import Row, Tx
 from wormfs.coordinator.db.versioning import NULL_VERSION, bucket_versioning, s3_version_id
 from wormfs.coordinator.db.versions import IS_LATEST, lock_key
 from wormfs.coordinator.naming import check_key
@@ -33,7 +33,14 @@ from wormfs.wire.coordinator import TaggedVersion, TagSet
 TAGS_KEY = "tags"  # the bucket's tag set in buckets.settings
 
 _KEY = (objects.c.bucket == bindparam("bucket")) & (objects.c.key == bindparam("key"))
-_TARGET = select(objects.c.id, objects.c.version_id, objects.c.is_delete_marker, objects.c.is_null)
+_TARGET = select(
+    objects.c.id,
+    objects.c.version_id,
+    objects.c.is_delete_marker,
+    objects.c.is_null,
+    objects.c.lock_mode,
+    objects.c.retain_until,
+)
 _TARGET_CURRENT = _TARGET.where(_KEY, IS_LATEST)
 _TARGET_NULL = _TARGET.where(_KEY, objects.c.is_null == True)  # noqa: E712
 _TARGET_BY_ID = _TARGET.where(_KEY, objects.c.version_id == bindparam("version_id"))
@@ -51,6 +58,21 @@ _SET_SETTINGS = (
 )
 
 
+def find_version(tx: Tx, bucket: str, key: str, version_id: str | None) -> Row:
+    """The version a per-version call names (the current one, ``null`` or an id), with its
+    lock columns; ``NoSuchKeyError`` for none or a delete marker. The caller holds the key's
+    lock."""
+    if version_id is None:
+        row = tx.one(_TARGET_CURRENT, {"bucket": bucket, "key": key})
+    elif version_id == NULL_VERSION:
+        row = tx.one(_TARGET_NULL, {"bucket": bucket, "key": key})
+    else:
+        row = tx.one(_TARGET_BY_ID, {"bucket": bucket, "key": key, "version_id": version_id})
+    if row is None or row.is_delete_marker:
+        raise NoSuchKeyError(bucket=bucket, key=key, version_id=version_id)
+    return row
+
+
 def set_object_tags(
     tx: Tx,
     bucket: str,
@@ -61,14 +83,7 @@ def set_object_tags(
 ) -> TaggedVersion:
     owned_bucket(tx, bucket, owner_id)
     lock_key(tx, bucket, key)
-    if version_id is None:
-        row = tx.one(_TARGET_CURRENT, {"bucket": bucket, "key": key})
-    elif version_id == NULL_VERSION:
-        row = tx.one(_TARGET_NULL, {"bucket": bucket, "key": key})
-    else:
-        row = tx.one(_TARGET_BY_ID, {"bucket": bucket, "key": key, "version_id": version_id})
-    if row is None or row.is_delete_marker:
-        raise NoSuchKeyError(bucket=bucket, key=key, version_id=version_id)
+    row = find_version(tx, bucket, key, version_id)
     tx.run(_SET_OBJECT_TAGS, {"object_id": row.id, "tags": dict(tags)})
     s3_id = s3_version_id(bucket_versioning(tx, bucket), bool(row.is_null), row.version_id)
     return TaggedVersion(version_id=s3_id)

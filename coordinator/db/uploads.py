@@ -36,17 +36,17 @@ from wormfs.coordinator.db.convert import (
     part_records,
     parts_query,
     profile_to_json,
-    require_bucket,
     require_upload,
 )
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.gc import abandon_write, queue_upload_chunks
 from wormfs.coordinator.db.liveness import disk_candidates
+from wormfs.coordinator.db.lock_rules import locked_attributes
 from wormfs.coordinator.db.manifests import read_manifest
 from wormfs.coordinator.db.profiles import check_width, resolve
 from wormfs.coordinator.db.tables import parts, uploads
 from wormfs.coordinator.db.tx import Row, Tx
-from wormfs.coordinator.db.versioning import written_s3_version_id
+from wormfs.coordinator.db.versioning import bucket_facts, written_s3_version_id
 from wormfs.coordinator.db.versions import insert_version, make_room, strip_etag
 from wormfs.coordinator.db.writes import commit_upload_part
 from wormfs.coordinator.naming import check_key
@@ -143,7 +143,13 @@ class Uploads:
         coding = self._coding
 
         def create(tx: Tx) -> UploadInfo:
-            require_bucket(tx, req.bucket)
+            # The lock asked for is checked now and taken at completion.
+            locked_attributes(
+                req.bucket,
+                req.attributes,
+                bucket_facts(tx, req.bucket).object_lock,
+                row["initiated"],
+            )
             # The class (asked for, or the bucket's default) picks the profile every part of
             # the upload is written with.
             chosen = resolve(tx, req.bucket, req.attributes.storage_class, coding)
@@ -278,9 +284,20 @@ def _complete(
         upload.checksum_type,
         [(p.checksum_value, p.size) for p in chosen],
     )
-    versioning = make_room(
-        tx, upload.bucket, upload.key, req.if_match, req.if_none_match, now, gc_delay
+    _, versioning, lock = bucket_facts(tx, upload.bucket)
+    make_room(
+        tx,
+        upload.bucket,
+        upload.key,
+        req.if_match,
+        req.if_none_match,
+        now,
+        gc_delay,
+        versioning=versioning,
     )
+    attributes = upload.attributes
+    if attributes.retain_until is None:  # one asked for at creation was checked then
+        attributes = locked_attributes(upload.bucket, attributes, lock, now)
     version_id = new_version_id()
     manifest = ObjectManifest(
         bucket=upload.bucket,
@@ -293,7 +310,7 @@ def _complete(
         last_modified=now,
         profile=upload.profile,
         parts=[],
-        attributes=upload.attributes,
+        attributes=attributes,
         checksum=checksum,
         upload_id=upload_id,
     )

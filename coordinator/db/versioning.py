@@ -18,7 +18,7 @@ Contract:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import bindparam, select
 
@@ -31,14 +31,25 @@ OFF: Versioning = ""
 ENABLED: Versioning = "Enabled"
 SUSPENDED: Versioning = "Suspended"
 VERSIONING_KEY = "versioning"
+OBJECT_LOCK_KEY = "object_lock"  # db/object_lock.py
 NULL_VERSION = "null"
 
 _STATE = buckets.c.settings[VERSIONING_KEY].as_string()
 _VERSIONING = select(_STATE).where(buckets.c.name == bindparam("bucket"))
-# A read's one statement about its bucket: that it exists, whose it is, and its versioning.
-_OWNER_AND_VERSIONING = select(buckets.c.owner_id, _STATE.label("versioning")).where(
-    buckets.c.name == bindparam("bucket")
-)
+# A read's or a write's one statement about its bucket: that it exists, whose it is, its
+# versioning and its Object Lock (a small document, or NULL for most buckets).
+_FACTS = select(
+    buckets.c.owner_id,
+    _STATE.label("versioning"),
+    buckets.c.settings[OBJECT_LOCK_KEY].label("object_lock"),
+).where(buckets.c.name == bindparam("bucket"))
+
+
+class BucketFacts(NamedTuple):
+    owner_id: str
+    versioning: Versioning
+    # The bucket's Object Lock as stored (db/object_lock.py); None: it has none.
+    object_lock: dict[str, Any] | None
 
 
 def _state(value: str | None) -> Versioning:
@@ -51,13 +62,14 @@ def bucket_versioning(tx: Tx, bucket: str) -> Versioning:
     return _state(tx.scalar(_VERSIONING, {"bucket": bucket}))
 
 
-def bucket_facts(tx: Tx, bucket: str) -> tuple[str, Versioning]:
-    """The bucket's owner and versioning in one select (``NoSuchBucketError``): what a read
-    or a write learns of its bucket."""
-    row = tx.one(_OWNER_AND_VERSIONING, {"bucket": bucket})
+def bucket_facts(tx: Tx, bucket: str) -> BucketFacts:
+    """The bucket's owner, versioning and Object Lock in one select (``NoSuchBucketError``):
+    what a read or a write learns of its bucket."""
+    row = tx.one(_FACTS, {"bucket": bucket})
     if row is None:
         raise NoSuchBucketError(bucket=bucket)
-    return str(row.owner_id), _state(row.versioning)
+    lock = row.object_lock if isinstance(row.object_lock, dict) else None
+    return BucketFacts(str(row.owner_id), _state(row.versioning), lock)
 
 
 def s3_version_id(versioning: Versioning, is_null: bool, version_id: str) -> str | None:

@@ -45,6 +45,7 @@ from sqlalchemy import (
 
 from wormfs.coordinator.db.convert import attribute_columns, checksum_columns, profile_to_json
 from wormfs.coordinator.db.gc import queue_version_chunks
+from wormfs.coordinator.db.lock_rules import GOVERNANCE
 from wormfs.coordinator.db.tables import chunk_placements, inodes, objects, parts, segments
 from wormfs.coordinator.db.tx import Row, Tx
 from wormfs.coordinator.db.versioning import ENABLED, OFF, Versioning, bucket_versioning
@@ -52,6 +53,7 @@ from wormfs.errors import (
     Condition,
     InvalidInputError,
     NoSuchKeyError,
+    ObjectLockedError,
     PreconditionFailedError,
     StaleVersionError,
 )
@@ -109,7 +111,19 @@ _DROP_INODE = delete(inodes).where(
         or_(objects.c.inode_id == bindparam("inode"), objects.c.id == bindparam("inode"))
     ),
 )
-_DELETE_VERSION = delete(objects).where(objects.c.id == bindparam("object_id"))
+# The one DELETE of a version row, guarded by its Object Lock (db/object_lock.py): it matches
+# nothing under a legal hold or a retention that has not ended (``lock_rules.is_locked``);
+# the bypass form lets a GOVERNANCE retention go.
+_NO_HOLD = or_(objects.c.legal_hold.is_(None), objects.c.legal_hold == False)  # noqa: E712
+_RETENTION_OVER = or_(objects.c.retain_until.is_(None), objects.c.retain_until <= bindparam("now"))
+_DELETE_VERSION = delete(objects).where(
+    objects.c.id == bindparam("object_id"), _NO_HOLD, _RETENTION_OVER
+)
+_DELETE_VERSION_BYPASS = delete(objects).where(
+    objects.c.id == bindparam("object_id"),
+    _NO_HOLD,
+    or_(_RETENTION_OVER, objects.c.lock_mode == GOVERNANCE),
+)
 _INSERT_VERSION = insert(objects).returning(objects.c.id)
 _INSERT_PART = insert(parts).returning(parts.c.id)
 _INSERT_SEGMENT = insert(segments).returning(segments.c.id)
@@ -193,11 +207,16 @@ def check_conditions(
             raise PreconditionFailedError(condition=Condition.ETAG_MATCHES, etag=live_etag)
 
 
-def retire_version(tx: Tx, object_id: int, now: float, gc_delay: float) -> None:
+def retire_version(
+    tx: Tx, object_id: int, now: float, gc_delay: float, bypass_governance: bool = False
+) -> None:
     """Remove a version and queue its chunks (collected after ``gc_delay``); its parts,
-    segments, placements and inline bytes go with it (ON DELETE CASCADE)."""
+    segments, placements and inline bytes go with it (ON DELETE CASCADE). A locked version
+    is ``ObjectLockedError``, and the caller's transaction, its chunks queued, rolls back."""
     queue_version_chunks(tx, object_id, now, now + gc_delay)
-    tx.run(_DELETE_VERSION, {"object_id": object_id})
+    statement = _DELETE_VERSION_BYPASS if bypass_governance else _DELETE_VERSION
+    if tx.run(statement, {"object_id": object_id, "now": now}) != 1:
+        raise ObjectLockedError("the version is under Object Lock")
 
 
 def drop_inode(tx: Tx, inode: int | None) -> None:

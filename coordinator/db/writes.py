@@ -39,6 +39,7 @@ from wormfs.coordinator.db.convert import (
 from wormfs.coordinator.db.gc import DROP_INTENT, INTENT, queue_placements, queue_upload_chunks
 from wormfs.coordinator.db.inodes import fs_attributes, put_inode
 from wormfs.coordinator.db.liveness import disk_candidates
+from wormfs.coordinator.db.lock_rules import locked_attributes
 from wormfs.coordinator.db.profiles import Resolved, bucket_class, check_width, resolve
 from wormfs.coordinator.db.tables import parts, pending_writes
 from wormfs.coordinator.db.tx import Tx
@@ -209,7 +210,7 @@ def commit_version(
         )
     if intent.size != req.size:
         raise InvalidInputError(f"write was granted for {intent.size} bytes, not {req.size}")
-    _, versioning = bucket_facts(tx, req.bucket)
+    _, versioning, lock = bucket_facts(tx, req.bucket)
     for record in req.parts:
         check_part(record, req.profile, intent.granted)
     fs = req.fs
@@ -232,7 +233,7 @@ def commit_version(
     locations = disk_locations(
         tx, (c.disk_id for p in req.parts for s in p.segments for c in s.chunks)
     )
-    attributes = req.attributes
+    attributes = locked_attributes(req.bucket, req.attributes, lock, now)
     # The class granted is the one stored, whatever the commit says: it names the profile
     # the chunks were coded with (and the profile counted for them).
     granted = intent.storage_class or attributes.storage_class or bucket_class(tx, req.bucket)

@@ -14,6 +14,7 @@ from wormfs.gateway.handlers import (
     copy,
     listing,
     multipart,
+    object_lock,
     objects,
     policy,
     tagging,
@@ -31,6 +32,7 @@ _ALL: dict[str, Handler] = {
     **unconfigured.HANDLERS,
     **tagging.HANDLERS,
     **policy.HANDLERS,
+    **object_lock.HANDLERS,
 }
 # Every operation on a bucket checks x-amz-expected-bucket-owner (ListBuckets and CreateBucket
 # have no bucket owner to compare with).

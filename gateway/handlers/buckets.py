@@ -69,8 +69,7 @@ async def list_buckets(ctx: S3Context) -> S3Response:
 
 async def create_bucket(ctx: S3Context) -> S3Response:
     bucket = bucket_of(ctx)
-    if ctx.op.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
-        raise S3NotImplemented("Object Lock is not implemented")
+    object_lock = ctx.op.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true"
     check_acl(ctx.op.headers, creating_bucket=True)
     region = ctx.region
     doc = await read_xml(ctx, optional=True)
@@ -87,7 +86,7 @@ async def create_bucket(ctx: S3Context) -> S3Response:
                 LocationConstraint=constraint,
             )
     try:
-        await ctx.service.create_bucket(ctx.principal, bucket, region)
+        await ctx.service.create_bucket(ctx.principal, bucket, region, object_lock)
     except BucketAlreadyOwnedByYouError:
         # AWS's legacy us-east-1 behaviour: re-creating your own bucket there succeeds.
         if region != "us-east-1":

@@ -45,6 +45,7 @@ from wormfs.gateway.handlers.headers import (
     version_header,
 )
 from wormfs.gateway.handlers.multipart import part_checksum_elem, upload_part_args
+from wormfs.gateway.object_lock import with_lock_headers
 from wormfs.gateway.router import MAX_KEY_BYTES
 from wormfs.gateway.tags import parse_tagging_header
 from wormfs.gateway.xml import Elem, iso8601
@@ -155,7 +156,8 @@ async def copy_object(ctx: S3Context) -> S3Response:
         if tagging == "REPLACE"
         else source.attributes.tags
     )
-    attributes = msgspec.structs.replace(attributes, tags=tags)
+    # A copy's lock is its own request's (and the bucket's default), never the source's.
+    attributes = with_lock_headers(msgspec.structs.replace(attributes, tags=tags), headers)
     # An older version copied over its own key makes it current again: that is a change.
     named = parse_copy_source(headers["x-amz-copy-source"])[2]
     same = (source.bucket, source.key) == (bucket_of(ctx), key_of(ctx)) and named is None

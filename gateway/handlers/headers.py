@@ -6,7 +6,7 @@ within 2 KiB, Content-Encoding/Disposition/Language, Cache-Control, Expires, sto
 ``put_conditions`` (If-Match, If-None-Match: *), ``checksum_algorithm_header``,
 ``verify_small_body`` (integrity headers of XML bodies, which the service never sees),
 ``check_acl`` (ACL headers as AWS takes them on "bucket owner enforced" buckets) and
-``reject_unsupported`` (SSE-C, KMS, Object Lock, website redirects: 501, never ignored).
+``reject_unsupported`` (SSE-C, KMS, website redirects: 501, never ignored).
 Answers: ``object_headers`` and ``checksum_headers`` render a manifest as AWS does.
 """
 
@@ -31,6 +31,7 @@ from wormfs.gateway.errors import (
     MetadataTooLarge,
     S3NotImplemented,
 )
+from wormfs.gateway.object_lock import lock_headers, with_lock_headers
 from wormfs.gateway.service import DataChecks, PutConditions
 from wormfs.gateway.sigv4 import PayloadMode
 from wormfs.gateway.tags import parse_tagging_header
@@ -117,8 +118,6 @@ def reject_unsupported(headers: Headers) -> None:
     sse = headers.get("x-amz-server-side-encryption")
     if sse is not None and sse != "AES256":
         raise S3NotImplemented(f"Server-side encryption {sse} is not implemented")
-    if "x-amz-object-lock-mode" in headers or "x-amz-object-lock-legal-hold" in headers:
-        raise S3NotImplemented("Object Lock is not implemented")
     if "x-amz-website-redirect-location" in headers:
         raise S3NotImplemented("Website redirects are not implemented")
 
@@ -212,13 +211,14 @@ def system_metadata(headers: Headers) -> dict[str, str]:
 
 
 def object_attributes(headers: Headers) -> ObjectAttributes:
-    return ObjectAttributes(
+    attributes = ObjectAttributes(
         content_type=headers.get("content-type") or "binary/octet-stream",
         user_metadata=user_metadata(headers),
         system_metadata=system_metadata(headers),
         storage_class=storage_class(headers),
         tags=parse_tagging_header(headers.get("x-amz-tagging")),
     )
+    return with_lock_headers(attributes, headers)
 
 
 def content_md5(headers: Headers) -> str | None:
@@ -365,6 +365,7 @@ def object_headers(manifest: ObjectManifest) -> dict[str, str]:
         headers["x-amz-storage-class"] = attributes.storage_class
     if attributes.tags:
         headers["x-amz-tagging-count"] = str(len(attributes.tags))
+    headers.update(lock_headers(attributes))
     headers.update(version_header(manifest))
     return headers
 

@@ -57,6 +57,7 @@ from wormfs.gateway.handlers.headers import (
     reject_unsupported,
     version_header,
 )
+from wormfs.gateway.handlers.object_lock import may_bypass
 from wormfs.gateway.xml import Elem, child_text, http_date
 from wormfs.wire.coordinator import DeleteConditions, ObjectManifest
 
@@ -193,8 +194,14 @@ async def delete_object(ctx: S3Context) -> S3Response:
         headers_in.get("x-amz-if-match-last-modified-time"),
         headers_in.get("x-amz-if-match-size"),
     )
+    version = version_param(ctx)
     result = await ctx.service.delete_object(
-        ctx.principal, bucket_of(ctx), key_of(ctx), version_param(ctx), conditions
+        ctx.principal,
+        bucket_of(ctx),
+        key_of(ctx),
+        version,
+        conditions,
+        bypass_governance=version is not None and await may_bypass(ctx, key_of(ctx)),
     )
     headers = {}
     if result.delete_marker:  # one made now, or the one deleted by its id
@@ -241,7 +248,10 @@ async def delete_objects(ctx: S3Context) -> S3Response:
                 if version is not None:
                     checked_version_id(version, "VersionId")
                 principal = await ctx.auth.principal_for(action, bucket, key)
-                result = await ctx.service.delete_object(principal, bucket, key, version, condition)
+                bypass = version is not None and await may_bypass(ctx, key)
+                result = await ctx.service.delete_object(
+                    principal, bucket, key, version, condition, bypass_governance=bypass
+                )
             except S3Error as exc:
                 return None, exc
             except WormError as exc:

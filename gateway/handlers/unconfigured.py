@@ -22,8 +22,6 @@ Contract: every handler first checks the bucket through the service (``NoSuchBuc
   ``private`` or ``bucket-owner-full-control``, or a document granting the bucket owner
   FULL_CONTROL and nobody anything (what s3cmd copies after ``cp``); anything else is
   ``AccessControlListNotSupported``.
-* Object Lock: no bucket has it: Get/PutObjectRetention and Get/PutObjectLegalHold are
-  ``InvalidRequest`` "Bucket is missing Object Lock Configuration", as AWS answers.
 
 Writes of these configurations have no handler here and stay 501 ``NotImplemented``.
 """
@@ -36,13 +34,11 @@ from types import MappingProxyType
 
 from wormfs.gateway.errors import (
     AccessControlListNotSupported,
-    InvalidRequest,
     MalformedACLError,
     NoSuchConfiguration,
     NoSuchCORSConfiguration,
     NoSuchLifecycleConfiguration,
     NoSuchWebsiteConfiguration,
-    ObjectLockConfigurationNotFoundError,
     ReplicationConfigurationNotFoundError,
     S3Error,
     ServerSideEncryptionConfigurationNotFoundError,
@@ -166,12 +162,6 @@ async def put_object_acl(ctx: S3Context) -> S3Response:
     return await _put_acl(ctx, _object)
 
 
-async def object_lock_missing(ctx: S3Context) -> S3Response:
-    # AWS checks the bucket's Object Lock configuration before the object.
-    await _bucket(ctx)
-    raise InvalidRequest("Bucket is missing Object Lock Configuration")
-
-
 HANDLERS: Mapping[str, Handler] = MappingProxyType(
     {
         # ---- never configured: 404 ----------------------------------------------------------
@@ -180,7 +170,6 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         "GetBucketWebsite": _missing(NoSuchWebsiteConfiguration),
         "GetBucketEncryption": _missing(ServerSideEncryptionConfigurationNotFoundError),
         "GetBucketReplication": _missing(ReplicationConfigurationNotFoundError),
-        "GetObjectLockConfiguration": _missing(ObjectLockConfigurationNotFoundError),
         "GetBucketAnalyticsConfiguration": _no_such_id,
         "GetBucketInventoryConfiguration": _no_such_id,
         "GetBucketMetricsConfiguration": _no_such_id,
@@ -216,10 +205,5 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         # ---- ACLs disabled (bucket owner enforced) ------------------------------------------
         "PutBucketAcl": put_bucket_acl,
         "PutObjectAcl": put_object_acl,
-        # ---- no Object Lock -----------------------------------------------------------------
-        "GetObjectRetention": object_lock_missing,
-        "PutObjectRetention": object_lock_missing,
-        "GetObjectLegalHold": object_lock_missing,
-        "PutObjectLegalHold": object_lock_missing,
     }
 )

@@ -35,10 +35,13 @@ from wormfs.wire.coordinator import (
     DeleteConditions,
     DeleteResult,
     Heartbeat,
+    LegalHold,
     NodeList,
     NodeRegistration,
     ObjectList,
+    ObjectLockConfig,
     ObjectManifest,
+    ObjectRetention,
     PartList,
     PartRecord,
     PublicAccessBlock,
@@ -231,10 +234,13 @@ class CoordinatorClient:
         version_id: str | None = None,
         owner_id: str | None = None,
         conditions: DeleteConditions | None = None,
+        bypass_governance: bool = False,
     ) -> DeleteResult:
         query = _object_query(key, version_id, owner_id)
         if conditions is not None:
             query.update(_delete_condition_query(conditions))
+        if bypass_governance:
+            query["bypass_governance"] = "1"
         return await self.http.call(
             "DELETE", f"/v1/buckets/{bucket_segment(bucket)}/object", DeleteResult, query=query
         )
@@ -269,6 +275,52 @@ class CoordinatorClient:
             f"/v1/buckets/{bucket_segment(bucket)}/tags",
             query=_owner(owner_id),
             body=TagSet(tags=tags),
+        )
+
+    # ---- Object Lock --------------------------------------------------------------------------
+    async def object_lock(self, bucket: str, owner_id: str | None) -> ObjectLockConfig:
+        return await self.http.call(
+            "GET",
+            f"/v1/buckets/{bucket_segment(bucket)}/object-lock",
+            ObjectLockConfig,
+            query=_owner(owner_id),
+        )
+
+    async def put_object_lock(
+        self, bucket: str, owner_id: str | None, config: ObjectLockConfig
+    ) -> None:
+        await self.http.request(
+            "PUT",
+            f"/v1/buckets/{bucket_segment(bucket)}/object-lock",
+            query=_owner(owner_id),
+            body=config,
+        )
+
+    async def put_object_retention(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        owner_id: str | None,
+        retention: ObjectRetention,
+    ) -> TaggedVersion:
+        return await self.http.call(
+            "PUT",
+            f"/v1/buckets/{bucket_segment(bucket)}/object/retention",
+            TaggedVersion,
+            query=_object_query(key, version_id, owner_id),
+            body=retention,
+        )
+
+    async def put_object_legal_hold(
+        self, bucket: str, key: str, version_id: str | None, owner_id: str | None, on: bool
+    ) -> TaggedVersion:
+        return await self.http.call(
+            "PUT",
+            f"/v1/buckets/{bucket_segment(bucket)}/object/legal-hold",
+            TaggedVersion,
+            query=_object_query(key, version_id, owner_id),
+            body=LegalHold(on=on),
         )
 
     # ---- access settings ----------------------------------------------------------------------

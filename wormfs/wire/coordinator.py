@@ -124,6 +124,9 @@ class UserList(msgspec.Struct, frozen=True):
 class CreateBucket(msgspec.Struct, frozen=True):
     owner_id: str
     region: str = "us-east-1"
+    # Object Lock for good (S3's x-amz-bucket-object-lock-enabled): versioning is enabled
+    # with it and can never be suspended.
+    object_lock: bool = False
 
 
 class BucketInfo(msgspec.Struct, frozen=True):
@@ -230,6 +233,13 @@ class ObjectAttributes(msgspec.Struct, frozen=True):
     storage_class: str = "STANDARD"
     # S3 tags of the version (at most 10; validated by the gateway, as AWS's limits say).
     tags: dict[str, str] = {}
+    # Object Lock: the version's retention (a mode, "GOVERNANCE" or "COMPLIANCE", until
+    # ``retain_until`` in Unix seconds; "" and None without one) and legal hold (None: never
+    # put). On a request that creates an object, a retention not given takes the bucket's
+    # default (``ObjectLockConfig``); a copy never takes its source's.
+    lock_mode: str = ""
+    retain_until: float | None = None
+    legal_hold: bool | None = None
 
 
 # ---- writes -----------------------------------------------------------------------------------
@@ -451,7 +461,34 @@ class TagSet(msgspec.Struct, frozen=True):
     tags: dict[str, str] | None = None
 
 
+class ObjectLockConfig(msgspec.Struct, frozen=True):
+    """A bucket's Object Lock: whether it has it, and its default retention for new versions
+    (``mode`` "GOVERNANCE" or "COMPLIANCE" for ``days`` or ``years``; "" and 0: none)."""
+
+    enabled: bool = False
+    mode: str = ""
+    days: int = 0
+    years: int = 0
+
+
+class ObjectRetention(msgspec.Struct, frozen=True):
+    """Put a version's retention: ``mode`` until ``retain_until`` (Unix seconds); "" and None
+    remove it. ``bypass_governance``: the caller asked to bypass a GOVERNANCE retention and
+    may (s3:BypassGovernanceRetention), as shortening, removing or changing one needs."""
+
+    mode: str = ""
+    retain_until: float | None = None
+    bypass_governance: bool = False
+
+
+class LegalHold(msgspec.Struct, frozen=True):
+    """Put a version's legal hold on or off."""
+
+    on: bool
+
+
 class TaggedVersion(msgspec.Struct, frozen=True):
-    """The version whose tags were put or deleted (None: the bucket's "null" version)."""
+    """The version whose tags, retention or legal hold were changed (None: the version has
+    no S3 id of its own, the bucket never having had versioning)."""
 
     version_id: str | None = None
