@@ -39,6 +39,7 @@ from wormfs.wire.coordinator import (
     PutInline,
     TagSet,
 )
+from wormfs.wire.lifecycle import LifecycleSetting
 
 REPO = web.AppKey("repo", Repository)
 
@@ -244,6 +245,22 @@ async def put_bucket_tags(request: web.Request) -> web.Response:
     return _no_content()
 
 
+# ---- lifecycle --------------------------------------------------------------------------------
+async def get_bucket_lifecycle(request: web.Request) -> web.Response:
+    setting = await _repo(request).access.lifecycle(
+        request.match_info["bucket"], request.query.get("owner_id") or None
+    )
+    return json_response(setting)
+
+
+async def put_bucket_lifecycle(request: web.Request) -> web.Response:
+    req = await read_json(request, LifecycleSetting)
+    await _repo(request).access.set_lifecycle(
+        request.match_info["bucket"], request.query.get("owner_id") or None, req.config
+    )
+    return _no_content()
+
+
 # ---- Object Lock ------------------------------------------------------------------------------
 async def get_object_lock(request: web.Request) -> web.Response:
     config = await _repo(request).locks.config(
@@ -397,6 +414,8 @@ def add_routes(app: web.Application) -> None:
             web.put("/v1/buckets/{bucket}/object/retention", put_object_retention),
             web.put("/v1/buckets/{bucket}/object/legal-hold", put_object_legal_hold),
             web.get("/v1/buckets/{bucket}/object-lock", get_object_lock),
+            web.get("/v1/buckets/{bucket}/lifecycle", get_bucket_lifecycle),
+            web.put("/v1/buckets/{bucket}/lifecycle", put_bucket_lifecycle),
             web.put("/v1/buckets/{bucket}/object-lock", put_object_lock),
             web.get("/v1/buckets/{bucket}/tags", get_bucket_tags),
             web.put("/v1/buckets/{bucket}/tags", put_bucket_tags),

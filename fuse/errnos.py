@@ -36,6 +36,7 @@ ERRNO_TABLE: tuple[tuple[type[BaseException], int], ...] = (
     (errors.InvalidMoveError, errno.EINVAL),
     (errors.NameTooLongError, errno.ENAMETOOLONG),
     (errors.StaleVersionError, errno.ESTALE),
+    (errors.ObjectLockedError, errno.EPERM),  # as an immutable file (chattr +i)
     (errors.AccessDeniedError, errno.EACCES),
     (errors.DiskFullError, errno.ENOSPC),
     (errors.InsufficientDisksError, errno.EIO),

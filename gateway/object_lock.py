@@ -68,9 +68,9 @@ def _integrity_given(headers: Headers) -> bool:
 def with_lock_headers(attributes: ObjectAttributes, headers: Headers) -> ObjectAttributes:
     """``attributes`` with the lock a write's headers ask for, and nothing else of a lock
     (a copy's source lock goes)."""
-    return msgspec.structs.replace(
-        attributes, lock_mode="", retain_until=None, legal_hold=None, **_lock_fields(headers)
-    )
+    fields: dict[str, Any] = {"lock_mode": "", "retain_until": None, "legal_hold": None}
+    fields.update(_lock_fields(headers))
+    return msgspec.structs.replace(attributes, **fields)
 
 
 def _lock_fields(headers: Headers) -> dict[str, Any]:

@@ -78,6 +78,7 @@ from wormfs.wire.coordinator import (
     VersionList,
     WriteGrant,
 )
+from wormfs.wire.lifecycle import LifecycleConfig
 
 CREDENTIALS_TTL = 10.0
 LIST_PARTS_PAGE = 1000
@@ -228,6 +229,14 @@ class ObjectService:
 
     async def put_bucket_versioning(self, principal: Principal, bucket: str, status: str) -> None:
         await self._coordinator.put_bucket_versioning(bucket, principal.user_id, status)
+
+    async def bucket_lifecycle(self, principal: Principal, bucket: str) -> LifecycleConfig | None:
+        return (await self._coordinator.bucket_lifecycle(bucket, principal.user_id)).config
+
+    async def put_bucket_lifecycle(
+        self, principal: Principal, bucket: str, config: LifecycleConfig | None
+    ) -> None:
+        await self._coordinator.put_bucket_lifecycle(bucket, principal.user_id, config)
 
     async def object_lock(self, principal: Principal, bucket: str) -> ObjectLockConfig:
         return await self._coordinator.object_lock(bucket, principal.user_id)

@@ -41,6 +41,7 @@ from wormfs.wire.coordinator import (
     UploadList,
     VersionList,
 )
+from wormfs.wire.lifecycle import LifecycleConfig
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,16 @@ class ObjectServiceProtocol(Protocol):
 
     async def put_bucket_versioning(self, principal: Principal, bucket: str, status: str) -> None:
         """Turn versioning on ("Enabled") or off for new writes ("Suspended")."""
+        ...
+
+    async def bucket_lifecycle(self, principal: Principal, bucket: str) -> LifecycleConfig | None:
+        """The bucket's lifecycle rules; None when it has none."""
+        ...
+
+    async def put_bucket_lifecycle(
+        self, principal: Principal, bucket: str, config: LifecycleConfig | None
+    ) -> None:
+        """Replace the bucket's lifecycle rules (validated); None removes them."""
         ...
 
     async def object_lock(self, principal: Principal, bucket: str) -> ObjectLockConfig:

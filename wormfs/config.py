@@ -129,6 +129,16 @@ class BackupConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     generations: int = 3  # generations kept on the nodes; older ones are deleted
 
 
+class LifecycleSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How the leader applies buckets' lifecycle rules (``coordinator.lifecycle``)."""
+
+    # The length of a lifecycle "day" in seconds: AWS's 86,400 unless shortened for tests
+    # (as RGW's debug interval shortens it); rule ages are counted in these days.
+    day_seconds: float = 86_400.0
+    interval: float = 600.0  # a pass this often (and at least four times a day)
+    batch: int = 1000  # at most this many actions per pass
+
+
 class CoordinatorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     listen: ListenConfig = ListenConfig()
     database_url: str = "sqlite:///./data/meta/wormfs.db"
@@ -152,6 +162,7 @@ class CoordinatorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     # WORMFS_ADMIN_TOKEN): how ``wormfs server`` hands its first token to the coordinator.
     admin_token: str = ""
     backup: BackupConfig = BackupConfig()  # metadata backup onto the storage nodes
+    lifecycle: LifecycleSettings = LifecycleSettings()
 
 
 class StorageNodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -4,8 +4,10 @@ Layer: coordinator database package; statements in SQLAlchemy Core over ``tables
 method one transaction through ``Database.read`` / ``Database.write``. Contract:
 
 * ``get`` answers a bucket's access facts (``BucketAccess``: owner, policy text, public access
-  block) in one read, or ``NoSuchBucketError``: what the gateway needs to authorize any
-  request on the bucket.
+  block, lifecycle rules) in one read, or ``NoSuchBucketError``: what the gateway needs to
+  authorize any request on the bucket (and to name a version's expiration).
+* ``lifecycle`` / ``set_lifecycle`` read and replace its lifecycle rules (``lifecycle``, None:
+  none), shown with the cluster's lifecycle day.
 * ``set_policy`` / ``set_public_access_block`` replace one setting (None removes it), given an
   owner only if it is theirs (``AccessDeniedError``); ``versioning`` / ``set_versioning``
   read and set the bucket's versioning (``db/versioning.py``: "Enabled" or "Suspended", never
@@ -36,15 +38,18 @@ from wormfs.coordinator.db.versioning import (
 )
 from wormfs.errors import InvalidBucketStateError, InvalidInputError, NoSuchBucketError
 from wormfs.wire.coordinator import BucketAccess, BucketVersioning, PublicAccessBlock
+from wormfs.wire.lifecycle import DAY_SECONDS, LifecycleConfig, LifecycleSetting
 
 POLICY_KEY = "policy"
 PUBLIC_ACCESS_BLOCK_KEY = "public_access_block"
+LIFECYCLE_KEY = "lifecycle"  # the rules (coordinator/lifecycle.py applies them)
 
 _ACCESS = (
     select(buckets.c.name, buckets.c.owner_id, buckets.c.settings, users.c.display_name)
     .select_from(buckets.outerjoin(users, users.c.user_id == buckets.c.owner_id))
     .where(buckets.c.name == bindparam("name"))
 )
+_SETTINGS = select(buckets.c.settings).where(buckets.c.name == bindparam("name"))
 _SETTINGS_FOR_UPDATE = (
     select(buckets.c.settings).where(buckets.c.name == bindparam("name")).with_for_update()
 )
@@ -55,7 +60,14 @@ _SET_SETTINGS = (
 )
 
 
-def bucket_access(tx: Tx, bucket: str) -> BucketAccess:
+def lifecycle_of(settings: dict[str, Any], day_seconds: float) -> LifecycleConfig | None:
+    stored = settings.get(LIFECYCLE_KEY)
+    if stored is None:
+        return None
+    return msgspec.convert({**stored, "day_seconds": day_seconds}, LifecycleConfig)
+
+
+def bucket_access(tx: Tx, bucket: str, day_seconds: float) -> BucketAccess:
     row = tx.one(_ACCESS, {"name": bucket})
     if row is None:
         raise NoSuchBucketError(bucket=bucket)
@@ -67,6 +79,7 @@ def bucket_access(tx: Tx, bucket: str) -> BucketAccess:
         owner_display_name=row.display_name or "",
         policy=settings.get(POLICY_KEY),
         public_access_block=None if block is None else msgspec.convert(block, PublicAccessBlock),
+        lifecycle=lifecycle_of(settings, day_seconds),
     )
 
 
@@ -83,11 +96,28 @@ def set_setting(tx: Tx, bucket: str, owner_id: str | None, name: str, value: Any
 class Access:
     """Bucket policies and public access blocks (see the module docstring)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, day_seconds: float = DAY_SECONDS) -> None:
         self._db = db
+        self._day_seconds = day_seconds  # a lifecycle day, shown with the rules
 
     async def get(self, bucket: str) -> BucketAccess:
-        return await self._db.read(lambda tx: bucket_access(tx, bucket))
+        return await self._db.read(lambda tx: bucket_access(tx, bucket, self._day_seconds))
+
+    async def lifecycle(self, bucket: str, owner_id: str | None) -> LifecycleSetting:
+        def read(tx: Tx) -> LifecycleSetting:
+            owned_bucket(tx, bucket, owner_id)
+            settings = tx.scalar(_SETTINGS, {"name": bucket}) or {}
+            return LifecycleSetting(config=lifecycle_of(settings, self._day_seconds))
+
+        return await self._db.read(read)
+
+    async def set_lifecycle(
+        self, bucket: str, owner_id: str | None, config: LifecycleConfig | None
+    ) -> None:
+        value = None
+        if config is not None:  # stored without the day length, which is the cluster's
+            value = {"rules": msgspec.to_builtins(config.rules)}
+        await self._db.write(lambda tx: set_setting(tx, bucket, owner_id, LIFECYCLE_KEY, value))
 
     async def set_policy(self, bucket: str, owner_id: str | None, policy: str | None) -> None:
         await self._db.write(lambda tx: set_setting(tx, bucket, owner_id, POLICY_KEY, policy))

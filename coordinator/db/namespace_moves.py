@@ -8,8 +8,11 @@ are those of ``wormfs.wire.fs.RenameEntry``. Contract:
   it (its marker included) with ONE set-based UPDATE over the key range ``old/ <= key <
   old0`` (``key = new/ || substr(key, len(old/) + 1)``): no loop over rows, no data moved,
   and rows keep their ids and inode ids, so every ino stays;
-* a replaced target (a file, or an empty directory's marker) is retired as an S3 overwrite
-  retires it (chunks queued for GC, inode row dropped);
+* a replaced target (a file, or an empty directory's marker) goes as an S3 overwrite makes it
+  go: retired (chunks queued for GC, inode row dropped), or kept as a version no longer
+  current in a bucket with versioning;
+* a version under Object Lock never moves (``ObjectLockedError``): it stays under the key it
+  was locked under;
 * an exchange swaps the two through a temporary name at the bucket's root, which nothing
   sees (it lives only inside the transaction), so the unique index of current keys holds
   after every statement on PostgreSQL;
@@ -20,7 +23,7 @@ are those of ``wormfs.wire.fs.RenameEntry``. Contract:
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String, bindparam, func, update
+from sqlalchemy import Integer, String, bindparam, func, or_, select, update
 
 from wormfs.coordinator.db.manifests import owned_bucket
 from wormfs.coordinator.db.namespace import (
@@ -38,7 +41,8 @@ from wormfs.coordinator.db.namespace import (
 )
 from wormfs.coordinator.db.tables import objects
 from wormfs.coordinator.db.tx import Tx
-from wormfs.coordinator.db.versions import lock_key
+from wormfs.coordinator.db.versioning import OFF, bucket_versioning
+from wormfs.coordinator.db.versions import DEMOTE, lock_key
 from wormfs.errors import (
     DirectoryNotEmptyError,
     EntryExistsError,
@@ -47,6 +51,7 @@ from wormfs.errors import (
     IsADirectoryEntryError,
     NoSuchEntryError,
     NotADirectoryEntryError,
+    ObjectLockedError,
 )
 from wormfs.format.layout import Profile
 from wormfs.ids import new_id
@@ -68,14 +73,32 @@ _MOVE_RANGE = (
     )
 )
 
+_LOCKED = or_(objects.c.legal_hold == True, objects.c.retain_until > bindparam("now"))  # noqa: E712
+_ROW_LOCKED = select(objects.c.id).where(objects.c.id == bindparam("object_id"), _LOCKED)
+_RANGE_LOCKED = (
+    select(objects.c.id)
+    .where(
+        objects.c.bucket == bindparam("bucket"),
+        objects.c.key >= bindparam("low"),
+        objects.c.key < bindparam("high"),
+        _LOCKED,
+    )
+    .limit(1)
+)
 
-def _move(tx: Tx, bucket: str, what: Found, old: str, new: str) -> int:
-    """Move an entry from path ``old`` to path ``new``: the rows it is made of."""
+
+def _move(tx: Tx, bucket: str, what: Found, old: str, new: str, now: float) -> int:
+    """Move an entry from path ``old`` to path ``new``: the rows it is made of. A locked
+    version (db/object_lock.py) stays under the key it is locked under: ``ObjectLockedError``."""
     if what.kind == "file":
         assert what.row is not None
+        if tx.one(_ROW_LOCKED, {"object_id": what.row.id, "now": now}) is not None:
+            raise ObjectLockedError(bucket=bucket, key=old)
         return tx.run(_MOVE_ROW, {"object_id": what.row.id, "new_key": new})
-    new_prefix = marker_key(new)
-    params = {"bucket": bucket, **below_range(old), "new_prefix": new_prefix}
+    below = {"bucket": bucket, **below_range(old)}
+    if tx.one(_RANGE_LOCKED, {**below, "now": now}) is not None:
+        raise ObjectLockedError(bucket=bucket, key=old)
+    params = {**below, "new_prefix": marker_key(new)}
     return tx.run(_MOVE_RANGE, {**params, "cut": len(marker_key(old)) + 1})
 
 
@@ -105,19 +128,25 @@ def _replace(
             raise NotADirectoryEntryError(bucket=bucket, key=dst)
         if tx.one(FIRST_INSIDE, {"bucket": bucket, **below_range(dst)}) is not None:
             raise DirectoryNotEmptyError(bucket=bucket, key=dst)
-    if target.row is not None:
+    if target.row is None:
+        return
+    if bucket_versioning(tx, bucket) == OFF:
         retire(tx, target.row, now, gc_delay)
+    else:  # as an S3 overwrite there: the replaced version is kept, no longer current
+        tx.run(DEMOTE, {"object_id": target.row.id})
 
 
-def _exchange(tx: Tx, bucket: str, src: str, source: Found, dst: str, target: Found) -> None:
+def _exchange(
+    tx: Tx, bucket: str, src: str, source: Found, dst: str, target: Found, now: float
+) -> None:
     # A file landing where a directory was must not meet a file hidden under that directory.
     for path, moving, there in ((src, target, source), (dst, source, target)):
         if moving.kind == "file" and there.kind == "dir" and rows_at(tx, bucket, [path]):
             raise EntryExistsError(bucket=bucket, key=path)
     temporary = f".wormfs-exchange-{new_id()}"
-    _move(tx, bucket, source, src, temporary)
-    _move(tx, bucket, target, dst, src)
-    _move(tx, bucket, source, temporary, dst)
+    _move(tx, bucket, source, src, temporary, now)
+    _move(tx, bucket, target, dst, src, now)
+    _move(tx, bucket, source, temporary, dst, now)
 
 
 def rename(
@@ -140,11 +169,11 @@ def rename(
     if req.exchange:
         if target is None:
             raise NoSuchEntryError(bucket=bucket, key=dst)
-        _exchange(tx, bucket, src, source, dst, target)
+        _exchange(tx, bucket, src, source, dst, target, now)
         return
     if target is not None:
         if req.noreplace:
             raise EntryExistsError(bucket=bucket, key=dst)
         _replace(tx, bucket, source, target, dst, now, gc_delay)
-    _move(tx, bucket, source, src, dst)
+    _move(tx, bucket, source, src, dst, now)
     keep_parent(tx, bucket, src, req.owner_id, profile, now)

@@ -113,5 +113,5 @@ class Repository:
             profiles=Profiles(db, config.coding, config.node_offline_after),
             tags=Tags(db),
             locks=ObjectLock(db),
-            access=Access(db),
+            access=Access(db, config.lifecycle.day_seconds),
         )

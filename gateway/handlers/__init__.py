@@ -12,6 +12,7 @@ from types import MappingProxyType
 from wormfs.gateway.handlers import (
     buckets,
     copy,
+    lifecycle,
     listing,
     multipart,
     object_lock,
@@ -33,6 +34,7 @@ _ALL: dict[str, Handler] = {
     **tagging.HANDLERS,
     **policy.HANDLERS,
     **object_lock.HANDLERS,
+    **lifecycle.HANDLERS,
 }
 # Every operation on a bucket checks x-amz-expected-bucket-owner (ListBuckets and CreateBucket
 # have no bucket owner to compare with).

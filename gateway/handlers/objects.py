@@ -58,6 +58,7 @@ from wormfs.gateway.handlers.headers import (
     version_header,
 )
 from wormfs.gateway.handlers.object_lock import may_bypass
+from wormfs.gateway.lifecycle import expiration_header
 from wormfs.gateway.xml import Elem, child_text, http_date
 from wormfs.wire.coordinator import DeleteConditions, ObjectManifest
 
@@ -76,6 +77,14 @@ RESPONSE_OVERRIDES: Mapping[str, str] = MappingProxyType(
         "response-content-encoding": "Content-Encoding",
     }
 )
+
+
+async def expiration(ctx: S3Context, manifest: ObjectManifest) -> dict[str, str]:
+    """``x-amz-expiration`` for a current version a lifecycle rule will expire."""
+    rules = await ctx.auth.lifecycle(manifest.bucket)
+    return expiration_header(
+        rules, manifest.key, manifest.size, manifest.attributes.tags, manifest.last_modified
+    )
 
 
 def required_length(ctx: S3Context, limit: int = MAX_PUT_SIZE) -> int:
@@ -106,6 +115,7 @@ async def put_object(ctx: S3Context) -> S3Response:
         conditions,
     )
     answer = {"ETag": manifest.etag, **checksum_headers(manifest.checksum)}
+    answer.update(await expiration(ctx, manifest))
     return empty_response(headers={**answer, **version_header(manifest)})
 
 
@@ -152,6 +162,8 @@ async def get_object(ctx: S3Context) -> S3Response:
     check_conditions(op.headers, manifest.etag, manifest.last_modified)
     size = manifest.size
     headers = object_headers(manifest)
+    if "versionId" not in op.query:
+        headers.update(await expiration(ctx, manifest))
     status = 200
     start, end = 0, size
     if part_number is not None:

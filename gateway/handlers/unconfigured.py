@@ -37,7 +37,6 @@ from wormfs.gateway.errors import (
     MalformedACLError,
     NoSuchConfiguration,
     NoSuchCORSConfiguration,
-    NoSuchLifecycleConfiguration,
     NoSuchWebsiteConfiguration,
     ReplicationConfigurationNotFoundError,
     S3Error,
@@ -166,7 +165,6 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
     {
         # ---- never configured: 404 ----------------------------------------------------------
         "GetBucketCors": _missing(NoSuchCORSConfiguration),
-        "GetBucketLifecycleConfiguration": _missing(NoSuchLifecycleConfiguration),
         "GetBucketWebsite": _missing(NoSuchWebsiteConfiguration),
         "GetBucketEncryption": _missing(ServerSideEncryptionConfigurationNotFoundError),
         "GetBucketReplication": _missing(ReplicationConfigurationNotFoundError),
@@ -194,7 +192,6 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         ),
         # ---- deleting what does not exist ---------------------------------------------------
         "DeleteBucketCors": _delete_nothing,
-        "DeleteBucketLifecycle": _delete_nothing,
         "DeleteBucketWebsite": _delete_nothing,
         "DeleteBucketEncryption": _delete_nothing,
         "DeleteBucketReplication": _delete_nothing,

@@ -41,10 +41,12 @@ from wormfs.errors import (
     NoSuchBucketError,
     NoSuchEntryError,
     NotADirectoryEntryError,
+    ObjectLockedError,
     StaleVersionError,
 )
 from wormfs.wire.coordinator import (
     ObjectAttributes,
+    ObjectLockConfig,
     ObjectManifest,
     PutInline,
 )
@@ -722,3 +724,33 @@ async def test_files_the_mount_makes_in_a_versioning_bucket_are_versions(env: Fs
     made = await env.r.client.get_object("bkt", "d/f")
     assert made.s3_version_id == made.version_id  # its own id, not the null version
     assert all(v.version_id != "null" for v in (await env.r.client.list_versions("bkt")).versions)
+
+
+async def test_renames_keep_replaced_versions_and_never_move_locked_ones(env: Fs) -> None:
+    client = env.r.client
+    await client.put_bucket_versioning("bkt", OWNER, "Enabled")
+    await env.fs.create("old", attrs(), b"replaced")
+    await env.fs.create("new", attrs(), b"moving")
+    await env.fs.rename("new", "old")  # over a file: its version is kept, no longer current
+    assert (await client.get_object("bkt", "old")).inline == b"moving"
+    versions = [v for v in (await client.list_versions("bkt")).versions if v.key == "old"]
+    assert [v.is_latest for v in versions] == [True, False]
+    kept = await client.get_object("bkt", "old", version_id=versions[1].version_id)
+    assert kept.inline == b"replaced"
+    assert not await env.r.gc_entries()
+
+    await client.put_object_lock("bkt", OWNER, ObjectLockConfig(enabled=True))
+    await env.fs.mkdir("d", DIR)
+    await env.fs.create("d/held", attrs(), b"held")
+    held = await client.get_object("bkt", "d/held")
+    await client.put_object_legal_hold("bkt", "d/held", held.version_id, OWNER, True)
+    for source, target in (("d/held", "elsewhere"), ("d", "e")):  # the file, its directory
+        with pytest.raises(ObjectLockedError):
+            await env.fs.rename(source, target)
+    assert (await client.get_object("bkt", "d/held")).version_id == held.version_id
+    await env.fs.create("x", attrs(), b"x")
+    with pytest.raises(ObjectLockedError):  # nor is it replaced away in an unversioned way
+        await env.fs.rename("x", "d/held", exchange=True)
+    await client.put_object_legal_hold("bkt", "d/held", held.version_id, OWNER, False)
+    await env.fs.rename("d", "e")
+    assert (await env.fs.entry("e/held")).size == 4

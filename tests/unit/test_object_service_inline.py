@@ -91,6 +91,7 @@ class RecordingCoordinator:
         version_id: str | None = None,
         owner_id: str | None = None,
         conditions: object = None,
+        bypass_governance: bool = False,
     ) -> DeleteResult:
         self.calls.append(("delete_object", (bucket, key, version_id, owner_id)))
         return DeleteResult(version_id=None)

@@ -80,6 +80,10 @@ IMPLEMENTED = {
     "GetBucketTagging", "PutBucketTagging", "DeleteBucketTagging",
     "PutBucketPolicy", "GetBucketPolicy", "DeleteBucketPolicy", "GetBucketPolicyStatus",
     "PutPublicAccessBlock", "GetPublicAccessBlock", "DeletePublicAccessBlock",
+    "GetObjectLockConfiguration", "PutObjectLockConfiguration", "GetObjectRetention",
+    "PutObjectRetention", "GetObjectLegalHold", "PutObjectLegalHold",
+    "GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration",
+    "DeleteBucketLifecycle",
 }  # fmt: skip
 
 
@@ -87,7 +91,7 @@ def test_handler_table() -> None:
     # Everything else with a handler answers a sub-resource WormFS never configures.
     assert set(HANDLERS) == IMPLEMENTED | set(unconfigured.HANDLERS)
     assert not IMPLEMENTED & set(unconfigured.HANDLERS)
-    for name in ("PutBucketCors", "PostObject", "SelectObjectContent"):
+    for name in ("PutBucketCors", "PostObject", "SelectObjectContent", "PutBucketWebsite"):
         assert name not in HANDLERS  # answered 501 NotImplemented by the app
 
 

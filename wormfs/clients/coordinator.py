@@ -57,6 +57,7 @@ from wormfs.wire.coordinator import (
     VersionList,
     WriteGrant,
 )
+from wormfs.wire.lifecycle import LifecycleConfig, LifecycleSetting
 
 T = TypeVar("T")
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
@@ -275,6 +276,25 @@ class CoordinatorClient:
             f"/v1/buckets/{bucket_segment(bucket)}/tags",
             query=_owner(owner_id),
             body=TagSet(tags=tags),
+        )
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    async def bucket_lifecycle(self, bucket: str, owner_id: str | None) -> LifecycleSetting:
+        return await self.http.call(
+            "GET",
+            f"/v1/buckets/{bucket_segment(bucket)}/lifecycle",
+            LifecycleSetting,
+            query=_owner(owner_id),
+        )
+
+    async def put_bucket_lifecycle(
+        self, bucket: str, owner_id: str | None, config: LifecycleConfig | None
+    ) -> None:
+        await self.http.request(
+            "PUT",
+            f"/v1/buckets/{bucket_segment(bucket)}/lifecycle",
+            query=_owner(owner_id),
+            body=LifecycleSetting(config=config),
         )
 
     # ---- Object Lock --------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from wormfs.format.checksums import ChecksumType as ChecksumType
 from wormfs.format.checksums import ObjectChecksum as ObjectChecksum
 from wormfs.format.layout import Profile
 from wormfs.wire.fs import FsWrite
+from wormfs.wire.lifecycle import LifecycleConfig
 from wormfs.wire.storage import DiskInfo
 
 
@@ -159,6 +160,8 @@ class BucketAccess(msgspec.Struct, frozen=True):
     owner_display_name: str
     policy: str | None = None
     public_access_block: PublicAccessBlock | None = None
+    # Its lifecycle rules (for the x-amz-expiration header of reads and writes).
+    lifecycle: LifecycleConfig | None = None
 
 
 class BucketPolicy(msgspec.Struct, frozen=True):
