@@ -52,6 +52,7 @@ from wormfs.coordinator.fs_handlers import add_fs_routes
 from wormfs.coordinator.handlers import REPO, add_routes
 from wormfs.coordinator.jobs_api import add_job_routes
 from wormfs.coordinator.leadership import LeaderJobs, Office, leader_gate
+from wormfs.coordinator.lifecycle import LIFECYCLE, LifecycleWorker
 from wormfs.coordinator.metrics import add_metrics, mount_metrics
 from wormfs.coordinator.profile_handlers import add_profile_routes
 from wormfs.coordinator.tasks import GarbageCollector, liveness_loop, liveness_period
@@ -96,7 +97,11 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
         collector = GarbageCollector(repo, session, app[SECRET], retry_after=config.gc_interval)
         app[GC] = collector
         period = liveness_period(config.heartbeat_interval, config.node_offline_after)
-        durability = Durability(repo.db, config, session, app[SECRET], collector)  # jobs
+        lifecycle = LifecycleWorker(repo.db, repo.uploads, config.lifecycle, config.gc_delay)
+        app[LIFECYCLE] = lifecycle
+        durability = Durability(  # the jobs
+            repo.db, config, session, app[SECRET], collector, lifecycle
+        )
         app[DURABILITY] = durability
         backup = MetadataBackup(repo.db, config, session, app[SECRET])  # onto the nodes
         app[BACKUP] = backup
@@ -104,6 +109,7 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
             {
                 "coordinator-liveness": lambda: liveness_loop(repo, period),
                 "coordinator-gc": lambda: collector.loop(config.gc_interval),
+                "coordinator-lifecycle": lifecycle.loop,
             },
             services=[durability, backup],
         )

@@ -36,8 +36,16 @@ from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.jobs import JobsRepo
 from wormfs.coordinator.db.repair import RepairQueue
 from wormfs.coordinator.db.repair_rows import DiskView
-from wormfs.coordinator.job_kinds import DrainJobs, GcJobs, RebalanceJobs, RepairJobs, ScrubJobs
+from wormfs.coordinator.job_kinds import (
+    DrainJobs,
+    GcJobs,
+    LifecycleJobs,
+    RebalanceJobs,
+    RepairJobs,
+    ScrubJobs,
+)
 from wormfs.coordinator.job_service import JobRates, JobService
+from wormfs.coordinator.lifecycle import LifecycleWorker
 from wormfs.coordinator.repair import RepairManager
 from wormfs.coordinator.scrub import ScrubScheduler
 from wormfs.coordinator.tasks import GarbageCollector
@@ -63,6 +71,7 @@ class Durability:
         session: aiohttp.ClientSession,
         secret: bytes,
         collector: GarbageCollector | None = None,
+        lifecycle: LifecycleWorker | None = None,
     ) -> None:
         d = config.durability
         self.config = d
@@ -83,6 +92,8 @@ class Durability:
         self.jobs.register(("repair",), RepairJobs(self.repair, job_rows))
         if collector is not None:  # the gc job: the app's collector
             self.jobs.register(("gc",), GcJobs(collector, job_rows, config.gc_interval))
+        if lifecycle is not None:  # the lifecycle job: the app's worker
+            self.jobs.register(("lifecycle",), LifecycleJobs(lifecycle, job_rows))
         self.jobs.register(
             ("scrub",), ScrubJobs(self.scrub, self.queue, job_rows, d.scrub_rate_bytes)
         )

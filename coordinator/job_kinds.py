@@ -9,6 +9,7 @@ supports and what its items are:
 * repair (standing): items are rebuilt chunks, bytes their chunk bytes; the backlog is the
   repair queue. "Start" scans for lost and draining disks now.
 * gc (standing): items are deleted chunks; the backlog is the GC queue.
+* lifecycle (standing): items are the actions of buckets' lifecycle rules; no backlog.
 * scrub: items are disk passes (a shallow one per disk, plus a deep walk when deep), bytes
   are bytes verified by the deep walks against the disks' used bytes. A newer scrub
   request cancels the one still running. A run whose coordinator stopped leading (the run
@@ -27,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from wormfs.coordinator.db.care import DiskCareRepo
 from wormfs.coordinator.db.jobs import JobRecord, JobsRepo, new_job
 from wormfs.coordinator.db.repair import RepairQueue
+from wormfs.coordinator.lifecycle import LifecycleWorker
 from wormfs.coordinator.repair import RepairManager
 from wormfs.coordinator.scrub import ScrubRun, ScrubScheduler
 from wormfs.coordinator.tasks import GarbageCollector
@@ -89,6 +91,24 @@ class GcJobs:
 
     async def throttle(self, throttle: Throttle, is_set: bool) -> None:
         self._collector.set_throttle(throttle.items_per_s, self._interval)
+
+
+class LifecycleJobs:
+    def __init__(self, worker: LifecycleWorker, jobs: JobsRepo) -> None:
+        self._worker = worker
+        self._jobs = jobs
+
+    async def start(self, request: StartJob) -> JobRecord:
+        raise InvalidInputError("lifecycle runs continuously: resume the lifecycle job instead")
+
+    async def apply(self, job: JobRecord) -> None:
+        self._worker.paused = job.state == "paused"
+
+    async def track(self, jobs: list[JobRecord]) -> None:
+        await set_backlog(self._jobs, jobs[0], 0, 0)
+
+    async def throttle(self, throttle: Throttle, is_set: bool) -> None:
+        self._worker.set_throttle(throttle.items_per_s)
 
 
 class ScrubJobs:

@@ -26,6 +26,7 @@ Contract:
   ``wormfs_scrub_interval_seconds`` {kind};
   ``wormfs_gc_pending_chunks``, ``wormfs_pending_writes``;
   ``wormfs_drain_remaining_chunks`` {node,disk}, ``wormfs_rebalance_remaining_moves``;
+  ``wormfs_lifecycle_actions_total`` {action}, ``wormfs_lifecycle_locked_skips_total``;
   ``wormfs_coordinator_leader``, ``wormfs_zookeeper_connected`` (with ZooKeeper only);
   ``wormfs_build_info`` {version,daemon="coordinator"}.
 * ``cluster_exposition(app)``: the coordinator's series, every live storage node's
@@ -42,7 +43,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,8 @@ from wormfs.coordinator.durability import Durability
 from wormfs.coordinator.durability_api import DURABILITY
 from wormfs.coordinator.election import ELECTION, Role
 from wormfs.coordinator.handlers import REPO
+from wormfs.coordinator.lifecycle import ACTIONS as LIFECYCLE_ACTIONS
+from wormfs.coordinator.lifecycle import LIFECYCLE, LifecycleWorker
 from wormfs.runtime.metrics import (
     add_build_info,
     exposition,
@@ -82,6 +85,7 @@ class DurabilityView:
     repair: RepairStatus | None = None
     scrub: ScrubStatus | None = None
     drains: DrainStatus | None = None
+    lifecycle: Mapping[str, int] | None = None  # LifecycleWorker.stats
 
 
 @dataclass
@@ -235,6 +239,22 @@ class ClusterCollector(Collector):
             for drain in drains.disks:
                 left.add_metric([drain.node_id, drain.disk_id], drain.chunks_left)
             yield left
+        lifecycle = self._durability.lifecycle
+        if lifecycle is not None:
+            actions = CounterMetricFamily(
+                "wormfs_lifecycle_actions",
+                "Actions lifecycle rules took while this coordinator leads",
+                labels=["action"],
+            )
+            for action in LIFECYCLE_ACTIONS:  # every action, 0 included
+                actions.add_metric([action], lifecycle.get(action, 0))
+            yield actions
+            kept = CounterMetricFamily(
+                "wormfs_lifecycle_locked_skips",
+                "Versions a lifecycle rule was due to remove that Object Lock kept",
+            )
+            kept.add_metric([], lifecycle.get("locked", 0))
+            yield kept
 
     def _scrub_series(self, scrub: ScrubStatus) -> Iterator[Metric]:
         chunks = {d.disk_id: d.chunks for d in self._snap.disks}
@@ -275,19 +295,22 @@ class ClusterCollector(Collector):
         yield interval
 
 
-async def _durability_view(durability: Durability | None) -> DurabilityView:
+async def _durability_view(
+    durability: Durability | None, lifecycle: LifecycleWorker | None
+) -> DurabilityView:
     if durability is None:
         return DurabilityView()
     repair, scrub, drains = await asyncio.gather(
         durability.repair.status(), durability.scrub.status(), durability.care.drain_status()
     )
-    return DurabilityView(repair=repair, scrub=scrub, drains=drains)
+    stats = None if lifecycle is None else dict(lifecycle.stats)
+    return DurabilityView(repair=repair, scrub=scrub, drains=drains, lifecycle=stats)
 
 
 async def coordinator_exposition(app: web.Application) -> bytes:
     metrics = app[METRICS]
     snap = await metrics.snapshot()
-    durability = await _durability_view(app.get(DURABILITY))
+    durability = await _durability_view(app.get(DURABILITY), app.get(LIFECYCLE))
     election = app.get(ELECTION)
     leader = election.role is Role.LEADER if election is not None else True
     zookeeper = election.connected if election is not None else None

@@ -24,14 +24,19 @@ plus the days, rounded up to the next midnight UTC when a lifecycle day is a rea
 
 from __future__ import annotations
 
-import math
 import xml.etree.ElementTree as ET
 
 from wormfs.gateway.errors import InvalidArgument, InvalidRequest, MalformedXML, S3NotImplemented
 from wormfs.gateway.object_lock import parse_date
 from wormfs.gateway.xml import Elem, child_text, http_date, iso8601
 from wormfs.ids import new_id
-from wormfs.wire.lifecycle import DAY_SECONDS, LifecycleConfig, LifecycleFilter, LifecycleRule
+from wormfs.wire.lifecycle import (
+    DAY_SECONDS,
+    LifecycleConfig,
+    LifecycleFilter,
+    LifecycleRule,
+    due_at,
+)
 
 MAX_RULES = 1000
 MAX_ID = 255
@@ -222,15 +227,6 @@ def lifecycle_document(config: LifecycleConfig) -> Elem:
     return root
 
 
-def expiry_of(written: float, days: int, day_seconds: float) -> float:
-    """When a version written at ``written`` is ``days`` lifecycle days old: AWS rounds up to
-    the next midnight UTC; a shortened day is not rounded."""
-    due = written + days * day_seconds
-    if day_seconds < DAY_SECONDS:
-        return due
-    return math.ceil(due / DAY_SECONDS) * DAY_SECONDS
-
-
 def expiration_header(
     config: LifecycleConfig | None, key: str, size: int, tags: dict[str, str], written: float
 ) -> dict[str, str]:
@@ -240,7 +236,7 @@ def expiration_header(
         if not rule.enabled or not rule.filter.matches(key, size, tags):
             continue
         if rule.expiration_days is not None:
-            when = expiry_of(written, rule.expiration_days, config.day_seconds)
+            when = due_at(written, rule.expiration_days, config.day_seconds)
         elif rule.expiration_date is not None:
             when = rule.expiration_date
         else:

@@ -341,6 +341,24 @@ def env_or(value: str, name: str) -> str:
 
 
 ADMIN_TOKEN_ENV = "WORMFS_ADMIN_TOKEN"
+# A shorter lifecycle day for tests (``LifecycleSettings.day_seconds``), e.g. under make run.
+LIFECYCLE_DAY_ENV = "WORMFS_LIFECYCLE_DAY_SECONDS"
+
+
+def lifecycle_from_env(settings: LifecycleSettings) -> LifecycleSettings:
+    """``settings`` with the day length ``WORMFS_LIFECYCLE_DAY_SECONDS`` gives, if set."""
+    raw = os.environ.get(LIFECYCLE_DAY_ENV)
+    if not raw:
+        return settings
+    try:
+        day = float(raw)
+    except ValueError:
+        raise ConfigError([f"{LIFECYCLE_DAY_ENV}: {raw!r} is not a number of seconds"]) from None
+    if not day > 0:
+        raise ConfigError([f"{LIFECYCLE_DAY_ENV}: a day lasts more than 0 seconds"])
+    return msgspec.structs.replace(settings, day_seconds=day)
+
+
 ADMIN_ADDRESS_ENV = "WORMFS_ADMIN_ADDRESS"
 DEFAULT_ADMIN_ADDRESS = "127.0.0.1:9001"
 # The S3 gateway's base URL as browsers reach it (a location): the web UI's object browser

@@ -185,6 +185,7 @@ def _coordinator_config(
             else None
         ),
         admin_token=cfg.env_or(config.admin_token, cfg.ADMIN_TOKEN_ENV),
+        lifecycle=cfg.lifecycle_from_env(config.lifecycle),
     )
 
 

@@ -14,9 +14,11 @@ with the cluster secret (the admin API's ``/admin/v1/jobs`` answers the same str
 
 Kinds and what they support (``CONTROLS``):
 
-* ``repair`` and ``gc`` are standing jobs, one per kind, id = the kind: pause and resume;
-  cancel means pause (continuous work cannot end). Their ``total_items`` is what they did
-  plus their backlog, so their progress rises as the backlog falls.
+* ``repair``, ``gc`` and ``lifecycle`` are standing jobs, one per kind, id = the kind: pause
+  and resume; cancel means pause (continuous work cannot end). Their ``total_items`` is what
+  they did plus their backlog, so their progress rises as the backlog falls (lifecycle's
+  items are the actions its rules took: versions expired, markers removed, uploads aborted;
+  it has no backlog it can count ahead).
 * ``scrub``: one job per requested scrub: pause, resume, cancel.
 * ``rebalance``: one job per call; its moves run on the repair workers: cancel drops the moves
   still queued (pause is the repair job's).
@@ -37,13 +39,21 @@ import msgspec
 
 from wormfs.errors import InvalidInputError
 
-JobKind = Literal["repair", "scrub", "gc", "rebalance", "drain", "decommission"]
+JobKind = Literal["repair", "scrub", "gc", "rebalance", "drain", "decommission", "lifecycle"]
 JobState = Literal["running", "paused", "cancelled", "done", "failed"]
 JobAction = Literal["pause", "resume", "cancel"]
 
-KINDS: tuple[str, ...] = ("repair", "scrub", "gc", "rebalance", "drain", "decommission")
+KINDS: tuple[str, ...] = (
+    "repair",
+    "scrub",
+    "gc",
+    "rebalance",
+    "drain",
+    "decommission",
+    "lifecycle",
+)
 STATES: tuple[str, ...] = ("running", "paused", "cancelled", "done", "failed")
-STANDING: tuple[str, ...] = ("repair", "gc")
+STANDING: tuple[str, ...] = ("repair", "gc", "lifecycle")
 FINAL: frozenset[str] = frozenset({"cancelled", "done", "failed"})
 CONTROLS: dict[str, frozenset[str]] = {
     "repair": frozenset({"pause", "resume", "cancel"}),
@@ -52,6 +62,7 @@ CONTROLS: dict[str, frozenset[str]] = {
     "rebalance": frozenset({"cancel"}),
     "drain": frozenset({"pause", "resume", "cancel"}),
     "decommission": frozenset({"pause", "resume", "cancel"}),
+    "lifecycle": frozenset({"pause", "resume", "cancel"}),
 }
 MAX_PAGE = 100
 

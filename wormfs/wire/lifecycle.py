@@ -9,9 +9,28 @@ unless the coordinator is configured with a shorter day for tests).
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 DAY_SECONDS = 86_400.0
+
+
+def due_at(written: float, days: int, day_seconds: float) -> float:
+    """When something written at ``written`` is ``days`` lifecycle days old: AWS rounds up to
+    the next midnight UTC; a shortened day is not rounded."""
+    due = written + days * day_seconds
+    if day_seconds < DAY_SECONDS:
+        return due
+    return math.ceil(due / DAY_SECONDS) * DAY_SECONDS
+
+
+def cutoff(now: float, days: int, day_seconds: float) -> float:
+    """The latest write time that is ``days`` lifecycle days old at ``now`` (``due_at``'s
+    inverse: ``due_at(w) <= now`` exactly when ``w <= cutoff(now)``)."""
+    if day_seconds < DAY_SECONDS:
+        return now - days * day_seconds
+    return math.floor(now / DAY_SECONDS) * DAY_SECONDS - days * day_seconds
 
 
 class LifecycleFilter(msgspec.Struct, frozen=True):
