@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,36 @@ def test_rclone_session(cluster: Cluster, tmp_path: Path, client_env: dict[str, 
     assert sorted(remaining) == sorted(["moved/mp", *(f"tree/{n}" for n in SIZES if n != "empty")])
     rclone("purge", remote)
     assert bucket not in rclone("lsd", "wormfs:")
+
+
+def test_rclone_versions(cluster: Cluster, tmp_path: Path, client_env: dict[str, str]) -> None:
+    """A versioned bucket as rclone sees it: ``backend versioning`` turns it on, overwrites
+    and deletes keep the old versions, ``--s3-versions`` lists them (named with their time),
+    and ``--s3-version-at`` reads the bucket as it was at a moment."""
+    base = rclone_command(cluster, tmp_path)
+
+    def rclone(*args: str) -> str:
+        return run_client([*base, *args], client_env)
+
+    bucket = unique("rclone-versions")
+    remote = f"wormfs:{bucket}"
+    rclone("mkdir", remote)
+    assert rclone("backend", "versioning", remote, "Enabled").strip() == "Enabled"
+    (tmp_path / "f").write_bytes(b"first")
+    rclone("copyto", str(tmp_path / "f"), f"{remote}/f")
+    time.sleep(1.1)  # rclone names versions by their time, to the second
+    first_written = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    time.sleep(1.1)
+    (tmp_path / "f").write_bytes(b"second")
+    rclone("copyto", str(tmp_path / "f"), f"{remote}/f")
+    names = sorted(rclone("lsf", "--s3-versions", remote).split())
+    assert len(names) == 2 and "f" in names
+    old = next(n for n in names if n != "f")
+    assert old.startswith("f-v")  # f-vYYYY-MM-DD-HHMMSS-000
+    assert rclone("cat", "--s3-versions", f"{remote}/{old}") == "first"
+    assert rclone("cat", "--s3-version-at", first_written, f"{remote}/f") == "first"
+    rclone("deletefile", f"{remote}/f")  # a delete marker: the versions stay
+    assert rclone("lsf", remote).split() == []
+    assert len(rclone("lsf", "--s3-versions", remote).split()) == 2
+    assert rclone("cat", "--s3-version-at", first_written, f"{remote}/f") == "first"
+    run_client([*base, "purge", "--s3-versions", remote], client_env)
