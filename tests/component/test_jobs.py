@@ -107,7 +107,15 @@ def test_state_machine() -> None:
     for final in ("cancelled", "done", "failed"):
         with pytest.raises(ConflictError, match=final):
             next_state("scrub", False, final, "resume")
-    assert set(CONTROLS) == {"repair", "scrub", "gc", "rebalance", "drain", "decommission"}
+    assert set(CONTROLS) == {
+        "repair",
+        "scrub",
+        "gc",
+        "rebalance",
+        "drain",
+        "decommission",
+        "lifecycle",
+    }
 
 
 async def test_jobs_repository(database_url: str) -> None:
