@@ -20,6 +20,7 @@ import msgspec
 from wormfs.errors import DeleteMarkerError, NoSuchBucketError, NoSuchKeyError, NoSuchVersionError
 from wormfs.gateway.errors import (
     InvalidArgument,
+    InvalidRange,
     InvalidRequest,
     NoSuchBucket,
     NoSuchKey,
@@ -213,12 +214,14 @@ async def upload_part_copy(ctx: S3Context) -> S3Response:
                 ArgumentValue=raw,
             )
         start, last = int(match.group(1)), int(match.group(2))
-        if start > last or last >= source.size:
+        if start > last:
             raise InvalidArgument(
                 f"Range specified is not valid for source object of size: {source.size}",
                 ArgumentName="x-amz-copy-source-range",
                 ArgumentValue=raw,
             )
+        if last >= source.size:  # a well-formed range past the source's end
+            raise InvalidRange(source.size, raw)
         end = last + 1
     if end - start > MAX_COPY_SOURCE:
         raise InvalidRequest(

@@ -135,14 +135,9 @@ async def list_objects_v2(ctx: S3Context) -> S3Response:
     query = ctx.op.query
     max_keys = int_param(ctx, "max-keys", MAX_KEYS, low=0, clamp=MAX_KEYS)
     token = query.get("continuation-token")
-    if token == "":
-        raise InvalidArgument(
-            "The continuation token provided is incorrect",
-            ArgumentName="continuation-token",
-            ArgumentValue="",
-        )
     start_after = query.get("start-after", "")
-    marker = decode_token(token) if token is not None else start_after
+    # An empty token lists from the start (and is echoed), as S3 answers it.
+    marker = decode_token(token) if token else start_after
     fetch_owner = query.get("fetch-owner", "").lower() == "true"
     page = await _list(ctx, params, marker, max_keys)
     enc = encoder(params.encoding_type)

@@ -178,3 +178,35 @@ async def test_expected_bucket_owner(s3: Any, env: S3Env) -> None:
     assert await read_body(await call(s3, "get_object", Bucket="bkt", Key="k")) == b"x"
     keys = [o["Key"] for o in (await call(s3, "list_objects_v2", Bucket="bkt"))["Contents"]]
     assert keys == ["copy", "k"]
+
+
+async def test_empty_continuation_token_lists_from_the_start(s3: Any) -> None:
+    for key in ("bar", "baz", "foo"):
+        await call(s3, "put_object", Bucket="bkt", Key=key, Body=b"x")
+    page = await call(s3, "list_objects_v2", Bucket="bkt", ContinuationToken="")
+    assert [o["Key"] for o in page["Contents"]] == ["bar", "baz", "foo"]
+    assert page["ContinuationToken"] == "" and page["IsTruncated"] is False
+    code, status, _ = await error_of(s3, "list_objects_v2", Bucket="bkt", ContinuationToken="x")
+    assert (code, status) == ("InvalidArgument", 400)
+
+
+async def test_upload_part_copy_ranges(s3: Any) -> None:
+    await call(s3, "put_object", Bucket="bkt", Key="src", Body=b"x" * 100)
+    upload = await call(s3, "create_multipart_upload", Bucket="bkt", Key="dst")
+
+    async def copy(source_range: str) -> tuple[str, int]:
+        code, status, _ = await error_of(
+            s3,
+            "upload_part_copy",
+            Bucket="bkt",
+            Key="dst",
+            UploadId=upload["UploadId"],
+            PartNumber=1,
+            CopySource={"Bucket": "bkt", "Key": "src"},
+            CopySourceRange=source_range,
+        )
+        return code, status
+
+    assert await copy("bytes=50-100") == ("InvalidRange", 416)  # past the source's end
+    for improper in ("bytes=-1", "bytes=2-", "bytes=2-1", "bytes=", "bytes=2"):
+        assert await copy(improper) == ("InvalidArgument", 400), improper
