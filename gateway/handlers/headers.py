@@ -13,6 +13,8 @@ Answers: ``object_headers`` and ``checksum_headers`` render a manifest as AWS do
 from __future__ import annotations
 
 import base64
+import email.errors
+import email.header
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -175,14 +177,36 @@ def storage_class(headers: Headers, default: str = "") -> str:
     return value
 
 
+def decode_rfc2047(value: str) -> str:
+    """A metadata value as stored: RFC 2047 encoded words decoded (AWS decodes them before
+    storing); anything else, or words that do not decode, as sent."""
+    if "=?" not in value:
+        return value
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except (UnicodeError, LookupError, email.errors.HeaderParseError):
+        return value
+
+
+def encode_rfc2047(value: str) -> str:
+    """A stored metadata value as a header: a non-US-ASCII one RFC 2047 encoded, as AWS
+    returns it (mail-safe), in one base64 word."""
+    if value.isascii():
+        return value
+    raw = value.encode("utf-8", "surrogateescape")
+    return "=?UTF-8?B?" + base64.b64encode(raw).decode("ascii") + "?="
+
+
 def user_metadata(headers: Headers) -> dict[str, str]:
-    """x-amz-meta-* (names lower-cased; repeated headers joined by commas), at most 2 KiB
-    counted as AWS does: UTF-8 bytes of every name (without the prefix) and value."""
+    """x-amz-meta-* (names lower-cased; repeated headers joined by commas; RFC 2047 encoded
+    values decoded), at most 2 KiB counted as AWS does: UTF-8 bytes of every name (without
+    the prefix) and value."""
     out: dict[str, str] = {}
-    for name, value in headers.items():
+    for name, raw in headers.items():
         lower = name.lower()
         if lower.startswith(META_PREFIX) and len(lower) > len(META_PREFIX):
             key = lower[len(META_PREFIX) :]
+            value = decode_rfc2047(raw)
             out[key] = f"{out[key]},{value}" if key in out else value
     size = sum(len(k.encode()) + len(v.encode("utf-8", "surrogateescape")) for k, v in out.items())
     if size > MAX_USER_METADATA:
@@ -359,7 +383,7 @@ def object_headers(manifest: ObjectManifest) -> dict[str, str]:
     for name, value in attributes.system_metadata.items():
         headers[SYSTEM_METADATA.get(name, name)] = value
     for name, value in attributes.user_metadata.items():
-        headers[META_PREFIX + name] = value
+        headers[META_PREFIX + name] = encode_rfc2047(value)
     if attributes.storage_class not in (STANDARD, ""):
         # AWS omits the header for STANDARD.
         headers["x-amz-storage-class"] = attributes.storage_class

@@ -210,3 +210,27 @@ async def test_upload_part_copy_ranges(s3: Any) -> None:
     assert await copy("bytes=50-100") == ("InvalidRange", 416)  # past the source's end
     for improper in ("bytes=-1", "bytes=2-", "bytes=2-1", "bytes=", "bytes=2"):
         assert await copy(improper) == ("InvalidArgument", 400), improper
+
+
+async def test_unicode_metadata_is_rfc2047_encoded(s3: Any) -> None:
+    """AWS decodes RFC 2047 encoded metadata values before storing them and encodes the
+    non-US-ASCII ones on the way out; raw UTF-8 values are treated as such."""
+
+    def raw_utf8(**kwargs: Any) -> None:
+        kwargs["params"]["headers"]["x-amz-meta-raw"] = "Hello World\xe9"
+
+    s3.meta.events.register("before-call.s3.PutObject", raw_utf8)
+    try:
+        await call(s3, "put_object", Bucket="bkt", Key="raw", Body=b"x")
+    finally:
+        s3.meta.events.unregister("before-call.s3.PutObject", raw_utf8)
+    meta = {"b": "=?UTF-8?B?SGVsbG8gV29ybGTDqQ==?=", "q": "=?utf-8?q?Zo=C3=AB?=", "plain": "ascii"}
+    await call(s3, "put_object", Bucket="bkt", Key="encoded", Body=b"x", Metadata=meta)
+    raw = await call(s3, "head_object", Bucket="bkt", Key="raw")
+    assert raw["Metadata"] == {"raw": "=?UTF-8?B?SGVsbG8gV29ybGTDqQ==?="}
+    encoded = await call(s3, "head_object", Bucket="bkt", Key="encoded")
+    assert encoded["Metadata"] == {
+        "b": "=?UTF-8?B?SGVsbG8gV29ybGTDqQ==?=",
+        "q": "=?UTF-8?B?Wm/Dqw==?=",  # stored decoded ("Zoë"), encoded again in base64
+        "plain": "ascii",
+    }
