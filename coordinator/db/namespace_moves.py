@@ -11,6 +11,8 @@ are those of ``wormfs.wire.fs.RenameEntry``. Contract:
 * a replaced target (a file, or an empty directory's marker) goes as an S3 overwrite makes it
   go: retired (chunks queued for GC, inode row dropped), or kept as a version no longer
   current in a bucket with versioning;
+* a file moves with its current version only: in a bucket with versioning its older
+  versions stay under the old name, under a new delete marker;
 * a version under Object Lock never moves (``ObjectLockedError``): it stays under the key it
   was locked under;
 * an exchange swaps the two through a temporary name at the bucket's root, which nothing
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 from sqlalchemy import Integer, String, bindparam, func, or_, select, update
 
-from wormfs.coordinator.db.manifests import owned_bucket
+from wormfs.coordinator.db.manifests import delete_version, owned_bucket
 from wormfs.coordinator.db.namespace import (
     FIRST_INSIDE,
     Found,
@@ -73,6 +75,11 @@ _MOVE_RANGE = (
     )
 )
 
+_ANY_VERSION = (
+    select(objects.c.id)
+    .where(objects.c.bucket == bindparam("bucket"), objects.c.key == bindparam("key"))
+    .limit(1)
+)
 _LOCKED = or_(objects.c.legal_hold == True, objects.c.retain_until > bindparam("now"))  # noqa: E712
 _ROW_LOCKED = select(objects.c.id).where(objects.c.id == bindparam("object_id"), _LOCKED)
 _RANGE_LOCKED = (
@@ -176,4 +183,8 @@ def rename(
             raise EntryExistsError(bucket=bucket, key=dst)
         _replace(tx, bucket, source, target, dst, now, gc_delay)
     _move(tx, bucket, source, src, dst, now)
+    if source.kind == "file" and tx.one(_ANY_VERSION, {"bucket": bucket, "key": src}):
+        # Older versions stay under the old name (versioning): a delete marker on top makes
+        # it read as deleted, as S3 shows a key after a copy and a delete.
+        delete_version(tx, bucket, src, None, req.owner_id, now, gc_delay)
     keep_parent(tx, bucket, src, req.owner_id, profile, now)

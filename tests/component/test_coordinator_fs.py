@@ -738,6 +738,13 @@ async def test_renames_keep_replaced_versions_and_never_move_locked_ones(env: Fs
     kept = await client.get_object("bkt", "old", version_id=versions[1].version_id)
     assert kept.inline == b"replaced"
     assert not await env.r.gc_entries()
+    # Renamed on, the file leaves its older version behind under a delete marker.
+    await env.fs.rename("old", "third")
+    left = [v for v in (await client.list_versions("bkt")).versions if v.key == "old"]
+    assert [(v.is_delete_marker, v.is_latest) for v in left] == [(True, True), (False, False)]
+    assert (await client.get_object("bkt", "third")).inline == b"moving"
+    with pytest.raises(NoSuchEntryError):
+        await env.fs.entry("old")
 
     await client.put_object_lock("bkt", OWNER, ObjectLockConfig(enabled=True))
     await env.fs.mkdir("d", DIR)
