@@ -112,7 +112,12 @@ def empty_bucket(s3: Any, bucket: str) -> None:
     # Every version and delete marker (an unversioned bucket's objects are null versions).
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
         for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
-            s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+            s3.delete_object(  # a GOVERNANCE retention yields to the owner's bypass
+                Bucket=bucket,
+                Key=item["Key"],
+                VersionId=item["VersionId"],
+                BypassGovernanceRetention=True,
+            )
     s3.delete_bucket(Bucket=bucket)
 
 

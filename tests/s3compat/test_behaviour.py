@@ -21,7 +21,7 @@ import pytest
 import requests
 from awscrt import checksums as crt
 from botocore.exceptions import ClientError
-from s3compat.support import Target, outcome, unique
+from s3compat.support import Target, empty_bucket, outcome, unique
 
 pytestmark = pytest.mark.integration
 MIB = 1024 * 1024
@@ -720,3 +720,88 @@ def test_versioning_keeps_versions_and_deletes_add_markers(s3: Any, bucket: str)
     for version in (one, two, "null"):
         s3.delete_object(Bucket=bucket, Key="k", VersionId=version)
     assert "Versions" not in s3.list_object_versions(Bucket=bucket)
+
+
+# ---- Object Lock and lifecycle -----------------------------------------------------------------
+@pytest.mark.moto_deviates("moto answers GetObjectRetention of a version with a 500")
+def test_object_lock_governance_retention_and_legal_hold(s3: Any) -> None:
+    bucket = unique("lock")
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    try:
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        config = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+        assert config["ObjectLockEnabled"] == "Enabled"
+        until = datetime.datetime.now(datetime.UTC).replace(microsecond=0) + datetime.timedelta(
+            days=1
+        )
+        put = s3.put_object(
+            Bucket=bucket,
+            Key="k",
+            Body=b"locked",
+            ObjectLockMode="GOVERNANCE",
+            ObjectLockRetainUntilDate=until,
+        )
+        version = put["VersionId"]
+        retention = s3.get_object_retention(Bucket=bucket, Key="k", VersionId=version)
+        assert retention["Retention"] == {"Mode": "GOVERNANCE", "RetainUntilDate": until}
+        head = s3.head_object(Bucket=bucket, Key="k")
+        assert (head["ObjectLockMode"], head["ObjectLockRetainUntilDate"]) == ("GOVERNANCE", until)
+        denied = outcome(lambda: s3.delete_object(Bucket=bucket, Key="k", VersionId=version))
+        assert denied == (403, "AccessDenied")
+        s3.put_object_legal_hold(Bucket=bucket, Key="k", LegalHold={"Status": "ON"})
+        assert s3.get_object_legal_hold(Bucket=bucket, Key="k")["LegalHold"] == {"Status": "ON"}
+        held = outcome(
+            lambda: s3.delete_object(
+                Bucket=bucket, Key="k", VersionId=version, BypassGovernanceRetention=True
+            )
+        )
+        assert held == (403, "AccessDenied")  # a legal hold yields to no bypass
+        s3.put_object_legal_hold(Bucket=bucket, Key="k", LegalHold={"Status": "OFF"})
+        s3.delete_object(Bucket=bucket, Key="k", VersionId=version, BypassGovernanceRetention=True)
+        suspended = outcome(
+            lambda: s3.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": "Suspended"}
+            )
+        )
+        assert suspended == (409, "InvalidBucketState")
+    finally:
+        empty_bucket(s3, bucket)
+
+
+@pytest.mark.moto_deviates("moto answers InvalidBucketState with 400; AWS with 409 Conflict")
+def test_object_lock_needs_a_lock_bucket(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    retention = {"Mode": "GOVERNANCE", "RetainUntilDate": datetime.datetime(2099, 1, 1)}
+    refused = outcome(lambda: s3.put_object_retention(Bucket=bucket, Key="k", Retention=retention))
+    assert refused == (400, "InvalidRequest")
+    config = {"ObjectLockEnabled": "Enabled"}
+    answer = outcome(
+        lambda: s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=config)
+    )
+    assert answer == (409, "InvalidBucketState")  # versioning is not enabled
+
+
+@pytest.mark.moto_deviates("moto sends no x-amz-expiration header")
+def test_lifecycle_configuration_round_trip(s3: Any, bucket: str) -> None:
+    rules = [
+        {
+            "ID": "logs",
+            "Filter": {"Prefix": "logs/"},
+            "Status": "Enabled",
+            "Expiration": {"Days": 30},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        },
+        {
+            "ID": "old",
+            "Filter": {"Prefix": ""},
+            "Status": "Disabled",
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+        },
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] == rules
+    put = s3.put_object(Bucket=bucket, Key="logs/a", Body=b"x")
+    assert 'rule-id="logs"' in put["Expiration"]
+    s3.delete_bucket_lifecycle(Bucket=bucket)
+    missing = outcome(lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket))
+    assert missing == (404, "NoSuchLifecycleConfiguration")
