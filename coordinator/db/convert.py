@@ -153,6 +153,7 @@ def require_bucket(tx: Tx, name: str) -> str:
 
 # ---- uploads ----------------------------------------------------------------------------------
 _UPLOAD = select(uploads).where(uploads.c.upload_id == bindparam("upload_id"))
+_UPLOAD_FOR_CHANGE = _UPLOAD.with_for_update()
 
 
 def upload_from_row(row: Row) -> UploadInfo:
@@ -170,8 +171,11 @@ def upload_from_row(row: Row) -> UploadInfo:
     )
 
 
-def require_upload(tx: Tx, upload_id: str) -> UploadInfo:
-    row = tx.one(_UPLOAD, {"upload_id": upload_id})
+def require_upload(tx: Tx, upload_id: str, for_change: bool = False) -> UploadInfo:
+    """The upload's row; ``for_change``: locked until the transaction ends (PostgreSQL's FOR
+    UPDATE; SQLite runs one writer at a time), so a part committed, the upload completed and
+    the upload aborted wait for each other instead of interleaving."""
+    row = tx.one(_UPLOAD_FOR_CHANGE if for_change else _UPLOAD, {"upload_id": upload_id})
     if row is None:
         raise NoSuchUploadError(upload_id=upload_id)
     return upload_from_row(row)

@@ -236,7 +236,7 @@ class Uploads:
 
     async def abort(self, upload_id: str) -> None:
         def abort(tx: Tx) -> None:
-            require_upload(tx, upload_id)
+            require_upload(tx, upload_id, for_change=True)
             now = time.time()
             queue_upload_chunks(tx, upload_id, now, now)
             tx.run(_DROP_UPLOAD, {"upload_id": upload_id})  # parts, segments, placements cascade
@@ -273,7 +273,7 @@ def _chosen_parts(tx: Tx, upload_id: str, req: CompleteUpload) -> list[Row]:
 def _complete(
     tx: Tx, upload_id: str, req: CompleteUpload, now: float, gc_delay: float
 ) -> ObjectManifest:
-    upload = require_upload(tx, upload_id)
+    upload = require_upload(tx, upload_id, for_change=True)  # no part lands meanwhile
     chosen = _chosen_parts(tx, upload_id, req)
     try:
         etag = multipart_etag([p.etag for p in chosen])

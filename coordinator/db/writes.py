@@ -270,7 +270,7 @@ def commit_upload_part(tx: Tx, upload_id: str, req: CommitPart, now: float) -> P
         )
     if intent.size != record.size:
         raise InvalidInputError(f"write was granted for {intent.size} bytes, not {record.size}")
-    upload = require_upload(tx, upload_id)
+    upload = require_upload(tx, upload_id, for_change=True)  # not while it completes
     check_part(record, upload.profile, intent.granted)
     # An earlier upload of this part number is replaced: its chunks can go at once, since
     # nothing reads an upload's parts before completion.

@@ -3,6 +3,7 @@ part replacement, listings, and every completion error."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -355,3 +356,42 @@ async def test_list_uploads(coord: Running) -> None:
     rolled = await c.list_uploads("mpu", delimiter="/")
     assert rolled.common_prefixes == ["a/", "c/"]
     assert [u.key for u in rolled.uploads] == ["b", "b", "c%d"]
+
+
+async def test_a_part_uploaded_again_while_completing(coord: Running) -> None:
+    """A completion and a new upload of one of its parts, racing: one waits for the other.
+    Either the completion takes the part it named (and the late part finds no upload), or
+    the new part lands first (and the completion, naming the old ETag, is InvalidPart);
+    never an object made of a part it did not name, nor its chunks sent to GC."""
+    c = coord.client
+    outcomes: set[tuple[bool, bool]] = set()
+    for round_ in range(12):
+        upload = await start(coord, key=f"race-{round_}")
+        first = await put_part(c, "mpu", upload.key, upload.upload_id, 1, 100, seed="a")
+        # Grant the second write first, so that both requests race only at the commit.
+        grant = await c.begin_write(
+            BeginWrite(
+                bucket="mpu", key=upload.key, size=100, upload_id=upload.upload_id, part_number=1
+            )
+        )
+        again = part_from_grant(grant, 1, 100, md5_etag(f"{round_}/b"))
+        completed, replaced = await asyncio.gather(
+            c.complete_upload(upload.upload_id, done((1, first.etag))),
+            c.commit_part(upload.upload_id, CommitPart(write_id=grant.write_id, part=again)),
+            return_exceptions=True,
+        )
+        won = not isinstance(completed, BaseException)
+        landed = not isinstance(replaced, BaseException)
+        assert won != landed, (completed, replaced)
+        if won:
+            assert isinstance(replaced, NoSuchUploadError)
+            manifest = await c.get_object("mpu", upload.key)
+            assert [p.etag for p in manifest.parts] == [first.etag]
+            queued = {chunk for chunk, _, _ in await coord.gc_entries()}
+            assert not chunk_ids(manifest) & queued
+        else:
+            assert isinstance(completed, InvalidPartError)
+            parts = (await c.list_parts(upload.upload_id)).parts
+            assert [p.etag for p in parts] == [again.etag]
+        outcomes.add((won, landed))
+    assert outcomes  # at least one round ran; which side wins is the scheduler's
