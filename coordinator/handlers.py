@@ -39,6 +39,7 @@ from wormfs.wire.coordinator import (
     PutInline,
     TagSet,
 )
+from wormfs.wire.cors import CorsSetting
 from wormfs.wire.lifecycle import LifecycleSetting
 
 REPO = web.AppKey("repo", Repository)
@@ -245,7 +246,7 @@ async def put_bucket_tags(request: web.Request) -> web.Response:
     return _no_content()
 
 
-# ---- lifecycle --------------------------------------------------------------------------------
+# ---- lifecycle and CORS -----------------------------------------------------------------------
 async def get_bucket_lifecycle(request: web.Request) -> web.Response:
     setting = await _repo(request).access.lifecycle(
         request.match_info["bucket"], request.query.get("owner_id") or None
@@ -256,6 +257,21 @@ async def get_bucket_lifecycle(request: web.Request) -> web.Response:
 async def put_bucket_lifecycle(request: web.Request) -> web.Response:
     req = await read_json(request, LifecycleSetting)
     await _repo(request).access.set_lifecycle(
+        request.match_info["bucket"], request.query.get("owner_id") or None, req.config
+    )
+    return _no_content()
+
+
+async def get_bucket_cors(request: web.Request) -> web.Response:
+    setting = await _repo(request).access.cors(
+        request.match_info["bucket"], request.query.get("owner_id") or None
+    )
+    return json_response(setting)
+
+
+async def put_bucket_cors(request: web.Request) -> web.Response:
+    req = await read_json(request, CorsSetting)
+    await _repo(request).access.set_cors(
         request.match_info["bucket"], request.query.get("owner_id") or None, req.config
     )
     return _no_content()
@@ -416,6 +432,8 @@ def add_routes(app: web.Application) -> None:
             web.get("/v1/buckets/{bucket}/object-lock", get_object_lock),
             web.get("/v1/buckets/{bucket}/lifecycle", get_bucket_lifecycle),
             web.put("/v1/buckets/{bucket}/lifecycle", put_bucket_lifecycle),
+            web.get("/v1/buckets/{bucket}/cors", get_bucket_cors),
+            web.put("/v1/buckets/{bucket}/cors", put_bucket_cors),
             web.put("/v1/buckets/{bucket}/object-lock", put_object_lock),
             web.get("/v1/buckets/{bucket}/tags", get_bucket_tags),
             web.put("/v1/buckets/{bucket}/tags", put_bucket_tags),

@@ -9,6 +9,9 @@ whether the caller (or an anonymous request) may do it and as whom the handler a
 (``wormfs.gateway.access``: bucket owner, bucket policy, public access block); the body becomes a
 ``BodyReader`` (plain or aws-chunked); the handler for the name runs (none -> 501
 ``NotImplemented``); its ``S3Response`` is written, streamed bodies in pieces of at most 1 MiB.
+CORS (``wormfs.gateway.cors``): an OPTIONS preflight is answered from the bucket's rules before
+any authentication (browsers do not sign it); any other request with an ``Origin`` gets the
+``Access-Control-*`` headers of the rule that allows it, on its answer or its error.
 ``S3Error`` becomes its XML document, domain errors go through the one table
 (``wormfs.gateway.errors.from_domain``), anything else is a 500 ``InternalError`` with the
 traceback logged under the request id. HEAD answers carry no body. Client connections are
@@ -46,10 +49,11 @@ from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.clients.storage import StorageClient
 from wormfs.config import GatewayConfig
 from wormfs.dataplane.reader import Piece
-from wormfs.errors import WormError
+from wormfs.errors import NoSuchBucketError, WormError
 from wormfs.gateway.access import Authorizer, BucketFactsCache, RequestFacts
 from wormfs.gateway.access_log import AccessLog, AccessRecord
 from wormfs.gateway.body import AwsChunkedBody, BeforeRead, PlainBody
+from wormfs.gateway.cors import preflight, response_headers
 from wormfs.gateway.errors import (
     InternalError,
     InvalidArgument,
@@ -77,6 +81,7 @@ from wormfs.internal import requestid
 from wormfs.runtime.bootstrap import serve
 from wormfs.runtime.metrics import metrics_response
 from wormfs.runtime.tls import server_context
+from wormfs.wire.cors import CorsConfig
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +274,7 @@ async def _serve(request: web.Request, state: S3State, record: AccessRecord) -> 
     expect = request.headers.get("expect", "").lower() == "100-continue"
     continuation = _Continue(request, expect and request.version == HttpVersion11)
     op: Operation | None = None
+    cors: dict[str, str] = {}  # Access-Control-* for a browser's request (any answer)
     try:
         _check_header_section(request)
         op = route(
@@ -279,6 +285,13 @@ async def _serve(request: web.Request, state: S3State, record: AccessRecord) -> 
             scheme=request.scheme,
         )
         record.operation, record.bucket, record.key = op.name, op.bucket, op.key
+        if op.name in ANSWERED_BY_APP:  # a CORS preflight: unsigned, as browsers send it
+            config = await _bucket_cors(state, op.bucket)
+            answer = S3Response(headers=preflight(config, request.headers))
+            return await _write(request, answer, record, continuation)
+        if op.bucket is not None and "Origin" in request.headers:
+            config = await _bucket_cors(state, op.bucket, missing_ok=True)
+            cors = response_headers(config, request.method, request.headers)
         view = RequestView(
             request.method,
             op.raw_path,
@@ -316,10 +329,12 @@ async def _serve(request: web.Request, state: S3State, record: AccessRecord) -> 
             auth=access,
         )
         result = await handler(ctx)
+        result.headers.update(cors)
         return await _write(request, result, record, continuation)
     except ResponseAborted:
         raise
     except S3Error as exc:
+        exc.headers.update(cors)
         return _error_response(request, exc, op, record, continuation)
     except WormError as exc:
         mapped = from_domain(
@@ -331,10 +346,31 @@ async def _serve(request: web.Request, state: S3State, record: AccessRecord) -> 
         if mapped is None:
             log.error("request %s: unmapped domain error", request_id, exc_info=exc)
             mapped = InternalError()
+        mapped.headers.update(cors)
         return _error_response(request, mapped, op, record, continuation)
     except Exception as exc:
         log.error("request %s failed", request_id, exc_info=exc)
         return _error_response(request, InternalError(), op, record, continuation)
+
+
+# Operations the app answers itself, before any handler (and any authentication).
+ANSWERED_BY_APP = frozenset({"PreflightRequest"})
+
+
+async def _bucket_cors(
+    state: S3State, bucket: str | None, missing_ok: bool = False
+) -> CorsConfig | None:
+    """The bucket's CORS rules from the cached bucket facts. A preflight of a missing bucket
+    is ``NoSuchBucket``; for another request (``missing_ok``) it only means no CORS headers,
+    the request's own answer says the rest."""
+    if bucket is None:
+        return None
+    try:
+        return (await state.authorizer.cache.get(bucket)).access.cors
+    except NoSuchBucketError:
+        if missing_ok:
+            return None
+        raise
 
 
 def _check_header_section(request: web.Request) -> None:

@@ -227,6 +227,13 @@ class XAmzContentSHA256Mismatch(BadRequest):
 
 
 # ---- 403 ---------------------------------------------------------------------------------------
+class AccessForbidden(S3Error):
+    """A CORS preflight the bucket's rules do not allow (or a bucket without CORS)."""
+
+    status = 403
+    message = "CORSResponse: CORS is not enabled for this bucket."
+
+
 class AccessDenied(S3Error):
     status = 403
     message = "Access Denied"

@@ -78,6 +78,7 @@ from wormfs.wire.coordinator import (
     VersionList,
     WriteGrant,
 )
+from wormfs.wire.cors import CorsConfig
 from wormfs.wire.lifecycle import LifecycleConfig
 
 CREDENTIALS_TTL = 10.0
@@ -229,6 +230,14 @@ class ObjectService:
 
     async def put_bucket_versioning(self, principal: Principal, bucket: str, status: str) -> None:
         await self._coordinator.put_bucket_versioning(bucket, principal.user_id, status)
+
+    async def bucket_cors(self, principal: Principal, bucket: str) -> CorsConfig | None:
+        return (await self._coordinator.bucket_cors(bucket, principal.user_id)).config
+
+    async def put_bucket_cors(
+        self, principal: Principal, bucket: str, config: CorsConfig | None
+    ) -> None:
+        await self._coordinator.put_bucket_cors(bucket, principal.user_id, config)
 
     async def bucket_lifecycle(self, principal: Principal, bucket: str) -> LifecycleConfig | None:
         return (await self._coordinator.bucket_lifecycle(bucket, principal.user_id)).config

@@ -41,6 +41,7 @@ from wormfs.wire.coordinator import (
     UploadList,
     VersionList,
 )
+from wormfs.wire.cors import CorsConfig
 from wormfs.wire.lifecycle import LifecycleConfig
 
 
@@ -149,6 +150,16 @@ class ObjectServiceProtocol(Protocol):
 
     async def put_bucket_versioning(self, principal: Principal, bucket: str, status: str) -> None:
         """Turn versioning on ("Enabled") or off for new writes ("Suspended")."""
+        ...
+
+    async def bucket_cors(self, principal: Principal, bucket: str) -> CorsConfig | None:
+        """The bucket's CORS rules; None when it has none."""
+        ...
+
+    async def put_bucket_cors(
+        self, principal: Principal, bucket: str, config: CorsConfig | None
+    ) -> None:
+        """Replace the bucket's CORS rules (validated); None removes them."""
         ...
 
     async def bucket_lifecycle(self, principal: Principal, bucket: str) -> LifecycleConfig | None:

@@ -6,7 +6,8 @@ method one transaction through ``Database.read`` / ``Database.write``. Contract:
 * ``get`` answers a bucket's access facts (``BucketAccess``: owner, policy text, public access
   block, lifecycle rules) in one read, or ``NoSuchBucketError``: what the gateway needs to
   authorize any request on the bucket (and to name a version's expiration).
-* ``lifecycle`` / ``set_lifecycle`` read and replace its lifecycle rules (``lifecycle``, None:
+* ``cors`` / ``set_cors`` read and replace its CORS rules (``cors``, None: none);
+  ``lifecycle`` / ``set_lifecycle`` read and replace its lifecycle rules (``lifecycle``, None:
   none), shown with the cluster's lifecycle day.
 * ``set_policy`` / ``set_public_access_block`` replace one setting (None removes it), given an
   owner only if it is theirs (``AccessDeniedError``); ``versioning`` / ``set_versioning``
@@ -38,11 +39,13 @@ from wormfs.coordinator.db.versioning import (
 )
 from wormfs.errors import InvalidBucketStateError, InvalidInputError, NoSuchBucketError
 from wormfs.wire.coordinator import BucketAccess, BucketVersioning, PublicAccessBlock
+from wormfs.wire.cors import CorsConfig, CorsSetting
 from wormfs.wire.lifecycle import DAY_SECONDS, LifecycleConfig, LifecycleSetting
 
 POLICY_KEY = "policy"
 PUBLIC_ACCESS_BLOCK_KEY = "public_access_block"
 LIFECYCLE_KEY = "lifecycle"  # the rules (coordinator/lifecycle.py applies them)
+CORS_KEY = "cors"  # the CORS rules (the gateway answers browsers from them)
 
 _ACCESS = (
     select(buckets.c.name, buckets.c.owner_id, buckets.c.settings, users.c.display_name)
@@ -67,6 +70,11 @@ def lifecycle_of(settings: dict[str, Any], day_seconds: float) -> LifecycleConfi
     return msgspec.convert({**stored, "day_seconds": day_seconds}, LifecycleConfig)
 
 
+def cors_of(settings: dict[str, Any]) -> CorsConfig | None:
+    stored = settings.get(CORS_KEY)
+    return None if stored is None else msgspec.convert(stored, CorsConfig)
+
+
 def bucket_access(tx: Tx, bucket: str, day_seconds: float) -> BucketAccess:
     row = tx.one(_ACCESS, {"name": bucket})
     if row is None:
@@ -80,6 +88,7 @@ def bucket_access(tx: Tx, bucket: str, day_seconds: float) -> BucketAccess:
         policy=settings.get(POLICY_KEY),
         public_access_block=None if block is None else msgspec.convert(block, PublicAccessBlock),
         lifecycle=lifecycle_of(settings, day_seconds),
+        cors=cors_of(settings),
     )
 
 
@@ -110,6 +119,17 @@ class Access:
             return LifecycleSetting(config=lifecycle_of(settings, self._day_seconds))
 
         return await self._db.read(read)
+
+    async def cors(self, bucket: str, owner_id: str | None) -> CorsSetting:
+        def read(tx: Tx) -> CorsSetting:
+            owned_bucket(tx, bucket, owner_id)
+            return CorsSetting(config=cors_of(tx.scalar(_SETTINGS, {"name": bucket}) or {}))
+
+        return await self._db.read(read)
+
+    async def set_cors(self, bucket: str, owner_id: str | None, config: CorsConfig | None) -> None:
+        value = None if config is None else msgspec.to_builtins(config)
+        await self._db.write(lambda tx: set_setting(tx, bucket, owner_id, CORS_KEY, value))
 
     async def set_lifecycle(
         self, bucket: str, owner_id: str | None, config: LifecycleConfig | None

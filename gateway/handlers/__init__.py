@@ -12,6 +12,7 @@ from types import MappingProxyType
 from wormfs.gateway.handlers import (
     buckets,
     copy,
+    cors,
     lifecycle,
     listing,
     multipart,
@@ -35,6 +36,7 @@ _ALL: dict[str, Handler] = {
     **policy.HANDLERS,
     **object_lock.HANDLERS,
     **lifecycle.HANDLERS,
+    **cors.HANDLERS,
 }
 # Every operation on a bucket checks x-amz-expected-bucket-owner (ListBuckets and CreateBucket
 # have no bucket owner to compare with).

@@ -36,7 +36,6 @@ from wormfs.gateway.errors import (
     AccessControlListNotSupported,
     MalformedACLError,
     NoSuchConfiguration,
-    NoSuchCORSConfiguration,
     NoSuchWebsiteConfiguration,
     ReplicationConfigurationNotFoundError,
     S3Error,
@@ -164,7 +163,6 @@ async def put_object_acl(ctx: S3Context) -> S3Response:
 HANDLERS: Mapping[str, Handler] = MappingProxyType(
     {
         # ---- never configured: 404 ----------------------------------------------------------
-        "GetBucketCors": _missing(NoSuchCORSConfiguration),
         "GetBucketWebsite": _missing(NoSuchWebsiteConfiguration),
         "GetBucketEncryption": _missing(ServerSideEncryptionConfigurationNotFoundError),
         "GetBucketReplication": _missing(ReplicationConfigurationNotFoundError),
@@ -191,7 +189,6 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
             _empty_list("ListBucketIntelligentTieringConfigurationsOutput")
         ),
         # ---- deleting what does not exist ---------------------------------------------------
-        "DeleteBucketCors": _delete_nothing,
         "DeleteBucketWebsite": _delete_nothing,
         "DeleteBucketEncryption": _delete_nothing,
         "DeleteBucketReplication": _delete_nothing,

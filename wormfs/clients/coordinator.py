@@ -57,6 +57,7 @@ from wormfs.wire.coordinator import (
     VersionList,
     WriteGrant,
 )
+from wormfs.wire.cors import CorsConfig, CorsSetting
 from wormfs.wire.lifecycle import LifecycleConfig, LifecycleSetting
 
 T = TypeVar("T")
@@ -278,7 +279,7 @@ class CoordinatorClient:
             body=TagSet(tags=tags),
         )
 
-    # ---- lifecycle ----------------------------------------------------------------------------
+    # ---- lifecycle and CORS -------------------------------------------------------------------
     async def bucket_lifecycle(self, bucket: str, owner_id: str | None) -> LifecycleSetting:
         return await self.http.call(
             "GET",
@@ -295,6 +296,21 @@ class CoordinatorClient:
             f"/v1/buckets/{bucket_segment(bucket)}/lifecycle",
             query=_owner(owner_id),
             body=LifecycleSetting(config=config),
+        )
+
+    async def bucket_cors(self, bucket: str, owner_id: str | None) -> CorsSetting:
+        return await self.http.call(
+            "GET", f"/v1/buckets/{bucket_segment(bucket)}/cors", CorsSetting, query=_owner(owner_id)
+        )
+
+    async def put_bucket_cors(
+        self, bucket: str, owner_id: str | None, config: CorsConfig | None
+    ) -> None:
+        await self.http.request(
+            "PUT",
+            f"/v1/buckets/{bucket_segment(bucket)}/cors",
+            query=_owner(owner_id),
+            body=CorsSetting(config=config),
         )
 
     # ---- Object Lock --------------------------------------------------------------------------

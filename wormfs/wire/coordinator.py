@@ -52,6 +52,7 @@ from wormfs.format.checksums import ChecksumAlgorithm as ChecksumAlgorithm
 from wormfs.format.checksums import ChecksumType as ChecksumType
 from wormfs.format.checksums import ObjectChecksum as ObjectChecksum
 from wormfs.format.layout import Profile
+from wormfs.wire.cors import CorsConfig
 from wormfs.wire.fs import FsWrite
 from wormfs.wire.lifecycle import LifecycleConfig
 from wormfs.wire.storage import DiskInfo
@@ -162,6 +163,8 @@ class BucketAccess(msgspec.Struct, frozen=True):
     public_access_block: PublicAccessBlock | None = None
     # Its lifecycle rules (for the x-amz-expiration header of reads and writes).
     lifecycle: LifecycleConfig | None = None
+    # Its CORS rules (for browsers' preflights and the Access-Control-* headers).
+    cors: CorsConfig | None = None
 
 
 class BucketPolicy(msgspec.Struct, frozen=True):
