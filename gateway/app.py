@@ -11,7 +11,8 @@ whether the caller (or an anonymous request) may do it and as whom the handler a
 ``NotImplemented``); its ``S3Response`` is written, streamed bodies in pieces of at most 1 MiB.
 CORS (``wormfs.gateway.cors``): an OPTIONS preflight is answered from the bucket's rules before
 any authentication (browsers do not sign it); any other request with an ``Origin`` gets the
-``Access-Control-*`` headers of the rule that allows it, on its answer or its error.
+``Access-Control-*`` headers of the rule that allows it, on its answer or its error. A POST
+Object (a browser form upload, ``wormfs.gateway.post_object``) is authenticated by its form.
 ``S3Error`` becomes its XML document, domain errors go through the one table
 (``wormfs.gateway.errors.from_domain``), anything else is a 500 ``InternalError`` with the
 traceback logged under the request id. HEAD answers carry no body. Client connections are
@@ -74,6 +75,7 @@ from wormfs.gateway.limits import (
 )
 from wormfs.gateway.metrics import UNKNOWN_OPERATION, GatewayMetrics
 from wormfs.gateway.object_service import ObjectService
+from wormfs.gateway.post_object import post_object
 from wormfs.gateway.router import Operation, route
 from wormfs.gateway.service import BodyReader, ObjectServiceProtocol
 from wormfs.gateway.sigv4 import AuthResult, RequestView, SigV4Verifier
@@ -285,13 +287,19 @@ async def _serve(request: web.Request, state: S3State, record: AccessRecord) -> 
             scheme=request.scheme,
         )
         record.operation, record.bucket, record.key = op.name, op.bucket, op.key
-        if op.name in ANSWERED_BY_APP:  # a CORS preflight: unsigned, as browsers send it
+        if op.name == "PreflightRequest":  # unsigned, as browsers send it
             config = await _bucket_cors(state, op.bucket)
             answer = S3Response(headers=preflight(config, request.headers))
             return await _write(request, answer, record, continuation)
         if op.bucket is not None and "Origin" in request.headers:
             config = await _bucket_cors(state, op.bucket, missing_ok=True)
             cors = response_headers(config, request.method, request.headers)
+        if op.name == "PostObject":  # a browser form: it carries its own signature
+            answer = await post_object(
+                request, op, state.verifier, state.service, state.authorizer, record.remote_ip
+            )
+            answer.headers.update(cors)
+            return await _write(request, answer, record, continuation)
         view = RequestView(
             request.method,
             op.raw_path,
@@ -353,8 +361,8 @@ async def _serve(request: web.Request, state: S3State, record: AccessRecord) -> 
         return _error_response(request, InternalError(), op, record, continuation)
 
 
-# Operations the app answers itself, before any handler (and any authentication).
-ANSWERED_BY_APP = frozenset({"PreflightRequest"})
+# Operations the app answers itself, before any handler and any header authentication.
+ANSWERED_BY_APP = frozenset({"PreflightRequest", "PostObject"})
 
 
 async def _bucket_cors(

@@ -111,6 +111,16 @@ class EntityTooLarge(BadRequest):
     message = "Your proposed upload exceeds the maximum allowed size"
 
 
+class InvalidPolicyDocument(BadRequest):
+    message = (
+        "The content of the form does not meet the conditions specified in the policy document."
+    )
+
+
+class MaxPostPreDataLengthExceeded(BadRequest):
+    message = "Your POST request fields preceeding the upload file was too large."
+
+
 class EntityTooSmall(BadRequest):
     message = "Your proposed upload is smaller than the minimum allowed object size."
 

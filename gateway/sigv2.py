@@ -95,7 +95,8 @@ def string_to_sign(
     return "\n".join(lines)
 
 
-def _sign(secret: str, to_sign: str) -> str:
+def sign(secret: str, to_sign: str) -> str:
+    """The base64 HMAC-SHA1 of ``to_sign`` (SigV2's signature; also a POST policy's)."""
     digest = hmac.new(secret.encode(), to_sign.encode("utf-8", "surrogateescape"), hashlib.sha1)
     return base64.b64encode(digest.digest()).decode("ascii")
 
@@ -109,7 +110,7 @@ async def _lookup(lookup: CredentialLookup, access_key: str) -> AccessKeyInfo:
 
 def _check(info: AccessKeyInfo, candidates: list[str], provided: str) -> None:
     for to_sign in candidates:
-        expected = _sign(info.secret_key, to_sign)
+        expected = sign(info.secret_key, to_sign)
         if hmac.compare_digest(expected.encode(), provided.encode("utf-8", "replace")):
             return
     raise SignatureDoesNotMatch(
