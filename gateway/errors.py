@@ -117,6 +117,10 @@ class InvalidPolicyDocument(BadRequest):
     )
 
 
+class MalformedPOSTRequest(BadRequest):
+    message = "The body of your POST request is not well-formed multipart/form-data."
+
+
 class MaxPostPreDataLengthExceeded(BadRequest):
     message = "Your POST request fields preceeding the upload file was too large."
 

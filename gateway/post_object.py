@@ -34,6 +34,7 @@ from dataclasses import replace
 from typing import IO
 from urllib.parse import quote, urlencode
 
+import aiohttp
 import msgspec
 from aiohttp import BodyPartReader, web
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -45,6 +46,7 @@ from wormfs.gateway.errors import (
     EntityTooSmall,
     InvalidAccessKeyId,
     InvalidArgument,
+    MalformedPOSTRequest,
     MalformedXML,
     MaxPostPreDataLengthExceeded,
     SignatureDoesNotMatch,
@@ -92,6 +94,15 @@ class SpooledBody:
 
 
 async def _read_fields(request: web.Request) -> tuple[dict[str, str], BodyPartReader]:
+    try:
+        return await _form_fields(request)
+    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as exc:
+        # aiohttp's multipart reader refuses a broken form with these (AssertionError for a
+        # boundary line it did not expect).
+        raise MalformedPOSTRequest() from exc
+
+
+async def _form_fields(request: web.Request) -> tuple[dict[str, str], BodyPartReader]:
     if not request.content_type.startswith("multipart/form-data"):
         raise InvalidArgument(
             "Bucket POST must be of the enclosure-type multipart/form-data",
@@ -106,7 +117,7 @@ async def _read_fields(request: web.Request) -> tuple[dict[str, str], BodyPartRe
         if part is None:
             raise InvalidArgument("POST requires exactly one file upload per request.")
         if not isinstance(part, BodyPartReader):
-            raise MalformedXML("A form field cannot hold a nested multipart body.")
+            raise MalformedPOSTRequest()  # a nested multipart body is no form field
         name = (part.name or "").lower()
         if name == "file":
             return fields, part
@@ -161,11 +172,18 @@ def _as_headers(fields: dict[str, str]) -> CIMultiDictProxy[str]:
     return CIMultiDictProxy(headers)
 
 
+async def _chunk(part: BodyPartReader) -> bytes:
+    try:
+        return await part.read_chunk(PIECE)
+    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as exc:
+        raise MalformedPOSTRequest() from exc  # the form ends before its file does
+
+
 async def _spool(part: BodyPartReader, low: int, high: int) -> tuple[IO[bytes], int]:
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
     size = 0
     try:
-        while chunk := await part.read_chunk(PIECE):
+        while chunk := await _chunk(part):
             size += len(chunk)
             if size > high:
                 raise EntityTooLarge(ProposedSize=size, MaxSizeAllowed=high)

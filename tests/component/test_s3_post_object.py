@@ -196,3 +196,22 @@ async def test_anonymous_uploads_need_a_bucket_policy(s3: Any, env: S3Env) -> No
     assert await read_body(got) == b"hello"
     status, _, _ = await _post(env, {"key": "private/x"})
     assert status == 403
+
+
+async def test_a_broken_form_is_malformed(s3: Any, env: S3Env) -> None:
+    for body in (
+        b"--b\r\nContent-Disposition: form-data; name=key\r\n\r\nk\r\n--b\r\n\r\nnot a part",
+        b"no boundary at all",
+        b"--b\r\nContent-Disposition: form-data; name=file; filename=x\r\n\r\ncut short",
+    ):
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{env.endpoint}/{BUCKET}",
+                data=body,
+                headers={"Content-Type": "multipart/form-data; boundary=b"},
+            ) as resp,
+        ):
+            answer = await resp.read()
+            assert resp.status == 400, answer
+            assert b"MalformedPOSTRequest" in answer or b"InvalidArgument" in answer, answer
