@@ -24,7 +24,7 @@ from wormfs.coordinator.db.admin_buckets import AdminBuckets
 from wormfs.coordinator.db.admin_views import BucketSummary, Usage
 from wormfs.coordinator.db.identity_admin import IdentityAdmin
 from wormfs.errors import InvalidInputError
-from wormfs.wire.coordinator import BucketInfo, CreateBucket
+from wormfs.wire.coordinator import BucketInfo, CreateBucket, ObjectLockConfig
 from wormfs.wire.profiles import BucketClass
 
 
@@ -42,6 +42,9 @@ class BucketDetail(msgspec.Struct, frozen=True):
     bucket: BucketInfo
     usage: Usage
     storage_class: str  # the default class of objects written without one
+    versioning: str = ""  # "" (never enabled), "Enabled" or "Suspended"
+    object_lock: ObjectLockConfig = ObjectLockConfig()  # enabled, and the default retention
+    lifecycle_rules: int = 0  # how many lifecycle rules it has (the lifecycle job applies them)
 
 
 class BucketPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -75,7 +78,16 @@ async def get_bucket(call: AdminCall) -> BucketDetail:
     info = await call.repo.buckets.get(name)
     usage = await call.views.usage(name)
     found = await call.repo.profiles.bucket_class(name)
-    return BucketDetail(bucket=info, usage=usage, storage_class=found.storage_class)
+    repo = call.repo
+    rules = (await repo.access.lifecycle(name, None)).config
+    return BucketDetail(
+        bucket=info,
+        usage=usage,
+        storage_class=found.storage_class,
+        versioning=(await repo.access.versioning(name, None)).status,
+        object_lock=await repo.locks.config(name, None),
+        lifecycle_rules=0 if rules is None else len(rules.rules),
+    )
 
 
 async def update_bucket(call: AdminCall) -> BucketDetail:

@@ -12,6 +12,9 @@ from component.admin_harness import AdminHarness
 from component.coordinator_harness import make_bucket, put, register
 from component.test_ui_login import _login, admin, browser
 
+from wormfs.wire.coordinator import CreateBucket, ObjectLockConfig
+from wormfs.wire.lifecycle import LifecycleConfig, LifecycleRule
+
 __all__ = ["admin", "browser"]  # the fixtures, shared with the login tests
 
 
@@ -116,3 +119,29 @@ async def test_the_bucket_page_shows_the_class_and_its_form_sets_it(
     async with browser.get(page, headers={"HX-Request": "true"}) as resp:
         text = await resp.text()
     assert "REDUCED_REDUNDANCY" in text and "Bucket settings" not in text
+
+
+async def test_detail_shows_versioning_object_lock_and_lifecycle(admin: AdminHarness) -> None:
+    client = admin.coordinator.client
+    await register(client, "n1")
+    await make_bucket(client, "plain")
+    detail = await admin.ok("GET", "/buckets/plain")
+    assert (detail["versioning"], detail["object_lock"]["enabled"], detail["lifecycle_rules"]) == (
+        "",
+        False,
+        0,
+    )
+    await client.create_bucket("vault", CreateBucket(owner_id="owner-a", object_lock=True))
+    await client.put_object_lock(
+        "vault", None, ObjectLockConfig(enabled=True, mode="COMPLIANCE", days=7)
+    )
+    rule = LifecycleRule(id="old", enabled=True, noncurrent_days=30)
+    await client.put_bucket_lifecycle("vault", None, LifecycleConfig(rules=[rule]))
+    detail = await admin.ok("GET", "/buckets/vault")
+    assert detail["versioning"] == "Enabled"
+    assert detail["object_lock"] == {"enabled": True, "mode": "COMPLIANCE", "days": 7, "years": 0}
+    assert detail["lifecycle_rules"] == 1
+    # The admin API deletes only empty buckets: a locked version keeps its bucket.
+    await put(client, "vault", "k")
+    status, body, _ = await admin.call("DELETE", "/buckets/vault")
+    assert status == 409 and body["code"]

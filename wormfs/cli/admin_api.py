@@ -217,11 +217,24 @@ async def run_buckets(args: argparse.Namespace, api: AdminApi) -> None:
                 f"objects:  {u['objects']} ({u['bytes']} bytes)",
                 f"uploads:  {u['uploads']} unfinished",
                 f"class:    {detail['storage_class']}",
+                f"versions: {detail.get('versioning') or 'never enabled'}",
+                f"lock:     {_lock_line(detail.get('object_lock') or {})}",
+                f"rules:    {detail.get('lifecycle_rules', 0)} lifecycle",
             ],
         )
     else:
         await api.call("DELETE", f"/buckets/{args.name}")
         _print(args, {"deleted": args.name}, [f"deleted {args.name}"])
+
+
+def _lock_line(lock: dict[str, Any]) -> str:
+    """A bucket's Object Lock in a few words."""
+    if not lock.get("enabled"):
+        return "off"
+    if not lock.get("mode"):
+        return "on, no default retention"
+    period = f"{lock['days']} days" if lock.get("days") else f"{lock.get('years', 0)} years"
+    return f"on, default {lock['mode']} for {period}"
 
 
 async def run_users(args: argparse.Namespace, api: AdminApi) -> None:
