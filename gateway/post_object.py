@@ -37,6 +37,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 import msgspec
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from wormfs.errors import NoSuchAccessKeyError
@@ -80,6 +81,17 @@ HEADER_FIELDS = frozenset(
 )
 
 
+# What aiohttp's multipart reader raises for a broken form: a bad part header, a boundary line
+# it did not expect (AssertionError), a body that ends early.
+BROKEN_FORM = (
+    ValueError,
+    AssertionError,
+    EOFError,
+    aiohttp.ClientPayloadError,
+    HttpProcessingError,
+)
+
+
 class SpooledBody:
     """A ``BodyReader`` over the spooled file (no trailers: a form carries none)."""
 
@@ -96,9 +108,7 @@ class SpooledBody:
 async def _read_fields(request: web.Request) -> tuple[dict[str, str], BodyPartReader]:
     try:
         return await _form_fields(request)
-    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as exc:
-        # aiohttp's multipart reader refuses a broken form with these (AssertionError for a
-        # boundary line it did not expect).
+    except BROKEN_FORM as exc:
         raise MalformedPOSTRequest() from exc
 
 
@@ -175,7 +185,7 @@ def _as_headers(fields: dict[str, str]) -> CIMultiDictProxy[str]:
 async def _chunk(part: BodyPartReader) -> bytes:
     try:
         return await part.read_chunk(PIECE)
-    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as exc:
+    except BROKEN_FORM as exc:
         raise MalformedPOSTRequest() from exc  # the form ends before its file does
 
 

@@ -203,6 +203,7 @@ async def test_a_broken_form_is_malformed(s3: Any, env: S3Env) -> None:
         b"--b\r\nContent-Disposition: form-data; name=key\r\n\r\nk\r\n--b\r\n\r\nnot a part",
         b"no boundary at all",
         b"--b\r\nContent-Disposition: form-data; name=file; filename=x\r\n\r\ncut short",
+        b"--b\r\nContent-Disposition: form-data; name=key\r\n\r\nk\r\n--b\r\nContent-Dispos",
     ):
         async with (
             aiohttp.ClientSession() as session,

@@ -210,12 +210,14 @@ async def test_auth_failures(env: S3Env, s3: Any) -> None:
 
 
 async def test_unimplemented_operation(s3: Any) -> None:
-    cors = {"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]}
-    code, status, _ = await error_of(s3, "put_bucket_cors", Bucket="bkt", CORSConfiguration=cors)
+    website = {"IndexDocument": {"Suffix": "index.html"}}
+    code, status, _ = await error_of(
+        s3, "put_bucket_website", Bucket="bkt", WebsiteConfiguration=website
+    )
     assert (code, status) == ("NotImplemented", 501)
     # Never configured: AWS's "no such configuration" answer, not 501.
-    code, status, _ = await error_of(s3, "get_bucket_cors", Bucket="bkt")
-    assert (code, status) == ("NoSuchCORSConfiguration", 404)
+    code, status, _ = await error_of(s3, "get_bucket_website", Bucket="bkt")
+    assert (code, status) == ("NoSuchWebsiteConfiguration", 404)
 
 
 # ---- listing -----------------------------------------------------------------------------------
