@@ -34,10 +34,7 @@ import msgspec
 
 from wormfs import config as cfg
 from wormfs.clients.coordinator import CoordinatorClient
-from wormfs.coordinator.db.metacheck import check_database
-from wormfs.coordinator.headerrecovery import recover_headers
 from wormfs.runtime.locate import data_dir_of, locate
-from wormfs.runtime.metafetch import Fetched, fetch_backup_chunks
 from wormfs.runtime.metarecover import (
     RecoveryError,
     data_dir_disks,
@@ -126,6 +123,10 @@ async def _online(args: argparse.Namespace) -> int:
 
 def header_step(disks: list[Path], database: Path, root_owner: str = "") -> list[str]:
     """The header scan after the backup restore (``wormfs.coordinator.headerrecovery``)."""
+    # Imported here, as the other heavy steps below: every `wormfs admin` command builds this
+    # module's parser, and the database layer (SQLAlchemy, Alembic) takes a second to load.
+    from wormfs.coordinator.headerrecovery import recover_headers
+
     gc_delay = cfg.CoordinatorConfig().gc_delay
     return asyncio.run(recover_headers(disks, database, gc_delay, root_owner))
 
@@ -143,6 +144,8 @@ def _recover(args: argparse.Namespace, database: Path) -> int:
     secret = cfg.cluster_secret(secret_file)
     fetched_dir = database.parent / "recover-fetch"  # kept until the next recovery by nodes
     shutil.rmtree(fetched_dir, ignore_errors=True)
+
+    from wormfs.runtime.metafetch import Fetched, fetch_backup_chunks
 
     async def fetch() -> Fetched:
         async with aiohttp.ClientSession() as session:
@@ -174,6 +177,8 @@ def run_metadata(args: argparse.Namespace) -> int:
             return _recover(args, database)
         problems = integrity_problems(database)
         if not problems:
+            from wormfs.coordinator.db.metacheck import check_database
+
             problems = asyncio.run(check_database(database, _disks(args)))
     except RecoveryError as exc:
         print(f"wormfs admin metadata {command}: {exc}", file=sys.stderr)
