@@ -27,8 +27,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from wormfs.gateway.errors import InvalidArgument, InvalidRequest, MalformedXML, S3NotImplemented
-from wormfs.gateway.object_lock import parse_date
-from wormfs.gateway.xml import Elem, child_text, http_date, iso8601
+from wormfs.gateway.xml import Elem, child_text, http_date, iso8601, parse_iso8601
 from wormfs.ids import new_id
 from wormfs.wire.lifecycle import (
     DAY_SECONDS,
@@ -111,7 +110,7 @@ def _filter(rule: ET.Element) -> LifecycleFilter:
 
 
 def _midnight(text: str) -> float:
-    seconds = parse_date(text)
+    seconds = parse_iso8601(text)
     if seconds is None or len(text.strip()) < 10 or seconds % DAY_SECONDS:
         raise InvalidArgument("'Date' must be at midnight GMT")
     return seconds

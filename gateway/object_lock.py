@@ -18,7 +18,6 @@ Layer: gateway (S3 syntax only; the rules that need the bucket are the coordinat
 
 from __future__ import annotations
 
-import datetime
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -31,7 +30,7 @@ from wormfs.gateway.errors import (
     InvalidRetentionPeriod,
     MalformedXML,
 )
-from wormfs.gateway.xml import Elem, child_text, iso8601
+from wormfs.gateway.xml import Elem, child_text, iso8601, parse_iso8601
 from wormfs.wire.coordinator import ObjectAttributes, ObjectLockConfig
 
 Headers = CIMultiDictProxy[str]
@@ -41,17 +40,6 @@ MODE_HEADER = "x-amz-object-lock-mode"
 UNTIL_HEADER = "x-amz-object-lock-retain-until-date"
 HOLD_HEADER = "x-amz-object-lock-legal-hold"
 BYPASS_HEADER = "x-amz-bypass-governance-retention"
-
-
-def parse_date(value: str) -> float | None:
-    """Unix seconds of an ISO 8601 date (a zone-less one is UTC); None if unparsable."""
-    try:
-        when = datetime.datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return when.timestamp()
 
 
 def _integrity_given(headers: Headers) -> bool:
@@ -90,7 +78,7 @@ def _lock_fields(headers: Headers) -> dict[str, Any]:
             raise InvalidArgument(
                 "Unknown wormMode directive.", ArgumentName=MODE_HEADER, ArgumentValue=mode
             )
-        seconds = parse_date(until)
+        seconds = parse_iso8601(until)
         if seconds is None:
             raise InvalidArgument(
                 "The retain until date must be a valid ISO 8601 date.",
@@ -181,7 +169,7 @@ def parse_retention(doc: ET.Element | None) -> tuple[str, float | None]:
         return "", None
     if mode not in MODES or until is None:
         raise MalformedXML()
-    seconds = parse_date(until)
+    seconds = parse_iso8601(until)
     if seconds is None:
         raise MalformedXML()
     return mode, seconds

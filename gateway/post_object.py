@@ -141,9 +141,9 @@ async def _form_fields(request: web.Request) -> tuple[dict[str, str], BodyPartRe
 
 
 async def _caller(
-    fields: dict[str, str], verifier: SigV4Verifier, service: ObjectServiceProtocol
+    fields: dict[str, str], how: str, verifier: SigV4Verifier, service: ObjectServiceProtocol
 ) -> Principal | None:
-    how = signed_by(fields)
+    """Who signed the form (``how``: ``post_policy.signed_by``); None: anonymous."""
     if not how:
         return None
     policy = fields["policy"]
@@ -235,7 +235,8 @@ async def post_object(
 ) -> S3Response:
     assert op.bucket is not None, "the router names PostObject on a bucket"
     fields, file_part = await _read_fields(request)
-    caller = await _caller(fields, verifier, service)
+    how = signed_by(fields)
+    caller = await _caller(fields, how, verifier, service)
     if "key" not in fields:
         raise InvalidArgument(
             "Bucket POST must contain a field named 'key'.  If it is specified, please check "
@@ -259,7 +260,7 @@ async def post_object(
         source_ip=source_ip,
         secure=request.scheme == "https",
         auth_type="POST",
-        signature_version={"v4": "SigV4", "v2": "SigV2"}.get(signed_by(fields), ""),
+        signature_version={"v4": "SigV4", "v2": "SigV2"}.get(how, ""),
     )
     access = await authorizer.authorize(put, caller, facts)
     assert access.principal is not None, "authorize names whom the upload is stored as"

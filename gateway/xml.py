@@ -178,6 +178,18 @@ def http_date(ts: float) -> str:
     return email.utils.formatdate(int(ts), usegmt=True)
 
 
+def parse_iso8601(value: str) -> float | None:
+    """Seconds since the epoch for an ISO 8601 time (one without a zone is UTC); None if
+    unparsable."""
+    try:
+        when = datetime.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return when.timestamp()
+
+
 def parse_http_date(value: str) -> float | None:
     """Seconds since the epoch for an HTTP date (IMF-fixdate, RFC 850 or asctime); None if
     unparsable (a bad date in a conditional header is ignored, as HTTP says)."""

@@ -24,6 +24,8 @@ drives it. Contract:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.orm import aliased
 
@@ -62,6 +64,12 @@ _DUE_CURRENT = (
     .limit(bindparam("limit"))
 )
 _other = aliased(objects)
+# The version is the only one of its key.
+_ALONE = ~exists().where(
+    _other.c.bucket == objects.c.bucket,
+    _other.c.key == objects.c.key,
+    _other.c.id != objects.c.id,
+)
 _LONE_MARKERS = (
     select(*_CURRENT_COLUMNS)
     .where(
@@ -70,11 +78,7 @@ _LONE_MARKERS = (
         objects.c.is_delete_marker == True,  # noqa: E712
         _AFTER,
         _FROM,
-        ~exists().where(
-            _other.c.bucket == objects.c.bucket,
-            _other.c.key == objects.c.key,
-            _other.c.id != objects.c.id,
-        ),
+        _ALONE,
     )
     .order_by(objects.c.key)
     .limit(bindparam("limit"))
@@ -122,11 +126,7 @@ _STILL_LONE_MARKER = select(objects.c.id).where(
     objects.c.version_id == bindparam("version_id"),
     IS_LATEST,
     objects.c.is_delete_marker == True,  # noqa: E712
-    ~exists().where(
-        _other.c.bucket == objects.c.bucket,
-        _other.c.key == objects.c.key,
-        _other.c.id != objects.c.id,
-    ),
+    _ALONE,
 )
 _STILL_NONCURRENT = select(objects.c.id).where(
     _IN_BUCKET,
@@ -194,23 +194,20 @@ def expire_current(
     return True
 
 
-def expire_noncurrent(
-    tx: Tx, bucket: str, key: str, version_id: str, now: float, gc_delay: float
-) -> bool:
-    lock_key(tx, bucket, key)
-    params = {"bucket": bucket, "key": key, "version_id": version_id}
-    if tx.scalar(_STILL_NONCURRENT, params) is None:
-        return False  # deleted, or current again, meanwhile
-    delete_version(tx, bucket, key, version_id, None, now, gc_delay)
-    return True
+def _expire_version(
+    still: Select[tuple[object, ...]],
+) -> Callable[[Tx, str, str, str, float, float], bool]:
+    """An action deleting one version by its id while ``still`` finds it as it was found."""
+
+    def expire(tx: Tx, bucket: str, key: str, version_id: str, now: float, gc_delay: float) -> bool:
+        lock_key(tx, bucket, key)
+        if tx.scalar(still, {"bucket": bucket, "key": key, "version_id": version_id}) is None:
+            return False  # changed meanwhile (deleted, current again, or no longer alone)
+        delete_version(tx, bucket, key, version_id, None, now, gc_delay)
+        return True
+
+    return expire
 
 
-def expire_marker(
-    tx: Tx, bucket: str, key: str, version_id: str, now: float, gc_delay: float
-) -> bool:
-    lock_key(tx, bucket, key)
-    params = {"bucket": bucket, "key": key, "version_id": version_id}
-    if tx.scalar(_STILL_LONE_MARKER, params) is None:
-        return False  # a version was written meanwhile
-    delete_version(tx, bucket, key, version_id, None, now, gc_delay)
-    return True
+expire_noncurrent = _expire_version(_STILL_NONCURRENT)
+expire_marker = _expire_version(_STILL_LONE_MARKER)

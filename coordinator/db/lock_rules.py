@@ -12,8 +12,6 @@ operations). Contract:
   (``NoObjectLockError``), a mode and a date together, and a date in the future
   (``InvalidRetentionError``); a write that asks for no retention takes the bucket's default,
   counted from now (a year is 365 days, as AWS counts it).
-* ``is_locked`` says whether a version must stay: a legal hold, or a retention not yet ended
-  that is COMPLIANCE or not bypassed (``versions.retire_version`` says the same in SQL).
 """
 
 from __future__ import annotations
@@ -91,19 +89,3 @@ def locked_attributes(
     return msgspec.structs.replace(
         attributes, lock_mode=str(lock["mode"]), retain_until=now + period
     )
-
-
-def is_locked(
-    mode: str | None,
-    retain_until: float | None,
-    legal_hold: bool | None,
-    now: float,
-    bypass_governance: bool = False,
-) -> bool:
-    """Whether a version with these lock columns must stay (see ``versions.retire_version``,
-    which says the same in SQL)."""
-    if legal_hold:
-        return True
-    if retain_until is None or retain_until <= now:
-        return False
-    return not (bypass_governance and mode == GOVERNANCE)

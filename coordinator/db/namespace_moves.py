@@ -25,7 +25,7 @@ are those of ``wormfs.wire.fs.RenameEntry``. Contract:
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String, bindparam, func, or_, select, update
+from sqlalchemy import Integer, String, bindparam, func, select, update
 
 from wormfs.coordinator.db.manifests import delete_version, owned_bucket
 from wormfs.coordinator.db.namespace import (
@@ -44,7 +44,7 @@ from wormfs.coordinator.db.namespace import (
 from wormfs.coordinator.db.tables import objects
 from wormfs.coordinator.db.tx import Tx
 from wormfs.coordinator.db.versioning import OFF, bucket_versioning
-from wormfs.coordinator.db.versions import DEMOTE, lock_key
+from wormfs.coordinator.db.versions import DEMOTE, UNLOCKED, lock_key
 from wormfs.errors import (
     DirectoryNotEmptyError,
     EntryExistsError,
@@ -80,7 +80,7 @@ _ANY_VERSION = (
     .where(objects.c.bucket == bindparam("bucket"), objects.c.key == bindparam("key"))
     .limit(1)
 )
-_LOCKED = or_(objects.c.legal_hold == True, objects.c.retain_until > bindparam("now"))  # noqa: E712
+_LOCKED = ~UNLOCKED  # at bind parameter ``now``
 _ROW_LOCKED = select(objects.c.id).where(objects.c.id == bindparam("object_id"), _LOCKED)
 _RANGE_LOCKED = (
     select(objects.c.id)

@@ -25,9 +25,8 @@ without statements are ``lock_rules.py``). Contract:
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, update
 
 from wormfs.coordinator.db.access import set_setting
 from wormfs.coordinator.db.database import Database
@@ -37,11 +36,17 @@ from wormfs.coordinator.db.lock_rules import (
     config_from_json,
     config_to_json,
 )
-from wormfs.coordinator.db.manifests import owned_bucket
-from wormfs.coordinator.db.tables import buckets, objects
+from wormfs.coordinator.db.manifests import check_owner
+from wormfs.coordinator.db.tables import objects
 from wormfs.coordinator.db.tagging import find_version
 from wormfs.coordinator.db.tx import Row, Tx
-from wormfs.coordinator.db.versioning import ENABLED, OBJECT_LOCK_KEY, bucket_facts, s3_version_id
+from wormfs.coordinator.db.versioning import (
+    ENABLED,
+    OBJECT_LOCK_KEY,
+    BucketFacts,
+    bucket_facts,
+    s3_version_id,
+)
 from wormfs.coordinator.db.versions import lock_key
 from wormfs.coordinator.naming import check_key
 from wormfs.errors import (
@@ -52,9 +57,6 @@ from wormfs.errors import (
 )
 from wormfs.wire.coordinator import ObjectLockConfig, ObjectRetention, TaggedVersion
 
-_LOCK = select(buckets.c.settings[OBJECT_LOCK_KEY].label("object_lock")).where(
-    buckets.c.name == bindparam("bucket")
-)
 _SET_RETENTION = (
     update(objects)
     .where(objects.c.id == bindparam("object_id"))
@@ -67,30 +69,32 @@ _SET_LEGAL_HOLD = (
 )
 
 
+def _owned_facts(tx: Tx, bucket: str, owner_id: str | None) -> BucketFacts:
+    """The bucket's facts (one select), once it is known to be the caller's."""
+    facts = bucket_facts(tx, bucket)
+    check_owner(bucket, facts.owner_id, owner_id)
+    return facts
+
+
 def lock_config(tx: Tx, bucket: str, owner_id: str | None) -> ObjectLockConfig:
-    owned_bucket(tx, bucket, owner_id)
-    return config_from_json(_stored(tx, bucket))
-
-
-def _stored(tx: Tx, bucket: str) -> dict[str, Any] | None:
-    stored = tx.scalar(_LOCK, {"bucket": bucket})
-    return stored if isinstance(stored, dict) else None
+    return config_from_json(_owned_facts(tx, bucket, owner_id).object_lock)
 
 
 def set_lock_config(tx: Tx, bucket: str, owner_id: str | None, config: ObjectLockConfig) -> None:
     if not config.enabled:
         raise InvalidInputError("Object Lock, once on, cannot be turned off")
     value = config_to_json(config)
-    owned_bucket(tx, bucket, owner_id)
-    facts = bucket_facts(tx, bucket)
+    facts = _owned_facts(tx, bucket, owner_id)
     if facts.object_lock is None and facts.versioning != ENABLED:
         raise InvalidBucketStateError("Object Lock needs versioning enabled on the bucket first")
     set_setting(tx, bucket, owner_id, OBJECT_LOCK_KEY, value)
 
 
-def _require_lock(tx: Tx, bucket: str) -> None:
-    if _stored(tx, bucket) is None:
+def _locked_bucket(tx: Tx, bucket: str, owner_id: str | None) -> BucketFacts:
+    facts = _owned_facts(tx, bucket, owner_id)
+    if facts.object_lock is None:
         raise NoObjectLockError(f"bucket {bucket!r} has no Object Lock")
+    return facts
 
 
 def set_retention(
@@ -102,8 +106,7 @@ def set_retention(
     change: ObjectRetention,
     now: float,
 ) -> TaggedVersion:
-    owned_bucket(tx, bucket, owner_id)
-    _require_lock(tx, bucket)
+    facts = _locked_bucket(tx, bucket, owner_id)
     check_retention(change.mode, change.retain_until, now)
     lock_key(tx, bucket, key)
     row = find_version(tx, bucket, key, version_id)
@@ -120,23 +123,22 @@ def set_retention(
             "retain_until": change.retain_until,
         },
     )
-    return _changed(tx, bucket, row)
+    return _changed(facts, row)
 
 
 def set_legal_hold(
     tx: Tx, bucket: str, key: str, version_id: str | None, owner_id: str | None, on: bool
 ) -> TaggedVersion:
-    owned_bucket(tx, bucket, owner_id)
-    _require_lock(tx, bucket)
+    facts = _locked_bucket(tx, bucket, owner_id)
     lock_key(tx, bucket, key)
     row = find_version(tx, bucket, key, version_id)
     tx.run(_SET_LEGAL_HOLD, {"object_id": row.id, "legal_hold": on})
-    return _changed(tx, bucket, row)
+    return _changed(facts, row)
 
 
-def _changed(tx: Tx, bucket: str, row: Row) -> TaggedVersion:
-    versioning = bucket_facts(tx, bucket).versioning
-    return TaggedVersion(version_id=s3_version_id(versioning, bool(row.is_null), row.version_id))
+def _changed(facts: BucketFacts, row: Row) -> TaggedVersion:
+    s3_id = s3_version_id(facts.versioning, bool(row.is_null), row.version_id)
+    return TaggedVersion(version_id=s3_id)
 
 
 class ObjectLock:

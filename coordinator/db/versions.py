@@ -31,6 +31,7 @@ import hashlib
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    and_,
     bindparam,
     delete,
     exists,
@@ -112,13 +113,12 @@ _DROP_INODE = delete(inodes).where(
     ),
 )
 # The one DELETE of a version row, guarded by its Object Lock (db/object_lock.py): it matches
-# nothing under a legal hold or a retention that has not ended (``lock_rules.is_locked``);
-# the bypass form lets a GOVERNANCE retention go.
+# nothing under a legal hold or a retention that has not ended (``UNLOCKED``, a version free to
+# go at ``now``); the bypass form lets a GOVERNANCE retention go.
 _NO_HOLD = or_(objects.c.legal_hold.is_(None), objects.c.legal_hold == False)  # noqa: E712
 _RETENTION_OVER = or_(objects.c.retain_until.is_(None), objects.c.retain_until <= bindparam("now"))
-_DELETE_VERSION = delete(objects).where(
-    objects.c.id == bindparam("object_id"), _NO_HOLD, _RETENTION_OVER
-)
+UNLOCKED: ColumnElement[bool] = and_(_NO_HOLD, _RETENTION_OVER)
+_DELETE_VERSION = delete(objects).where(objects.c.id == bindparam("object_id"), UNLOCKED)
 _DELETE_VERSION_BYPASS = delete(objects).where(
     objects.c.id == bindparam("object_id"),
     _NO_HOLD,

@@ -150,6 +150,12 @@ def version_param(ctx: S3Context) -> str | None:
     return checked_version_id(value, "versionId")
 
 
+def version_echo(ctx: S3Context) -> dict[str, str]:
+    """``x-amz-version-id`` echoing the request's ``versionId`` (the per-version calls)."""
+    version = ctx.op.query.get("versionId")
+    return {"x-amz-version-id": version} if version else {}
+
+
 def checked_version_id(value: str, name: str) -> str:
     """A version id as a client gave it: ``"null"`` or one of ours (``InvalidArgument``)."""
     if value == "":

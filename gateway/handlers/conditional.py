@@ -19,13 +19,12 @@ Worked examples for a 1000-byte object:
 
 from __future__ import annotations
 
-import datetime
 import re
 
 from multidict import CIMultiDictProxy
 
 from wormfs.gateway.errors import InvalidArgument, InvalidRange, NotModified, PreconditionFailed
-from wormfs.gateway.xml import http_date, parse_http_date
+from wormfs.gateway.xml import http_date, parse_http_date, parse_iso8601
 from wormfs.wire.coordinator import DeleteConditions
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
@@ -121,15 +120,7 @@ def _seconds(value: str) -> float | None:
     """An HTTP date or an ISO 8601 time (DeleteObjects' XML carries either: botocore writes
     an HTTP date there, the API reference shows ISO 8601)."""
     parsed = parse_http_date(value)
-    if parsed is not None:
-        return parsed
-    try:
-        when = datetime.datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return when.timestamp()
+    return parsed if parsed is not None else parse_iso8601(value)
 
 
 def delete_conditions(

@@ -31,6 +31,7 @@ from wormfs.gateway.handlers.base import (
     empty_response,
     key_of,
     read_xml,
+    version_echo,
     version_param,
     xml_response,
 )
@@ -57,11 +58,6 @@ async def may_bypass(ctx: S3Context, key: str | None) -> bool:
     except AccessDenied:
         return False
     return True
-
-
-def _version_header(ctx: S3Context) -> dict[str, str]:
-    version = ctx.op.query.get("versionId")
-    return {"x-amz-version-id": version} if version else {}
 
 
 async def _config(ctx: S3Context) -> ObjectLockConfig:
@@ -96,7 +92,7 @@ async def get_object_retention(ctx: S3Context) -> S3Response:
     if not attributes.lock_mode or attributes.retain_until is None:
         raise NoSuchObjectLockConfiguration()
     document = retention_document(attributes.lock_mode, attributes.retain_until)
-    return xml_response(document, headers=_version_header(ctx))
+    return xml_response(document, headers=version_echo(ctx))
 
 
 async def put_object_retention(ctx: S3Context) -> S3Response:
@@ -108,14 +104,14 @@ async def put_object_retention(ctx: S3Context) -> S3Response:
     await ctx.service.put_object_retention(
         ctx.principal, bucket_of(ctx), key_of(ctx), version_param(ctx), change
     )
-    return empty_response(200, _version_header(ctx))
+    return empty_response(200, version_echo(ctx))
 
 
 async def get_object_legal_hold(ctx: S3Context) -> S3Response:
     attributes = (await _locked_version(ctx)).attributes
     if attributes.legal_hold is None:
         raise NoSuchObjectLockConfiguration()
-    return xml_response(legal_hold_document(attributes.legal_hold), headers=_version_header(ctx))
+    return xml_response(legal_hold_document(attributes.legal_hold), headers=version_echo(ctx))
 
 
 async def put_object_legal_hold(ctx: S3Context) -> S3Response:
@@ -124,7 +120,7 @@ async def put_object_legal_hold(ctx: S3Context) -> S3Response:
     await ctx.service.put_object_legal_hold(
         ctx.principal, bucket_of(ctx), key_of(ctx), version_param(ctx), on
     )
-    return empty_response(200, _version_header(ctx))
+    return empty_response(200, version_echo(ctx))
 
 
 HANDLERS: Mapping[str, Handler] = MappingProxyType(

@@ -24,6 +24,7 @@ from wormfs.gateway.handlers.base import (
     empty_response,
     key_of,
     read_xml,
+    version_echo,
     version_param,
     xml_response,
 )
@@ -35,16 +36,11 @@ from wormfs.gateway.tags import (
 )
 
 
-def _version_header(ctx: S3Context) -> dict[str, str]:
-    version = ctx.op.query.get("versionId")
-    return {"x-amz-version-id": version} if version else {}
-
-
 async def get_object_tagging(ctx: S3Context) -> S3Response:
     manifest = await ctx.service.head_object(
         ctx.principal, bucket_of(ctx), key_of(ctx), version_param(ctx)
     )
-    return xml_response(tagging_document(manifest.attributes.tags), headers=_version_header(ctx))
+    return xml_response(tagging_document(manifest.attributes.tags), headers=version_echo(ctx))
 
 
 async def put_object_tagging(ctx: S3Context) -> S3Response:
@@ -52,14 +48,14 @@ async def put_object_tagging(ctx: S3Context) -> S3Response:
     await ctx.service.put_object_tags(
         ctx.principal, bucket_of(ctx), key_of(ctx), version_param(ctx), tags
     )
-    return empty_response(200, _version_header(ctx))
+    return empty_response(200, version_echo(ctx))
 
 
 async def delete_object_tagging(ctx: S3Context) -> S3Response:
     await ctx.service.put_object_tags(
         ctx.principal, bucket_of(ctx), key_of(ctx), version_param(ctx), {}
     )
-    return empty_response(204, _version_header(ctx))
+    return empty_response(204, version_echo(ctx))
 
 
 async def get_bucket_tagging(ctx: S3Context) -> S3Response:
