@@ -30,7 +30,9 @@ reported too.
 Evidence for bottlenecks: ``--profile REGEX`` records py-spy profiles (``--gil``) of every
 WormFS process during the WormFS runs of the matching cells and prints a text summary of
 each (``s3bench.profiling``); ``--wormfs-env NAME=VALUE`` starts wormfs server with extra
-environment for experiments (the report then says it is not ``make run``'s defaults).
+environment for experiments (the report then says it is not ``make run``'s defaults);
+``--sse AES256`` gives WormFS's bucket a default encryption, so every object is sealed (the
+cost of server-side encryption, docs/performance.md).
 
 Everything started here is stopped here, whatever happens: the peer by its down script,
 WormFS by SIGTERM to the PID started, the client processes by their own PIDs.
@@ -386,6 +388,10 @@ def render(
         "SQLite, one storage node over six data directories, gateway workers); "
         f"Python {env['python']}; {env['libraries']}.",
     ]
+    if args.sse:
+        lines.append(
+            f"- **Every WormFS object sealed**: the bucket's default encryption is {args.sse}."
+        )
     if args.wormfs_env:
         lines.append(
             f"- **Not `make run`'s defaults**: wormfs server ran with {', '.join(args.wormfs_env)}."
@@ -437,6 +443,15 @@ def render(
     return "\n".join(lines) + "\n"
 
 
+def _sse_rule(algorithm: str) -> bytes:
+    """A PutBucketEncryption document: every object of the bucket sealed with ``algorithm``."""
+    return (
+        "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
+        f"<SSEAlgorithm>{algorithm}</SSEAlgorithm></ApplyServerSideEncryptionByDefault>"
+        "</Rule></ServerSideEncryptionConfiguration>"
+    ).encode()
+
+
 def _median(values: list[float]) -> float:
     return values[len(values) // 2] if values else 0.0
 
@@ -471,6 +486,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pyspy", type=Path, default=REPO / ".venv" / "bin" / "py-spy")
     p.add_argument("--out-dir", type=Path, default=REPO / "build" / "bench")
     p.add_argument("--update-doc", type=Path, default=None, help="markdown file with markers")
+    p.add_argument(
+        "--sse",
+        choices=["AES256", "aws:kms"],
+        default=None,
+        help="the benchmark bucket's default encryption on WormFS (every object sealed)",
+    )
     args = p.parse_args(argv)
     quick = args.quick
     for name, default, quick_default in (
@@ -529,6 +550,12 @@ def main(argv: list[str] | None = None) -> int:
             status = s3_request(target, "PUT", f"/{bench.bucket}")
             if status != 200:
                 raise RuntimeError(f"CreateBucket on {target.name}: HTTP {status}")
+        if args.sse:
+            status = s3_request(
+                targets[0], "PUT", f"/{bench.bucket}", query="encryption=", body=_sse_rule(args.sse)
+            )
+            if status != 200:
+                raise RuntimeError(f"PutBucketEncryption on WormFS: HTTP {status}")
         last_use = {plan.object_size: i for i, plan in enumerate(plans)}
         for i, plan in enumerate(plans):
             bench.run_plan(plan, i + 1, len(plans))

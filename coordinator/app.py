@@ -14,7 +14,9 @@ Layer: coordinator, the top. Contract:
   2. background jobs (``leadership.LeaderJobs``): an HTTP session for storage nodes, the
      liveness loop, the GC loop, repair and scrub; started at once when alone, by the
      election when elected; stopped on shutdown;
-  3. the admin plane (``admin.server.admin_ctx``): admin tokens and the audit log, and with
+  3. the master keyring (``admin.keys.add_keyring``: ``WORMFS_MASTER_KEY`` or the key file
+     of ``WORMFS_MASTER_KEY_FILE``, None without either), for ``wormfs admin keys``; then the
+     admin plane (``admin.server.admin_ctx``): admin tokens and the audit log, and with
      ``admin_listen`` set the admin listener (``/admin/v1``, the route table of
      ``admin.table``), stopped before the jobs;
   4. with ZooKeeper, the election (``election.Election``), closed (stepping down) first on
@@ -39,6 +41,7 @@ import aiohttp
 from aiohttp import web
 
 from wormfs.config import CoordinatorConfig
+from wormfs.coordinator.admin.keys import add_keyring
 from wormfs.coordinator.admin.server import ADMIN_URL, admin_ctx, ensure_configured_token
 from wormfs.coordinator.admin.table import MOUNTS, TABLE
 from wormfs.coordinator.backup import MetadataBackup
@@ -168,6 +171,7 @@ async def create_app(
     app[SECRET] = secret
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_background_ctx)
+    add_keyring(app)  # a cleanup context: loads the master keyring
     app.cleanup_ctx.append(admin_ctx(config, TABLE, (*MOUNTS, mount_metrics), ready_file))
     app.cleanup_ctx.append(_election_ctx)
     add_routes(app)

@@ -40,6 +40,7 @@ from wormfs.wire.coordinator import (
     TagSet,
 )
 from wormfs.wire.cors import CorsSetting
+from wormfs.wire.encryption import EncryptionSetting
 from wormfs.wire.lifecycle import LifecycleSetting
 
 REPO = web.AppKey("repo", Repository)
@@ -277,6 +278,21 @@ async def put_bucket_cors(request: web.Request) -> web.Response:
     return _no_content()
 
 
+async def get_bucket_encryption(request: web.Request) -> web.Response:
+    setting = await _repo(request).access.encryption(
+        request.match_info["bucket"], request.query.get("owner_id") or None
+    )
+    return json_response(setting)
+
+
+async def put_bucket_encryption(request: web.Request) -> web.Response:
+    req = await read_json(request, EncryptionSetting)
+    await _repo(request).access.set_encryption(
+        request.match_info["bucket"], request.query.get("owner_id") or None, req.config
+    )
+    return _no_content()
+
+
 # ---- Object Lock ------------------------------------------------------------------------------
 async def get_object_lock(request: web.Request) -> web.Response:
     config = await _repo(request).locks.config(
@@ -434,6 +450,8 @@ def add_routes(app: web.Application) -> None:
             web.put("/v1/buckets/{bucket}/lifecycle", put_bucket_lifecycle),
             web.get("/v1/buckets/{bucket}/cors", get_bucket_cors),
             web.put("/v1/buckets/{bucket}/cors", put_bucket_cors),
+            web.get("/v1/buckets/{bucket}/encryption", get_bucket_encryption),
+            web.put("/v1/buckets/{bucket}/encryption", put_bucket_encryption),
             web.put("/v1/buckets/{bucket}/object-lock", put_object_lock),
             web.get("/v1/buckets/{bucket}/tags", get_bucket_tags),
             web.put("/v1/buckets/{bucket}/tags", put_bucket_tags),

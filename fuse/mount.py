@@ -31,6 +31,7 @@ from wormfs.clients.fs import FsClient
 from wormfs.clients.storage import StorageClient
 from wormfs.errors import AccessDeniedError, NoSuchAccessKeyError, NoSuchEntryError, WormError
 from wormfs.fuse.options import MountOptions
+from wormfs.internal.keyring import Keyring
 from wormfs.runtime.bootstrap import (
     blocking_guard_from_environment,
     setup_logging,
@@ -139,6 +140,7 @@ async def _serve(options: MountOptions, url: str, secret: bytes) -> int:
         coordinator = CoordinatorClient(
             session, url, secret, zookeeper_hosts=options.zookeeper_hosts
         )
+        watching: asyncio.Task[None] | None = None
         try:
             try:
                 owner = await resolve_owner(coordinator, options)
@@ -149,8 +151,11 @@ async def _serve(options: MountOptions, url: str, secret: bytes) -> int:
             except WormError as exc:
                 raise MountRefused(f"{exc.code}: {exc.message}") from None
             storage = StorageClient(session, secret)
+            keyring = await asyncio.to_thread(Keyring.load, options.data_dir)
+            if keyring is not None:  # a rotation's new key is taken up within a second
+                watching = asyncio.create_task(keyring.watch())
             content = ClusterContent(
-                coordinator, storage, options.bucket, owner, options.inline_max
+                coordinator, storage, options.bucket, owner, options.inline_max, keyring
             )
             table = InodeTable()
             defaults = Defaults(
@@ -171,6 +176,8 @@ async def _serve(options: MountOptions, url: str, secret: bytes) -> int:
             holder.append(ops)
             return await _run_mounted(ops, files, options)
         finally:
+            if watching is not None:
+                watching.cancel()
             await coordinator.close()
 
 

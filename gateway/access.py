@@ -51,6 +51,7 @@ from wormfs.gateway.router import Operation
 from wormfs.gateway.service import ObjectServiceProtocol, Principal
 from wormfs.gateway.xml import iso8601
 from wormfs.wire.coordinator import BucketAccess
+from wormfs.wire.encryption import BucketEncryption
 from wormfs.wire.lifecycle import LifecycleConfig
 
 log = logging.getLogger(__name__)
@@ -250,6 +251,10 @@ class RequestAuth:
     async def lifecycle(self, bucket: str) -> LifecycleConfig | None:
         """The bucket's lifecycle rules, from the bucket facts this worker caches."""
         return (await self._authorizer.cache.get(bucket)).access.lifecycle
+
+    async def encryption(self, bucket: str) -> BucketEncryption | None:
+        """The bucket's default encryption, from the bucket facts this worker caches."""
+        return (await self._authorizer.cache.get(bucket)).access.encryption
 
     def settings_changed(self, bucket: str) -> None:
         """The request changed the bucket's access settings: read them anew next time."""

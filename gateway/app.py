@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import time
@@ -80,6 +81,7 @@ from wormfs.gateway.router import Operation, route
 from wormfs.gateway.service import BodyReader, ObjectServiceProtocol
 from wormfs.gateway.sigv4 import AuthResult, RequestView, SigV4Verifier
 from wormfs.internal import requestid
+from wormfs.internal.keyring import Keyring
 from wormfs.runtime.bootstrap import serve
 from wormfs.runtime.metrics import metrics_response
 from wormfs.runtime.tls import server_context
@@ -546,7 +548,11 @@ def _error_response(
 SESSION_KEY = web.AppKey("wormfs_session", aiohttp.ClientSession)
 
 
-async def create_app(config: GatewayConfig, secret: bytes) -> web.Application:
+async def create_app(
+    config: GatewayConfig, secret: bytes, keyring: Keyring | None = None
+) -> web.Application:
+    """The S3 app over real clients; ``keyring``: the master keys, else those of
+    WORMFS_MASTER_KEY or WORMFS_MASTER_KEY_FILE (without either, SSE-S3/KMS are refused)."""
     # Node streams are long-lived and many at once (k+m per request), so no per-host cap.
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30),
@@ -566,11 +572,14 @@ async def create_app(config: GatewayConfig, secret: bytes) -> web.Application:
             "own requests only (set it to an empty directory shared by all of them)",
             config.workers,
         )
+    if keyring is None:  # read off the loop, as every file is
+        keyring = await asyncio.to_thread(Keyring.load, None, config.kms_keys)
     service = ObjectService(
         coordinator,
         StorageClient(session, secret),
         inline_max=config.inline_max,
         on_degraded_read=metrics.degraded_read,
+        keyring=keyring,
     )
     # Opened before serving (a bad path fails the start), off the loop.
     access_log = None
@@ -581,7 +590,13 @@ async def create_app(config: GatewayConfig, secret: bytes) -> web.Application:
     app[SESSION_KEY] = session
 
     async def close_session(app: web.Application) -> AsyncIterator[None]:
+        # A rotation's new master key is taken up within a second (wormfs.internal.keyring).
+        watching = asyncio.create_task(keyring.watch()) if keyring is not None else None
         yield
+        if watching is not None:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
         await coordinator.close()  # stops its ZooKeeper watch, if any
         await app[SESSION_KEY].close()
         if access_log is not None:

@@ -35,12 +35,16 @@ from wormfs.errors import (
     AccessDeniedError,
     BadDigestError,
     CompletionMismatchError,
+    CustomerKeyError,
     DigestAlgorithm,
+    KeyUnavailableError,
     NoSuchKeyError,
     NoSuchUploadError,
 )
 from wormfs.format import checksums
 from wormfs.format.checksums import Checksum, new_hasher
+from wormfs.format.sealing import SSE_C, SSE_KMS, Encryption, Sealer
+from wormfs.gateway.encryption import CustomerKey, KmsKeyNotFound, SseAsk
 from wormfs.gateway.service import (
     BodyReader,
     CompletionChecks,
@@ -48,6 +52,7 @@ from wormfs.gateway.service import (
     Principal,
     PutConditions,
 )
+from wormfs.internal.keyring import Keyring, customer_key_check, customer_key_matches
 from wormfs.wire.coordinator import (
     AccessKeyInfo,
     BucketAccess,
@@ -79,6 +84,7 @@ from wormfs.wire.coordinator import (
     WriteGrant,
 )
 from wormfs.wire.cors import CorsConfig
+from wormfs.wire.encryption import BucketEncryption
 from wormfs.wire.lifecycle import LifecycleConfig
 
 CREDENTIALS_TTL = 10.0
@@ -162,11 +168,15 @@ class ObjectService:
         storage: StorageClient,
         inline_max: int = 0,
         on_degraded_read: Callable[[], None] | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         """``inline_max``: objects of at most this many bytes are stored inline (0: none);
-        ``on_degraded_read`` hears of each segment read that decoded parity (metrics)."""
+        ``on_degraded_read`` hears of each segment read that decoded parity (metrics);
+        ``keyring`` wraps and unwraps the data keys of SSE-S3 and SSE-KMS (None: those are
+        refused, SSE-C still works)."""
         self._coordinator = coordinator
         self._inline_max = inline_max
+        self._keyring = keyring
         self._writer = ObjectWriter(storage)
         # Missing and corrupt chunks met on the read path are reported for repair.
         self._reader = ObjectReader(
@@ -239,6 +249,14 @@ class ObjectService:
     ) -> None:
         await self._coordinator.put_bucket_cors(bucket, principal.user_id, config)
 
+    async def bucket_encryption(self, principal: Principal, bucket: str) -> BucketEncryption | None:
+        return (await self._coordinator.bucket_encryption(bucket, principal.user_id)).config
+
+    async def put_bucket_encryption(
+        self, principal: Principal, bucket: str, config: BucketEncryption | None
+    ) -> None:
+        await self._coordinator.put_bucket_encryption(bucket, principal.user_id, config)
+
     async def bucket_lifecycle(self, principal: Principal, bucket: str) -> LifecycleConfig | None:
         return (await self._coordinator.bucket_lifecycle(bucket, principal.user_id)).config
 
@@ -289,6 +307,41 @@ class ObjectService:
             bucket, prefix, delimiter, key_marker, version_id_marker, max_keys
         )
 
+    # ---- encryption --------------------------------------------------------------------------
+    def _keys(self) -> Keyring:
+        if self._keyring is None:
+            raise KeyUnavailableError(
+                "no master key is configured (WORMFS_MASTER_KEY or a master.keys file)"
+            )
+        return self._keyring
+
+    def _sealing(self, ask: SseAsk | None) -> tuple[bytes, Encryption] | None:
+        """A fresh data key and the record that keeps it, for a write asking ``ask``."""
+        if ask is None:
+            return None
+        if ask.customer is not None:
+            key = ask.customer.key
+            return key, Encryption(
+                algorithm=SSE_C,
+                customer_key_md5=ask.customer.key_md5,
+                key_check=customer_key_check(key),
+            )
+        keys = self._keys()
+        if ask.algorithm == SSE_KMS and not keys.kms_key_allowed(ask.kms_key_id):
+            raise KmsKeyNotFound(f"Invalid keyId {ask.kms_key_id}")
+        return keys.new_data_key(ask.algorithm, ask.kms_key_id, ask.kms_context, ask.bucket_key)
+
+    def data_key(self, enc: Encryption | None, customer: CustomerKey | None) -> bytes | None:
+        """The data key of a version sealed as ``enc`` (None: plaintext); an SSE-C one needs
+        the ``customer`` key it was written with."""
+        if enc is None:
+            return None
+        if enc.algorithm == SSE_C:
+            if customer is None or not customer_key_matches(customer.key, enc.key_check):
+                raise CustomerKeyError("the object's SSE-C key is missing or another one")
+            return customer.key
+        return self._keys().data_key(enc)
+
     # ---- writing -----------------------------------------------------------------------------
     async def _write(
         self,
@@ -303,9 +356,11 @@ class ObjectService:
         owner_id: str = "",
         attributes: ObjectAttributes | None = None,
         checksum_type: str = "FULL_OBJECT",
+        data_key: bytes | None = None,
     ) -> tuple[WriteGrant, WriteResult]:
-        """Store ``size`` bytes durably; returns the coordinator's grant and what was written.
-        Owner, attributes and checksum go into the chunks' object record (chunk format v2)."""
+        """Store ``size`` bytes durably (sealed with ``data_key`` if given); returns the
+        coordinator's grant and what was written. Owner, attributes and checksum go into the
+        chunks' object record (chunk format v2)."""
         return await store_part(
             self._coordinator,
             self._writer,
@@ -320,6 +375,7 @@ class ObjectService:
             owner_id=owner_id,
             attributes=attributes,
             checksum=(algorithm, checksum_type) if algorithm else ("", ""),
+            data_key=data_key,
         )
 
     @staticmethod
@@ -352,10 +408,13 @@ class ObjectService:
         attributes: ObjectAttributes,
         checks: DataChecks,
         conditions: PutConditions = PutConditions(),
+        sse: SseAsk | None = None,
     ) -> ObjectManifest:
+        sealing = self._sealing(sse)
+        attributes = replace(attributes, encryption=sealing[1] if sealing else None)
         if self._inlines(size):
             return await self._put_inline(
-                principal, bucket, key, size, body, attributes, checks, conditions
+                principal, bucket, key, size, body, attributes, checks, conditions, sealing
             )
         await self._owned_bucket(principal, bucket)
         grant, result = await self._write(
@@ -367,6 +426,7 @@ class ObjectService:
             storage_class=attributes.storage_class,
             owner_id=principal.user_id,
             attributes=attributes,
+            data_key=sealing[0] if sealing else None,
         )
         checksum = self._verify(checks, body, result.digests)
         return await self._commit_single(
@@ -387,8 +447,10 @@ class ObjectService:
         attributes: ObjectAttributes,
         checks: DataChecks,
         conditions: PutConditions,
+        sealing: tuple[bytes, Encryption] | None = None,
     ) -> ObjectManifest:
-        """Store a small object inline: its bytes go to the coordinator with its metadata.
+        """Store a small object inline: its bytes go to the coordinator with its metadata
+        (sealed, when ``sealing`` gives a data key: the metadata never holds plaintext).
 
         No separate ownership check: the coordinator checks ``owner_id`` in the same
         transaction as the commit. The body is at most ``inline_max`` bytes, so it is held
@@ -398,6 +460,8 @@ class ObjectService:
         digests = _digests(checks.checksum_algorithm)
         digests.feed_now(data)
         checksum = self._verify(checks, body, digests)
+        if sealing is not None:
+            data = bytes(Sealer(sealing[0], 1).seal_run(0, data))
         return await self._coordinator.put_inline(
             PutInline(
                 bucket=bucket,
@@ -457,8 +521,15 @@ class ObjectService:
             raise NoSuchKeyError(bucket=bucket, key=key, version_id=version_id)
         return manifest
 
-    def read_object(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[Piece]:
-        return self._reader.read(manifest, start, end)
+    def read_object(
+        self,
+        manifest: ObjectManifest,
+        start: int,
+        end: int,
+        customer: CustomerKey | None = None,
+    ) -> AsyncIterator[Piece]:
+        key = self.data_key(manifest.attributes.encryption, customer)
+        return self._reader.read(manifest, start, end, key)
 
     async def delete_object(
         self,
@@ -501,13 +572,19 @@ class ObjectService:
         attributes: ObjectAttributes,
         checksum_algorithm: ChecksumAlgorithm | None = None,
         conditions: PutConditions = PutConditions(),
+        sse: SseAsk | None = None,
+        source_key: CustomerKey | None = None,
     ) -> ObjectManifest:
-        body = _RangeBody(self._reader.read(source, 0, source.size))
+        """Decrypt the source (``source_key``: its SSE-C key) and store it anew, sealed as
+        ``sse`` asks: a copy never keeps its source's data key."""
+        body = _RangeBody(self.read_object(source, 0, source.size, source_key))
         algorithm = checksum_algorithm or (source.checksum.algorithm if source.checksum else None)
         checks = DataChecks(checksum_algorithm=algorithm)
+        sealing = self._sealing(sse)
+        attributes = replace(attributes, encryption=sealing[1] if sealing else None)
         if self._inlines(source.size):
             return await self._put_inline(
-                principal, bucket, key, source.size, body, attributes, checks, conditions
+                principal, bucket, key, source.size, body, attributes, checks, conditions, sealing
             )
         await self._owned_bucket(principal, bucket)
         grant, result = await self._write(
@@ -519,6 +596,7 @@ class ObjectService:
             storage_class=attributes.storage_class,
             owner_id=principal.user_id,
             attributes=attributes,
+            data_key=sealing[0] if sealing else None,
         )
         checksum = self._verify(checks, body, result.digests)
         return await self._commit_single(
@@ -543,14 +621,18 @@ class ObjectService:
         attributes: ObjectAttributes,
         checksum_algorithm: ChecksumAlgorithm | None = None,
         checksum_type: ChecksumType | None = None,
+        sse: SseAsk | None = None,
     ) -> UploadInfo:
+        """The upload keeps the data key every part is sealed with (wrapped; an SSE-C
+        upload keeps only the check of the key each UploadPart must bring again)."""
         await self._owned_bucket(principal, bucket)
+        sealing = self._sealing(sse)
         return await self._coordinator.create_upload(
             CreateUpload(
                 bucket=bucket,
                 key=key,
                 owner_id=principal.user_id,
-                attributes=attributes,
+                attributes=replace(attributes, encryption=sealing[1] if sealing else None),
                 checksum_algorithm=checksum_algorithm,
                 checksum_type=checksum_type,
             )
@@ -563,7 +645,9 @@ class ObjectService:
         size: int,
         body: BodyReader,
         checks: DataChecks,
+        customer: CustomerKey | None = None,
     ) -> PartRecord:
+        data_key = self.data_key(upload.attributes.encryption, customer)
         algorithm = checks.checksum_algorithm or upload.checksum_algorithm
         checks = DataChecks(checks.content_md5, algorithm, checks.checksum_value)
         grant, result = await self._write(
@@ -577,6 +661,7 @@ class ObjectService:
             owner_id=upload.owner_id,
             attributes=upload.attributes,
             checksum_type=upload.checksum_type or "FULL_OBJECT",
+            data_key=data_key,
         )
         checksum = self._verify(checks, body, result.digests)
         part = PartRecord(
@@ -600,9 +685,10 @@ class ObjectService:
         size: int,
         body: BodyReader,
         checks: DataChecks,
+        customer: CustomerKey | None = None,
     ) -> PartRecord:
         upload = await self._upload(principal, bucket, key, upload_id)
-        return await self._store_part(upload, part_number, size, body, checks)
+        return await self._store_part(upload, part_number, size, body, checks, customer)
 
     async def upload_part_copy(
         self,
@@ -614,10 +700,14 @@ class ObjectService:
         source: ObjectManifest,
         start: int,
         end: int,
+        customer: CustomerKey | None = None,
+        source_key: CustomerKey | None = None,
     ) -> PartRecord:
         upload = await self._upload(principal, bucket, key, upload_id)
-        body = _RangeBody(self._reader.read(source, start, end))
-        return await self._store_part(upload, part_number, end - start, body, DataChecks())
+        body = _RangeBody(self.read_object(source, start, end, source_key))
+        return await self._store_part(
+            upload, part_number, end - start, body, DataChecks(), customer
+        )
 
     async def complete_upload(
         self,

@@ -42,6 +42,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from wormfs.errors import NoSuchAccessKeyError
 from wormfs.gateway.access import Authorizer, RequestFacts
+from wormfs.gateway.encryption import requested
 from wormfs.gateway.errors import (
     EntityTooLarge,
     EntityTooSmall,
@@ -77,6 +78,12 @@ HEADER_FIELDS = frozenset(
         "x-amz-storage-class",
         "x-amz-website-redirect-location",
         "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-server-side-encryption-context",
+        "x-amz-server-side-encryption-bucket-key-enabled",
+        "x-amz-server-side-encryption-customer-algorithm",
+        "x-amz-server-side-encryption-customer-key",
+        "x-amz-server-side-encryption-customer-key-md5",
     }
 )
 
@@ -272,6 +279,8 @@ async def post_object(
             raise MalformedXML() from None
         tags = parse_tagging_xml(tagging, MAX_OBJECT_TAGS)
         attributes = msgspec.structs.replace(attributes, tags=tags)
+    # Encrypted as the form's fields ask, else as the bucket's default says.
+    sse = requested(headers, await access.encryption(op.bucket))
     spool, size = await _spool(file_part, low, high)
     with spool:
         manifest = await service.put_object(
@@ -283,6 +292,7 @@ async def post_object(
             attributes,
             DataChecks(),
             PutConditions(),
+            sse,
         )
     base = f"{request.scheme}://{request.host}"
     return _answer(fields, op.bucket, key, manifest.etag, base)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from wormfs.dataplane.reader import Piece
+from wormfs.gateway.encryption import CustomerKey, SseAsk
 from wormfs.wire.coordinator import (
     AccessKeyInfo,
     BucketAccess,
@@ -42,6 +43,7 @@ from wormfs.wire.coordinator import (
     VersionList,
 )
 from wormfs.wire.cors import CorsConfig
+from wormfs.wire.encryption import BucketEncryption
 from wormfs.wire.lifecycle import LifecycleConfig
 
 
@@ -162,6 +164,16 @@ class ObjectServiceProtocol(Protocol):
         """Replace the bucket's CORS rules (validated); None removes them."""
         ...
 
+    async def bucket_encryption(self, principal: Principal, bucket: str) -> BucketEncryption | None:
+        """The bucket's default encryption; None when it has none."""
+        ...
+
+    async def put_bucket_encryption(
+        self, principal: Principal, bucket: str, config: BucketEncryption | None
+    ) -> None:
+        """Replace the bucket's default encryption (validated); None removes it."""
+        ...
+
     async def bucket_lifecycle(self, principal: Principal, bucket: str) -> LifecycleConfig | None:
         """The bucket's lifecycle rules; None when it has none."""
         ...
@@ -230,8 +242,10 @@ class ObjectServiceProtocol(Protocol):
         attributes: ObjectAttributes,
         checks: DataChecks,
         conditions: PutConditions = PutConditions(),
+        sse: SseAsk | None = None,
     ) -> ObjectManifest:
         """Store exactly ``size`` bytes from ``body``; visible to readers only once committed.
+        ``sse``: sealed under a fresh data key (SSE-S3, SSE-KMS) or the customer's (SSE-C).
 
         ``IncompleteBodyError`` if the body ends early or runs long; ``BadDigestError`` on a
         checksum mismatch; ``PreconditionFailedError`` if a condition fails.
@@ -244,8 +258,15 @@ class ObjectServiceProtocol(Protocol):
         """The manifest of the current (or given) version; ``NoSuchKeyError``."""
         ...
 
-    def read_object(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[Piece]:
-        """Bytes ``[start, end)`` of the object, in pieces of at most 1 MiB, verified.
+    def read_object(
+        self,
+        manifest: ObjectManifest,
+        start: int,
+        end: int,
+        customer: CustomerKey | None = None,
+    ) -> AsyncIterator[Piece]:
+        """Bytes ``[start, end)`` of the object, in pieces of at most 1 MiB, verified; a
+        sealed object is decrypted (SSE-C: with ``customer``, checked by the caller).
 
         Reads only the stripes (and fragment byte ranges) that overlap the range; decodes from
         parity when a fragment is missing or corrupt. ``NotEnoughFragmentsError`` if fewer than
@@ -288,8 +309,11 @@ class ObjectServiceProtocol(Protocol):
         attributes: ObjectAttributes,
         checksum_algorithm: ChecksumAlgorithm | None = None,
         conditions: PutConditions = PutConditions(),
+        sse: SseAsk | None = None,
+        source_key: CustomerKey | None = None,
     ) -> ObjectManifest:
-        """A new object holding ``source``'s bytes with ``attributes`` (the caller resolves
+        """A new object holding ``source``'s bytes (decrypted with ``source_key`` when it is
+        SSE-C), sealed as ``sse`` asks, with ``attributes`` (the caller resolves
         COPY vs REPLACE metadata directives). The caller has checked read access on the source
         with ``head_object``."""
         ...
@@ -303,6 +327,7 @@ class ObjectServiceProtocol(Protocol):
         attributes: ObjectAttributes,
         checksum_algorithm: ChecksumAlgorithm | None = None,
         checksum_type: ChecksumType | None = None,
+        sse: SseAsk | None = None,
     ) -> UploadInfo: ...
 
     async def upload_part(
@@ -315,8 +340,10 @@ class ObjectServiceProtocol(Protocol):
         size: int,
         body: BodyReader,
         checks: DataChecks,
+        customer: CustomerKey | None = None,
     ) -> PartRecord:
-        """``NoSuchUploadError`` if the upload is gone or belongs to another bucket/key."""
+        """``NoSuchUploadError`` if the upload is gone or belongs to another bucket/key;
+        ``CustomerKeyError`` if an SSE-C upload's part does not bring its key."""
         ...
 
     async def upload_part_copy(
@@ -329,8 +356,11 @@ class ObjectServiceProtocol(Protocol):
         source: ObjectManifest,
         start: int,
         end: int,
+        customer: CustomerKey | None = None,
+        source_key: CustomerKey | None = None,
     ) -> PartRecord:
-        """A part holding bytes ``[start, end)`` of ``source``."""
+        """A part holding bytes ``[start, end)`` of ``source`` (``source_key``: its SSE-C
+        key; ``customer``: the upload's)."""
         ...
 
     async def complete_upload(

@@ -199,6 +199,9 @@ class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # The S3 access log (AWS server access log format, one line per request): "" writes
     # none, "-" standard output, anything else a file that every worker appends to.
     access_log: str = ""
+    # SSE-KMS: the names of the local KMS's keys requests may use; [] lets any name be
+    # used (each named key is derived from the master key, wormfs.internal.keyring).
+    kms_keys: list[str] = []
 
 
 def load(path: Path | None, kind: type[T]) -> T:

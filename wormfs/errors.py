@@ -476,6 +476,18 @@ class NotLeaderError(UnavailableError):
         self.leader = leader  # the leader's base URL when known (X-Wormfs-Leader on the wire)
 
 
+class KeyUnavailableError(WormError):
+    """A sealed version's data key cannot be had: no master key is configured, the one that
+    wrapped it is not in this process's keyring, or the wrapped key does not unwrap."""
+
+    http_status = 500
+
+
+class NoMasterKeyError(ConflictError):
+    """No master key is configured here (``WORMFS_MASTER_KEY``, ``WORMFS_MASTER_KEY_FILE``),
+    so no data key can be wrapped or re-wrapped."""
+
+
 # --- authentication ------------------------------------------------------------------------
 class AuthError(WormError):
     """An internal request is not authenticated."""
@@ -508,6 +520,11 @@ class ObjectLockedError(AccessDeniedError):
         if not message and key is not None:
             message = f"version {version_id!r} of {key!r} in bucket {bucket!r} is locked"
         super().__init__(message)
+
+
+class CustomerKeyError(AccessDeniedError):
+    """An SSE-C version was read without its customer key, or with another one: its bytes
+    cannot be decrypted (the mount answers EACCES)."""
 
 
 class ForbiddenError(WormError):

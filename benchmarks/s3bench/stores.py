@@ -20,6 +20,8 @@ processes (by PID files). Endpoints and keys are the ones the scripts document.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -94,13 +96,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def s3_request(endpoint: Endpoint, method: str, path: str, timeout: float = 30.0) -> int:
-    """One signed request with no body; returns the HTTP status (errors included)."""
+def s3_request(
+    endpoint: Endpoint,
+    method: str,
+    path: str,
+    timeout: float = 30.0,
+    query: str = "",
+    body: bytes = b"",
+) -> int:
+    """One signed request (a small ``body`` goes with its Content-MD5; ``query`` is the
+    canonical query, e.g. ``encryption=``); returns the HTTP status (errors included)."""
     signer = SigV4Signer(endpoint.access_key, endpoint.secret_key, endpoint.region)
     host = endpoint.url.split("://", 1)[1].rstrip("/")
     encoded = encode_path(path)
-    headers = signer.sign(method, host, encoded)
-    request = urllib.request.Request(endpoint.url + encoded, headers=headers, method=method)
+    headers = signer.sign(method, host, encoded, query)
+    if body:
+        headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
+    url = endpoint.url + encoded + (f"?{query}" if query else "")
+    request = urllib.request.Request(url, data=body or None, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
             resp.read()

@@ -45,6 +45,7 @@ class BucketDetail(msgspec.Struct, frozen=True):
     versioning: str = ""  # "" (never enabled), "Enabled" or "Suspended"
     object_lock: ObjectLockConfig = ObjectLockConfig()  # enabled, and the default retention
     lifecycle_rules: int = 0  # how many lifecycle rules it has (the lifecycle job applies them)
+    encryption: str | None = None  # its default encryption's algorithm (None: none set)
 
 
 class BucketPatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -80,6 +81,7 @@ async def get_bucket(call: AdminCall) -> BucketDetail:
     found = await call.repo.profiles.bucket_class(name)
     repo = call.repo
     rules = (await repo.access.lifecycle(name, None)).config
+    encryption = (await repo.access.encryption(name, None)).config
     return BucketDetail(
         bucket=info,
         usage=usage,
@@ -87,6 +89,7 @@ async def get_bucket(call: AdminCall) -> BucketDetail:
         versioning=(await repo.access.versioning(name, None)).status,
         object_lock=await repo.locks.config(name, None),
         lifecycle_rules=0 if rules is None else len(rules.rules),
+        encryption=None if encryption is None else encryption.sse_algorithm,
     )
 
 

@@ -16,6 +16,7 @@ from wormfs.coordinator.admin import (
     buckets,
     health,
     jobs,
+    keys,
     metadata,
     nodes,
     profiles,
@@ -49,6 +50,7 @@ TABLE: tuple[Route, ...] = (
     *tokens.ROUTES,
     *audit.ROUTES,
     *metadata.ROUTES,
+    *keys.ROUTES,
 )
 
 MOUNTS: tuple[Mount, ...] = (mount_ui,)

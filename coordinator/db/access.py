@@ -7,6 +7,7 @@ method one transaction through ``Database.read`` / ``Database.write``. Contract:
   block, lifecycle rules) in one read, or ``NoSuchBucketError``: what the gateway needs to
   authorize any request on the bucket (and to name a version's expiration).
 * ``cors`` / ``set_cors`` read and replace its CORS rules (``cors``, None: none);
+  ``encryption`` / ``set_encryption`` its default encryption (``encryption``, None: none);
   ``lifecycle`` / ``set_lifecycle`` read and replace its lifecycle rules (``lifecycle``, None:
   none), shown with the cluster's lifecycle day.
 * ``set_policy`` / ``set_public_access_block`` replace one setting (None removes it), given an
@@ -40,12 +41,14 @@ from wormfs.coordinator.db.versioning import (
 from wormfs.errors import InvalidBucketStateError, InvalidInputError, NoSuchBucketError
 from wormfs.wire.coordinator import BucketAccess, BucketVersioning, PublicAccessBlock
 from wormfs.wire.cors import CorsConfig, CorsSetting
+from wormfs.wire.encryption import BucketEncryption, EncryptionSetting
 from wormfs.wire.lifecycle import DAY_SECONDS, LifecycleConfig, LifecycleSetting
 
 POLICY_KEY = "policy"
 PUBLIC_ACCESS_BLOCK_KEY = "public_access_block"
 LIFECYCLE_KEY = "lifecycle"  # the rules (coordinator/lifecycle.py applies them)
 CORS_KEY = "cors"  # the CORS rules (the gateway answers browsers from them)
+ENCRYPTION_KEY = "encryption"  # the default encryption (the gateway applies it to writes)
 
 _ACCESS = (
     select(buckets.c.name, buckets.c.owner_id, buckets.c.settings, users.c.display_name)
@@ -75,6 +78,11 @@ def cors_of(settings: dict[str, Any]) -> CorsConfig | None:
     return None if stored is None else msgspec.convert(stored, CorsConfig)
 
 
+def encryption_of(settings: dict[str, Any]) -> BucketEncryption | None:
+    stored = settings.get(ENCRYPTION_KEY)
+    return None if stored is None else msgspec.convert(stored, BucketEncryption)
+
+
 def bucket_access(tx: Tx, bucket: str, day_seconds: float) -> BucketAccess:
     row = tx.one(_ACCESS, {"name": bucket})
     if row is None:
@@ -89,6 +97,7 @@ def bucket_access(tx: Tx, bucket: str, day_seconds: float) -> BucketAccess:
         public_access_block=None if block is None else msgspec.convert(block, PublicAccessBlock),
         lifecycle=lifecycle_of(settings, day_seconds),
         cors=cors_of(settings),
+        encryption=encryption_of(settings),
     )
 
 
@@ -130,6 +139,20 @@ class Access:
     async def set_cors(self, bucket: str, owner_id: str | None, config: CorsConfig | None) -> None:
         value = None if config is None else msgspec.to_builtins(config)
         await self._db.write(lambda tx: set_setting(tx, bucket, owner_id, CORS_KEY, value))
+
+    async def encryption(self, bucket: str, owner_id: str | None) -> EncryptionSetting:
+        def read(tx: Tx) -> EncryptionSetting:
+            owned_bucket(tx, bucket, owner_id)
+            settings = tx.scalar(_SETTINGS, {"name": bucket}) or {}
+            return EncryptionSetting(config=encryption_of(settings))
+
+        return await self._db.read(read)
+
+    async def set_encryption(
+        self, bucket: str, owner_id: str | None, config: BucketEncryption | None
+    ) -> None:
+        value = None if config is None else msgspec.to_builtins(config)
+        await self._db.write(lambda tx: set_setting(tx, bucket, owner_id, ENCRYPTION_KEY, value))
 
     async def set_lifecycle(
         self, bucket: str, owner_id: str | None, config: LifecycleConfig | None

@@ -35,6 +35,7 @@ from wormfs.coordinator.db.tables import (
 from wormfs.coordinator.db.tx import Row, Tx
 from wormfs.errors import NoSuchBucketError, NoSuchUploadError
 from wormfs.format.layout import Profile
+from wormfs.format.sealing import Encryption
 from wormfs.wire.coordinator import (
     BucketInfo,
     ChecksumAlgorithm,
@@ -90,6 +91,9 @@ def attribute_columns(attributes: ObjectAttributes) -> dict[str, Any]:
         "lock_mode": attributes.lock_mode or None,
         "retain_until": attributes.retain_until,
         "legal_hold": attributes.legal_hold,
+        "encryption": None
+        if attributes.encryption is None
+        else msgspec.to_builtins(attributes.encryption),
     }
 
 
@@ -104,6 +108,7 @@ def attributes_from_row(row: Row) -> ObjectAttributes:
         lock_mode=row.lock_mode or "",
         retain_until=row.retain_until,
         legal_hold=row.legal_hold,
+        encryption=None if row.encryption is None else msgspec.convert(row.encryption, Encryption),
     )
 
 

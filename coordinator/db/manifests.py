@@ -72,6 +72,7 @@ from wormfs.errors import (
     PreconditionFailedError,
 )
 from wormfs.format.layout import Profile
+from wormfs.format.sealing import stored_size
 from wormfs.ids import new_version_id
 from wormfs.wire.coordinator import (
     INLINE_LIMIT,
@@ -102,6 +103,7 @@ _VERSION = select(
     objects.c.lock_mode,
     objects.c.retain_until,
     objects.c.legal_hold,
+    objects.c.encryption,
     objects.c.upload_id,
     objects.c.is_delete_marker,
     objects.c.is_latest,
@@ -211,10 +213,11 @@ def read_manifest(
 def put_inline(
     tx: Tx, req: PutInline, profile: Profile, now: float, gc_delay: float
 ) -> ObjectManifest:
-    if req.size != len(req.data) or req.size > INLINE_LIMIT:
+    stored = stored_size(req.size, req.attributes.encryption is not None)
+    if stored != len(req.data) or req.size > INLINE_LIMIT:
         raise InvalidInputError(
             f"an inline object holds 0..{INLINE_LIMIT} bytes, exactly its size "
-            f"({req.size}, got {len(req.data)})"
+            f"({stored} stored, got {len(req.data)})"
         )
     owner, versioning, lock = bucket_facts(tx, req.bucket)
     check_owner(req.bucket, owner, req.owner_id)

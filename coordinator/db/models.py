@@ -181,6 +181,9 @@ class ObjectVersion(Base):
     lock_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
     retain_until: Mapped[float | None] = mapped_column(Double, nullable=True)
     legal_hold: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Server-side encryption (revision 0014): the ``wormfs.format.sealing.Encryption`` record
+    # (wrapped data key, never a plaintext key), NULL for plaintext.
+    encryption: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # The multipart upload this version was completed from (a repeated completion finds it).
     upload_id: Mapped[str | None] = mapped_column(Id, nullable=True)
     checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -275,6 +278,9 @@ class Upload(Base):
     lock_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
     retain_until: Mapped[float | None] = mapped_column(Double, nullable=True)
     legal_hold: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Server-side encryption (revision 0014): the ``wormfs.format.sealing.Encryption`` record
+    # (wrapped data key, never a plaintext key), NULL for plaintext.
+    encryption: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
     checksum_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
     storage_class: Mapped[str] = mapped_column(String(32))

@@ -16,6 +16,7 @@ domain errors (see the module of each repository for its contract):
     tags      object version and bucket tags (db/tagging.py)
     locks     Object Lock configurations, retentions, legal holds (db/object_lock.py)
     access    bucket policies and public access blocks (db/access.py)
+    keys      master keys: data keys per wrapping key, re-wrapping (db/keys.py)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from wormfs.coordinator.db.cluster import Cluster
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.gc import GcQueue
 from wormfs.coordinator.db.identity import Identity
+from wormfs.coordinator.db.keys import MasterKeys
 from wormfs.coordinator.db.namespace_repo import Namespace
 from wormfs.coordinator.db.object_lock import ObjectLock
 from wormfs.coordinator.db.objects import Objects
@@ -97,6 +99,7 @@ class Repository:
     tags: Tags
     locks: ObjectLock
     access: Access
+    keys: MasterKeys
 
     @classmethod
     def build(cls, db: Database, config: CoordinatorConfig) -> Repository:
@@ -114,4 +117,5 @@ class Repository:
             tags=Tags(db),
             locks=ObjectLock(db),
             access=Access(db, config.lifecycle.day_seconds),
+            keys=MasterKeys(db),
         )

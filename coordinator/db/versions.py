@@ -59,6 +59,7 @@ from wormfs.errors import (
     StaleVersionError,
 )
 from wormfs.format.layout import Profile
+from wormfs.format.sealing import stored_size
 from wormfs.wire.coordinator import ObjectManifest, PartRecord
 from wormfs.wire.fs import FsWrite
 
@@ -138,8 +139,11 @@ def strip_etag(etag: str) -> str:
     return value.strip('"')
 
 
-def check_part(record: PartRecord, profile: Profile, granted: set[tuple[str, str]]) -> None:
-    """Raise ``InvalidInputError`` unless ``record`` is a well-formed part of this grant."""
+def check_part(
+    record: PartRecord, profile: Profile, granted: set[tuple[str, str]], sealed: bool = False
+) -> None:
+    """Raise ``InvalidInputError`` unless ``record`` is a well-formed part of this grant
+    (``sealed``: its segments hold the sealed packages of its ``size`` plaintext bytes)."""
     where = f"part {record.part_number}"
     if not 1 <= record.part_number <= MAX_PART_NUMBER:
         raise InvalidInputError(f"{where}: part numbers are 1..{MAX_PART_NUMBER}")
@@ -162,8 +166,10 @@ def check_part(record: PartRecord, profile: Profile, granted: set[tuple[str, str
                 raise InvalidInputError(
                     f"{where}: chunk {c.chunk_id} on disk {c.disk_id} was not granted to this write"
                 )
-    if offset != record.size:
-        raise InvalidInputError(f"{where}: segments cover {offset} bytes of {record.size}")
+    if offset != stored_size(record.size, sealed):
+        raise InvalidInputError(
+            f"{where}: segments cover {offset} bytes of {stored_size(record.size, sealed)}"
+        )
 
 
 def _key_lock_id(bucket: str, key: str) -> int:

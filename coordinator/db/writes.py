@@ -55,6 +55,7 @@ from wormfs.errors import (
     StaleVersionError,
 )
 from wormfs.format.layout import split_lengths
+from wormfs.format.sealing import stored_size
 from wormfs.ids import new_id
 from wormfs.wire.coordinator import (
     BeginWrite,
@@ -208,11 +209,12 @@ def commit_version(
         raise InvalidInputError(
             f"write {req.write_id!r} was granted for another object or for a part"
         )
-    if intent.size != req.size:
+    sealed = req.attributes.encryption is not None
+    if intent.size != stored_size(req.size, sealed):
         raise InvalidInputError(f"write was granted for {intent.size} bytes, not {req.size}")
     _, versioning, lock = bucket_facts(tx, req.bucket)
     for record in req.parts:
-        check_part(record, req.profile, intent.granted)
+        check_part(record, req.profile, intent.granted, sealed)
     fs = req.fs
     try:
         make_room(
@@ -268,10 +270,11 @@ def commit_upload_part(tx: Tx, upload_id: str, req: CommitPart, now: float) -> P
         raise InvalidInputError(
             f"write {req.write_id!r} was granted for another upload or part number"
         )
-    if intent.size != record.size:
-        raise InvalidInputError(f"write was granted for {intent.size} bytes, not {record.size}")
     upload = require_upload(tx, upload_id, for_change=True)  # not while it completes
-    check_part(record, upload.profile, intent.granted)
+    sealed = upload.attributes.encryption is not None
+    if intent.size != stored_size(record.size, sealed):
+        raise InvalidInputError(f"write was granted for {intent.size} bytes, not {record.size}")
+    check_part(record, upload.profile, intent.granted, sealed)
     # An earlier upload of this part number is replaced: its chunks can go at once, since
     # nothing reads an upload's parts before completion.
     queue_upload_chunks(tx, upload_id, now, now, part_number=record.part_number)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from wormfs.gateway.handlers import (
+    bucket_encryption,
     buckets,
     copy,
     cors,
@@ -37,6 +38,7 @@ _ALL: dict[str, Handler] = {
     **object_lock.HANDLERS,
     **lifecycle.HANDLERS,
     **cors.HANDLERS,
+    **bucket_encryption.HANDLERS,
 }
 # Every operation on a bucket checks x-amz-expected-bucket-owner (ListBuckets and CreateBucket
 # have no bucket owner to compare with).

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from wormfs.dataplane.reader import Piece
 from wormfs.gateway.access import RequestAuth
 from wormfs.gateway.body import read_all
+from wormfs.gateway.encryption import SseAsk, requested
 from wormfs.gateway.errors import InvalidArgument, MalformedXML
 from wormfs.gateway.handlers.headers import verify_small_body
 from wormfs.gateway.router import Operation
@@ -167,3 +168,9 @@ def checked_version_id(value: str, name: str) -> str:
             "Invalid version id specified", ArgumentName=name, ArgumentValue=value
         )
     return value
+
+
+async def write_encryption(ctx: S3Context) -> SseAsk | None:
+    """What a write (PUT, copy, CreateMultipartUpload) of ``ctx`` asks for, the bucket's
+    default encryption standing in for headers that ask for none."""
+    return requested(ctx.op.headers, await ctx.auth.encryption(bucket_of(ctx)))

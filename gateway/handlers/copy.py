@@ -18,6 +18,11 @@ from urllib.parse import unquote_to_bytes
 import msgspec
 
 from wormfs.errors import DeleteMarkerError, NoSuchBucketError, NoSuchKeyError, NoSuchVersionError
+from wormfs.gateway.encryption import (
+    answer_headers,
+    check_customer_key,
+    customer_key,
+)
 from wormfs.gateway.errors import (
     InvalidArgument,
     InvalidRange,
@@ -33,6 +38,7 @@ from wormfs.gateway.handlers.base import (
     bucket_of,
     checked_version_id,
     key_of,
+    write_encryption,
     xml_response,
 )
 from wormfs.gateway.handlers.conditional import check_conditions
@@ -162,8 +168,12 @@ async def copy_object(ctx: S3Context) -> S3Response:
     # An older version copied over its own key makes it current again: that is a change.
     named = parse_copy_source(headers["x-amz-copy-source"])[2]
     same = (source.bucket, source.key) == (bucket_of(ctx), key_of(ctx)) and named is None
+    sse = await write_encryption(ctx)
+    source_key = customer_key(headers, copy_source=True)
+    check_customer_key(source.attributes.encryption, source_key)
     changes_something = (
-        directive == "REPLACE"
+        sse is not None
+        or directive == "REPLACE"
         or attributes.storage_class != source.attributes.storage_class
         or (
             algorithm is not None
@@ -184,12 +194,21 @@ async def copy_object(ctx: S3Context) -> S3Response:
         attributes,
         algorithm,
         put_conditions(headers),
+        sse,
+        source_key,
     )
     root = Elem("CopyObjectResult")
     root.leaf("ETag", manifest.etag)
     root.leaf("LastModified", iso8601(manifest.last_modified))
     _checksum_leaves(root, manifest.checksum)
-    return xml_response(root, headers={**source_version_header(source), **version_header(manifest)})
+    return xml_response(
+        root,
+        headers={
+            **source_version_header(source),
+            **version_header(manifest),
+            **answer_headers(manifest.attributes.encryption),
+        },
+    )
 
 
 def source_version_header(source: ObjectManifest) -> dict[str, str]:
@@ -228,6 +247,8 @@ async def upload_part_copy(ctx: S3Context) -> S3Response:
             "The specified copy source is larger than the maximum allowable size for a copy "
             f"source: {MAX_COPY_SOURCE}"
         )
+    source_key = customer_key(ctx.op.headers, copy_source=True)
+    check_customer_key(source.attributes.encryption, source_key)
     part = await ctx.service.upload_part_copy(
         ctx.principal,
         bucket_of(ctx),
@@ -237,6 +258,8 @@ async def upload_part_copy(ctx: S3Context) -> S3Response:
         source,
         start,
         end,
+        customer_key(ctx.op.headers),
+        source_key,
     )
     root = Elem("CopyPartResult")
     root.leaf("ETag", part.etag)

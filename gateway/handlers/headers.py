@@ -6,7 +6,7 @@ within 2 KiB, Content-Encoding/Disposition/Language, Cache-Control, Expires, sto
 ``put_conditions`` (If-Match, If-None-Match: *), ``checksum_algorithm_header``,
 ``verify_small_body`` (integrity headers of XML bodies, which the service never sees),
 ``check_acl`` (ACL headers as AWS takes them on "bucket owner enforced" buckets) and
-``reject_unsupported`` (SSE-C, KMS, website redirects: 501, never ignored).
+``reject_unsupported`` (website redirects: 501, never ignored).
 Answers: ``object_headers`` and ``checksum_headers`` render a manifest as AWS does.
 """
 
@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from multidict import CIMultiDictProxy
 
 from wormfs.format.checksums import ALGORITHMS, ChecksumFormatError, check_b64, new_checksum
+from wormfs.gateway.encryption import answer_headers
 from wormfs.gateway.errors import (
     AccessControlListNotSupported,
     BadDigest,
@@ -115,11 +116,6 @@ def checksum_algorithm_header(headers: Headers, name: str) -> ChecksumAlgorithm 
 
 def reject_unsupported(headers: Headers) -> None:
     """Headers that ask for what WormFS cannot honour must not be silently ignored."""
-    if "x-amz-server-side-encryption-customer-algorithm" in headers:
-        raise S3NotImplemented("Server-side encryption with customer keys is not implemented")
-    sse = headers.get("x-amz-server-side-encryption")
-    if sse is not None and sse != "AES256":
-        raise S3NotImplemented(f"Server-side encryption {sse} is not implemented")
     if "x-amz-website-redirect-location" in headers:
         raise S3NotImplemented("Website redirects are not implemented")
 
@@ -390,6 +386,7 @@ def object_headers(manifest: ObjectManifest) -> dict[str, str]:
     if attributes.tags:
         headers["x-amz-tagging-count"] = str(len(attributes.tags))
     headers.update(lock_headers(attributes))
+    headers.update(answer_headers(attributes.encryption))
     headers.update(version_header(manifest))
     return headers
 

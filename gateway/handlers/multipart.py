@@ -17,6 +17,7 @@ from typing import cast
 from urllib.parse import quote
 
 from wormfs.format.checksums import ALGORITHMS, ChecksumFormatError, check_b64, type_supported
+from wormfs.gateway.encryption import CUSTOMER, answer_headers, customer_key
 from wormfs.gateway.errors import InvalidArgument, InvalidRequest, MalformedXML
 from wormfs.gateway.handlers.base import (
     Handler,
@@ -27,6 +28,7 @@ from wormfs.gateway.handlers.base import (
     int_param,
     key_of,
     read_xml,
+    write_encryption,
     xml_response,
 )
 from wormfs.gateway.handlers.buckets import owner_elem
@@ -100,12 +102,13 @@ async def create_multipart_upload(ctx: S3Context) -> S3Response:
         object_attributes(headers),
         algorithm,
         checksum_type,
+        await write_encryption(ctx),
     )
     root = Elem("InitiateMultipartUploadResult")
     root.leaf("Bucket", upload.bucket)
     root.leaf("Key", upload.key)
     root.leaf("UploadId", upload.upload_id)
-    answer: dict[str, str] = {}
+    answer = answer_headers(upload.attributes.encryption)
     if upload.checksum_algorithm:
         answer["x-amz-checksum-algorithm"] = upload.checksum_algorithm
     if upload.checksum_type:
@@ -117,6 +120,7 @@ async def upload_part(ctx: S3Context) -> S3Response:
     upload_id, part_number = upload_part_args(ctx)
     size = required_length(ctx)
     checks = data_checks(ctx.op.headers, ctx.payload_mode)
+    customer = customer_key(ctx.op.headers)
     part = await ctx.service.upload_part(
         ctx.principal,
         bucket_of(ctx),
@@ -126,8 +130,12 @@ async def upload_part(ctx: S3Context) -> S3Response:
         size,
         ctx.body,
         checks,
+        customer,
     )
     headers = {"ETag": part.etag}
+    if customer is not None:  # the key was checked against the upload's
+        headers[CUSTOMER + "algorithm"] = "AES256"
+        headers[CUSTOMER + "key-MD5"] = customer.key_md5
     if part.checksum is not None:
         headers.update(checksum_headers(part.checksum))
         # A part's checksum has no type of its own.
@@ -226,7 +234,10 @@ async def complete_multipart_upload(ctx: S3Context) -> S3Response:
     if manifest.checksum is not None:
         root.leaf("Checksum" + manifest.checksum.algorithm, manifest.checksum.value)
         root.leaf("ChecksumType", manifest.checksum.type)
-    return xml_response(root, headers=version_header(manifest))
+    return xml_response(
+        root,
+        headers={**version_header(manifest), **answer_headers(manifest.attributes.encryption)},
+    )
 
 
 async def abort_multipart_upload(ctx: S3Context) -> S3Response:

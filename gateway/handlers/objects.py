@@ -19,6 +19,11 @@ from types import MappingProxyType
 
 from wormfs.dataplane.reader import Piece
 from wormfs.errors import WormError
+from wormfs.gateway.encryption import (
+    answer_headers,
+    check_customer_key,
+    customer_key,
+)
 from wormfs.gateway.errors import (
     EntityTooLarge,
     InvalidArgument,
@@ -39,6 +44,7 @@ from wormfs.gateway.handlers.base import (
     key_of,
     read_xml,
     version_param,
+    write_encryption,
     xml_response,
 )
 from wormfs.gateway.handlers.conditional import (
@@ -113,8 +119,13 @@ async def put_object(ctx: S3Context) -> S3Response:
         attributes,
         checks,
         conditions,
+        await write_encryption(ctx),
     )
-    answer = {"ETag": manifest.etag, **checksum_headers(manifest.checksum)}
+    answer = {
+        "ETag": manifest.etag,
+        **checksum_headers(manifest.checksum),
+        **answer_headers(manifest.attributes.encryption),
+    }
     answer.update(await expiration(ctx, manifest))
     return empty_response(headers={**answer, **version_header(manifest)})
 
@@ -159,6 +170,8 @@ async def get_object(ctx: S3Context) -> S3Response:
     manifest = await ctx.service.head_object(
         ctx.principal, bucket_of(ctx), key_of(ctx), version_param(ctx)
     )
+    customer = customer_key(op.headers)
+    check_customer_key(manifest.attributes.encryption, customer)
     check_conditions(op.headers, manifest.etag, manifest.last_modified)
     size = manifest.size
     headers = object_headers(manifest)
@@ -195,7 +208,9 @@ async def get_object(ctx: S3Context) -> S3Response:
             headers[header] = value
     if op.is_head:
         return S3Response(status=status, headers=headers, content_length=end - start)
-    stream = ctx.service.read_object(manifest, start, end) if end > start else _empty_stream()
+    stream = (
+        ctx.service.read_object(manifest, start, end, customer) if end > start else _empty_stream()
+    )
     return S3Response(status=status, headers=headers, stream=stream, content_length=end - start)
 
 

@@ -10,9 +10,7 @@ Contract: every handler first checks the bucket through the service (``NoSuchBuc
 * GET of a configuration that does not exist: AWS's 404 for it (``NoSuchCORSConfiguration``,
   ``NoSuchLifecycleConfiguration``, ...), or, for settings that always have a
   value, the document of the default (logging off, no notifications, acceleration never set,
-  the owner pays, empty ``List*Configurations``). Encryption: WormFS does not encrypt at rest,
-  so GetBucketEncryption says no configuration exists (AWS, which encrypts every bucket since
-  2023, would show SSE-S3).
+  the owner pays, empty ``List*Configurations``).
 * DELETE of such a configuration: 204, as AWS answers when there was nothing to delete;
   configurations kept by id (analytics, inventory, metrics, intelligent tiering) have no such
   id: ``NoSuchConfiguration``.
@@ -39,7 +37,6 @@ from wormfs.gateway.errors import (
     NoSuchWebsiteConfiguration,
     ReplicationConfigurationNotFoundError,
     S3Error,
-    ServerSideEncryptionConfigurationNotFoundError,
 )
 from wormfs.gateway.handlers.base import (
     Handler,
@@ -164,7 +161,6 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
     {
         # ---- never configured: 404 ----------------------------------------------------------
         "GetBucketWebsite": _missing(NoSuchWebsiteConfiguration),
-        "GetBucketEncryption": _missing(ServerSideEncryptionConfigurationNotFoundError),
         "GetBucketReplication": _missing(ReplicationConfigurationNotFoundError),
         "GetBucketAnalyticsConfiguration": _no_such_id,
         "GetBucketInventoryConfiguration": _no_such_id,
@@ -190,7 +186,6 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         ),
         # ---- deleting what does not exist ---------------------------------------------------
         "DeleteBucketWebsite": _delete_nothing,
-        "DeleteBucketEncryption": _delete_nothing,
         "DeleteBucketReplication": _delete_nothing,
         "DeleteBucketAnalyticsConfiguration": _no_such_id,
         "DeleteBucketInventoryConfiguration": _no_such_id,

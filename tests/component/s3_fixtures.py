@@ -15,7 +15,7 @@ Inspection goes through the front door: ``stored``, ``keys`` and ``manifest`` as
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import aiohttp
 import boto3
 import msgspec
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -38,6 +39,7 @@ from wormfs.gateway.app import STATE_KEY
 from wormfs.gateway.app import create_app as create_gateway_app
 from wormfs.gateway.object_service import ObjectService
 from wormfs.gateway.service import Principal
+from wormfs.internal.keyring import Keyring
 from wormfs.storage_node.app import create_app as create_node_app
 from wormfs.storage_node.app import start_coordinator_link
 from wormfs.wire.coordinator import CreateUser, ObjectManifest
@@ -63,6 +65,7 @@ class S3Env:
     users: dict[str, str]  # display name -> canonical user id
     read_calls: list[tuple[int, int]] = field(default_factory=list)
     coordinator_url: str = ""  # for the internal API (signed with ``SECRET``)
+    coordinator: web.Application | None = None  # its app (state: REPO, ADMIN_URL, ...)
 
     def client(
         self, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, **config: Any
@@ -101,9 +104,11 @@ def _record_reads(env: S3Env) -> None:
     """Wrap the real service's ``read_object`` to note each call's range (the pieces pass)."""
     inner = env.service.read_object
 
-    def read_object(manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[Any]:
+    def read_object(
+        manifest: ObjectManifest, start: int, end: int, customer: Any = None
+    ) -> AsyncIterator[Any]:
         env.read_calls.append((start, end))
-        return inner(manifest, start, end)
+        return inner(manifest, start, end, customer)
 
     env.service.read_object = read_object  # type: ignore[method-assign]
 
@@ -112,10 +117,15 @@ async def start_env(
     aiohttp_server: Server,
     tmp_path: Path,
     config: GatewayConfig | None = None,
+    keyring: Keyring | None = None,
+    coordinator_config: Mapping[str, Any] | None = None,
     **server_kwargs: Any,
 ) -> S3Env:
-    """The whole stack for one test; ``config`` and ``server_kwargs`` shape the gateway."""
-    coordinator = await create_coordinator_app(make_config(tmp_path, coding=CODING), SECRET)
+    """The whole stack for one test; ``config``, ``keyring`` (default: ``test-key-1``) and
+    ``server_kwargs`` shape the gateway, ``coordinator_config`` the coordinator's config."""
+    coordinator = await create_coordinator_app(
+        make_config(tmp_path, coding=CODING, **(coordinator_config or {})), SECRET
+    )
     coordinator_server = await aiohttp_server(coordinator)
     coordinator_url = str(coordinator_server.make_url("")).rstrip("/")
     await start_election(coordinator, coordinator_url)  # no ZooKeeper: leads at once
@@ -147,7 +157,10 @@ async def start_env(
     gateway_config = msgspec.structs.replace(
         config or GatewayConfig(region=REGION), coordinator_url=coordinator_url
     )
-    server = await aiohttp_server(await create_gateway_app(gateway_config, SECRET), **server_kwargs)
+    if keyring is None:
+        keyring = Keyring({"test-key-1": bytes(range(32))}, kms_keys=gateway_config.kms_keys)
+    app = await create_gateway_app(gateway_config, SECRET, keyring)
+    server = await aiohttp_server(app, **server_kwargs)
     service = server.app[STATE_KEY].service
     assert isinstance(service, ObjectService)
     env = S3Env(
@@ -156,6 +169,7 @@ async def start_env(
         str(server.make_url("")).rstrip("/"),
         users,
         coordinator_url=coordinator_url,
+        coordinator=coordinator,
     )
     _record_reads(env)
     return env

@@ -13,6 +13,7 @@ from component.coordinator_harness import make_bucket, put, register
 from component.test_ui_login import _login, admin, browser
 
 from wormfs.wire.coordinator import CreateBucket, ObjectLockConfig
+from wormfs.wire.encryption import BucketEncryption
 from wormfs.wire.lifecycle import LifecycleConfig, LifecycleRule
 
 __all__ = ["admin", "browser"]  # the fixtures, shared with the login tests
@@ -131,16 +132,19 @@ async def test_detail_shows_versioning_object_lock_and_lifecycle(admin: AdminHar
         False,
         0,
     )
+    assert detail["encryption"] is None
     await client.create_bucket("vault", CreateBucket(owner_id="owner-a", object_lock=True))
     await client.put_object_lock(
         "vault", None, ObjectLockConfig(enabled=True, mode="COMPLIANCE", days=7)
     )
     rule = LifecycleRule(id="old", enabled=True, noncurrent_days=30)
     await client.put_bucket_lifecycle("vault", None, LifecycleConfig(rules=[rule]))
+    await client.put_bucket_encryption("vault", None, BucketEncryption("aws:kms", "k1"))
     detail = await admin.ok("GET", "/buckets/vault")
     assert detail["versioning"] == "Enabled"
     assert detail["object_lock"] == {"enabled": True, "mode": "COMPLIANCE", "days": 7, "years": 0}
     assert detail["lifecycle_rules"] == 1
+    assert detail["encryption"] == "aws:kms"
     # The admin API deletes only empty buckets: a locked version keeps its bucket.
     await put(client, "vault", "k")
     status, body, _ = await admin.call("DELETE", "/buckets/vault")

@@ -57,7 +57,9 @@ async def test_read_failing_at_once_is_503(env: S3Env) -> None:
     s3 = env.client(retries={"max_attempts": 1})
     await call(s3, "put_object", Bucket="bkt", Key="k", Body=b"x" * 1000)
 
-    async def unreadable(manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[bytes]:
+    async def unreadable(
+        manifest: ObjectManifest, start: int, end: int, customer: object = None
+    ) -> AsyncIterator[bytes]:
         raise NotEnoughFragmentsError()
         yield b""
 
@@ -72,7 +74,9 @@ async def test_read_failing_midway_drops_the_connection(env: S3Env) -> None:
     s3 = env.client()
     await call(s3, "put_object", Bucket="bkt", Key="k", Body=b"x" * 3_000_000)
 
-    async def half(manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[bytes]:
+    async def half(
+        manifest: ObjectManifest, start: int, end: int, customer: object = None
+    ) -> AsyncIterator[bytes]:
         yield b"x" * 1024 * 1024
         raise NotEnoughFragmentsError()
 

@@ -216,3 +216,19 @@ async def test_a_broken_form_is_malformed(s3: Any, env: S3Env) -> None:
             answer = await resp.read()
             assert resp.status == 400, answer
             assert b"MalformedPOSTRequest" in answer or b"InvalidArgument" in answer, answer
+
+
+async def test_form_uploads_are_encrypted_as_their_fields_ask(s3: Any, env: S3Env) -> None:
+    fields = await _presigned(
+        s3,
+        "sealed",
+        Fields={"x-amz-server-side-encryption": "AES256"},
+        Conditions=[{"x-amz-server-side-encryption": "AES256"}],
+    )
+    data = os.urandom(200_000)
+    status, _, body = await _post(env, fields, data)
+    assert status == 204, body
+    got = await call(s3, "get_object", Bucket=BUCKET, Key="sealed")
+    assert got["ServerSideEncryption"] == "AES256" and await read_body(got) == data
+    enc = (await env.manifest(BUCKET, "sealed")).attributes.encryption
+    assert enc is not None and enc.algorithm == "AES256"

@@ -76,3 +76,69 @@ def test_a_file_deleted_through_s3_stays_gone_whatever_comes_next(
     with pytest.raises(FileNotFoundError):
         os.truncate(old, 330)
     assert new.read_bytes() == b"" and sorted(os.listdir(root)) == ["new"]
+
+
+# ---- server-side encryption -------------------------------------------------------------------
+PATTERN = b"MOUNT-PLAINTEXT!"
+
+
+def test_sealed_objects_read_through_the_mount(root: Path, mount: Mounted, s3: Any) -> None:
+    big, small, secret = root / "big", root / "small", root / "customer"
+    data = PATTERN * 20_000  # 320 KB: erasure-coded
+    s3.put_object(Bucket=BUCKET, Key=key_of(mount, big), Body=data, ServerSideEncryption="AES256")
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=key_of(mount, small),
+        Body=b"inline and sealed",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId="mount-key",
+    )
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=key_of(mount, secret),
+        Body=b"only with the key",
+        SSECustomerAlgorithm="AES256",
+        SSECustomerKey=b"k" * 32,
+    )
+    wait_until(lambda: secret.exists(), VISIBLE_WITHIN, message="PUTs visible")
+    assert big.read_bytes() == data
+    with big.open("rb") as f:  # a read in the middle opens only the packages it needs
+        f.seek(100_000)
+        assert f.read(50) == data[100_000:100_050]
+    assert small.read_bytes() == b"inline and sealed"
+    # An SSE-C object needs a key no mount has: refused, never ciphertext.
+    with pytest.raises(PermissionError):
+        secret.read_bytes()
+
+
+def test_mount_writes_take_the_bucket_default_encryption(
+    root: Path, mount: Mounted, s3: Any, cluster: Any
+) -> None:
+    s3.put_bucket_encryption(
+        Bucket=BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    try:
+        data = PATTERN * 30_000
+        f = root / "sealed.bin"
+
+        def written_sealed() -> bool:
+            # The mount reads the bucket's default again within a second.
+            f.write_bytes(data)
+            head = s3.head_object(Bucket=BUCKET, Key=key_of(mount, f))
+            return head.get("ServerSideEncryption") == "AES256"
+
+        wait_until(written_sealed, 5.0, interval=0.3, message="mount writes sealed")
+        assert f.read_bytes() == data
+        got = s3.get_object(Bucket=BUCKET, Key=key_of(mount, f))
+        assert got["Body"].read() == data and got["ServerSideEncryption"] == "AES256"
+        # S3 writes without encryption headers take the same default.
+        s3.put_object(Bucket=BUCKET, Key=key_of(mount, root / "s3"), Body=data)
+        assert (
+            s3.head_object(Bucket=BUCKET, Key=key_of(mount, root / "s3"))["ServerSideEncryption"]
+            == "AES256"
+        )
+    finally:
+        s3.delete_bucket_encryption(Bucket=BUCKET)

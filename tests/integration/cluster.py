@@ -17,6 +17,7 @@ and observing the coordinator's background jobs.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -100,6 +101,9 @@ class Cluster:
             WORMFS_CLUSTER_SECRET=self.secret,
             WORMFS_ROOT_ACCESS_KEY=ACCESS_KEY,
             WORMFS_ROOT_SECRET_KEY=SECRET_KEY,
+            # One master key for every gateway and mount (SSE-S3, SSE-KMS), as on several
+            # hosts; a fixed one, so a restarted process still opens what was sealed.
+            WORMFS_MASTER_KEY="cluster-key-1:" + base64.b64encode(bytes(range(32))).decode(),
             PYTHONSAFEPATH="1",
         )
         env.update(self.extra_env)

@@ -425,11 +425,12 @@ def test_unimplemented_features_change_nothing(cluster: Cluster, s3: Any, bucket
                 Bucket=bucket, Key="obj", Body=b"x", WebsiteRedirectLocation="/elsewhere"
             )
         ) == (501, "NotImplemented")
+        # An encryption WormFS does not offer is refused, never stored as plaintext.
         assert outcome(
             lambda: s3.put_object(
-                Bucket=bucket, Key="obj", Body=b"x", ServerSideEncryption="aws:kms"
+                Bucket=bucket, Key="obj", Body=b"x", ServerSideEncryption="aws:kms:dsse"
             )
-        ) == (501, "NotImplemented")
+        ) == (400, "InvalidArgument")
         assert outcome(
             lambda: s3.put_object(Bucket=bucket, Key="obj", Body=b"x", ACL="public-read")
         ) == (400, "AccessControlListNotSupported")

@@ -84,6 +84,7 @@ IMPLEMENTED = {
     "PutObjectRetention", "GetObjectLegalHold", "PutObjectLegalHold",
     "GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration",
     "DeleteBucketLifecycle", "GetBucketCors", "PutBucketCors", "DeleteBucketCors",
+    "GetBucketEncryption", "PutBucketEncryption", "DeleteBucketEncryption",
 }  # fmt: skip
 
 

@@ -1,10 +1,11 @@
 """``wormfs admin``: users and access keys of a running cluster, its durability jobs
 (repair, scrub, drains, rebalance: ``wormfs.cli.admin_durability``), its profiles and storage
-classes (``wormfs.cli.admin_profiles``), its metadata backup, restore, check and recovery
+classes (``wormfs.cli.admin_profiles``), its master keys and their rotation
+(``wormfs.cli.admin_keys``), its metadata backup, restore, check and recovery
 (``wormfs.cli.admin_metadata``) and its status (the
 coordinator's health and the processes of ``wormfs server``: ``wormfs.cli.admin_status``).
 
-Layer: cli. ``token``, ``bucket``, ``health``, ``cluster`` and ``user`` are clients of the
+Layer: cli. ``token``, ``bucket``, ``health``, ``cluster``, ``keys`` and ``user`` are clients of the
 admin REST API (``wormfs.cli.admin_api``: ``--admin-url`` and ``--token``, or the data dir of
 ``wormfs server``; ``--json``); ``user``, ``profile`` and the drain actions of ``node`` and
 ``disk`` (drain, undrain, decommission, forget: ``wormfs.cli.admin_drains``, audited) use it
@@ -28,6 +29,8 @@ from wormfs import config as cfg
 from wormfs.cli import admin_api, admin_drains
 from wormfs.cli.admin_durability import TOPICS, add_durability_arguments, run_durability
 from wormfs.cli.admin_jobs import run_jobs_over_api
+from wormfs.cli.admin_keys import TOPIC as KEYS_TOPIC
+from wormfs.cli.admin_keys import add_keys_arguments, run_keys_over_api
 from wormfs.cli.admin_metadata import add_metadata_arguments, run_metadata
 from wormfs.cli.admin_profiles import add_profile_arguments, run_profiles, run_profiles_over_api
 from wormfs.cli.admin_status import run_status
@@ -61,6 +64,7 @@ def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
     for topic in ("node", "disk"):  # their list and show go through the admin API
         admin_api.add_connection_arguments(sub.choices[topic], json=False)
     add_profile_arguments(sub)
+    add_keys_arguments(sub)
     add_metadata_arguments(sub)
     sub.add_parser(
         "status",
@@ -112,6 +116,8 @@ def _over_admin_api(
         return run_profiles_over_api
     if args.admin_command == "jobs" and known:
         return run_jobs_over_api
+    if args.admin_command == KEYS_TOPIC:  # the admin API only
+        return run_keys_over_api
     if admin_drains.is_drain_action(args) and known:
         return admin_drains.run_drains_over_api
     if (

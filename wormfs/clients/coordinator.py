@@ -58,6 +58,7 @@ from wormfs.wire.coordinator import (
     WriteGrant,
 )
 from wormfs.wire.cors import CorsConfig, CorsSetting
+from wormfs.wire.encryption import BucketEncryption, EncryptionSetting
 from wormfs.wire.lifecycle import LifecycleConfig, LifecycleSetting
 
 T = TypeVar("T")
@@ -311,6 +312,24 @@ class CoordinatorClient:
             f"/v1/buckets/{bucket_segment(bucket)}/cors",
             query=_owner(owner_id),
             body=CorsSetting(config=config),
+        )
+
+    async def bucket_encryption(self, bucket: str, owner_id: str | None) -> EncryptionSetting:
+        return await self.http.call(
+            "GET",
+            f"/v1/buckets/{bucket_segment(bucket)}/encryption",
+            EncryptionSetting,
+            query=_owner(owner_id),
+        )
+
+    async def put_bucket_encryption(
+        self, bucket: str, owner_id: str | None, config: BucketEncryption | None
+    ) -> None:
+        await self.http.request(
+            "PUT",
+            f"/v1/buckets/{bucket_segment(bucket)}/encryption",
+            query=_owner(owner_id),
+            body=EncryptionSetting(config=config),
         )
 
     # ---- Object Lock --------------------------------------------------------------------------

@@ -20,14 +20,18 @@ from wormfs.format.checksums import Checksum
 class StreamDigests:
     """MD5 plus the hashers the caller asks for, fed in order from the event loop."""
 
-    def __init__(self, extra: Mapping[str, Checksum] | None = None) -> None:
+    def __init__(self, extra: Mapping[str, Checksum] | None = None, md5: bool = True) -> None:
+        """``md5`` False: no ETag hash (the writer of a sealed part, whose ETag the sealing
+        body computes over the plaintext); with no ``extra`` either, feeding costs nothing."""
         self._md5 = hashlib.md5(usedforsecurity=False)
+        self._hash_md5 = md5
         self._extra = dict(extra or {})
         self._pending: asyncio.Future[None] | None = None
         self.size = 0
 
     def _update(self, data: bytes) -> None:
-        self._md5.update(data)
+        if self._hash_md5:
+            self._md5.update(data)
         for hasher in self._extra.values():
             hasher.update(data)
 
@@ -36,6 +40,8 @@ class StreamDigests:
         if self._pending is not None:
             await self._pending
         self.size += len(data)
+        if not self._hash_md5 and not self._extra:
+            return
         if len(data) < 64 * 1024:
             # Small pieces cost less inline than a thread hop.
             self._update(data)

@@ -32,11 +32,19 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal, Protocol
 
 from wormfs.clients.storage import StorageClient
+from wormfs.dataplane.sealing import opened
 from wormfs.erasure import Codec, get_codec
-from wormfs.errors import CorruptChunkError, NoSuchChunkError, NotEnoughFragmentsError, WormError
+from wormfs.errors import (
+    CorruptChunkError,
+    CustomerKeyError,
+    NoSuchChunkError,
+    NotEnoughFragmentsError,
+    WormError,
+)
 from wormfs.format.chunkformat import ChunkHeader
 from wormfs.format.layout import Profile, stripe_length, stripes_for_range
-from wormfs.wire.coordinator import ChunkPlacement, ObjectManifest, Segment
+from wormfs.format.sealing import Sealer, SealError, package_span, sealed_size
+from wormfs.wire.coordinator import ChunkPlacement, ObjectManifest, PartRecord, Segment
 from wormfs.wire.repair import ReportedChunk
 
 log = logging.getLogger(__name__)
@@ -287,14 +295,27 @@ class SegmentSources:
 _SegmentSources = SegmentSources  # the former private name
 
 
-def verified_inline(manifest: ObjectManifest) -> bytes:
-    """The bytes of an inline object, checked against its ETag (the MD5 of the bytes).
+def verified_inline(manifest: ObjectManifest, data_key: bytes | None = None) -> bytes:
+    """The bytes of an inline object, checked against its ETag (the MD5 of the bytes); a
+    sealed one is opened with ``data_key`` first (its ETag is of the plaintext).
 
     Hashed on the event loop: at most 256 KiB, cheaper than a thread hop.
     """
     data = manifest.inline
     if data is None:
         raise ValueError("the object is not stored inline")
+    if data_key is not None and manifest.attributes.encryption is not None:
+        if len(data) != sealed_size(manifest.size):
+            raise CorruptChunkError(
+                f"inline bytes of {manifest.bucket}/{manifest.key} are not a sealed part of "
+                f"{manifest.size} bytes"
+            )
+        try:
+            data = bytes(Sealer(data_key, 1).open_run(0, data, manifest.size))
+        except SealError as exc:
+            raise CorruptChunkError(
+                f"inline bytes of {manifest.bucket}/{manifest.key}: {exc}"
+            ) from None
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     if len(data) != manifest.size or md5 != manifest.etag.strip('"'):
         raise CorruptChunkError(
@@ -325,30 +346,55 @@ class ObjectReader:
         self._hedge_after = hedge_after
         self._on_degraded = on_degraded
 
-    async def read(self, manifest: ObjectManifest, start: int, end: int) -> AsyncIterator[Piece]:
+    async def read(
+        self, manifest: ObjectManifest, start: int, end: int, data_key: bytes | None = None
+    ) -> AsyncIterator[Piece]:
+        """Bytes ``[start, end)`` of the object's plaintext; a sealed object
+        (``attributes.encryption``) needs its ``data_key`` and is opened package by package."""
         if not 0 <= start <= end <= manifest.size:
             raise ValueError(f"range [{start}, {end}) outside an object of {manifest.size}")
+        sealed = manifest.attributes.encryption is not None
+        if sealed and data_key is None:
+            raise CustomerKeyError(
+                f"{manifest.bucket}/{manifest.key} is encrypted: its key is needed to read it"
+            )
         if manifest.inline is not None:
-            data = verified_inline(manifest)
+            data = verified_inline(manifest, data_key)
             if start < end:
                 yield data[start:end]  # one piece: an inline object is small
             return
         part_start = 0
         for part in manifest.parts:
             part_end = part_start + part.size
-            if part_start < end and start < part_end:
-                for segment in part.segments:
-                    seg_start = part_start + segment.offset
-                    lo = max(start, seg_start)
-                    hi = min(end, seg_start + segment.length)
-                    if lo < hi:
-                        async for piece in self._read_segment(
-                            manifest.profile, segment, lo - seg_start, hi - seg_start
-                        ):
-                            yield piece
+            lo, hi = max(start, part_start) - part_start, min(end, part_end) - part_start
+            if lo < hi:
+                if data_key is None:
+                    pieces = self._read_part(manifest.profile, part, lo, hi)
+                else:
+                    span = package_span(part.size, lo, hi)
+                    stored = self._read_part(
+                        manifest.profile, part, span.stored_start, span.stored_end
+                    )
+                    sealer = Sealer(data_key, part.part_number)
+                    pieces = opened(stored, sealer, part.size, span, hi - lo)
+                async for piece in pieces:
+                    yield piece
             part_start = part_end
             if part_start >= end:
                 break
+
+    async def _read_part(
+        self, profile: Profile, part: PartRecord, start: int, end: int
+    ) -> AsyncIterator[Piece]:
+        """Stored bytes ``[start, end)`` of one part, from the segments that hold them."""
+        for segment in part.segments:
+            lo = max(start, segment.offset)
+            hi = min(end, segment.offset + segment.length)
+            if lo < hi:
+                async for piece in self._read_segment(
+                    profile, segment, lo - segment.offset, hi - segment.offset
+                ):
+                    yield piece
 
     async def _one_fragment(
         self, codec: Codec, segment: Segment, block: int, stripe_len: int, skip: int, length: int

@@ -18,8 +18,10 @@ import time
 
 from wormfs.clients.coordinator import CoordinatorClient
 from wormfs.dataplane.hashing import StreamDigests
+from wormfs.dataplane.sealing import SealingBody
 from wormfs.dataplane.writer import BodySource, ObjectWriter, WriteResult
 from wormfs.format.chunkrecord import ObjectRecord
+from wormfs.format.sealing import Sealer, sealed_size
 from wormfs.wire.coordinator import (
     BeginWrite,
     ObjectAttributes,
@@ -37,12 +39,14 @@ def object_record(
     attributes: ObjectAttributes | None,
     upload_id: str | None,
     checksum: tuple[str, str],
+    stored: int | None = None,
 ) -> ObjectRecord:
-    """The record the first segment's chunks carry (``wormfs.format.chunkrecord``)."""
+    """The record the first segment's chunks carry (``wormfs.format.chunkrecord``): ``size``
+    bytes of plaintext, ``stored`` bytes as stored (sealed; None: the same)."""
     attrs = attributes or ObjectAttributes()
     return ObjectRecord(
         created=created,
-        part_size=size,
+        part_size=size if stored is None else stored,
         segment_size=grant.segment_size,
         size=-1 if upload_id else size,
         owner_id=owner_id,
@@ -54,6 +58,7 @@ def object_record(
         checksum_algorithm=checksum[0],
         checksum_type=checksum[1],
         upload_id=upload_id or "",
+        encryption=attrs.encryption,
     )
 
 
@@ -71,25 +76,39 @@ async def store_part(
     owner_id: str = "",
     attributes: ObjectAttributes | None = None,
     checksum: tuple[str, str] = ("", ""),
+    data_key: bytes | None = None,
 ) -> tuple[WriteGrant, WriteResult]:
     """Store ``size`` bytes durably; returns the coordinator's grant and what was written.
     ``storage_class`` picks the profile of a whole object ("": the bucket's default class);
     the grant says which class that was, for the commit to store. ``checksum`` is the
-    (algorithm, type) computed, ("", "") for none."""
+    (algorithm, type) computed, ("", "") for none. With ``data_key`` (the attributes then
+    carry the version's ``encryption``) the part is sealed before it is coded: the chunks
+    hold ``sealed_size(size)`` bytes, ``digests`` still hash the plaintext."""
     created = time.time()
+    stored = size
+    if data_key is not None:
+        stored = sealed_size(size)
+        body = SealingBody(body, Sealer(data_key, part_number), digests)
     grant = await coordinator.begin_write(
         BeginWrite(
             bucket=bucket,
             key=key,
-            size=size,
+            size=stored,
             upload_id=upload_id,
             part_number=part_number,
             storage_class=storage_class,
         )
     )
-    record = object_record(grant, size, created, owner_id, attributes, upload_id, checksum)
-    result = await writer.write(grant, bucket, key, part_number, size, body, digests, record)
-    return grant, result
+    record = object_record(grant, size, created, owner_id, attributes, upload_id, checksum, stored)
+    if data_key is None:
+        result = await writer.write(grant, bucket, key, part_number, size, body, digests, record)
+        return grant, result
+    # The sealing body feeds ``digests``; the writer hashes nothing of the sealed bytes.
+    written = await writer.write(
+        grant, bucket, key, part_number, stored, body, StreamDigests(md5=False), record
+    )
+    await digests.finish()
+    return grant, WriteResult(size=size, segments=written.segments, digests=digests)
 
 
 def one_part(result: WriteResult, checksum: ObjectChecksum | None = None) -> PartRecord:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import msgspec
 
 from wormfs.format.checksums import ObjectChecksum
+from wormfs.format.sealing import Encryption
 
 MAX_RECORD_BYTES = 8192
 
@@ -44,7 +45,7 @@ class ObjectRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     """The object version a chunk belongs to, as far as its writer knew it."""
 
     created: float  # unix seconds when the write was granted: the version's creation time
-    part_size: int  # bytes of this part (a plain PUT: of the object)
+    part_size: int  # bytes of this part as stored (sealed bytes of a sealed part)
     segment_size: int  # the part's segments are split_lengths(part_size, segment_size)
     size: int = -1  # bytes of the whole object; -1 when unknown (a part of an upload)
     owner_id: str = ""
@@ -64,6 +65,9 @@ class ObjectRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     # Versioning state, for writers that know it ("" = unversioned / not recorded).
     is_delete_marker: bool = False
     versioning: str = ""
+    # A sealed version: how its parts are sealed (a wrapped data key, never a plaintext one);
+    # its plaintext sizes are ``plain_size`` of the stored ones.
+    encryption: Encryption | None = None
 
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -138,6 +138,12 @@ def _rebuild_one(chunks: list[ScannedChunk]) -> RebuiltVersion:
         )
     if {c.header.part_number for c in chunks} != {1}:
         raise BackupFormatError("chunks of several parts for a whole object")
+    if record.encryption is not None:
+        # Its ETag and checksum are of the plaintext, which only the data key opens.
+        raise BackupFormatError(
+            f"sealed ({record.encryption.algorithm}): its ETag and checksum are of the "
+            "plaintext, known only to the database or its backup"
+        )
     profile = head.profile
     by_segment: dict[int, dict[int, ScannedChunk]] = defaultdict(dict)
     for chunk in chunks:

@@ -88,6 +88,12 @@ from prometheus_client import multiprocess
 
 from wormfs import config as cfg
 from wormfs.internal.auth import sign
+from wormfs.internal.keyring import (
+    KEY_FILE_NAME,
+    MASTER_KEY_ENV,
+    MASTER_KEY_FILE_ENV,
+    create_key_file,
+)
 from wormfs.runtime.bootstrap import admin_ready_file
 from wormfs.runtime.children import Child, RestartPolicy, describe_exit, write_status
 from wormfs.runtime.claims import ServerRefused, claim_address, lock_data_dir, probe_port
@@ -366,6 +372,9 @@ class Supervisor:
         else:
             env.pop(cfg.ADMIN_TOKEN_ENV, None)  # only the coordinator checks admin tokens
         env[cfg.CLUSTER_SECRET_ENV] = self.secret.decode()
+        if not env.get(MASTER_KEY_ENV):
+            # The data dir's keyring (made at start): a file, so a rotation reaches everyone.
+            env[MASTER_KEY_FILE_ENV] = str(self.options.data_dir / KEY_FILE_NAME)
         env["WORMFS_ROOT_ACCESS_KEY"] = self.options.access_key
         env["WORMFS_ROOT_SECRET_KEY"] = self.options.secret_key
         # Never import the working directory's folders as top-level modules.
@@ -732,6 +741,8 @@ def run_server(options: ServerOptions) -> int:
         print(f"wormfs server: {exc}", file=sys.stderr, flush=True)
         return 1
     secret = cfg.cluster_secret(options.data_dir / "cluster.secret")
+    if not os.environ.get(MASTER_KEY_ENV):
+        create_key_file(options.data_dir / KEY_FILE_NAME)  # SSE-S3 and SSE-KMS keys
     supervisor = Supervisor(
         options, secret, lock_fd, policy=RestartPolicy(max_restarts=options.max_restarts)
     )

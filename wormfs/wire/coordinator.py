@@ -52,7 +52,9 @@ from wormfs.format.checksums import ChecksumAlgorithm as ChecksumAlgorithm
 from wormfs.format.checksums import ChecksumType as ChecksumType
 from wormfs.format.checksums import ObjectChecksum as ObjectChecksum
 from wormfs.format.layout import Profile
+from wormfs.format.sealing import Encryption
 from wormfs.wire.cors import CorsConfig
+from wormfs.wire.encryption import BucketEncryption
 from wormfs.wire.fs import FsWrite
 from wormfs.wire.lifecycle import LifecycleConfig
 from wormfs.wire.storage import DiskInfo
@@ -165,6 +167,8 @@ class BucketAccess(msgspec.Struct, frozen=True):
     lifecycle: LifecycleConfig | None = None
     # Its CORS rules (for browsers' preflights and the Access-Control-* headers).
     cors: CorsConfig | None = None
+    # Its default encryption (applied to writes that ask for none of their own).
+    encryption: BucketEncryption | None = None
 
 
 class BucketPolicy(msgspec.Struct, frozen=True):
@@ -246,6 +250,9 @@ class ObjectAttributes(msgspec.Struct, frozen=True):
     lock_mode: str = ""
     retain_until: float | None = None
     legal_hold: bool | None = None
+    # Server-side encryption: how the version's parts are sealed (``wormfs.format.sealing``);
+    # None for plaintext. Set by the front door that wrote it, never taken over by a copy.
+    encryption: Encryption | None = None
 
 
 # ---- writes -----------------------------------------------------------------------------------
