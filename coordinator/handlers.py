@@ -12,12 +12,18 @@ carries ``common_prefixes``).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
 from aiohttp import web
 
 from wormfs.coordinator.db.repo import Repository
 from wormfs.coordinator.election import ELECTION
 from wormfs.errors import InvalidInputError
 from wormfs.internal.http import json_response, read_json
+from wormfs.wire.acl import AclSetting, OwnershipSetting
 from wormfs.wire.coordinator import (
     BeginWrite,
     BucketPolicy,
@@ -247,50 +253,77 @@ async def put_bucket_tags(request: web.Request) -> web.Response:
     return _no_content()
 
 
-# ---- lifecycle and CORS -----------------------------------------------------------------------
-async def get_bucket_lifecycle(request: web.Request) -> web.Response:
-    setting = await _repo(request).access.lifecycle(
-        request.match_info["bucket"], request.query.get("owner_id") or None
+# ---- bucket settings kept as one document each ----------------------------------------------
+@dataclass(frozen=True)
+class _Setting:
+    """One bucket setting the gateway reads and replaces whole: a ``*Setting`` struct whose
+    ``field`` holds the document (None: removed), and the repository's pair of calls."""
+
+    kind: type[msgspec.Struct]
+    field: str
+    read: Callable[[Repository], Callable[[str, str | None], Awaitable[msgspec.Struct]]]
+    write: Callable[[Repository], Callable[[str, str | None, Any], Awaitable[None]]]
+
+
+_SETTINGS: dict[str, _Setting] = {
+    "lifecycle": _Setting(
+        LifecycleSetting, "config", lambda r: r.access.lifecycle, lambda r: r.access.set_lifecycle
+    ),
+    "cors": _Setting(CorsSetting, "config", lambda r: r.access.cors, lambda r: r.access.set_cors),
+    "encryption": _Setting(
+        EncryptionSetting,
+        "config",
+        lambda r: r.access.encryption,
+        lambda r: r.access.set_encryption,
+    ),
+    "ownership": _Setting(
+        OwnershipSetting,
+        "ownership",
+        lambda r: r.access.ownership,
+        lambda r: r.access.set_ownership,
+    ),
+    "acl": _Setting(AclSetting, "acl", lambda r: r.access.acl, lambda r: r.access.set_acl),
+}
+
+
+def _setting_routes() -> list[web.RouteDef]:
+    """GET and PUT ``/v1/buckets/{bucket}/<name>`` for every setting of ``_SETTINGS``."""
+    routes = []
+    for name, setting in _SETTINGS.items():
+
+        async def get(request: web.Request, setting: _Setting = setting) -> web.Response:
+            read = setting.read(_repo(request))
+            answer = await read(request.match_info["bucket"], request.query.get("owner_id") or None)
+            return json_response(answer)
+
+        async def put(request: web.Request, setting: _Setting = setting) -> web.Response:
+            req = await read_json(request, setting.kind)
+            write = setting.write(_repo(request))
+            await write(
+                request.match_info["bucket"],
+                request.query.get("owner_id") or None,
+                getattr(req, setting.field),
+            )
+            return _no_content()
+
+        routes += [
+            web.get(f"/v1/buckets/{{bucket}}/{name}", get),
+            web.put(f"/v1/buckets/{{bucket}}/{name}", put),
+        ]
+    return routes
+
+
+async def put_object_acl(request: web.Request) -> web.Response:
+    req = await read_json(request, AclSetting)
+    q = request.query
+    result = await _repo(request).tags.set_object_acl(
+        request.match_info["bucket"],
+        _key(request),
+        q.get("version_id") or None,
+        q.get("owner_id") or None,
+        req.acl,
     )
-    return json_response(setting)
-
-
-async def put_bucket_lifecycle(request: web.Request) -> web.Response:
-    req = await read_json(request, LifecycleSetting)
-    await _repo(request).access.set_lifecycle(
-        request.match_info["bucket"], request.query.get("owner_id") or None, req.config
-    )
-    return _no_content()
-
-
-async def get_bucket_cors(request: web.Request) -> web.Response:
-    setting = await _repo(request).access.cors(
-        request.match_info["bucket"], request.query.get("owner_id") or None
-    )
-    return json_response(setting)
-
-
-async def put_bucket_cors(request: web.Request) -> web.Response:
-    req = await read_json(request, CorsSetting)
-    await _repo(request).access.set_cors(
-        request.match_info["bucket"], request.query.get("owner_id") or None, req.config
-    )
-    return _no_content()
-
-
-async def get_bucket_encryption(request: web.Request) -> web.Response:
-    setting = await _repo(request).access.encryption(
-        request.match_info["bucket"], request.query.get("owner_id") or None
-    )
-    return json_response(setting)
-
-
-async def put_bucket_encryption(request: web.Request) -> web.Response:
-    req = await read_json(request, EncryptionSetting)
-    await _repo(request).access.set_encryption(
-        request.match_info["bucket"], request.query.get("owner_id") or None, req.config
-    )
-    return _no_content()
+    return json_response(result)
 
 
 # ---- Object Lock ------------------------------------------------------------------------------
@@ -443,15 +476,10 @@ def add_routes(app: web.Application) -> None:
             web.get("/v1/buckets/{bucket}/object", get_object),
             web.delete("/v1/buckets/{bucket}/object", delete_object),
             web.put("/v1/buckets/{bucket}/object/tags", put_object_tags),
+            web.put("/v1/buckets/{bucket}/object/acl", put_object_acl),
             web.put("/v1/buckets/{bucket}/object/retention", put_object_retention),
             web.put("/v1/buckets/{bucket}/object/legal-hold", put_object_legal_hold),
             web.get("/v1/buckets/{bucket}/object-lock", get_object_lock),
-            web.get("/v1/buckets/{bucket}/lifecycle", get_bucket_lifecycle),
-            web.put("/v1/buckets/{bucket}/lifecycle", put_bucket_lifecycle),
-            web.get("/v1/buckets/{bucket}/cors", get_bucket_cors),
-            web.put("/v1/buckets/{bucket}/cors", put_bucket_cors),
-            web.get("/v1/buckets/{bucket}/encryption", get_bucket_encryption),
-            web.put("/v1/buckets/{bucket}/encryption", put_bucket_encryption),
             web.put("/v1/buckets/{bucket}/object-lock", put_object_lock),
             web.get("/v1/buckets/{bucket}/tags", get_bucket_tags),
             web.put("/v1/buckets/{bucket}/tags", put_bucket_tags),
@@ -467,5 +495,6 @@ def add_routes(app: web.Application) -> None:
             web.post("/v1/uploads/{upload_id}/complete", complete_upload),
             web.delete("/v1/uploads/{upload_id}", abort_upload),
             web.get("/v1/buckets/{bucket}/uploads", list_uploads),
+            *_setting_routes(),
         ]
     )

@@ -10,10 +10,14 @@ runs and answers the ``Principal`` the handler acts as, or raises ``AccessDenied
   request (the owner may always Get/Put/DeleteBucketPolicy, so a policy that locks the owner
   out can be removed, as AWS allows); anyone else, signed or anonymous, only when the policy
   allows it and nothing denies it (``wormfs.gateway.policy``); with the public access block's
-  ``RestrictPublicBuckets`` and a public policy, only the owner. A request let in acts as the
-  bucket's owner (every bucket is "bucket owner enforced": the owner owns every object in
-  it), and the coordinator still checks that owner on every call, so a bucket that changed
-  hands since its facts were read is refused there.
+  ``RestrictPublicBuckets`` and a public policy, only the owner. On a bucket with ACLs
+  enabled (Object Ownership other than BucketOwnerEnforced) a caller the policy does not let
+  in is let in by an ACL grant instead (``wormfs.gateway.acl.permits``): the bucket's ACL for
+  listing, writing and its own ACL, the object version's ACL for reading it and its ACL
+  (``IgnorePublicAcls`` makes grants to everyone count for nothing); an explicit Deny of the
+  policy still wins. A request let in acts as the bucket's owner (the owner of an object, as
+  S3 shows it, is its ACL's), and the coordinator still checks that owner on every call, so a
+  bucket that changed hands since its facts were read is refused there.
 * ``RequestAuth.principal_for(action, bucket, key)`` decides another resource of the same
   request the same way: the source of a copy (``s3:GetObject`` there, for the caller, so
   nobody copies out what they may not read), and each key of a DeleteObjects, which the
@@ -43,6 +47,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from wormfs.errors import NoSuchKeyError
+from wormfs.gateway.acl import PERMISSION_OF, AclResource, canned_acl, permits
 from wormfs.gateway.actions import action_for
 from wormfs.gateway.errors import AccessDenied
 from wormfs.gateway.policy import AccessRequest, Decision, Policy, Requester, parse_policy
@@ -50,6 +55,7 @@ from wormfs.gateway.policy_conditions import PolicyError
 from wormfs.gateway.router import Operation
 from wormfs.gateway.service import ObjectServiceProtocol, Principal
 from wormfs.gateway.xml import iso8601
+from wormfs.wire.acl import BUCKET_OWNER_ENFORCED, READ, WRITE, Acl
 from wormfs.wire.coordinator import BucketAccess
 from wormfs.wire.encryption import BucketEncryption
 from wormfs.wire.lifecycle import LifecycleConfig
@@ -79,6 +85,14 @@ _HEADER_KEYS = (
     "x-amz-website-redirect-location",
 )
 _TAGGED_WRITES = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
+# The ACL permission another resource of a request needs (``principal_for`` off the main
+# resource): a copy's source is read, each key of a DeleteObjects written.
+_ACTION_PERMISSIONS: dict[str, tuple[AclResource, str]] = {
+    "s3:GetObject": ("object", READ),
+    "s3:GetObjectVersion": ("object", READ),
+    "s3:DeleteObject": ("bucket", WRITE),
+    "s3:DeleteObjectVersion": ("bucket", WRITE),
+}
 _AUTH_TYPES = {"AuthHeader": "REST-HEADER", "QueryString": "REST-QUERY-STRING"}
 _SIGNATURES = {"SigV4": "AWS4-HMAC-SHA256", "SigV2": "AWS"}
 
@@ -226,6 +240,16 @@ class Authorizer:
         auth.principal = await auth.principal_for(action, op.bucket, op.key, main=True)
         return auth
 
+    async def object_acl(
+        self, owner: Principal, bucket: str, key: str, version_id: str | None
+    ) -> Acl | None:
+        """The version's ACL (None: none of its own, or no such version)."""
+        try:
+            manifest = await self._service.head_object(owner, bucket, key, version_id)
+        except NoSuchKeyError:
+            return None
+        return manifest.attributes.acl
+
     async def existing_tags(
         self, owner: Principal, bucket: str, key: str, version_id: str | None
     ) -> dict[str, str]:
@@ -252,6 +276,10 @@ class RequestAuth:
         """The bucket's lifecycle rules, from the bucket facts this worker caches."""
         return (await self._authorizer.cache.get(bucket)).access.lifecycle
 
+    async def access(self, bucket: str) -> BucketAccess:
+        """The bucket's facts (owner, ownership, ACL, public access block), as cached."""
+        return (await self._authorizer.cache.get(bucket)).access
+
     async def encryption(self, bucket: str) -> BucketEncryption | None:
         """The bucket's default encryption, from the bucket facts this worker caches."""
         return (await self._authorizer.cache.get(bucket)).access.encryption
@@ -273,7 +301,7 @@ class RequestAuth:
             return owner
         policy = facts.policy
         if policy is None:
-            if is_owner:
+            if is_owner or await self._acl_allows(facts, action, bucket, key, main):
                 return owner
             raise AccessDenied()
         requester = None if caller is None else Requester(caller.user_id, caller.display_name)
@@ -293,7 +321,32 @@ class RequestAuth:
             return owner
         if decision is Decision.ALLOW and not facts.restricted:
             return owner
+        if await self._acl_allows(facts, action, bucket, key, main):
+            return owner
         raise AccessDenied()
+
+    async def _acl_allows(
+        self, facts: BucketFacts, action: str, bucket: str, key: str | None, main: bool
+    ) -> bool:
+        """Does an ACL grant the caller this request (ACLs enabled on the bucket only)?"""
+        access = facts.access
+        if access.ownership == BUCKET_OWNER_ENFORCED:
+            return False
+        entry = PERMISSION_OF.get(self.op.name) if main else _ACTION_PERMISSIONS.get(action)
+        if entry is None:
+            return False
+        resource, permission = entry
+        block = access.public_access_block
+        ignore = block is not None and block.ignore_public_acls
+        user_id = None if self.caller is None else self.caller.user_id
+        if resource == "bucket":
+            bucket_acl = access.acl or canned_acl("private", access.owner_id, access.owner_id)
+            return permits(bucket_acl, user_id, permission, ignore_public=ignore)
+        if key is None:
+            return False
+        version = self.op.query.get("versionId") if main else None
+        acl = await self._authorizer.object_acl(_owner(facts, None), bucket, key, version)
+        return acl is not None and permits(acl, user_id, permission, ignore_public=ignore)
 
 
 def _owner(facts: BucketFacts, caller: Principal | None) -> Principal:

@@ -44,6 +44,7 @@ from wormfs.errors import (
 from wormfs.format import checksums
 from wormfs.format.checksums import Checksum, new_hasher
 from wormfs.format.sealing import SSE_C, SSE_KMS, Encryption, Sealer
+from wormfs.gateway.bucket_settings import BucketSettings
 from wormfs.gateway.encryption import CustomerKey, KmsKeyNotFound, SseAsk
 from wormfs.gateway.service import (
     BodyReader,
@@ -53,9 +54,9 @@ from wormfs.gateway.service import (
     PutConditions,
 )
 from wormfs.internal.keyring import Keyring, customer_key_check, customer_key_matches
+from wormfs.wire.acl import Acl
 from wormfs.wire.coordinator import (
     AccessKeyInfo,
-    BucketAccess,
     BucketInfo,
     ChecksumAlgorithm,
     ChecksumType,
@@ -70,12 +71,9 @@ from wormfs.wire.coordinator import (
     ObjectAttributes,
     ObjectChecksum,
     ObjectList,
-    ObjectLockConfig,
     ObjectManifest,
-    ObjectRetention,
     PartList,
     PartRecord,
-    PublicAccessBlock,
     PutInline,
     TaggedVersion,
     UploadInfo,
@@ -83,9 +81,6 @@ from wormfs.wire.coordinator import (
     VersionList,
     WriteGrant,
 )
-from wormfs.wire.cors import CorsConfig
-from wormfs.wire.encryption import BucketEncryption
-from wormfs.wire.lifecycle import LifecycleConfig
 
 CREDENTIALS_TTL = 10.0
 LIST_PARTS_PAGE = 1000
@@ -161,7 +156,9 @@ def _digests(algorithm: ChecksumAlgorithm | None) -> StreamDigests:
     return StreamDigests(extra)
 
 
-class ObjectService:
+class ObjectService(BucketSettings):
+    """Objects and buckets over the cluster; the bucket settings calls are ``BucketSettings``'s."""
+
     def __init__(
         self,
         coordinator: CoordinatorClient,
@@ -174,7 +171,7 @@ class ObjectService:
         ``on_degraded_read`` hears of each segment read that decoded parity (metrics);
         ``keyring`` wraps and unwraps the data keys of SSE-S3 and SSE-KMS (None: those are
         refused, SSE-C still works)."""
-        self._coordinator = coordinator
+        super().__init__(coordinator)
         self._inline_max = inline_max
         self._keyring = keyring
         self._writer = ObjectWriter(storage)
@@ -207,10 +204,23 @@ class ObjectService:
         return (await self._coordinator.list_buckets(principal.user_id)).buckets
 
     async def create_bucket(
-        self, principal: Principal, bucket: str, region: str, object_lock: bool = False
+        self,
+        principal: Principal,
+        bucket: str,
+        region: str,
+        object_lock: bool = False,
+        ownership: str = "",
+        acl: Acl | None = None,
     ) -> BucketInfo:
         return await self._coordinator.create_bucket(
-            bucket, CreateBucket(owner_id=principal.user_id, region=region, object_lock=object_lock)
+            bucket,
+            CreateBucket(
+                owner_id=principal.user_id,
+                region=region,
+                object_lock=object_lock,
+                ownership=ownership,
+                acl=acl,
+            ),
         )
 
     async def head_bucket(self, principal: Principal, bucket: str) -> BucketInfo:
@@ -219,78 +229,6 @@ class ObjectService:
     async def delete_bucket(self, principal: Principal, bucket: str) -> None:
         await self._owned_bucket(principal, bucket)
         await self._coordinator.delete_bucket(bucket)
-
-    # ---- access settings ---------------------------------------------------------------------
-    async def bucket_access(self, bucket: str) -> BucketAccess:
-        return await self._coordinator.bucket_access(bucket)
-
-    async def put_bucket_policy(
-        self, principal: Principal, bucket: str, policy: str | None
-    ) -> None:
-        await self._coordinator.put_bucket_policy(bucket, principal.user_id, policy)
-
-    async def put_public_access_block(
-        self, principal: Principal, bucket: str, block: PublicAccessBlock | None
-    ) -> None:
-        await self._coordinator.put_public_access_block(bucket, principal.user_id, block)
-
-    async def bucket_versioning(self, principal: Principal, bucket: str) -> str:
-        status = await self._coordinator.bucket_versioning(bucket, principal.user_id)
-        return status.status
-
-    async def put_bucket_versioning(self, principal: Principal, bucket: str, status: str) -> None:
-        await self._coordinator.put_bucket_versioning(bucket, principal.user_id, status)
-
-    async def bucket_cors(self, principal: Principal, bucket: str) -> CorsConfig | None:
-        return (await self._coordinator.bucket_cors(bucket, principal.user_id)).config
-
-    async def put_bucket_cors(
-        self, principal: Principal, bucket: str, config: CorsConfig | None
-    ) -> None:
-        await self._coordinator.put_bucket_cors(bucket, principal.user_id, config)
-
-    async def bucket_encryption(self, principal: Principal, bucket: str) -> BucketEncryption | None:
-        return (await self._coordinator.bucket_encryption(bucket, principal.user_id)).config
-
-    async def put_bucket_encryption(
-        self, principal: Principal, bucket: str, config: BucketEncryption | None
-    ) -> None:
-        await self._coordinator.put_bucket_encryption(bucket, principal.user_id, config)
-
-    async def bucket_lifecycle(self, principal: Principal, bucket: str) -> LifecycleConfig | None:
-        return (await self._coordinator.bucket_lifecycle(bucket, principal.user_id)).config
-
-    async def put_bucket_lifecycle(
-        self, principal: Principal, bucket: str, config: LifecycleConfig | None
-    ) -> None:
-        await self._coordinator.put_bucket_lifecycle(bucket, principal.user_id, config)
-
-    async def object_lock(self, principal: Principal, bucket: str) -> ObjectLockConfig:
-        return await self._coordinator.object_lock(bucket, principal.user_id)
-
-    async def put_object_lock(
-        self, principal: Principal, bucket: str, config: ObjectLockConfig
-    ) -> None:
-        await self._coordinator.put_object_lock(bucket, principal.user_id, config)
-
-    async def put_object_retention(
-        self,
-        principal: Principal,
-        bucket: str,
-        key: str,
-        version_id: str | None,
-        retention: ObjectRetention,
-    ) -> TaggedVersion:
-        return await self._coordinator.put_object_retention(
-            bucket, key, version_id, principal.user_id, retention
-        )
-
-    async def put_object_legal_hold(
-        self, principal: Principal, bucket: str, key: str, version_id: str | None, on: bool
-    ) -> TaggedVersion:
-        return await self._coordinator.put_object_legal_hold(
-            bucket, key, version_id, principal.user_id, on
-        )
 
     async def list_versions(
         self,
@@ -830,11 +768,3 @@ class ObjectService:
         return await self._coordinator.put_object_tags(
             bucket, key, version_id, principal.user_id, tags
         )
-
-    async def bucket_tags(self, principal: Principal, bucket: str) -> dict[str, str] | None:
-        return (await self._coordinator.bucket_tags(bucket, principal.user_id)).tags
-
-    async def put_bucket_tags(
-        self, principal: Principal, bucket: str, tags: dict[str, str] | None
-    ) -> None:
-        await self._coordinator.put_bucket_tags(bucket, principal.user_id, tags)

@@ -53,8 +53,9 @@ from wormfs.gateway.errors import (
     MaxPostPreDataLengthExceeded,
     SignatureDoesNotMatch,
 )
+from wormfs.gateway.handlers.acl import acl_of_write
 from wormfs.gateway.handlers.base import S3Response, xml_response
-from wormfs.gateway.handlers.headers import check_acl, object_attributes
+from wormfs.gateway.handlers.headers import object_attributes
 from wormfs.gateway.handlers.objects import MAX_PUT_SIZE
 from wormfs.gateway.post_policy import check_fields, parse_policy, signed_by
 from wormfs.gateway.router import Operation
@@ -261,7 +262,6 @@ async def post_object(
         if limits is not None:
             low, high = limits[0], min(limits[1], MAX_PUT_SIZE)
     headers = _as_headers(fields)
-    check_acl(headers)
     put = replace(op, name="PutObject", key=key, headers=headers)
     facts = RequestFacts(
         source_ip=source_ip,
@@ -271,7 +271,11 @@ async def post_object(
     )
     access = await authorizer.authorize(put, caller, facts)
     assert access.principal is not None, "authorize names whom the upload is stored as"
-    attributes = object_attributes(headers)
+    bucket_facts = await access.access(op.bucket)
+    attributes = msgspec.structs.replace(
+        object_attributes(headers),
+        acl=acl_of_write(bucket_facts, headers, caller, await service.users()),
+    )
     if "tagging" in fields:
         try:
             tagging = parse_xml(fields["tagging"].encode(), MAX_FIELDS_BYTES)

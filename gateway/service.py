@@ -20,6 +20,7 @@ from typing import Protocol
 
 from wormfs.dataplane.reader import Piece
 from wormfs.gateway.encryption import CustomerKey, SseAsk
+from wormfs.wire.acl import Acl
 from wormfs.wire.coordinator import (
     AccessKeyInfo,
     BucketAccess,
@@ -121,11 +122,18 @@ class ObjectServiceProtocol(Protocol):
     async def list_buckets(self, principal: Principal) -> list[BucketInfo]: ...
 
     async def create_bucket(
-        self, principal: Principal, bucket: str, region: str, object_lock: bool = False
+        self,
+        principal: Principal,
+        bucket: str,
+        region: str,
+        object_lock: bool = False,
+        ownership: str = "",
+        acl: Acl | None = None,
     ) -> BucketInfo:
         """``BucketAlreadyOwnedByYouError`` / ``BucketAlreadyExistsError`` /
         ``InvalidBucketNameError``. ``object_lock``: with Object Lock (and versioning) for
-        good."""
+        good; ``ownership``: its Object Ownership ("": BucketOwnerEnforced); ``acl``: its
+        ACL (None: private)."""
         ...
 
     async def head_bucket(self, principal: Principal, bucket: str) -> BucketInfo: ...
@@ -172,6 +180,32 @@ class ObjectServiceProtocol(Protocol):
         self, principal: Principal, bucket: str, config: BucketEncryption | None
     ) -> None:
         """Replace the bucket's default encryption (validated); None removes it."""
+        ...
+
+    async def bucket_ownership(self, principal: Principal, bucket: str) -> str | None:
+        """Its Object Ownership; None once its ownership controls were deleted."""
+        ...
+
+    async def put_bucket_ownership(
+        self, principal: Principal, bucket: str, ownership: str | None
+    ) -> None:
+        """Set its Object Ownership; None deletes the controls."""
+        ...
+
+    async def bucket_acl(self, principal: Principal, bucket: str) -> Acl | None:
+        """Its ACL; None when none was put (private)."""
+        ...
+
+    async def put_bucket_acl(self, principal: Principal, bucket: str, acl: Acl | None) -> None: ...
+
+    async def put_object_acl(
+        self, principal: Principal, bucket: str, key: str, version_id: str | None, acl: Acl | None
+    ) -> TaggedVersion:
+        """Replace one version's ACL (the current one, or ``version_id``)."""
+        ...
+
+    async def users(self) -> dict[str, str]:
+        """Every user's canonical id -> display name (for ACL documents and grants)."""
         ...
 
     async def bucket_lifecycle(self, principal: Principal, bucket: str) -> LifecycleConfig | None:

@@ -7,6 +7,9 @@ method one transaction through ``Database.read`` / ``Database.write``. Contract:
   block, lifecycle rules) in one read, or ``NoSuchBucketError``: what the gateway needs to
   authorize any request on the bucket (and to name a version's expiration).
 * ``cors`` / ``set_cors`` read and replace its CORS rules (``cors``, None: none);
+  ``ownership`` / ``set_ownership`` its Object Ownership (``ownership``; absent: the default,
+  BucketOwnerEnforced; "" once deleted), ``acl`` / ``set_acl`` its ACL (``acl``, None:
+  private);
   ``encryption`` / ``set_encryption`` its default encryption (``encryption``, None: none);
   ``lifecycle`` / ``set_lifecycle`` read and replace its lifecycle rules (``lifecycle``, None:
   none), shown with the cluster's lifecycle day.
@@ -39,6 +42,7 @@ from wormfs.coordinator.db.versioning import (
     bucket_versioning,
 )
 from wormfs.errors import InvalidBucketStateError, InvalidInputError, NoSuchBucketError
+from wormfs.wire.acl import BUCKET_OWNER_ENFORCED, Acl, AclSetting, OwnershipSetting
 from wormfs.wire.coordinator import BucketAccess, BucketVersioning, PublicAccessBlock
 from wormfs.wire.cors import CorsConfig, CorsSetting
 from wormfs.wire.encryption import BucketEncryption, EncryptionSetting
@@ -49,6 +53,8 @@ PUBLIC_ACCESS_BLOCK_KEY = "public_access_block"
 LIFECYCLE_KEY = "lifecycle"  # the rules (coordinator/lifecycle.py applies them)
 CORS_KEY = "cors"  # the CORS rules (the gateway answers browsers from them)
 ENCRYPTION_KEY = "encryption"  # the default encryption (the gateway applies it to writes)
+OWNERSHIP_KEY = "ownership"  # Object Ownership (absent: BucketOwnerEnforced)
+ACL_KEY = "acl"  # the bucket's ACL (absent: private)
 
 _ACCESS = (
     select(buckets.c.name, buckets.c.owner_id, buckets.c.settings, users.c.display_name)
@@ -83,6 +89,15 @@ def encryption_of(settings: dict[str, Any]) -> BucketEncryption | None:
     return None if stored is None else msgspec.convert(stored, BucketEncryption)
 
 
+def ownership_of(settings: dict[str, Any]) -> str:
+    return str(settings.get(OWNERSHIP_KEY, BUCKET_OWNER_ENFORCED))
+
+
+def acl_of(settings: dict[str, Any]) -> Acl | None:
+    stored = settings.get(ACL_KEY)
+    return None if stored is None else msgspec.convert(stored, Acl)
+
+
 def bucket_access(tx: Tx, bucket: str, day_seconds: float) -> BucketAccess:
     row = tx.one(_ACCESS, {"name": bucket})
     if row is None:
@@ -98,6 +113,8 @@ def bucket_access(tx: Tx, bucket: str, day_seconds: float) -> BucketAccess:
         lifecycle=lifecycle_of(settings, day_seconds),
         cors=cors_of(settings),
         encryption=encryption_of(settings),
+        ownership=ownership_of(settings),
+        acl=acl_of(settings),
     )
 
 
@@ -153,6 +170,31 @@ class Access:
     ) -> None:
         value = None if config is None else msgspec.to_builtins(config)
         await self._db.write(lambda tx: set_setting(tx, bucket, owner_id, ENCRYPTION_KEY, value))
+
+    async def ownership(self, bucket: str, owner_id: str | None) -> OwnershipSetting:
+        def read(tx: Tx) -> OwnershipSetting:
+            owned_bucket(tx, bucket, owner_id)
+            settings = tx.scalar(_SETTINGS, {"name": bucket}) or {}
+            return OwnershipSetting(ownership=ownership_of(settings) or None)
+
+        return await self._db.read(read)
+
+    async def set_ownership(self, bucket: str, owner_id: str | None, ownership: str | None) -> None:
+        """Set Object Ownership; None deletes the controls (stored as "", which is not the
+        default's absence)."""
+        value = "" if ownership is None else ownership
+        await self._db.write(lambda tx: set_setting(tx, bucket, owner_id, OWNERSHIP_KEY, value))
+
+    async def acl(self, bucket: str, owner_id: str | None) -> AclSetting:
+        def read(tx: Tx) -> AclSetting:
+            owned_bucket(tx, bucket, owner_id)
+            return AclSetting(acl=acl_of(tx.scalar(_SETTINGS, {"name": bucket}) or {}))
+
+        return await self._db.read(read)
+
+    async def set_acl(self, bucket: str, owner_id: str | None, acl: Acl | None) -> None:
+        value = None if acl is None else msgspec.to_builtins(acl)
+        await self._db.write(lambda tx: set_setting(tx, bucket, owner_id, ACL_KEY, value))
 
     async def set_lifecycle(
         self, bucket: str, owner_id: str | None, config: LifecycleConfig | None

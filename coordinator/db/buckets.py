@@ -12,9 +12,12 @@ the gateway's; every answer carries ``owner_id`` and the owner's display name.
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import msgspec
 from sqlalchemy import bindparam, delete, exists, insert, select
 
+from wormfs.coordinator.db.access import ACL_KEY, OWNERSHIP_KEY
 from wormfs.coordinator.db.convert import BUCKET_INFO, bucket_from_row, bucket_info, bucket_owner
 from wormfs.coordinator.db.database import Database
 from wormfs.coordinator.db.tables import buckets, objects, uploads
@@ -49,6 +52,14 @@ def _create(tx: Tx, name: str, req: CreateBucket, now: float) -> BucketInfo:
     owner = bucket_owner(tx, name)
     if owner is not None:
         raise _exists_error(name, owner, req.owner_id)
+    # Object Lock comes with versioning, for good (db/object_lock.py).
+    settings: dict[str, Any] = (
+        {VERSIONING_KEY: ENABLED, OBJECT_LOCK_KEY: {}} if req.object_lock else {}
+    )
+    if req.ownership:
+        settings[OWNERSHIP_KEY] = req.ownership
+    if req.acl is not None:
+        settings[ACL_KEY] = msgspec.to_builtins(req.acl)
     tx.run(
         _INSERT,
         {
@@ -56,8 +67,7 @@ def _create(tx: Tx, name: str, req: CreateBucket, now: float) -> BucketInfo:
             "owner_id": req.owner_id,
             "created": now,
             "region": req.region or "us-east-1",
-            # Object Lock comes with versioning, for good (db/object_lock.py).
-            "settings": {VERSIONING_KEY: ENABLED, OBJECT_LOCK_KEY: {}} if req.object_lock else {},
+            "settings": settings,
         },
     )
     return bucket_info(tx, name)

@@ -36,6 +36,7 @@ from wormfs.coordinator.db.tx import Row, Tx
 from wormfs.errors import NoSuchBucketError, NoSuchUploadError
 from wormfs.format.layout import Profile
 from wormfs.format.sealing import Encryption
+from wormfs.wire.acl import Acl
 from wormfs.wire.coordinator import (
     BucketInfo,
     ChecksumAlgorithm,
@@ -94,6 +95,7 @@ def attribute_columns(attributes: ObjectAttributes) -> dict[str, Any]:
         "encryption": None
         if attributes.encryption is None
         else msgspec.to_builtins(attributes.encryption),
+        "acl": None if attributes.acl is None else msgspec.to_builtins(attributes.acl),
     }
 
 
@@ -109,6 +111,7 @@ def attributes_from_row(row: Row) -> ObjectAttributes:
         retain_until=row.retain_until,
         legal_hold=row.legal_hold,
         encryption=None if row.encryption is None else msgspec.convert(row.encryption, Encryption),
+        acl=None if row.acl is None else msgspec.convert(row.acl, Acl),
     )
 
 

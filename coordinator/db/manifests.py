@@ -104,6 +104,7 @@ _VERSION = select(
     objects.c.retain_until,
     objects.c.legal_hold,
     objects.c.encryption,
+    objects.c.acl,
     objects.c.upload_id,
     objects.c.is_delete_marker,
     objects.c.is_latest,

@@ -184,6 +184,8 @@ class ObjectVersion(Base):
     # Server-side encryption (revision 0014): the ``wormfs.format.sealing.Encryption`` record
     # (wrapped data key, never a plaintext key), NULL for plaintext.
     encryption: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The version's ACL (revision 0015; ``wormfs.wire.acl.Acl``), NULL: private to the owner.
+    acl: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # The multipart upload this version was completed from (a repeated completion finds it).
     upload_id: Mapped[str | None] = mapped_column(Id, nullable=True)
     checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -281,6 +283,8 @@ class Upload(Base):
     # Server-side encryption (revision 0014): the ``wormfs.format.sealing.Encryption`` record
     # (wrapped data key, never a plaintext key), NULL for plaintext.
     encryption: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The version's ACL (revision 0015; ``wormfs.wire.acl.Acl``), NULL: private to the owner.
+    acl: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     checksum_algorithm: Mapped[str | None] = mapped_column(String(16), nullable=True)
     checksum_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
     storage_class: Mapped[str] = mapped_column(String(32))

@@ -1,5 +1,5 @@
 """Tags: an object version's tag set and a bucket's (S3 Put/Get/DeleteObjectTagging and
-Put/Get/DeleteBucketTagging).
+Put/Get/DeleteBucketTagging); and an object version's ACL (PutObjectAcl), kept the same way.
 
 Layer: coordinator database package. Contract, each operation one transaction that checks
 the bucket (and, given an owner, that it is theirs) first:
@@ -13,11 +13,16 @@ the bucket (and, given an owner, that it is theirs) first:
   lock (FOR UPDATE on PostgreSQL; SQLite runs one writer at a time), so a concurrent change
   of another setting is never lost; None means none were ever put.
 
-Reading an object's tags needs no statement here: they travel in its manifest's attributes.
+* An object's ACL (``objects.acl``) belongs to one version row in the same way:
+  ``set_object_acl`` replaces it (None: private again) under the key's lock.
+
+Reading an object's tags or ACL needs no statement here: they travel in its manifest's
+attributes.
 """
 
 from __future__ import annotations
 
+import msgspec
 from sqlalchemy import bindparam, select, update
 
 from wormfs.coordinator.db.database import Database
@@ -28,6 +33,7 @@ from wormfs.coordinator.db.versioning import NULL_VERSION, bucket_versioning, s3
 from wormfs.coordinator.db.versions import IS_LATEST, lock_key
 from wormfs.coordinator.naming import check_key
 from wormfs.errors import NoSuchKeyError
+from wormfs.wire.acl import Acl
 from wormfs.wire.coordinator import TaggedVersion, TagSet
 
 TAGS_KEY = "tags"  # the bucket's tag set in buckets.settings
@@ -48,6 +54,11 @@ _SET_OBJECT_TAGS = (
     update(objects)
     .where(objects.c.id == bindparam("object_id"))
     .values(tags=bindparam("tags", type_=objects.c.tags.type))
+)
+_SET_OBJECT_ACL = (
+    update(objects)
+    .where(objects.c.id == bindparam("object_id"))
+    .values(acl=bindparam("acl", type_=objects.c.acl.type))
 )
 _SETTINGS = select(buckets.c.settings).where(buckets.c.name == bindparam("name"))
 _SETTINGS_FOR_UPDATE = _SETTINGS.with_for_update()
@@ -89,6 +100,19 @@ def set_object_tags(
     return TaggedVersion(version_id=s3_id)
 
 
+def set_object_acl(
+    tx: Tx, bucket: str, key: str, version_id: str | None, owner_id: str | None, acl: Acl | None
+) -> TaggedVersion:
+    """Replace one version's ACL (None: private again), as tags are replaced."""
+    owned_bucket(tx, bucket, owner_id)
+    lock_key(tx, bucket, key)
+    row = find_version(tx, bucket, key, version_id)
+    value = None if acl is None else msgspec.to_builtins(acl)
+    tx.run(_SET_OBJECT_ACL, {"object_id": row.id, "acl": value})
+    s3_id = s3_version_id(bucket_versioning(tx, bucket), bool(row.is_null), row.version_id)
+    return TaggedVersion(version_id=s3_id)
+
+
 def bucket_tags(tx: Tx, bucket: str, owner_id: str | None) -> TagSet:
     owned_bucket(tx, bucket, owner_id)
     settings = tx.scalar(_SETTINGS, {"name": bucket}) or {}
@@ -123,6 +147,14 @@ class Tags:
         check_key(key)
         return await self._db.write(
             lambda tx: set_object_tags(tx, bucket, key, version_id, owner_id, tags)
+        )
+
+    async def set_object_acl(
+        self, bucket: str, key: str, version_id: str | None, owner_id: str | None, acl: Acl | None
+    ) -> TaggedVersion:
+        check_key(key)
+        return await self._db.write(
+            lambda tx: set_object_acl(tx, bucket, key, version_id, owner_id, acl)
         )
 
     async def bucket(self, bucket: str, owner_id: str | None) -> TagSet:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from wormfs.gateway.handlers import (
+    acl,
     bucket_encryption,
     buckets,
     copy,
@@ -39,6 +40,7 @@ _ALL: dict[str, Handler] = {
     **lifecycle.HANDLERS,
     **cors.HANDLERS,
     **bucket_encryption.HANDLERS,
+    **acl.HANDLERS,
 }
 # Every operation on a bucket checks x-amz-expected-bucket-owner (ListBuckets and CreateBucket
 # have no bucket owner to compare with).

@@ -1,7 +1,6 @@
 """Bucket operations (gateway handlers): ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
-GetBucketLocation, Get/PutBucketVersioning, and the probes clients make of sub-resources
-WormFS answers with fixed documents: GetBucketAcl / GetObjectAcl (private, owner has
-FULL_CONTROL).
+GetBucketLocation, Get/PutBucketVersioning. CreateBucket takes x-amz-object-ownership and,
+with ACLs enabled, the bucket's ACL headers (``wormfs.gateway.handlers.acl``).
 
 Contract: each handler takes an ``S3Context``, calls one ``ObjectServiceProtocol`` method
 (ownership is the service's business) and renders AWS's answer.
@@ -19,6 +18,7 @@ from wormfs.gateway.errors import (
     MalformedXML,
     S3NotImplemented,
 )
+from wormfs.gateway.handlers.acl import bucket_acl_at_creation, creation_ownership
 from wormfs.gateway.handlers.base import (
     Handler,
     S3Context,
@@ -26,12 +26,9 @@ from wormfs.gateway.handlers.base import (
     bucket_of,
     empty_response,
     int_param,
-    key_of,
     read_xml,
-    version_param,
     xml_response,
 )
-from wormfs.gateway.handlers.headers import check_acl
 from wormfs.gateway.handlers.listing import decode_token, encode_token
 from wormfs.gateway.xml import Elem, child_text, iso8601
 
@@ -70,7 +67,8 @@ async def list_buckets(ctx: S3Context) -> S3Response:
 async def create_bucket(ctx: S3Context) -> S3Response:
     bucket = bucket_of(ctx)
     object_lock = ctx.op.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true"
-    check_acl(ctx.op.headers, creating_bucket=True)
+    ownership = creation_ownership(ctx)
+    acl = await bucket_acl_at_creation(ctx, ownership)
     region = ctx.region
     doc = await read_xml(ctx, optional=True)
     if doc is not None:
@@ -86,7 +84,7 @@ async def create_bucket(ctx: S3Context) -> S3Response:
                 LocationConstraint=constraint,
             )
     try:
-        await ctx.service.create_bucket(ctx.principal, bucket, region, object_lock)
+        await ctx.service.create_bucket(ctx.principal, bucket, region, object_lock, ownership, acl)
     except BucketAlreadyOwnedByYouError:
         # AWS's legacy us-east-1 behaviour: re-creating your own bucket there succeeds.
         if region != "us-east-1":
@@ -137,34 +135,6 @@ async def put_bucket_versioning(ctx: S3Context) -> S3Response:
     return empty_response()
 
 
-def _private_acl(user_id: str, display_name: str) -> Elem:
-    root = Elem("AccessControlPolicy")
-    owner_elem(root, user_id, display_name)
-    grant = root.add("AccessControlList").add("Grant")
-    grantee = grant.add("Grantee")
-    grantee.attrs = {
-        "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
-        "xsi:type": "CanonicalUser",
-    }
-    grantee.leaf("ID", user_id)
-    grantee.leaf("DisplayName", display_name)
-    grant.leaf("Permission", "FULL_CONTROL")
-    return root
-
-
-async def get_bucket_acl(ctx: S3Context) -> S3Response:
-    info = await ctx.service.head_bucket(ctx.principal, bucket_of(ctx))
-    return xml_response(_private_acl(info.owner_id, info.owner_display_name))
-
-
-async def get_object_acl(ctx: S3Context) -> S3Response:
-    manifest = await ctx.service.head_object(
-        ctx.principal, bucket_of(ctx), key_of(ctx), version_param(ctx)
-    )
-    name = ctx.principal.display_name if manifest.owner_id == ctx.principal.user_id else ""
-    return xml_response(_private_acl(manifest.owner_id, name))
-
-
 HANDLERS: Mapping[str, Handler] = MappingProxyType(
     {
         "ListBuckets": list_buckets,
@@ -174,7 +144,5 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         "GetBucketLocation": get_bucket_location,
         "GetBucketVersioning": get_bucket_versioning,
         "PutBucketVersioning": put_bucket_versioning,
-        "GetBucketAcl": get_bucket_acl,
-        "GetObjectAcl": get_object_acl,
     }
 )

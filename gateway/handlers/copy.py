@@ -31,6 +31,7 @@ from wormfs.gateway.errors import (
     NoSuchKey,
     NoSuchVersion,
 )
+from wormfs.gateway.handlers.acl import write_acl
 from wormfs.gateway.handlers.base import (
     Handler,
     S3Context,
@@ -43,7 +44,6 @@ from wormfs.gateway.handlers.base import (
 )
 from wormfs.gateway.handlers.conditional import check_conditions
 from wormfs.gateway.handlers.headers import (
-    check_acl,
     checksum_algorithm_header,
     object_attributes,
     put_conditions,
@@ -128,7 +128,7 @@ def _checksum_leaves(parent: Elem, checksum: ObjectChecksum | None) -> None:
 async def copy_object(ctx: S3Context) -> S3Response:
     headers = ctx.op.headers
     reject_unsupported(headers)
-    check_acl(headers)
+    acl = await write_acl(ctx)  # a copy's own, never its source's
     source = await copy_source(ctx)
     if source.size > MAX_COPY_SOURCE:
         raise InvalidRequest(
@@ -164,7 +164,7 @@ async def copy_object(ctx: S3Context) -> S3Response:
         else source.attributes.tags
     )
     # A copy's lock is its own request's (and the bucket's default), never the source's.
-    attributes = with_lock_headers(msgspec.structs.replace(attributes, tags=tags), headers)
+    attributes = with_lock_headers(msgspec.structs.replace(attributes, tags=tags, acl=acl), headers)
     # An older version copied over its own key makes it current again: that is a change.
     named = parse_copy_source(headers["x-amz-copy-source"])[2]
     same = (source.bucket, source.key) == (bucket_of(ctx), key_of(ctx)) and named is None

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from multidict import CIMultiDictProxy
 
 from wormfs.format.checksums import ALGORITHMS, ChecksumFormatError, check_b64, new_checksum
+from wormfs.gateway.acl import CANNED_ACLS, GRANT_HEADERS
 from wormfs.gateway.encryption import answer_headers
 from wormfs.gateway.errors import (
     AccessControlListNotSupported,
@@ -39,6 +40,7 @@ from wormfs.gateway.service import DataChecks, PutConditions
 from wormfs.gateway.sigv4 import PayloadMode
 from wormfs.gateway.tags import parse_tagging_header
 from wormfs.gateway.xml import http_date
+from wormfs.wire.acl import OWNERSHIPS
 from wormfs.wire.coordinator import (
     ChecksumAlgorithm,
     ObjectAttributes,
@@ -59,27 +61,8 @@ SYSTEM_METADATA: Mapping[str, str] = {
 }
 Headers = CIMultiDictProxy[str]
 
-CANNED_ACLS = frozenset(
-    {
-        "private",
-        "public-read",
-        "public-read-write",
-        "authenticated-read",
-        "aws-exec-read",
-        "bucket-owner-read",
-        "bucket-owner-full-control",
-        "log-delivery-write",
-    }
-)
 # The ACLs that change nothing when the bucket owner owns everything (and is the writer).
 OWNER_ONLY_ACLS = frozenset({"private", "bucket-owner-full-control"})
-GRANT_HEADERS = (
-    "x-amz-grant-full-control",
-    "x-amz-grant-read",
-    "x-amz-grant-read-acp",
-    "x-amz-grant-write",
-    "x-amz-grant-write-acp",
-)
 
 
 def checksum_header(algorithm: str) -> str:
@@ -135,23 +118,18 @@ def owner_only_acl(headers: Headers) -> bool:
 
 def check_acl(headers: Headers, *, creating_bucket: bool = False) -> None:
     """ACLs on writes, as AWS answers for buckets with Object Ownership "bucket owner
-    enforced" (its default since April 2023, and WormFS's only mode): ``private`` and
+    enforced" (its default since April 2023; ``wormfs.gateway.handlers.acl`` takes them on
+    buckets with ACLs enabled): ``private`` and
     ``bucket-owner-full-control`` (what rclone and the SDKs send) are accepted, anything that
     would grant access to others is refused rather than silently ignored."""
     if creating_bucket:
         ownership = headers.get("x-amz-object-ownership")
-        if ownership is not None:
-            if ownership not in ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"):
-                raise InvalidArgument(
-                    "Invalid x-amz-object-ownership header",
-                    ArgumentName="x-amz-object-ownership",
-                    ArgumentValue=ownership,
-                )
-            if ownership != "BucketOwnerEnforced":
-                raise S3NotImplemented(
-                    f"Object Ownership {ownership} (ACLs enabled) is not implemented",
-                    Header="x-amz-object-ownership",
-                )
+        if ownership is not None and ownership not in OWNERSHIPS:
+            raise InvalidArgument(
+                "Invalid x-amz-object-ownership header",
+                ArgumentName="x-amz-object-ownership",
+                ArgumentValue=ownership,
+            )
     if not owner_only_acl(headers):
         raise (
             InvalidBucketAclWithObjectOwnership()

@@ -16,9 +16,12 @@ from types import MappingProxyType
 from typing import cast
 from urllib.parse import quote
 
+import msgspec
+
 from wormfs.format.checksums import ALGORITHMS, ChecksumFormatError, check_b64, type_supported
 from wormfs.gateway.encryption import CUSTOMER, answer_headers, customer_key
 from wormfs.gateway.errors import InvalidArgument, InvalidRequest, MalformedXML
+from wormfs.gateway.handlers.acl import write_acl
 from wormfs.gateway.handlers.base import (
     Handler,
     S3Context,
@@ -33,7 +36,6 @@ from wormfs.gateway.handlers.base import (
 )
 from wormfs.gateway.handlers.buckets import owner_elem
 from wormfs.gateway.handlers.headers import (
-    check_acl,
     checksum_algorithm_header,
     checksum_header,
     checksum_headers,
@@ -77,7 +79,7 @@ def upload_part_args(ctx: S3Context) -> tuple[str, int]:
 async def create_multipart_upload(ctx: S3Context) -> S3Response:
     headers = ctx.op.headers
     reject_unsupported(headers)
-    check_acl(headers)
+    acl = await write_acl(ctx)
     algorithm = checksum_algorithm_header(headers, "x-amz-checksum-algorithm")
     raw_type = headers.get("x-amz-checksum-type")
     checksum_type: ChecksumType | None = None
@@ -99,7 +101,7 @@ async def create_multipart_upload(ctx: S3Context) -> S3Response:
         ctx.principal,
         bucket_of(ctx),
         key_of(ctx),
-        object_attributes(headers),
+        msgspec.structs.replace(object_attributes(headers), acl=acl),
         algorithm,
         checksum_type,
         await write_encryption(ctx),

@@ -17,6 +17,8 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from types import MappingProxyType
 
+from msgspec.structs import replace
+
 from wormfs.dataplane.reader import Piece
 from wormfs.errors import WormError
 from wormfs.gateway.encryption import (
@@ -34,6 +36,7 @@ from wormfs.gateway.errors import (
     S3Error,
     from_domain,
 )
+from wormfs.gateway.handlers.acl import write_acl
 from wormfs.gateway.handlers.base import (
     Handler,
     S3Context,
@@ -54,7 +57,6 @@ from wormfs.gateway.handlers.conditional import (
     parse_range,
 )
 from wormfs.gateway.handlers.headers import (
-    check_acl,
     checksum_headers,
     data_checks,
     object_attributes,
@@ -105,9 +107,8 @@ def required_length(ctx: S3Context, limit: int = MAX_PUT_SIZE) -> int:
 async def put_object(ctx: S3Context) -> S3Response:
     headers = ctx.op.headers
     reject_unsupported(headers)
-    check_acl(headers)
     size = required_length(ctx)
-    attributes = object_attributes(headers)
+    attributes = replace(object_attributes(headers), acl=await write_acl(ctx))
     checks = data_checks(headers, ctx.payload_mode)
     conditions = put_conditions(headers)
     manifest = await ctx.service.put_object(

@@ -232,3 +232,22 @@ async def test_form_uploads_are_encrypted_as_their_fields_ask(s3: Any, env: S3En
     assert got["ServerSideEncryption"] == "AES256" and await read_body(got) == data
     enc = (await env.manifest(BUCKET, "sealed")).attributes.encryption
     assert enc is not None and enc.algorithm == "AES256"
+
+
+async def test_form_uploads_take_their_acl_field(s3: Any, env: S3Env) -> None:
+    await call(
+        s3,
+        "put_bucket_ownership_controls",
+        Bucket=BUCKET,
+        OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]},
+    )
+    fields = await _presigned(
+        s3, "public", Fields={"acl": "public-read"}, Conditions=[{"acl": "public-read"}]
+    )
+    status, _, body = await _post(env, fields, b"for everyone")
+    assert status == 204, body
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{env.endpoint}/{BUCKET}/public") as r,
+    ):
+        assert r.status == 200 and await r.read() == b"for everyone"

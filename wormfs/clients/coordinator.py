@@ -14,9 +14,11 @@ import string
 from typing import Any, TypeVar
 
 import aiohttp
+import msgspec
 
 from wormfs.clients.leader import FAILOVER_TIMEOUT, LeaderLocator, parse_urls
 from wormfs.errors import InvalidBucketNameError, InvalidInputError, WormError
+from wormfs.wire.acl import Acl, AclSetting, OwnershipSetting
 from wormfs.wire.coordinator import (
     AccessKeyInfo,
     BeginWrite,
@@ -281,55 +283,64 @@ class CoordinatorClient:
         )
 
     # ---- lifecycle and CORS -------------------------------------------------------------------
+    # ---- bucket settings kept as one document each (coordinator/handlers.py: _SETTINGS) ----
+    async def _setting(self, bucket: str, owner_id: str | None, name: str, kind: type[T]) -> T:
+        path = f"/v1/buckets/{bucket_segment(bucket)}/{name}"
+        return await self.http.call("GET", path, kind, query=_owner(owner_id))
+
+    async def _put_setting(
+        self, bucket: str, owner_id: str | None, name: str, body: msgspec.Struct
+    ) -> None:
+        path = f"/v1/buckets/{bucket_segment(bucket)}/{name}"
+        await self.http.request("PUT", path, query=_owner(owner_id), body=body)
+
     async def bucket_lifecycle(self, bucket: str, owner_id: str | None) -> LifecycleSetting:
-        return await self.http.call(
-            "GET",
-            f"/v1/buckets/{bucket_segment(bucket)}/lifecycle",
-            LifecycleSetting,
-            query=_owner(owner_id),
-        )
+        return await self._setting(bucket, owner_id, "lifecycle", LifecycleSetting)
 
     async def put_bucket_lifecycle(
         self, bucket: str, owner_id: str | None, config: LifecycleConfig | None
     ) -> None:
-        await self.http.request(
-            "PUT",
-            f"/v1/buckets/{bucket_segment(bucket)}/lifecycle",
-            query=_owner(owner_id),
-            body=LifecycleSetting(config=config),
-        )
+        await self._put_setting(bucket, owner_id, "lifecycle", LifecycleSetting(config=config))
 
     async def bucket_cors(self, bucket: str, owner_id: str | None) -> CorsSetting:
-        return await self.http.call(
-            "GET", f"/v1/buckets/{bucket_segment(bucket)}/cors", CorsSetting, query=_owner(owner_id)
-        )
+        return await self._setting(bucket, owner_id, "cors", CorsSetting)
 
     async def put_bucket_cors(
         self, bucket: str, owner_id: str | None, config: CorsConfig | None
     ) -> None:
-        await self.http.request(
-            "PUT",
-            f"/v1/buckets/{bucket_segment(bucket)}/cors",
-            query=_owner(owner_id),
-            body=CorsSetting(config=config),
-        )
+        await self._put_setting(bucket, owner_id, "cors", CorsSetting(config=config))
 
     async def bucket_encryption(self, bucket: str, owner_id: str | None) -> EncryptionSetting:
-        return await self.http.call(
-            "GET",
-            f"/v1/buckets/{bucket_segment(bucket)}/encryption",
-            EncryptionSetting,
-            query=_owner(owner_id),
-        )
+        return await self._setting(bucket, owner_id, "encryption", EncryptionSetting)
 
     async def put_bucket_encryption(
         self, bucket: str, owner_id: str | None, config: BucketEncryption | None
     ) -> None:
-        await self.http.request(
+        await self._put_setting(bucket, owner_id, "encryption", EncryptionSetting(config=config))
+
+    async def bucket_ownership(self, bucket: str, owner_id: str | None) -> OwnershipSetting:
+        return await self._setting(bucket, owner_id, "ownership", OwnershipSetting)
+
+    async def put_bucket_ownership(
+        self, bucket: str, owner_id: str | None, ownership: str | None
+    ) -> None:
+        await self._put_setting(bucket, owner_id, "ownership", OwnershipSetting(ownership))
+
+    async def bucket_acl(self, bucket: str, owner_id: str | None) -> AclSetting:
+        return await self._setting(bucket, owner_id, "acl", AclSetting)
+
+    async def put_bucket_acl(self, bucket: str, owner_id: str | None, acl: Acl | None) -> None:
+        await self._put_setting(bucket, owner_id, "acl", AclSetting(acl))
+
+    async def put_object_acl(
+        self, bucket: str, key: str, version_id: str | None, owner_id: str | None, acl: Acl | None
+    ) -> TaggedVersion:
+        return await self.http.call(
             "PUT",
-            f"/v1/buckets/{bucket_segment(bucket)}/encryption",
-            query=_owner(owner_id),
-            body=EncryptionSetting(config=config),
+            f"/v1/buckets/{bucket_segment(bucket)}/object/acl",
+            TaggedVersion,
+            query=_object_query(key, version_id, owner_id),
+            body=AclSetting(acl),
         )
 
     # ---- Object Lock --------------------------------------------------------------------------

@@ -24,38 +24,78 @@ from wormfs.format.sealing import PACKAGE, STORED_PACKAGE, PackageSpan, Sealer, 
 RUN = 16  # packages sealed or opened per executor hop (1 MiB of plaintext)
 
 
+class _Pieces:
+    """Pieces held until a run of whole packages can be cut off them: each piece is kept as
+    it came (no copy) and a run is joined once, its leftover (less than a package) copied."""
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes | memoryview] = []
+        self.size = 0
+
+    def add(self, piece: bytes | memoryview) -> None:
+        self._pieces.append(piece)
+        self.size += len(piece)
+
+    def cut(self, length: int) -> bytes:
+        """The first ``length`` bytes held, in one buffer; the rest stays."""
+        joined = self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
+        view = memoryview(joined)
+        rest = view[length:]
+        self._pieces = [bytes(rest)] if rest else []
+        self.size = len(rest)
+        return joined if not rest and isinstance(joined, bytes) else bytes(view[:length])
+
+
 class SealingBody:
-    """The sealed packages of ``body`` (plaintext), fed to ``digests`` on the way."""
+    """The sealed packages of ``body`` (plaintext), fed to ``digests`` on the way.
+
+    Pipelined: while run N is sealed in the executor, run N+1 is read from the body."""
 
     def __init__(self, body: BodySource, sealer: Sealer, digests: StreamDigests) -> None:
         self._body = body
         self._sealer = sealer
         self._digests = digests
-        self._held = bytearray()
+        self._held = _Pieces()
         self._next = 0  # index of the next package
         self._ended = False
+        self._sealing: asyncio.Future[bytearray] | None = None
 
-    async def read(self) -> bytes:
-        while not self._ended and len(self._held) < RUN * PACKAGE:
+    async def _next_run(self) -> asyncio.Future[bytearray] | None:
+        """Read the next run of plaintext, hash it, and start sealing it (None at the end)."""
+        while not self._ended and self._held.size < RUN * PACKAGE:
             piece = await self._body.read()
             if not piece:
                 self._ended = True
                 break
-            self._held += piece
-        take = len(self._held) if self._ended else len(self._held) // PACKAGE * PACKAGE
+            self._held.add(piece)
+        size = self._held.size
+        take = size if self._ended else size // PACKAGE * PACKAGE
         if take == 0:
-            return b""
-        plain = bytes(self._held[:take])
-        del self._held[:take]
+            return None
+        plain = self._held.cut(take)
         await self._digests.feed(plain)
         first = self._next
         self._next += -(-take // PACKAGE)
-        if take <= PACKAGE:
-            return bytes(self._sealer.seal_run(first, plain))
         loop = asyncio.get_running_loop()
-        sealed = await loop.run_in_executor(None, self._sealer.seal_run, first, plain)
+        if take <= PACKAGE:
+            done: asyncio.Future[bytearray] = loop.create_future()
+            done.set_result(self._sealer.seal_run(first, plain))
+            return done
+        return loop.run_in_executor(None, self._sealer.seal_run, first, plain)
+
+    async def read(self) -> bytes:
+        if self._sealing is None:
+            self._sealing = await self._next_run()
+            if self._sealing is None:
+                return b""
+        current = self._sealing
+        try:
+            self._sealing = await self._next_run()
+        except BaseException:
+            current.cancel()
+            raise
         # The writer's stripe cutter only copies from it: a bytearray does, without bytes().
-        return cast(bytes, sealed)
+        return cast(bytes, await current)
 
     def trailing_checksums(self) -> Mapping[str, str]:
         """The plaintext body's trailer (aws-chunked uploads), for the caller's checks."""
@@ -72,41 +112,54 @@ async def opened(
 ) -> AsyncIterator[bytes | memoryview]:
     """The ``length`` plaintext bytes from ``span.skip`` of the first package of ``span``,
     given the stored bytes of its packages in order (``CorruptChunkError`` if one does not
-    open: the chunks' CRCs held, so the sealed bytes were changed or the key is wrong)."""
+    open: the chunks' CRCs held, so the sealed bytes were changed or the key is wrong).
+
+    Pipelined: while run N is opened in the executor, run N+1 is read from the chunks."""
     loop = asyncio.get_running_loop()
-    held = bytearray()
+    held = _Pieces()
     index = span.first
     skip, remaining = span.skip, length
     total = span.stored_end - span.stored_start
     seen = 0
+    opening: asyncio.Future[bytearray] | None = None
 
-    async def release(upto: int) -> AsyncIterator[bytes | memoryview]:
-        nonlocal index, skip, remaining
-        run = bytes(held[:upto])
-        del held[:upto]
+    async def plaintext(future: asyncio.Future[bytearray]) -> memoryview:
+        nonlocal skip, remaining
         try:
-            if upto <= STORED_PACKAGE:
-                plain = sealer.open_run(index, run, part_size)
-            else:
-                plain = await loop.run_in_executor(None, sealer.open_run, index, run, part_size)
+            plain = await future
         except SealError as exc:
             raise CorruptChunkError(str(exc)) from None
-        index += -(-upto // STORED_PACKAGE)
         view = memoryview(plain)[skip : skip + remaining]
         skip = 0
         remaining -= len(view)
-        if view:
-            yield view
+        return view
 
-    async for piece in stored:
-        held += piece
-        seen += len(piece)
-        whole = len(held) // STORED_PACKAGE * STORED_PACKAGE
-        if whole >= RUN * STORED_PACKAGE or (seen == total and held):
-            async for out in release(len(held) if seen == total else whole):
-                yield out
-    if held:
-        async for out in release(len(held)):
-            yield out
+    try:
+        ended = False
+        while not ended:
+            piece = await anext(stored, None)
+            if piece is not None:
+                held.add(piece)
+                seen += len(piece)
+            ended = piece is None or seen >= total
+            whole = held.size if ended else held.size // STORED_PACKAGE * STORED_PACKAGE
+            if whole == 0 or (not ended and whole < RUN * STORED_PACKAGE):
+                continue
+            run = held.cut(whole)
+            started = loop.run_in_executor(None, sealer.open_run, index, run, part_size)
+            index += -(-whole // STORED_PACKAGE)
+            if opening is not None:
+                view = await plaintext(opening)
+                if view:
+                    yield view
+            opening = started
+        if opening is not None:
+            current, opening = opening, None
+            view = await plaintext(current)
+            if view:
+                yield view
+    finally:
+        if opening is not None:
+            opening.cancel()
     if remaining:
         raise CorruptChunkError(f"the sealed part ended {remaining} bytes short")

@@ -53,6 +53,7 @@ from wormfs.format.checksums import ChecksumType as ChecksumType
 from wormfs.format.checksums import ObjectChecksum as ObjectChecksum
 from wormfs.format.layout import Profile
 from wormfs.format.sealing import Encryption
+from wormfs.wire.acl import BUCKET_OWNER_ENFORCED, Acl
 from wormfs.wire.cors import CorsConfig
 from wormfs.wire.encryption import BucketEncryption
 from wormfs.wire.fs import FsWrite
@@ -131,6 +132,10 @@ class CreateBucket(msgspec.Struct, frozen=True):
     # Object Lock for good (S3's x-amz-bucket-object-lock-enabled): versioning is enabled
     # with it and can never be suspended.
     object_lock: bool = False
+    # x-amz-object-ownership ("": the default, BucketOwnerEnforced) and the bucket's ACL
+    # from x-amz-acl / x-amz-grant-* (None: private).
+    ownership: str = ""
+    acl: Acl | None = None
 
 
 class BucketInfo(msgspec.Struct, frozen=True):
@@ -169,6 +174,10 @@ class BucketAccess(msgspec.Struct, frozen=True):
     cors: CorsConfig | None = None
     # Its default encryption (applied to writes that ask for none of their own).
     encryption: BucketEncryption | None = None
+    # Object Ownership ("" once its controls were deleted: ACLs on, writers own their
+    # objects) and its ACL (None: private, the owner's FULL_CONTROL).
+    ownership: str = BUCKET_OWNER_ENFORCED
+    acl: Acl | None = None
 
 
 class BucketPolicy(msgspec.Struct, frozen=True):
@@ -253,6 +262,9 @@ class ObjectAttributes(msgspec.Struct, frozen=True):
     # Server-side encryption: how the version's parts are sealed (``wormfs.format.sealing``);
     # None for plaintext. Set by the front door that wrote it, never taken over by a copy.
     encryption: Encryption | None = None
+    # The version's ACL when its bucket has ACLs enabled (None: private to the bucket owner);
+    # its ``owner_id`` is the object's owner as S3 shows it.
+    acl: Acl | None = None
 
 
 # ---- writes -----------------------------------------------------------------------------------
