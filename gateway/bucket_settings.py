@@ -6,8 +6,8 @@ coordinator checks the owner: ``AccessDeniedError`` for anyone else; ``NoSuchBuc
 its policy, public access block, versioning, CORS rules, default encryption, lifecycle rules,
 Object Lock configuration, tags, Object Ownership and ACL, and the per-version retention,
 legal hold and ACL. Documents arrive validated by the handlers (S3's rules). ``users`` names
-the cluster's users for ACL documents (canonical id -> display name), read at most every
-``USERS_TTL`` seconds.
+the cluster's users for ACL documents (canonical id -> display name), ``emails`` for grants by
+e-mail address (address -> canonical id), read at most every ``USERS_TTL`` seconds.
 """
 
 from __future__ import annotations
@@ -34,15 +34,24 @@ USERS_TTL = 10.0
 class BucketSettings:
     def __init__(self, coordinator: CoordinatorClient) -> None:
         self._coordinator = coordinator
-        self._users: tuple[float, dict[str, str]] | None = None
+        self._users: tuple[float, dict[str, str], dict[str, str]] | None = None
+
+    async def _user_maps(self) -> tuple[dict[str, str], dict[str, str]]:
+        now = time.monotonic()
+        if self._users is None or now - self._users[0] > USERS_TTL:
+            listed = (await self._coordinator.list_users()).users
+            names = {u.user_id: u.display_name for u in listed}
+            emails = {u.email: u.user_id for u in listed if u.email}
+            self._users = (now, names, emails)
+        return self._users[1], self._users[2]
 
     async def users(self) -> dict[str, str]:
         """Every user's canonical id -> display name (cached for ``USERS_TTL``)."""
-        now = time.monotonic()
-        if self._users is None or now - self._users[0] > USERS_TTL:
-            listed = await self._coordinator.list_users()
-            self._users = (now, {u.user_id: u.display_name for u in listed.users})
-        return self._users[1]
+        return (await self._user_maps())[0]
+
+    async def emails(self) -> dict[str, str]:
+        """Every e-mail address a user has (lower case) -> its canonical id (cached)."""
+        return (await self._user_maps())[1]
 
     async def bucket_access(self, bucket: str) -> BucketAccess:
         return await self._coordinator.bucket_access(bucket)

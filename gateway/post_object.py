@@ -53,7 +53,7 @@ from wormfs.gateway.errors import (
     MaxPostPreDataLengthExceeded,
     SignatureDoesNotMatch,
 )
-from wormfs.gateway.handlers.acl import acl_of_write
+from wormfs.gateway.handlers.acl import acl_of_write, directory
 from wormfs.gateway.handlers.base import S3Response, xml_response
 from wormfs.gateway.handlers.headers import object_attributes
 from wormfs.gateway.handlers.objects import MAX_PUT_SIZE
@@ -274,7 +274,7 @@ async def post_object(
     bucket_facts = await access.access(op.bucket)
     attributes = msgspec.structs.replace(
         object_attributes(headers),
-        acl=acl_of_write(bucket_facts, headers, caller, await service.users()),
+        acl=acl_of_write(bucket_facts, headers, caller, await directory(service)),
     )
     if "tagging" in fields:
         try:

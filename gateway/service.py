@@ -208,6 +208,10 @@ class ObjectServiceProtocol(Protocol):
         """Every user's canonical id -> display name (for ACL documents and grants)."""
         ...
 
+    async def emails(self) -> dict[str, str]:
+        """Every user's e-mail address (lower case) -> canonical id (grants by e-mail)."""
+        ...
+
     async def bucket_lifecycle(self, principal: Principal, bucket: str) -> LifecycleConfig | None:
         """The bucket's lifecycle rules; None when it has none."""
         ...

@@ -21,6 +21,7 @@ Secrets are never logged.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import string
 import time
@@ -44,8 +45,12 @@ _KEY_EXISTS = select(access_keys.c.access_key).where(
     access_keys.c.access_key == bindparam("access_key")
 )
 _INSERT_USER = insert(users)
+_EMAIL_TAKEN = select(users.c.user_id).where(users.c.email == bindparam("email"))
+# An address as S3 grants name it: something@domain, no spaces (RFC 5321 allows more; S3's
+# grants never need it).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _INSERT_KEY = insert(access_keys)
-_USERS = select(users.c.user_id, users.c.display_name, users.c.created).order_by(
+_USERS = select(users.c.user_id, users.c.display_name, users.c.email, users.c.created).order_by(
     users.c.created, users.c.user_id
 )
 _KEYS = select(access_keys.c.access_key, access_keys.c.secret_key, access_keys.c.user_id).order_by(
@@ -95,11 +100,22 @@ def _check_key_text(what: str, value: str) -> None:
 
 
 def _create_user(
-    tx: Tx, user_id: str, display_name: str, access_key: str, secret_key: str, now: float
+    tx: Tx,
+    user_id: str,
+    display_name: str,
+    access_key: str,
+    secret_key: str,
+    now: float,
+    email: str | None = None,
 ) -> None:
     if tx.one(_KEY_EXISTS, {"access_key": access_key}) is not None:
         raise ConflictError(f"access key {access_key} exists already")
-    tx.run(_INSERT_USER, {"user_id": user_id, "display_name": display_name, "created": now})
+    if email is not None and tx.one(_EMAIL_TAKEN, {"email": email}) is not None:
+        raise ConflictError(f"another user has the e-mail address {email}")
+    tx.run(
+        _INSERT_USER,
+        {"user_id": user_id, "display_name": display_name, "created": now, "email": email},
+    )
     tx.run(
         _INSERT_KEY,
         {"access_key": access_key, "secret_key": secret_key, "user_id": user_id, "created": now},
@@ -126,6 +142,7 @@ def _list_users(tx: Tx) -> UserList:
                 display_name=u.display_name,
                 created=u.created,
                 access_keys=by_user.get(u.user_id, []),
+                email=u.email or "",
             )
             for u in rows
         ]
@@ -201,16 +218,25 @@ class Identity:
         secret_key = req.secret_key or new_secret_key()
         _check_key_text("access key", access_key)
         _check_key_text("secret key", secret_key)
+        email = req.email.strip().lower() or None
+        if email is not None and (len(email) > 320 or not _EMAIL.fullmatch(email)):
+            raise InvalidInputError(f"{req.email!r} is not an e-mail address")
         now = time.time()
         user_id, name = new_user_id(), req.display_name
         await self._db.write(
-            lambda tx: _create_user(tx, user_id, name, access_key, secret_key, now)
+            lambda tx: _create_user(tx, user_id, name, access_key, secret_key, now, email)
         )
         log.info("created user %s (%s) with access key %s", user_id, name, access_key)
         key = AccessKeyInfo(
             access_key=access_key, secret_key=secret_key, user_id=user_id, display_name=name
         )
-        return UserInfo(user_id=user_id, display_name=name, created=now, access_keys=[key])
+        return UserInfo(
+            user_id=user_id,
+            display_name=name,
+            created=now,
+            access_keys=[key],
+            email=email or "",
+        )
 
     async def list_users(self) -> UserList:
         return await self._db.read(_list_users)

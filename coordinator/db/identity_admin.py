@@ -37,6 +37,7 @@ class UserView(msgspec.Struct, frozen=True):
     created: float
     disabled: bool
     keys: int
+    email: str = ""  # for S3 ACL grants by e-mail ("": none)
 
 
 class KeyView(msgspec.Struct, frozen=True):
@@ -66,6 +67,7 @@ _USERS = (
         users.c.display_name,
         users.c.created,
         users.c.disabled,
+        users.c.email,
         func.coalesce(_KEY_COUNTS.c.n, 0).label("keys"),
     )
     .outerjoin(_KEY_COUNTS, _KEY_COUNTS.c.user_id == users.c.user_id)
@@ -148,6 +150,7 @@ class IdentityAdmin:
                 created=r.created,
                 disabled=bool(r.disabled),
                 keys=int(r.keys),
+                email=r.email or "",
             )
             for r in rows
         ]

@@ -90,9 +90,13 @@ class ClusterMeta(Base):
 # ---- identity ---------------------------------------------------------------------------------
 class User(Base):
     __tablename__ = "users"
+    # A grant by e-mail names one user (several NULLs are allowed on both engines).
+    __table_args__ = (Index("uq_users_email", "email", unique=True),)
 
     user_id: Mapped[str] = mapped_column(Id, primary_key=True)  # canonical id, 64 hex
     display_name: Mapped[str] = mapped_column(String(256))
+    # The user's e-mail address (revision 0016), for S3 ACL grants by e-mail; NULL: none.
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     created: Mapped[float] = mapped_column(Double)
     # A disabled user's keys authenticate nothing (revision 0007); the row and keys stay.
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from wormfs.gateway.acl import (
@@ -53,7 +54,7 @@ from wormfs.gateway.handlers.base import (
     xml_response,
 )
 from wormfs.gateway.handlers.headers import Headers, check_acl, owner_only_acl
-from wormfs.gateway.service import Principal
+from wormfs.gateway.service import ObjectServiceProtocol, Principal
 from wormfs.gateway.xml import Elem, child_text
 from wormfs.wire.acl import (
     BUCKET_OWNER_ENFORCED,
@@ -74,22 +75,34 @@ def acls_enabled(access: BucketAccess) -> bool:
     return access.ownership != BUCKET_OWNER_ENFORCED
 
 
-def _no_email(address: str) -> str | None:
-    """Users have no e-mail addresses here: a grant by one resolves to nobody."""
-    return None
+@dataclass(frozen=True)
+class Directory:
+    """Who grants may name: canonical id -> display name, e-mail address -> canonical id."""
+
+    names: Mapping[str, str]
+    emails: Mapping[str, str]
+
+    def resolve_email(self, address: str) -> str | None:
+        return self.emails.get(address.strip().lower())
+
+    def exists(self, user_id: str) -> bool:
+        return user_id in self.names
+
+
+async def directory(service: ObjectServiceProtocol) -> Directory:
+    return Directory(await service.users(), await service.emails())
 
 
 async def _request_acl(ctx: S3Context, owner_id: str, bucket_owner_id: str) -> Acl | None:
     """The ACL the request's x-amz-acl / x-amz-grant-* headers give (None: neither)."""
-    users = await ctx.service.users()
-    return _headers_acl(ctx.op.headers, owner_id, bucket_owner_id, users)
+    return _headers_acl(ctx.op.headers, owner_id, bucket_owner_id, await directory(ctx.service))
 
 
 def _headers_acl(
-    headers: Mapping[str, str], owner_id: str, bucket_owner_id: str, users: Mapping[str, str]
+    headers: Mapping[str, str], owner_id: str, bucket_owner_id: str, users: Directory
 ) -> Acl | None:
     return acl_from_request(
-        headers, owner_id, bucket_owner_id, _no_email, user_exists=users.__contains__
+        headers, owner_id, bucket_owner_id, users.resolve_email, user_exists=users.exists
     )
 
 
@@ -141,8 +154,8 @@ async def _acl_put(ctx: S3Context, owner_id: str, bucket_owner_id: str) -> Acl:
     if doc is not None:
         if _has_acl_headers(ctx):
             raise InvalidRequest("Specifying both Canned ACLs and Header Grants is not allowed")
-        users = await ctx.service.users()
-        return parse_acl_xml(doc, _no_email, owner_id, user_exists=users.__contains__)
+        users = await directory(ctx.service)
+        return parse_acl_xml(doc, users.resolve_email, owner_id, user_exists=users.exists)
     acl = await _request_acl(ctx, owner_id, bucket_owner_id)
     if acl is None:
         raise MalformedACLError()
@@ -211,14 +224,14 @@ async def write_acl(ctx: S3Context) -> Acl | None:
     if not acls_enabled(access):
         check_acl(ctx.op.headers)
         return None
-    return acl_of_write(access, ctx.op.headers, ctx.auth.caller, await ctx.service.users())
+    return acl_of_write(access, ctx.op.headers, ctx.auth.caller, await directory(ctx.service))
 
 
 def acl_of_write(
     access: BucketAccess,
     headers: Headers,
     caller: Principal | None,
-    users: Mapping[str, str],
+    users: Directory,
 ) -> Acl | None:
     """``write_acl`` for a write whose bucket facts, headers and caller are known (a browser
     form upload's fields stand for its headers)."""

@@ -106,7 +106,7 @@ async def test_upgrade_empty_database_matches_models(tmp_path: Path) -> None:
     def inspect_schema(conn: Connection) -> None:
         assert _tables(conn) == TABLES
         assert _schema_diff(conn) == []
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0015"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0016"
 
     await on_connection(url, inspect_schema)
     assert (tmp_path / "deep/new/dir/wormfs.db").exists()

@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 from botocore import UNSIGNED
-
-from tests.component.s3_fixtures import (
+from component.coordinator_harness import SECRET
+from component.s3_fixtures import (
     OTHER_ACCESS_KEY,
     OTHER_SECRET_KEY,
     S3Env,
@@ -20,6 +20,10 @@ from tests.component.s3_fixtures import (
     error_of,
     read_body,
 )
+
+from wormfs.clients.coordinator import CoordinatorClient
+from wormfs.errors import WormError
+from wormfs.wire.coordinator import CreateUser
 
 BUCKET = "shared"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -272,3 +276,37 @@ async def test_copies_take_their_own_acl(env: S3Env) -> None:
     assert (
         await read_body(await call(_anonymous(env), "get_object", Bucket=BUCKET, Key="mp")) == b"m"
     )
+
+
+async def test_grants_by_email_name_the_user_with_that_address(env: S3Env) -> None:
+    async with aiohttp.ClientSession() as session:
+        admin = CoordinatorClient(session, env.coordinator_url, SECRET)
+        carol = await admin.create_user(
+            CreateUser(
+                display_name="carol", access_key="CAROLKEY", secret_key="carol-secret",
+                email="Carol@Example.org",
+            )
+        )  # fmt: skip
+        code = ""
+        try:
+            await admin.create_user(CreateUser(display_name="dup", email="carol@example.org"))
+        except WormError as exc:
+            code = exc.code
+        assert code == "ConflictError"  # one address, one user
+        await admin.close()
+    assert carol.email == "carol@example.org"
+    alice = await _bucket(env)
+    await call(alice, "put_object", Bucket=BUCKET, Key="for-carol", Body=b"c")
+    await call(
+        alice,
+        "put_object_acl",
+        Bucket=BUCKET,
+        Key="for-carol",
+        GrantRead='emailAddress="CAROL@example.org"',
+    )
+    acl = await call(alice, "get_object_acl", Bucket=BUCKET, Key="for-carol")
+    assert (carol.user_id, "READ") in _grants(acl)  # stored as the user's canonical id
+    got = await call(
+        env.client("CAROLKEY", "carol-secret"), "get_object", Bucket=BUCKET, Key="for-carol"
+    )
+    assert await read_body(got) == b"c"

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.component.s3_fixtures import S3Env, call, error_of, read_body
+from component.s3_fixtures import S3Env, call, error_of, read_body
 
 BUCKET = "sealed"
 # A pattern that compresses to nothing and is easy to find: 16 distinct bytes repeated.

@@ -54,6 +54,7 @@ def add_admin_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("display_name")
     add.add_argument("--access-key")
     add.add_argument("--secret-key")
+    add.add_argument("--email", default="", help="for S3 ACL grants by e-mail address")
     user_sub.add_parser("list", help="list users and their access keys")
     remove = user_sub.add_parser("remove", help="remove a user and its access keys")
     remove.add_argument("user_id")
@@ -89,6 +90,7 @@ async def _admin(args: argparse.Namespace, url: str, secret: bytes) -> int:
                     display_name=args.display_name,
                     access_key=args.access_key,
                     secret_key=args.secret_key,
+                    email=args.email,
                 )
             )
             key = user.access_keys[0]

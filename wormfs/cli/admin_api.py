@@ -241,9 +241,8 @@ async def run_users(args: argparse.Namespace, api: AdminApi) -> None:
     """``user add|list|remove`` over the admin API (same lines as over the internal API)."""
     if args.user_command == "add":
         body = {"display_name": args.display_name}
-        body |= {
-            k: v for k, v in (("access_key", args.access_key), ("secret_key", args.secret_key)) if v
-        }
+        given = (("access_key", args.access_key), ("secret_key", args.secret_key))
+        body |= {k: v for k, v in (*given, ("email", args.email)) if v}
         user = await api.call("POST", "/users", body)
         key = user["access_keys"][0]
         _print(

@@ -105,6 +105,7 @@ class CreateUser(msgspec.Struct, frozen=True):
     display_name: str
     access_key: str | None = None  # generated when absent
     secret_key: str | None = None
+    email: str = ""  # for S3 ACL grants by e-mail address ("": none)
 
 
 class AccessKeyInfo(msgspec.Struct, frozen=True):
@@ -119,6 +120,7 @@ class UserInfo(msgspec.Struct, frozen=True):
     display_name: str
     created: float
     access_keys: list[AccessKeyInfo]
+    email: str = ""
 
 
 class UserList(msgspec.Struct, frozen=True):
