@@ -11,7 +11,7 @@ export PYTHONSAFEPATH := 1
 # libfuse3-dev and pkg-config build and run pyfuse3 (the mount's tests), s3fs reads its files;
 # chromium is the headless browser the web UI's tests drive (Playwright cannot download one);
 # prometheus ships promtool, which lints every daemon's /metrics and the shipped alert rules.
-APT_TEST_PACKAGES := python3-venv python3-dev gcc ca-certificates s3cmd rclone postgresql zookeeper default-jre-headless \
+APT_TEST_PACKAGES := python3-venv python3-dev gcc ca-certificates curl s3cmd rclone postgresql zookeeper default-jre-headless \
     fuse3 libfuse3-dev pkg-config s3fs \
     chromium prometheus \
     systemd
