@@ -15,12 +15,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from wormfs.dataplane.reader import Piece
 from wormfs.gateway.access import RequestAuth
 from wormfs.gateway.body import read_all
 from wormfs.gateway.encryption import SseAsk, requested
-from wormfs.gateway.errors import InvalidArgument, MalformedXML
+from wormfs.gateway.errors import InvalidArgument, MalformedXML, S3Error
 from wormfs.gateway.handlers.headers import verify_small_body
 from wormfs.gateway.router import Operation
 from wormfs.gateway.service import BodyReader, ObjectServiceProtocol, Principal
@@ -174,3 +175,45 @@ async def write_encryption(ctx: S3Context) -> SseAsk | None:
     """What a write (PUT, copy, CreateMultipartUpload) of ``ctx`` asks for, the bucket's
     default encryption standing in for headers that ask for none."""
     return requested(ctx.op.headers, await ctx.auth.encryption(bucket_of(ctx)))
+
+
+def document_handlers(
+    name: str,
+    read: Callable[[ObjectServiceProtocol, Principal, str], Awaitable[Any]],
+    write: Callable[[ObjectServiceProtocol, Principal, str, Any], Awaitable[None]],
+    parse: Callable[[ET.Element], Any],
+    render_doc: Callable[[Any], Elem],
+    missing: type[S3Error],
+    get_name: str | None = None,
+    put_name: str | None = None,
+    delete_name: str | None = None,
+) -> dict[str, Handler]:
+    """Get/Put/Delete``name`` for a bucket setting kept as one document (CORS, lifecycle,
+    default encryption): Put needs a Content-MD5 or checksum and replaces it whole, Get
+    answers it or ``missing`` (404), Delete removes it (204); the cached bucket facts are
+    forgotten after a change, so this worker's next request sees it."""
+
+    async def get(ctx: S3Context) -> S3Response:
+        config = await read(ctx.service, ctx.principal, bucket_of(ctx))
+        if config is None:
+            raise missing(BucketName=bucket_of(ctx))
+        return xml_response(render_doc(config))
+
+    async def put(ctx: S3Context) -> S3Response:
+        doc = await read_xml(ctx, checksum_required=True)
+        assert doc is not None
+        config = parse(doc)
+        await write(ctx.service, ctx.principal, bucket_of(ctx), config)
+        ctx.auth.settings_changed(bucket_of(ctx))
+        return empty_response()
+
+    async def delete(ctx: S3Context) -> S3Response:
+        await write(ctx.service, ctx.principal, bucket_of(ctx), None)
+        ctx.auth.settings_changed(bucket_of(ctx))
+        return empty_response(204)
+
+    return {
+        get_name or f"Get{name}": get,
+        put_name or f"Put{name}": put,
+        delete_name or f"Delete{name}": delete,
+    }

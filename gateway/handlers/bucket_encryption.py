@@ -16,43 +16,17 @@ from types import MappingProxyType
 
 from wormfs.gateway.bucket_encryption import encryption_document, parse_encryption
 from wormfs.gateway.errors import ServerSideEncryptionConfigurationNotFoundError
-from wormfs.gateway.handlers.base import (
-    Handler,
-    S3Context,
-    S3Response,
-    bucket_of,
-    empty_response,
-    read_xml,
-    xml_response,
-)
-
-
-async def get_bucket_encryption(ctx: S3Context) -> S3Response:
-    config = await ctx.service.bucket_encryption(ctx.principal, bucket_of(ctx))
-    if config is None:
-        raise ServerSideEncryptionConfigurationNotFoundError(BucketName=bucket_of(ctx))
-    return xml_response(encryption_document(config))
-
-
-async def put_bucket_encryption(ctx: S3Context) -> S3Response:
-    doc = await read_xml(ctx, checksum_required=True)
-    assert doc is not None
-    config = parse_encryption(doc)
-    await ctx.service.put_bucket_encryption(ctx.principal, bucket_of(ctx), config)
-    ctx.auth.settings_changed(bucket_of(ctx))
-    return empty_response()
-
-
-async def delete_bucket_encryption(ctx: S3Context) -> S3Response:
-    await ctx.service.put_bucket_encryption(ctx.principal, bucket_of(ctx), None)
-    ctx.auth.settings_changed(bucket_of(ctx))
-    return empty_response(204)
-
+from wormfs.gateway.handlers.base import Handler, document_handlers
 
 HANDLERS: Mapping[str, Handler] = MappingProxyType(
-    {
-        "GetBucketEncryption": get_bucket_encryption,
-        "PutBucketEncryption": put_bucket_encryption,
-        "DeleteBucketEncryption": delete_bucket_encryption,
-    }
+    document_handlers(
+        "BucketEncryption",
+        lambda service, principal, bucket: service.bucket_encryption(principal, bucket),
+        lambda service, principal, bucket, config: service.put_bucket_encryption(
+            principal, bucket, config
+        ),
+        parse_encryption,
+        encryption_document,
+        ServerSideEncryptionConfigurationNotFoundError,
+    )
 )

@@ -16,43 +16,17 @@ from types import MappingProxyType
 
 from wormfs.gateway.cors import cors_document, parse_cors
 from wormfs.gateway.errors import NoSuchCORSConfiguration
-from wormfs.gateway.handlers.base import (
-    Handler,
-    S3Context,
-    S3Response,
-    bucket_of,
-    empty_response,
-    read_xml,
-    xml_response,
-)
-
-
-async def get_bucket_cors(ctx: S3Context) -> S3Response:
-    config = await ctx.service.bucket_cors(ctx.principal, bucket_of(ctx))
-    if config is None:
-        raise NoSuchCORSConfiguration(BucketName=bucket_of(ctx))
-    return xml_response(cors_document(config))
-
-
-async def put_bucket_cors(ctx: S3Context) -> S3Response:
-    doc = await read_xml(ctx, checksum_required=True)
-    assert doc is not None
-    config = parse_cors(doc)
-    await ctx.service.put_bucket_cors(ctx.principal, bucket_of(ctx), config)
-    ctx.auth.settings_changed(bucket_of(ctx))
-    return empty_response()
-
-
-async def delete_bucket_cors(ctx: S3Context) -> S3Response:
-    await ctx.service.put_bucket_cors(ctx.principal, bucket_of(ctx), None)
-    ctx.auth.settings_changed(bucket_of(ctx))
-    return empty_response(204)
-
+from wormfs.gateway.handlers.base import Handler, document_handlers
 
 HANDLERS: Mapping[str, Handler] = MappingProxyType(
-    {
-        "GetBucketCors": get_bucket_cors,
-        "PutBucketCors": put_bucket_cors,
-        "DeleteBucketCors": delete_bucket_cors,
-    }
+    document_handlers(
+        "BucketCors",
+        lambda service, principal, bucket: service.bucket_cors(principal, bucket),
+        lambda service, principal, bucket, config: service.put_bucket_cors(
+            principal, bucket, config
+        ),
+        parse_cors,
+        cors_document,
+        NoSuchCORSConfiguration,
+    )
 )
